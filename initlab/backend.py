@@ -1,0 +1,55 @@
+"""Import TensorFlow and Keras once: quietly, deterministically, with the thread pools the caller asks for."""
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    # TensorFlow's C++ start-up notices (oneDNN, CUDA probing) are written straight to file
+    # descriptor 2 before absl logging is initialised, so no environment variable reaches them.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_loaded = None
+
+
+def keras(threads: int | None = None):
+    """The keras module, TensorFlow backend, with op determinism on; quiet on first import."""
+    global _loaded
+    if _loaded is None:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _native_stderr_silenced():
+            import tensorflow as tf
+
+            if threads:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            tf.config.list_logical_devices()  # device initialisation logs its CUDA probe here
+            import absl.logging
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+            tf.get_logger().setLevel("ERROR")
+            tf.config.experimental.enable_op_determinism()
+            import keras as keras_module
+        _loaded = keras_module
+    return _loaded
+
+
+def tf():
+    keras()
+    import tensorflow
+
+    return tensorflow

@@ -1,0 +1,140 @@
+"""The `initlab` command: a thin layer over initlab's functions."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="A lab for weight-initialization experiments in Keras 3.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", metavar="KEY.PATH=VALUE", help="Override any config key; the value is parsed as YAML. Repeatable."),
+]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder the run folders go under.")]
+
+
+def _fail(error: UserError):
+    err_console.print(f"[bold red]error:[/] {error.render()}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
+    set_: SetOption = None,
+    out: OutOption = Path("outputs"),
+):
+    """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
+    from . import config as config_module, runs
+
+    try:
+        cfg = config_module.load(config, set_ or [])
+        folder = _run_with_progress(cfg, out)
+    except UserError as error:
+        _fail(error)
+    from .records import read_summary
+
+    summary = read_summary(folder)
+    final = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary["final"].items())
+    err_console.print(
+        f"{summary['status']}: {final}; distinct units {summary['distinct_units']}; "
+        f"{summary['epochs_run']} epochs in {summary['duration_s']:.2f} s",
+        highlight=False,
+    )
+    out_console.print(str(folder), highlight=False, soft_wrap=True)
+
+
+def _run_with_progress(cfg, out: Path) -> Path:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from . import runs
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task(cfg.name, total=cfg.train.epochs)
+        return runs.run(cfg, out, on_epoch=lambda epoch: progress.update(task, completed=epoch))
+
+
+@app.command()
+def validate(
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
+    set_: SetOption = None,
+):
+    """Check a config (keys, types, ranges, names, data file) and print it resolved, defaults filled in."""
+    from . import config as config_module, runs
+
+    try:
+        cfg, _ = runs.prepare(config_module.load(config, set_ or []))
+    except UserError as error:
+        _fail(error)
+    out_console.print(config_module.dump(cfg), highlight=False, soft_wrap=True, end="")
+
+
+@app.command()
+def initializers():
+    """List the initializer names Keras knows, with the formula each draws from."""
+    from . import initializers as init_module
+
+    table = Table(title="Initializers (n_in = fan_in, n_out = fan_out)")
+    table.add_column("name", style="bold")
+    table.add_column("aliases")
+    table.add_column("draws")
+    for name, aliases, formula in init_module.table():
+        table.add_row(name, aliases, formula)
+    out_console.print(table)
+    out_console.print(
+        "Parameters go in a mapping: {name: random_normal, stddev: 0.01}; Keras's {class_name, config} works too.\n"
+        "He: uniform limit sqrt(6/n_in), normal std sqrt(2/n_in) (not sqrt(6/(n_in+n_out)): that is Glorot's uniform limit).",
+        highlight=False,
+    )
+
+
+@app.command()
+def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it.")]):
+    """Draw a run's pictures again from its records."""
+    from . import records, runs
+
+    if not records.is_complete(folder):
+        _fail(UserError("not a complete run folder (no summary.json)", str(folder)))
+    runs.redraw(folder)
+    out_console.print(str(folder), highlight=False, soft_wrap=True)
+
+
+@app.command(name="runs")
+def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run folders.")] = Path("outputs")):
+    """A table of the runs under a folder with their status and final metrics."""
+    from . import records
+
+    if not folder.is_dir():
+        _fail(UserError("no such folder", str(folder)))
+    table = Table()
+    for column in ("experiment", "run", "status", "epochs", "loss", "metric", "val_loss", "val_metric", "distinct units"):
+        table.add_column(column)
+    for summary_path in sorted(folder.rglob(records.SUMMARY)):
+        run_folder = summary_path.parent
+        if not records.is_complete(run_folder):
+            continue
+        summary = records.read_summary(run_folder)
+        values = list(summary["final"].values())
+        cells = [f"{v:.4f}" if isinstance(v, float) else "-" for v in values]
+        table.add_row(run_folder.parent.name, run_folder.name, summary["status"], str(summary["epochs_run"]),
+                      *cells, str(summary["distinct_units"]))
+    out_console.print(table)
+
+
+def main():  # pragma: no cover - `python -m initlab`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

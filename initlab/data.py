@@ -1,0 +1,181 @@
+"""Data sets: the U-shape file, scikit-learn generators, a user's CSV; split and scaled as Keras `fit` would see them."""
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError, did_you_mean
+
+
+@dataclass
+class Dataset:
+    x_train: np.ndarray  # float32 [n, features]
+    y_train: np.ndarray  # float32 [n, 1] for binary and regression, int32 [n] for multiclass
+    x_val: np.ndarray
+    y_val: np.ndarray
+    task: str  # binary | multiclass | regression
+    n_classes: int  # 0 for regression
+    feature_names: list[str]
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+
+def ushape_path() -> Path:
+    """The packaged copy of data/ushape.csv (works from any folder and after a non-editable install)."""
+    return Path(str(resources.files("initlab") / "datasets" / "ushape.csv"))
+
+
+def _ushape(cfg, rng):
+    import pandas as pd
+
+    frame = pd.read_csv(ushape_path())
+    return frame[["X", "Y"]].to_numpy(), frame["class"].to_numpy(), ["X", "Y"]
+
+
+def _moons(cfg, rng):
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=cfg.n_samples, noise=cfg.noise, random_state=_seed(rng))
+    return x, y, ["x1", "x2"]
+
+
+def _circles(cfg, rng):
+    from sklearn.datasets import make_circles
+
+    x, y = make_circles(n_samples=cfg.n_samples, noise=cfg.noise, factor=cfg.factor, random_state=_seed(rng))
+    return x, y, ["x1", "x2"]
+
+
+def _blobs(cfg, rng):
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(
+        n_samples=cfg.n_samples, centers=cfg.centers, n_features=cfg.n_features,
+        cluster_std=cfg.cluster_std, random_state=_seed(rng),
+    )
+    return x, y, [f"x{i + 1}" for i in range(cfg.n_features)]
+
+
+def _xor(cfg, rng):
+    """Points uniform in [-1, 1]^2, class 1 where the signs of the two coordinates differ."""
+    clean = rng.uniform(-1, 1, size=(cfg.n_samples, 2))
+    y = (clean[:, 0] * clean[:, 1] < 0).astype(int)
+    return clean + rng.normal(0, cfg.noise, size=clean.shape), y, ["x1", "x2"]
+
+
+def _spiral(cfg, rng):
+    """Two interleaved arms r = t, angle = 2*pi*turns*t (+pi for class 1), t uniform in (0, 1]."""
+    y = np.arange(cfg.n_samples) % 2
+    t = rng.uniform(0.05, 1.0, size=cfg.n_samples)
+    angle = 2 * np.pi * cfg.turns * t + np.pi * y
+    x = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1)
+    x += rng.normal(0, cfg.noise * 0.1, size=x.shape)
+    order = rng.permutation(cfg.n_samples)
+    return x[order], y[order], ["x1", "x2"]
+
+
+def _gaussian(cfg, rng):
+    """Standard-normal inputs, n_features wide; class = sign of a random projection; a `noise` fraction flipped."""
+    x = rng.standard_normal((cfg.n_samples, cfg.n_features))
+    projection = rng.standard_normal(cfg.n_features)
+    y = (x @ projection > 0).astype(int)
+    flip = rng.uniform(size=cfg.n_samples) < cfg.noise
+    return x, np.where(flip, 1 - y, y), [f"x{i + 1}" for i in range(cfg.n_features)]
+
+
+def _salary(cfg, rng):
+    """salary (lakhs a year) = 2 * CGPA + 0.1 * IQ - 10 + N(0, noise^2), CGPA ~ U[5, 10], IQ ~ N(100, 15^2)."""
+    cgpa = rng.uniform(5, 10, size=cfg.n_samples)
+    iq = rng.normal(100, 15, size=cfg.n_samples)
+    salary = 2 * cgpa + 0.1 * iq - 10 + rng.normal(0, cfg.noise, size=cfg.n_samples)
+    return np.stack([cgpa, iq], axis=1), salary, ["cgpa", "iq"]
+
+
+def _csv(cfg, rng, base_dir: Path, source: str):
+    import pandas as pd
+
+    path = (base_dir / cfg.path).resolve()
+    if not path.is_file():
+        raise UserError(f"no such file: {path}", source, "data.path")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty", source, "data.path") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not a readable CSV ({exc})", source, "data.path") from None
+    columns = [str(c) for c in frame.columns]
+    for key, wanted in [("data.features", c) for c in cfg.features] + [("data.target", cfg.target)]:
+        if wanted not in columns:
+            raise UserError(
+                f"no column '{wanted}' in {path.name}{did_you_mean(wanted, columns)}; columns: {', '.join(columns)}",
+                source, key,
+            )
+    if len(frame) < 2:
+        raise UserError(f"{path.name} has {len(frame)} data rows; at least 2 are needed", source, "data.path")
+    for column in cfg.features + [cfg.target]:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            row = int(bad.idxmax()) + 2  # 1-based, after the header line
+            raise UserError(f"column '{column}' is not numeric: {frame[column][bad].iloc[0]!r} on line {row}", source, "data.path")
+        if values.isna().any():
+            row = int(values.isna().idxmax()) + 2
+            raise UserError(f"column '{column}' has an empty cell on line {row}", source, "data.path")
+        frame[column] = values
+    return frame[cfg.features].to_numpy(float), frame[cfg.target].to_numpy(), list(cfg.features)
+
+
+GENERATORS = {
+    "ushape": _ushape, "moons": _moons, "circles": _circles, "xor": _xor, "spiral": _spiral,
+    "blobs": _blobs, "gaussian": _gaussian, "salary": _salary,
+}
+REGRESSION = {"salary"}
+
+
+def _seed(rng) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _task(dataset: str, y: np.ndarray) -> tuple[str, int]:
+    if dataset in REGRESSION:
+        return "regression", 0
+    if dataset == "csv" and not np.allclose(y, np.round(y)):
+        return "regression", 0
+    n_classes = len(np.unique(y))
+    return ("binary" if n_classes <= 2 else "multiclass"), max(n_classes, 2)
+
+
+def split_at(n_rows: int, validation_split: float) -> int:
+    """Where Keras `fit(validation_split=...)` cuts: the first floor(n * (1 - split)) rows train."""
+    return int(np.floor(n_rows * (1.0 - validation_split)))
+
+
+def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config") -> Dataset:
+    """The data a config describes, split (last rows held out, as in Keras) and optionally standardized."""
+    rng = np.random.default_rng(seed)
+    if cfg.dataset == "csv":
+        x, y, names = _csv(cfg, rng, base_dir, source)
+    else:
+        x, y, names = GENERATORS[cfg.dataset](cfg, rng)
+    task, n_classes = _task(cfg.dataset, np.asarray(y, float))
+    if task == "regression":
+        y = np.asarray(y, np.float32).reshape(-1, 1)
+    else:
+        # class labels become 0..k-1 in sorted order ({-1, 1} -> {0, 1})
+        y = np.searchsorted(np.unique(y), y).astype(np.int32)
+        y = y.reshape(-1, 1).astype(np.float32) if task == "binary" else y
+    cut = split_at(len(x), cfg.validation_split)
+    if cut < 1:
+        raise UserError(
+            f"{cfg.validation_split} of {len(x)} rows leaves no training rows", source, "data.validation_split"
+        )
+    x = np.asarray(x, np.float64)
+    if cfg.standardize:
+        mean, std = x[:cut].mean(axis=0), x[:cut].std(axis=0)
+        x = (x - mean) / np.where(std > 0, std, 1.0)
+    x = x.astype(np.float32)
+    return Dataset(x[:cut], y[:cut], x[cut:], y[cut:], task, n_classes, names)

@@ -1,0 +1,102 @@
+"""A run's pictures, drawn from its records: decision boundary, history, activations, gradients."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(fig, path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def history(metrics: pd.DataFrame, path, title: str = "") -> None:
+    """Loss and the task's metric per epoch, training and validation."""
+    metric = [c for c in metrics.columns if c not in ("epoch", "loss") and not c.startswith("val_")][0]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, column in zip(axes, ("loss", metric)):
+        ax.plot(metrics["epoch"], metrics[column], label="train")
+        if metrics[f"val_{column}"].notna().any():
+            ax.plot(metrics["epoch"], metrics[f"val_{column}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(column)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
+    """Decision regions of a 2-D classifier (`predict` maps [n, 2] points to class-1 probabilities or class
+    scores) with the training points as circles and the validation points as triangles."""
+    points = np.concatenate([x_train, x_val]) if len(x_val) else x_train
+    low, high = points.min(axis=0), points.max(axis=0)
+    pad = 0.15 * (high - low) + 1e-3
+    gx, gy = np.meshgrid(*(np.linspace(low[i] - pad[i], high[i] + pad[i], 250) for i in range(2)))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    scores = np.asarray(predict(grid))
+    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        ax.contourf(gx, gy, scores.argmax(axis=1).reshape(gx.shape), alpha=0.35, cmap="tab10")
+    else:
+        probability = scores.reshape(gx.shape)
+        filled = ax.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+        if probability.min() < 0.5 < probability.max():
+            ax.contour(gx, gy, probability, levels=[0.5], colors="k", linewidths=1.5)
+        fig.colorbar(filled, ax=ax, label="P(class 1)")
+    for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")):
+        if len(x):
+            ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
+                       linewidths=0.6, s=28, label=label)
+    ax.set_xlim(gx.min(), gx.max())
+    ax.set_ylim(gy.min(), gy.max())
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def activations(samples: dict, path, title: str = "") -> None:
+    """Per-layer activation histograms at the first and last recorded epoch (Glorot & Bengio 2010, Figure 6).
+    `samples` maps 'epoch_<k>/<layer>' to raw activation values."""
+    epochs = sorted({int(key.split("/")[0].split("_")[1]) for key in samples})
+    layers = list(dict.fromkeys(key.split("/")[1] for key in samples))
+    shown = [epochs[0], epochs[-1]] if len(epochs) > 1 else epochs
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 3.8), squeeze=False)
+    for ax, epoch in zip(axes[0], shown):
+        for layer in layers:
+            values = np.asarray(samples[f"epoch_{epoch}/{layer}"]).ravel()
+            ax.hist(values, bins=60, histtype="step", linewidth=1.4, label=f"{layer} (std {values.std():.3g})")
+        ax.set_title(f"after {epoch} epochs" if epoch else "at initialization")
+        ax.set_xlabel("activation value")
+        ax.set_ylabel("count")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
+    """Gradient norm per layer over epochs (log scale), and distinct units where a layer is symmetric."""
+    symmetric = layers[layers["units"] > 1].groupby("layer")["distinct_units"].min() < layers[
+        layers["units"] > 1].groupby("layer")["units"].first()
+    panels = 2 if symmetric.any() else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.8), squeeze=False)
+    for layer, rows in layers.groupby("layer", sort=False):
+        norms = rows["grad_norm"].where(rows["grad_norm"] > 0)
+        axes[0][0].plot(rows["epoch"], norms, marker="." if len(rows) < 30 else None, label=layer)
+        if panels == 2 and symmetric.get(layer, False):
+            axes[0][1].plot(rows["epoch"], rows["distinct_units"], label=f"{layer} ({rows['units'].iloc[0]} units)")
+    axes[0][0].set_yscale("log")
+    axes[0][0].set_xlabel("epoch")
+    axes[0][0].set_ylabel("||dL/dW|| on the probe batch")
+    axes[0][0].legend(fontsize=8)
+    if panels == 2:
+        axes[0][1].set_xlabel("epoch")
+        axes[0][1].set_ylabel("distinct units")
+        axes[0][1].set_title("symmetric layers: units computing different functions")
+        axes[0][1].legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)

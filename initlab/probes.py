@@ -1,0 +1,85 @@
+"""Per-layer measurements on a fixed probe batch: activations, dead and saturated units, weights, gradients, symmetry."""
+
+import numpy as np
+
+from .backend import tf as _tf
+
+PROBE_ROWS = 256
+COLUMNS = [
+    "epoch", "layer", "units", "activation_mean", "activation_std", "dead_fraction", "saturated_fraction",
+    "weight_mean", "weight_std", "grad_norm", "distinct_units",
+]
+RELU_FAMILY = {"relu", "relu6"}
+
+
+def distinct_units(kernel: np.ndarray, bias: np.ndarray, rtol: float = 1e-6) -> int:
+    """How many different functions a layer's units compute: units whose incoming weights and bias agree
+    within rtol times the layer's largest weight count once."""
+    units = np.concatenate([kernel, bias.reshape(1, -1)], axis=0).T.astype(np.float64)
+    tolerance = rtol * float(np.abs(units).max(initial=0.0))
+    representatives: list[np.ndarray] = []
+    for unit in units:
+        if not any(np.abs(unit - rep).max() <= tolerance for rep in representatives):
+            representatives.append(unit)
+    return len(representatives)
+
+
+def saturated_fraction(activation: str, a: np.ndarray) -> float:
+    if activation == "tanh":
+        return float(np.mean(np.abs(a) > 0.99))
+    if activation == "sigmoid":
+        return float(np.mean((a < 0.01) | (a > 0.99)))
+    return 0.0
+
+
+def dead_fraction(activation: str, a: np.ndarray) -> float:
+    if activation not in RELU_FAMILY:
+        return 0.0
+    return float(np.mean(np.all(a == 0, axis=0)))
+
+
+class Probe:
+    """Measures a compiled model's layers on the first min(256, n) training rows."""
+
+    def __init__(self, model, x_train: np.ndarray, y_train: np.ndarray):
+        tf = _tf()
+        self.model = model
+        self.x = tf.constant(x_train[:PROBE_ROWS])
+        self.y = tf.constant(y_train[:PROBE_ROWS])
+        self.activations = [layer.activation.__name__ for layer in model.layers]
+        self._forward = tf.function(self._forward_and_gradients)
+
+    def _forward_and_gradients(self, x, y):
+        tf = _tf()
+        kernels = [layer.kernel for layer in self.model.layers]
+        with tf.GradientTape() as tape:
+            outputs, a = [], x
+            for layer in self.model.layers:
+                a = layer(a, training=False)
+                outputs.append(a)
+            loss = self.model.compute_loss(x=x, y=y, y_pred=a, training=False)
+        grads = tape.gradient(loss, kernels)
+        return outputs, [tf.zeros_like(k) if g is None else g for g, k in zip(grads, kernels)]
+
+    def measure(self, epoch: int) -> tuple[list[dict], dict[str, np.ndarray]]:
+        """One row per layer (output last) with the columns of layers.csv, and each layer's raw activations."""
+        outputs, grads = self._forward(self.x, self.y)
+        rows, samples = [], {}
+        for layer, act_name, a, g in zip(self.model.layers, self.activations, outputs, grads):
+            a = a.numpy()
+            samples[layer.name] = a
+            kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+            rows.append({
+                "epoch": epoch,
+                "layer": layer.name,
+                "units": kernel.shape[1],
+                "activation_mean": float(a.mean()),
+                "activation_std": float(a.std()),
+                "dead_fraction": dead_fraction(act_name, a),
+                "saturated_fraction": saturated_fraction(act_name, a),
+                "weight_mean": float(kernel.mean()),
+                "weight_std": float(kernel.std()),
+                "grad_norm": float(np.linalg.norm(g.numpy())),
+                "distinct_units": distinct_units(kernel, bias),
+            })
+        return rows, samples
