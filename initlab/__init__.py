@@ -1,3 +1,54 @@
-"""initlab: a lab for weight-initialization experiments in Keras 3."""
+"""initlab: a lab for weight-initialization experiments in Keras 3.
+
+In a notebook:
+    import initlab
+    config = initlab.load_config("configs/relu_constant.yaml", ["train.epochs=200"])
+    folder = initlab.run(config)
+    initlab.metrics(folder)      # metrics.csv as a DataFrame
+"""
 
 __version__ = "0.1.0"
+
+
+def load_config(path, overrides=()):
+    """Read, override ('key.path=value', parsed as YAML) and validate a config file."""
+    from .config import load
+
+    return load(path, list(overrides))
+
+
+def config_from_dict(raw: dict):
+    """A validated config from plain data (the same keys as the YAML file)."""
+    from .config import validate
+
+    return validate(raw)
+
+
+def run(config, out="outputs"):
+    """Train a config (a Config, or a path to a YAML file) and write its run folder; return the folder."""
+    from .runs import run as _run
+
+    if not hasattr(config, "model_dump"):
+        config = load_config(config)
+    return _run(config, out)
+
+
+def metrics(folder):
+    """A run folder's metrics.csv as a pandas DataFrame."""
+    from .records import read_metrics
+
+    return read_metrics(folder)
+
+
+def layers(folder):
+    """A run folder's layers.csv as a pandas DataFrame."""
+    from .records import read_layers
+
+    return read_layers(folder)
+
+
+def summary(folder) -> dict:
+    """A run folder's summary.json."""
+    from .records import read_summary
+
+    return read_summary(folder)

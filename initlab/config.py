@@ -2,21 +2,37 @@
 
 import hashlib
 import json
+import re
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator,
+    model_validator,
+)
 
 from . import initializers
 from .errors import UserError, did_you_mean
 
+
+
+def _not_bool(value):
+    """Refuse true/false where a number belongs (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {_shown(value)}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
 InitSpec = Union[str, dict[str, Any]]
-Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+Fraction = Annotated[Float, Field(ge=0.0, lt=1.0)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 def _keras_name(kind: str, value: str | None) -> str | None:
@@ -42,12 +58,31 @@ def _known(module) -> list[str]:
     return sorted(n for n in dir(module) if n[0].islower() and n not in ("get", "serialize", "deserialize"))
 
 
-def _initializer(value):
+TRIAL_SHAPES = {"kernel_initializer": (3, 2), "bias_initializer": (2,)}
+
+
+def _initializer(value, info: ValidationInfo):
+    """Check an initializer spec by building it and drawing a small kernel (or bias) with it."""
+    if not isinstance(value, (str, dict)):
+        raise ValueError(f"expected an initializer name, {{name: ..., <params>}} or {{class_name: ..., config: {{...}}}}, got {_shown(value)}")
+    initializer = initializers.build(value, seed=0)
+    name = initializers.split_spec(value)[0]
     try:
-        initializers.build(value, seed=0)
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
+        initializer(TRIAL_SHAPES[info.field_name])
+    except Exception as exc:  # noqa: BLE001 - Keras and TensorFlow raise many kinds for bad parameters at call time
+        raise ValueError(f"'{name}' cannot draw a {info.field_name.split('_')[0]} with {_shown(value)}: {_tf_message(exc)}") from None
     return value
+
+
+def _tf_message(exc: Exception) -> str:
+    """The readable part of an exception; TensorFlow's op errors wrap it in '{{function_node ...}} ... [Op:...]'."""
+    text = re.sub(r"\{\{.*?\}\}\s*", "", str(exc)).split(" [Op:")[0].strip()
+    return text or type(exc).__name__
+
+
+def _optional_initializer(value, info: ValidationInfo):
+    """A per-layer initializer: None takes the model's."""
+    return value if value is None else _initializer(value, info)
 
 
 # ---- data ------------------------------------------------------------------------------------------------
@@ -62,49 +97,49 @@ class UShapeData(DataBase):
 
 class MoonsData(DataBase):
     dataset: Literal["moons"]
-    n_samples: int = Field(100, ge=2)
-    noise: float = Field(0.3, ge=0)  # std of the Gaussian noise added to the points
+    n_samples: Int = Field(100, ge=2)
+    noise: Float = Field(0.3, ge=0)  # std of the Gaussian noise added to the points
 
 
 class CirclesData(DataBase):
     dataset: Literal["circles"]
-    n_samples: int = Field(100, ge=2)
-    noise: float = Field(0.1, ge=0)
-    factor: float = Field(0.5, gt=0, lt=1)  # inner circle radius / outer
+    n_samples: Int = Field(100, ge=2)
+    noise: Float = Field(0.1, ge=0)
+    factor: Float = Field(0.5, gt=0, lt=1)  # inner circle radius / outer
 
 
 class XorData(DataBase):
     dataset: Literal["xor"]
-    n_samples: int = Field(200, ge=2)
-    noise: float = Field(0.1, ge=0)  # std of the jitter on the points; labels follow the clean points
+    n_samples: Int = Field(200, ge=2)
+    noise: Float = Field(0.1, ge=0)  # std of the jitter on the points; labels follow the clean points
 
 
 class SpiralData(DataBase):
     dataset: Literal["spiral"]
-    n_samples: int = Field(200, ge=2)
-    noise: float = Field(0.2, ge=0)
-    turns: float = Field(1.5, gt=0)  # how many times each arm winds
+    n_samples: Int = Field(200, ge=2)
+    noise: Float = Field(0.2, ge=0)
+    turns: Float = Field(1.5, gt=0)  # how many times each arm winds
 
 
 class BlobsData(DataBase):
     dataset: Literal["blobs"]
-    n_samples: int = Field(100, ge=2)
-    centers: int = Field(2, ge=2)  # classes; more than 2 makes it a multiclass task
-    n_features: int = Field(2, ge=1)
-    cluster_std: float = Field(1.0, gt=0)
+    n_samples: Int = Field(100, ge=2)
+    centers: Int = Field(2, ge=2)  # classes; more than 2 makes it a multiclass task
+    n_features: Int = Field(2, ge=1)
+    cluster_std: Float = Field(1.0, gt=0)
 
 
 class GaussianData(DataBase):
     dataset: Literal["gaussian"]
-    n_samples: int = Field(256, ge=2)
-    n_features: int = Field(500, ge=1)  # wide standard-normal inputs, for deep signal-propagation experiments
-    noise: float = Field(0.0, ge=0, le=0.5)  # fraction of labels flipped; labels = sign of a fixed random projection
+    n_samples: Int = Field(256, ge=2)
+    n_features: Int = Field(500, ge=1)  # wide standard-normal inputs, for deep signal-propagation experiments
+    noise: Float = Field(0.0, ge=0, le=0.5)  # fraction of labels flipped; labels = sign of a fixed random projection
 
 
 class SalaryData(DataBase):
     dataset: Literal["salary"]  # regression: CGPA and IQ to salary (formula in initlab/data.py)
-    n_samples: int = Field(100, ge=2)
-    noise: float = Field(1.0, ge=0)  # std of the salary noise, in lakhs
+    n_samples: Int = Field(100, ge=2)
+    noise: Float = Field(1.0, ge=0)  # std of the salary noise, in lakhs
 
 
 class CsvData(DataBase):
@@ -118,31 +153,32 @@ DataConfig = Annotated[
     Union[UShapeData, MoonsData, CirclesData, XorData, SpiralData, BlobsData, GaussianData, SalaryData, CsvData],
     Field(discriminator="dataset"),
 ]
+NOT_PLAIN = "not a plain folder name (letters, digits, '_', '-', '.'; no path separators, no '..')"
 DATASETS = ["ushape", "moons", "circles", "xor", "spiral", "blobs", "gaussian", "salary", "csv"]
 
 
 # ---- model -------------------------------------------------------------------------------------------------
 class LayerConfig(Strict):
-    units: int = Field(ge=1)
+    units: Int = Field(ge=1)
     activation: str | None = None  # default: model.activation
     kernel_initializer: InitSpec | None = None  # default: model.kernel_initializer
     bias_initializer: InitSpec | None = None  # default: model.bias_initializer
 
     _activation = field_validator("activation")(lambda v: _keras_name("activation", v))
-    _inits = field_validator("kernel_initializer", "bias_initializer")(lambda v: v if v is None else _initializer(v))
+    _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_optional_initializer)
 
 
 class ModelConfig(Strict):
-    hidden: list[Annotated[int, Field(ge=1)]] = [2]  # units per hidden layer; [] is logistic regression
+    hidden: list[Annotated[Int, Field(ge=1)]] = [2]  # units per hidden layer; [] is logistic regression
     layers: list[LayerConfig] | None = None  # per-hidden-layer settings; when given, hidden follows from it
     activation: str = "relu"
     output_activation: str | None = None  # default follows the task: sigmoid, softmax or linear
     kernel_initializer: InitSpec = "glorot_uniform"  # a Keras name, {name: ..., params} or {class_name, config}
     bias_initializer: InitSpec = "zeros"
-    set_weights: float | None = None  # after build, every weight array (kernels AND biases) set to this value
+    set_weights: Float | None = None  # after build, every weight array (kernels AND biases) set to this value
 
     _activations = field_validator("activation", "output_activation")(lambda v: _keras_name("activation", v))
-    _inits = field_validator("kernel_initializer", "bias_initializer")(_initializer)
+    _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_initializer)
 
     @model_validator(mode="after")
     def _hidden_from_layers(self):
@@ -166,10 +202,10 @@ class ModelConfig(Strict):
 
 class TrainConfig(Strict):
     optimizer: str = "adam"  # a Keras optimizer name
-    learning_rate: float = Field(0.001, gt=0)
+    learning_rate: Float = Field(0.001, gt=0)
     loss: str | None = None  # default follows the task: binary / sparse categorical cross-entropy, or mse
-    epochs: int = Field(100, ge=1)
-    batch_size: int = Field(32, ge=1)
+    epochs: Int = Field(100, ge=1)
+    batch_size: Int = Field(32, ge=1)
     shuffle: bool = True  # reshuffle the training rows every epoch (seeded by the run seed)
     engine: Literal["fast", "keras"] = "fast"  # fast: one compiled loop; keras: model.fit, the reference
 
@@ -178,13 +214,13 @@ class TrainConfig(Strict):
 
 
 class RecordConfig(Strict):
-    every: int = Field(1, ge=1)  # per-layer records every N epochs (epoch 0 and the last are always kept)
+    every: Int = Field(1, ge=1)  # per-layer records every N epochs (epoch 0 and the last are always kept)
     tensorboard: bool = False  # also write TensorBoard histograms
 
 
 class Config(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)  # a plain folder name under outputs/
-    seed: int = Field(0, ge=0, le=2**31 - 1)  # seeds initializers (per layer), shuffling and generator noise
+    seed: Int = Field(0, ge=0, le=2**31 - 1)  # seeds initializers (per layer), shuffling and generator noise
     data: DataConfig = Field(default_factory=lambda: UShapeData(dataset="ushape"))
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -195,7 +231,7 @@ class Config(Strict):
     @classmethod
     def _plain_name(cls, v: str) -> str:
         if v in (".", "..") or ".." in v:
-            raise ValueError(f"'{v}' is not a plain folder name (no path separators, no '..')")
+            raise ValueError(f"{v!r} is {NOT_PLAIN}")
         return v
 
     def resolved(self) -> dict:
@@ -209,29 +245,57 @@ class Config(Strict):
 
 
 # ---- loading ---------------------------------------------------------------------------------------------------
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader, refusing a key given twice in one mapping (safe_load silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _safe_load(text: str):
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: Path) -> dict:
-    """A YAML mapping from `path`, read with yaml.safe_load; any problem is a UserError naming the file."""
+    """A YAML mapping from `path`, read with a safe loader; any problem is a UserError naming the file."""
     source = str(path)
     if not path.is_file():
-        raise UserError("no such file" if not path.exists() else "not a file", source)
+        raise UserError("no such file" if not path.exists() else "is a folder, not a YAML file", source)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.constructor.ConstructorError as exc:
-        raise UserError(f"YAML tags that build Python objects are not allowed ({_where(exc)}{exc.problem})", source) from None
+        raw = _safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise UserError(f"invalid YAML ({_where(exc)}{getattr(exc, 'problem', None) or exc})", source) from None
+        raise UserError(_yaml_problem(exc), source) from None
     except UnicodeDecodeError:
         raise UserError("not a text file", source) from None
     if raw is None:
         raise UserError("the file is empty", source)
     if not isinstance(raw, dict):
-        raise UserError(f"expected a mapping of keys at the top level, got {type(raw).__name__}", source)
+        raise UserError(f"expected a mapping of keys at the top level, got a {type(raw).__name__}: {_shown(raw)}", source)
     return raw
 
 
-def _where(exc) -> str:
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """'invalid YAML (line 3, column 1: ...)'; tags that would build Python objects get their own words."""
     mark = getattr(exc, "problem_mark", None)
-    return f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    if "could not determine a constructor" in problem:
+        tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
+        return f"YAML tags that build Python objects are not allowed ({where}{tag}); allowed: plain YAML data"
+    return f"invalid YAML ({where}{problem})"
+
+
+def _shown(value) -> str:
+    """A value as the user wrote it in YAML: 'many', null, true, [1, 2], {x: 3}."""
+    if isinstance(value, str):
+        return repr(value)
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -239,11 +303,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise UserError(f"expected KEY.PATH=VALUE, got '{text}'", "--set")
+        raise UserError(f"expected KEY.PATH=VALUE (e.g. train.epochs=200), got '{text}'", "--set")
     try:
-        return key, yaml.safe_load(value)
+        return key, _safe_load(value)
     except yaml.YAMLError as exc:
-        raise UserError(f"the value '{value}' is not valid YAML ({getattr(exc, 'problem', exc)})", "--set", key) from None
+        raise UserError(f"the value '{value}' is {_yaml_problem(exc)}", "--set", key) from None
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -258,7 +322,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         for depth, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {child!r}, not a mapping", "--set", key)
+                raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {_shown(child)}, not a mapping", "--set", key)
             node = child
         node[parts[-1]] = value
     return raw
@@ -277,8 +341,14 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
     """Read, override and validate a config file."""
     path = Path(path)
     raw = read_yaml(path)
+    named = "name" in raw
     raw.setdefault("name", path.stem)
-    config = validate(apply_overrides(raw, list(overrides)), str(path), list(overrides))
+    try:
+        config = validate(apply_overrides(raw, list(overrides)), str(path), list(overrides))
+    except UserError as error:
+        if error.key == "name" and not named:
+            error = UserError(f"{error.detail} (taken from the file name; give the config a `name:`)", error.source, error.key)
+        raise error from None
     config._source = path.resolve()
     return config
 
@@ -299,7 +369,6 @@ def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str
     # Pydantic puts the discriminator's tag in the location of a data error: drop it.
     if len(loc) > 1 and loc[0] == "data" and loc[1] in DATASETS:
         loc.pop(1)
-    key = ".".join(loc) or None
     given = error.get("input")
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -308,17 +377,24 @@ def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str
     elif kind == "missing":
         message = "required key is missing"
     elif kind in ("union_tag_invalid", "union_tag_not_found") and loc == ["data"]:
+        loc = ["data", "dataset"]
         tag = given.get("dataset") if isinstance(given, dict) else None
         message = (
-            f"unknown data set '{tag}'{did_you_mean(tag, DATASETS)}; allowed: {', '.join(DATASETS)}"
+            f"unknown data set {_shown(tag)}{did_you_mean(tag, DATASETS)}; allowed: {', '.join(DATASETS)}"
             if tag is not None
-            else f"data.dataset is missing; allowed: {', '.join(DATASETS)}"
+            else f"required key is missing; allowed: {', '.join(DATASETS)}"
         )
+    elif kind == "string_pattern_mismatch" and loc == ["name"]:
+        message = f"{given!r} is {NOT_PLAIN}"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = f"expected a mapping of keys ({', '.join(_allowed_keys(loc, raw))}), got {_shown(given)}"
+    elif kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", error["ctx"]["expected"])
+        message = f"unknown value {_shown(given)}{did_you_mean(given, allowed)}; allowed: {', '.join(allowed)}"
     else:
         text = error["msg"].removeprefix("Value error, ")
-        message = text if kind == "value_error" else f"{text[0].lower()}{text[1:]}, got {given!r}"
-    if kind == "string_pattern_mismatch" and loc == ["name"]:
-        message = f"'{given}' is not a plain folder name (letters, digits, '_', '-', '.'; no path separators)"
+        message = text if kind == "value_error" else f"{text[0].lower()}{text[1:]}, got {_shown(given)}"
+    key = ".".join(loc) or None
     origin = next((k for k in set_keys if key and (key == k or key.startswith(k + ".") or k.startswith(key + "."))), None)
     return UserError(message, f"{source} (--set {origin})" if origin else source, key)
 
@@ -327,7 +403,7 @@ def _allowed_keys(loc: list[str], raw: dict) -> list[str]:
     model: Any = Config
     node: Any = raw
     for part in loc:
-        node = node[int(part)] if isinstance(node, list) else node.get(part, {})
+        node = node[int(part)] if isinstance(node, list) else node.get(part, {}) if isinstance(node, dict) else {}
         if part.isdigit():
             continue
         annotation = model.model_fields[part].annotation

@@ -17,5 +17,22 @@ def did_you_mean(given: str, allowed) -> str:
     """' (did you mean 'x'?)' for a near miss among `allowed`, else ''."""
     import difflib
 
-    close = difflib.get_close_matches(str(given), [str(a) for a in allowed], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = difflib.get_close_matches(str(given), [str(a) for a in allowed], n=3, cutoff=0.6)
+    if not close:
+        return ""
+    # difflib's ratio favours longer names ('adma' -> 'adamax'); the fewest edits finds the typo ('adam').
+    best = min(close, key=lambda name: edits(str(given), name))
+    return f" (did you mean '{best}'?)"
+
+
+def edits(a: str, b: str) -> int:
+    """The optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
 from . import plots, records
@@ -126,14 +125,14 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
         records.write_weights(model_module.weights_by_name(model), stage / "weights_final.npz")
         np.savez_compressed(stage / "histograms.npz", **samples)
         model.save(stage / "model.keras")
-        draw(stage, model, data, config)
+        draw(stage, model, data, config, target.name)
         records.write_summary(summary, stage / records.SUMMARY)  # last: its presence marks a complete folder
     return target
 
 
-def draw(folder: Path, model, data: data_module.Dataset, config) -> None:
+def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) -> None:
     """All of a run's pictures from its records (and its model, for the decision boundary)."""
-    title = f"{config.name}: {folder.name}"
+    title = f"{config.name}: {run_name}"
     metrics = records.read_metrics(folder)
     if len(metrics):
         plots.history(metrics, folder / "history.png", title)
@@ -153,7 +152,7 @@ def redraw(folder: str | Path) -> None:
     config._source = Path(records.read_summary(folder)["config_dir"]) / "config.yaml"
     data = load_data(config)
     model = _keras().saving.load_model(folder / "model.keras", compile=False)
-    draw(folder, model, data, config)
+    draw(folder, model, data, config, folder.name)
 
 
 def _tensorboard_writer(stage: Path):
@@ -172,7 +171,3 @@ def _write_histograms(writer, model, activations: dict, epoch: int) -> None:
             tf.summary.histogram(f"{layer.name}/activations", activations[layer.name], step=epoch)
     writer.flush()
 
-
-def metrics(folder: str | Path) -> pd.DataFrame:
-    """A run's metrics.csv as a DataFrame."""
-    return records.read_metrics(Path(folder))

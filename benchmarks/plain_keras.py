@@ -1,0 +1,20 @@
+"""The tutorial's experiment as a notebook user writes it: plain pandas + Keras, no initlab."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from keras.layers import Dense, Input
+from keras.models import Sequential
+from keras.optimizers import Adam
+
+df = pd.read_csv(Path(__file__).resolve().parent / "../data/ushape.csv")
+X = df.iloc[:, 0:2].values
+y = df.iloc[:, -1].values
+
+model = Sequential([Input(shape=(2,)), Dense(2, activation="relu"), Dense(1, activation="sigmoid")])
+model.set_weights([np.full(w.shape, 0.5) for w in model.get_weights()])  # every weight, biases included, 0.5
+
+model.compile(optimizer=Adam(learning_rate=0.001), loss="binary_crossentropy", metrics=["accuracy"])
+history = model.fit(X, y, epochs=100, batch_size=32, validation_split=0.2, verbose=0)
+print(f"final accuracy {history.history['accuracy'][-1]:.4f}, val_accuracy {history.history['val_accuracy'][-1]:.4f}")
