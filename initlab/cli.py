@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import UserError
@@ -22,7 +23,7 @@ OutOption = Annotated[Path, typer.Option("--out", help="Folder the run folders g
 
 
 def _fail(error: UserError):
-    err_console.print(f"[bold red]error:[/] {error.render()}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(error.render())}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -77,7 +78,7 @@ def validate(
         cfg, _ = runs.prepare(config_module.load(config, set_ or []))
     except UserError as error:
         _fail(error)
-    out_console.print(config_module.dump(cfg), highlight=False, soft_wrap=True, end="")
+    out_console.print(config_module.dump(cfg), markup=False, highlight=False, soft_wrap=True, end="")
 
 
 @app.command()

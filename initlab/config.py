@@ -186,6 +186,23 @@ class ModelConfig(Strict):
             self.hidden = [layer.units for layer in self.layers]
         return self
 
+    @model_validator(mode="after")
+    def _activations_fit(self):
+        # Some activations only fail when called, on some widths (glu halves its input: odd widths fail).
+        from .backend import keras
+
+        k = keras()
+        for number, layer in enumerate(self.hidden_layers(), start=1):
+            try:
+                k.activations.get(layer.activation)(k.ops.zeros((1, layer.units)))
+            except Exception as exc:  # noqa: BLE001 - whatever Keras raises, the user sees it as a bad config
+                where = f"layers.{number - 1}" if self.layers else f"hidden.{number - 1}"
+                raise ValueError(
+                    f"activation '{layer.activation}' fails on hidden layer {number} ({where}, {layer.units} units): "
+                    f"{_tf_message(exc)}"
+                ) from None
+        return self
+
     def hidden_layers(self) -> list[LayerConfig]:
         """Every hidden layer with its defaults filled in from the model-wide keys."""
         given = self.layers or [LayerConfig(units=u) for u in self.hidden]
@@ -307,7 +324,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         return key, _safe_load(value)
     except yaml.YAMLError as exc:
-        raise UserError(f"the value '{value}' is {_yaml_problem(exc)}", "--set", key) from None
+        raise UserError(f"the value '{value}': {_yaml_problem(exc)}", "--set", key) from None
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -409,8 +426,10 @@ def _allowed_keys(loc: list[str], raw: dict) -> list[str]:
         annotation = model.model_fields[part].annotation
         if part == "data":
             model = {m.model_fields["dataset"].annotation.__args__[0]: m for m in DataConfig.__origin__.__args__}.get(
-                node.get("dataset") if isinstance(node, dict) else None, DataBase
+                node.get("dataset") if isinstance(node, dict) else None
             )
+            if model is None:
+                return ["dataset", *DataBase.model_fields]
         elif part == "layers":
             model = LayerConfig
         else:

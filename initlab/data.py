@@ -96,17 +96,11 @@ def _salary(cfg, rng):
 
 
 def _csv(cfg, rng, base_dir: Path, source: str):
-    import pandas as pd
-
     path = (base_dir / cfg.path).resolve()
     if not path.is_file():
-        raise UserError(f"no such file: {path}", source, "data.path")
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path} is empty", source, "data.path") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not a readable CSV ({exc})", source, "data.path") from None
+        what = "is a folder, not a CSV file" if path.is_dir() else "no such file"
+        raise UserError(f"{what}: {path} ('{cfg.path}' is read relative to the config file's folder)", source, "data.path")
+    frame = _read_csv(path, source)
     columns = [str(c) for c in frame.columns]
     for key, wanted in [("data.features", c) for c in cfg.features] + [("data.target", cfg.target)]:
         if wanted not in columns:
@@ -116,17 +110,53 @@ def _csv(cfg, rng, base_dir: Path, source: str):
             )
     if len(frame) < 2:
         raise UserError(f"{path.name} has {len(frame)} data rows; at least 2 are needed", source, "data.path")
-    for column in cfg.features + [cfg.target]:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() & frame[column].notna()
-        if bad.any():
-            row = int(bad.idxmax()) + 2  # 1-based, after the header line
-            raise UserError(f"column '{column}' is not numeric: {frame[column][bad].iloc[0]!r} on line {row}", source, "data.path")
-        if values.isna().any():
-            row = int(values.isna().idxmax()) + 2
-            raise UserError(f"column '{column}' has an empty cell on line {row}", source, "data.path")
-        frame[column] = values
+    for column in dict.fromkeys(cfg.features + [cfg.target]):
+        frame[column] = _numeric(frame[column], column, path.name, source)
     return frame[cfg.features].to_numpy(float), frame[cfg.target].to_numpy(), list(cfg.features)
+
+
+def _read_csv(path: Path, source: str):
+    """The CSV as a DataFrame with a plain row index; unreadable, empty or ragged files are UserErrors."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty", source, "data.path") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not a readable CSV ({exc})", source, "data.path") from None
+    # A row longer than the header makes pandas turn the first columns into the index, shifting every value.
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise UserError(f"{path.name} line {_long_line(path)} has more cells than the header", source, "data.path")
+    return frame
+
+
+def _long_line(path: Path) -> int | None:
+    """The first line with more cells than the header line."""
+    import csv
+
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        width = len(next(reader, []))
+        return next((reader.line_num for row in reader if len(row) > width), None)
+
+
+def _numeric(values, column: str, file_name: str, source: str):
+    """A column as finite floats; the first text, empty or infinite cell is a UserError naming its line."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(values, errors="coerce")
+    problems = [
+        (numbers.isna() & values.notna(), "is not numeric: {!r}"),
+        (values.isna(), "has an empty cell"),
+        (~np.isfinite(numbers.fillna(0.0)), "is not finite: {}"),
+    ]
+    for bad, what in problems:
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy())) + 2  # 1-based, after the header line
+            what = what.format(values[bad].iloc[0])
+            raise UserError(f"column '{column}' {what} on line {row} of {file_name}", source, "data.path")
+    return numbers
 
 
 GENERATORS = {
@@ -172,6 +202,10 @@ def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config") -> 
     if cut < 1:
         raise UserError(
             f"{cfg.validation_split} of {len(x)} rows leaves no training rows", source, "data.validation_split"
+        )
+    if cut == len(x) and cfg.validation_split > 0:
+        raise UserError(
+            f"{cfg.validation_split} of {len(x)} rows leaves no validation rows", source, "data.validation_split"
         )
     x = np.asarray(x, np.float64)
     if cfg.standardize:

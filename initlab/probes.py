@@ -66,9 +66,9 @@ class Probe:
         outputs, grads = self._forward(self.x, self.y)
         rows, samples = [], {}
         for layer, act_name, a, g in zip(self.model.layers, self.activations, outputs, grads):
-            a = a.numpy()
-            samples[layer.name] = a
-            kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+            samples[layer.name] = a = a.numpy()
+            a = a.astype(np.float64)  # float32 sums overflow when a run blows up
+            kernel, bias = layer.kernel.numpy().astype(np.float64), layer.bias.numpy()
             rows.append({
                 "epoch": epoch,
                 "layer": layer.name,
@@ -79,7 +79,7 @@ class Probe:
                 "saturated_fraction": saturated_fraction(act_name, a),
                 "weight_mean": float(kernel.mean()),
                 "weight_std": float(kernel.std()),
-                "grad_norm": float(np.linalg.norm(g.numpy())),
+                "grad_norm": float(np.linalg.norm(g.numpy().astype(np.float64))),
                 "distinct_units": distinct_units(kernel, bias),
             })
         return rows, samples

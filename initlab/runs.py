@@ -1,5 +1,6 @@
 """One experiment end to end: config -> data -> model -> engine -> records -> plots, into outputs/<name>/<run_id>/."""
 
+import importlib.util
 import math
 import platform
 import subprocess
@@ -11,6 +12,7 @@ import numpy as np
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
 from . import plots, records
 from .backend import keras as _keras
+from .errors import UserError
 from .probes import Probe
 
 HISTOGRAM_EPOCHS = 12  # raw activation samples are kept at most at this many recorded epochs (first and last included)
@@ -38,6 +40,11 @@ def load_data(config: config_module.Config) -> data_module.Dataset:
 def prepare(config: config_module.Config):
     """(config with task defaults, data): everything that can fail on bad input, before anything is written."""
     data = load_data(config)
+    if config.record.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UserError(
+            "TensorBoard histograms need the tensorboard package: pip install 'initlab[tensorboard]'",
+            str(config._source or "config"), "record.tensorboard",
+        )
     return model_module.with_task_defaults(config, data.task), data
 
 

@@ -1,0 +1,30 @@
+"""Per-layer measurements."""
+
+import numpy as np
+
+from initlab import probes
+
+
+def test_distinct_units():
+    kernel = np.full((3, 4), 0.5)
+    assert probes.distinct_units(kernel, np.full(4, 0.5)) == 1
+    assert probes.distinct_units(np.zeros((3, 4)), np.zeros(4)) == 1
+    kernel[:, 2] += 1e-3
+    assert probes.distinct_units(kernel, np.full(4, 0.5)) == 2
+    assert probes.distinct_units(np.full((3, 4), 0.5), np.array([0.1, 0.2, 0.1, 0.3])) == 3
+    assert probes.distinct_units(np.random.default_rng(0).normal(size=(3, 6)), np.zeros(6)) == 6
+
+
+def test_within_relative_tolerance_counts_once():
+    kernel = np.full((2, 2), 100.0)
+    kernel[0, 1] += 1e-5  # 1e-7 relative to the largest weight
+    assert probes.distinct_units(kernel, np.zeros(2)) == 1
+
+
+def test_dead_and_saturated_fractions():
+    a = np.array([[0.0, 1.0, 0.0], [0.0, 2.0, 0.5]])
+    assert probes.dead_fraction("relu", a) == 1 / 3
+    assert probes.dead_fraction("tanh", a) == 0.0
+    assert probes.saturated_fraction("tanh", np.array([0.995, -0.999, 0.2, 0.0])) == 0.5
+    assert probes.saturated_fraction("sigmoid", np.array([0.005, 0.5, 0.995, 0.3])) == 0.5
+    assert probes.saturated_fraction("relu", a) == 0.0

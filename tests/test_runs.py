@@ -1,0 +1,109 @@
+"""A run folder end to end: the files, their columns, determinism, atomic replacement, the Python API."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import initlab
+from initlab import records, runs
+from tests.conftest import make_config
+
+FILES = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
+         "model.keras", "histograms.npz", "boundary.png", "history.png", "activations.png", "gradients.png"}
+
+
+def test_run_folder_has_every_file_and_column(tmp_path):
+    folder = runs.run(make_config(train={"epochs": 4}), tmp_path)
+    assert folder.parent == tmp_path / "test"
+    assert {p.name for p in folder.iterdir()} == FILES
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # nothing staged is left behind
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert list(metrics.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert metrics["epoch"].tolist() == [1, 2, 3, 4]
+    layers = pd.read_csv(folder / "layers.csv")
+    assert list(layers.columns) == ["epoch", "layer", "units", "activation_mean", "activation_std", "dead_fraction",
+                                    "saturated_fraction", "weight_mean", "weight_std", "grad_norm", "distinct_units"]
+    assert layers["epoch"].unique().tolist() == [0, 1, 2, 3, 4]
+    assert layers[layers.epoch == 0]["layer"].tolist() == ["hidden_1", "output"]
+    summary = records.read_summary(folder)
+    assert summary["status"] == "ok" and summary["epochs_run"] == 4 and summary["engine"] == "fast"
+    assert set(summary["final"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(summary["versions"]) == {"python", "tensorflow", "keras", "numpy", "initlab"}
+    with np.load(folder / "weights_final.npz") as weights:
+        assert sorted(weights) == ["hidden_1/bias", "hidden_1/kernel", "output/bias", "output/kernel"]
+
+
+def test_final_metrics_are_the_final_weights_evaluated(tmp_path):
+    from initlab.backend import keras
+
+    folder = runs.run(make_config(train={"epochs": 3}), tmp_path)
+    model = keras().saving.load_model(folder / "model.keras")
+    data = runs.load_data(make_config())
+    scores = model.evaluate(data.x_train, data.y_train, batch_size=32, verbose=0, return_dict=True)
+    summary = records.read_summary(folder)
+    assert abs(summary["final"]["loss"] - scores["loss"]) < 1e-6
+    assert abs(summary["final"]["accuracy"] - scores["accuracy"]) < 1e-6
+
+
+def test_same_config_gives_byte_identical_records(tmp_path):
+    config = make_config(model={"hidden": [6], "kernel_initializer": "he_uniform"}, train={"epochs": 6})
+    first = runs.run(config, tmp_path / "a")
+    second = runs.run(config, tmp_path / "b")
+    for name in ("metrics.csv", "layers.csv", "weights_initial.npz", "weights_final.npz", "config.yaml"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_rerun_replaces_the_folder(tmp_path):
+    config = make_config(train={"epochs": 2})
+    folder = runs.run(config, tmp_path)
+    (folder / "stale.txt").write_text("from before")
+    assert runs.run(config, tmp_path) == folder
+    assert not (folder / "stale.txt").exists()
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
+
+
+def test_run_id_is_readable_and_follows_the_config():
+    a = runs.run_id(make_config(model={"set_weights": 0.5}))
+    b = runs.run_id(make_config(model={"set_weights": 0.5}, seed=1))
+    assert a.startswith("set0.5-relu-2-s0-") and b.startswith("set0.5-relu-2-s1-")
+    assert runs.run_id(make_config(model={"kernel_initializer": {"name": "random_normal", "stddev": 0.01}})).startswith(
+        "random_normal_stddev_0.01_-relu-2-s0-")
+
+
+def test_both_engines_record_the_same_layer_numbers(tmp_path):
+    config = {"model": {"hidden": [4, 3], "activation": "tanh"}, "train": {"epochs": 3, "shuffle": False}}
+    fast = pd.read_csv(runs.run(make_config(**config), tmp_path) / "layers.csv")
+    keras = pd.read_csv(runs.run(make_config(**{**config, "train": {**config["train"], "engine": "keras"}}), tmp_path) / "layers.csv")
+    pd.testing.assert_frame_equal(fast, keras, atol=1e-6, rtol=0)
+
+
+def test_diverged_run_keeps_records_and_finite_weights(tmp_path):
+    config = make_config(
+        data={"dataset": "salary", "n_samples": 60},
+        model={"hidden": [8], "activation": "linear", "kernel_initializer": {"name": "random_uniform", "minval": 0, "maxval": 1}},
+        train={"optimizer": "sgd", "learning_rate": 0.5, "epochs": 50, "shuffle": False},
+    )
+    folder = runs.run(config, tmp_path)
+    summary = records.read_summary(folder)
+    assert summary["status"] == "diverged"
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert len(metrics) == summary["diverged_at_epoch"] == summary["epochs_run"]
+    with np.load(folder / "weights_final.npz") as weights:
+        assert all(np.all(np.isfinite(weights[k])) for k in weights)
+    assert (folder / "history.png").exists() and (folder / "layers.csv").exists()
+
+
+def test_python_api(tmp_path):
+    config_path = Path(__file__).parents[1] / "configs" / "relu_constant.yaml"
+    config = initlab.load_config(config_path, ["train.epochs=3"])
+    folder = initlab.run(config, out=tmp_path)
+    frame = initlab.metrics(folder)
+    assert len(frame) == 3 and initlab.summary(folder)["distinct_units"] == [1]
+    assert list(initlab.layers(folder)["epoch"].unique()) == [0, 1, 2, 3]
+
+
+def test_record_every_and_tensorboard(tmp_path):
+    folder = runs.run(make_config(train={"epochs": 7}, record={"every": 3, "tensorboard": True}), tmp_path)
+    assert pd.read_csv(folder / "layers.csv")["epoch"].unique().tolist() == [0, 3, 6, 7]
+    assert list((folder / "tensorboard").rglob("events.out.tfevents.*"))
