@@ -12,8 +12,14 @@ from rich.table import Table
 from .errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A lab for weight-initialization experiments in Keras 3.")
-out_console = Console()
-err_console = Console(stderr=True)
+
+
+def out_console() -> Console:
+    return Console(highlight=False, soft_wrap=True)  # made per call: it sizes itself from the terminal at the time
+
+
+def err_console() -> Console:
+    return Console(stderr=True)
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -23,7 +29,7 @@ OutOption = Annotated[Path, typer.Option("--out", help="Folder the run folders g
 
 
 def _fail(error: UserError):
-    err_console.print(f"[bold red]error:[/] {escape(error.render())}", highlight=False, soft_wrap=True)
+    err_console().print(f"[bold red]error:[/] {escape(error.render())}", soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -45,12 +51,12 @@ def run(
 
     summary = read_summary(folder)
     final = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary["final"].items())
-    err_console.print(
+    typer.echo(
         f"{summary['status']}: {final}; distinct units {summary['distinct_units']}; "
         f"{summary['epochs_run']} epochs in {summary['duration_s']:.2f} s",
-        highlight=False,
+        err=True,
     )
-    out_console.print(str(folder), highlight=False, soft_wrap=True)
+    typer.echo(str(folder))
 
 
 def _run_with_progress(cfg, out: Path) -> Path:
@@ -58,9 +64,10 @@ def _run_with_progress(cfg, out: Path) -> Path:
 
     from . import runs
 
+    console = err_console()
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True, disable=not err_console.is_terminal,
+        console=console, transient=True, disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task(cfg.name, total=cfg.train.epochs)
         return runs.run(cfg, out, on_epoch=lambda epoch: progress.update(task, completed=epoch))
@@ -78,7 +85,7 @@ def validate(
         cfg, _ = runs.prepare(config_module.load(config, set_ or []))
     except UserError as error:
         _fail(error)
-    out_console.print(config_module.dump(cfg), markup=False, highlight=False, soft_wrap=True, end="")
+    typer.echo(config_module.dump(cfg), nl=False)
 
 
 @app.command()
@@ -92,11 +99,10 @@ def initializers():
     table.add_column("draws")
     for name, aliases, formula in init_module.table():
         table.add_row(name, aliases, formula)
-    out_console.print(table)
-    out_console.print(
+    out_console().print(table)
+    out_console().print(
         "Parameters go in a mapping: {name: random_normal, stddev: 0.01}; Keras's {class_name, config} works too.\n"
-        "He: uniform limit sqrt(6/n_in), normal std sqrt(2/n_in) (not sqrt(6/(n_in+n_out)): that is Glorot's uniform limit).",
-        highlight=False,
+        "He: uniform limit sqrt(6/n_in), normal std sqrt(2/n_in) (not sqrt(6/(n_in+n_out)): that is Glorot's uniform limit)."
     )
 
 
@@ -108,7 +114,7 @@ def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab 
     if not records.is_complete(folder):
         _fail(UserError("not a complete run folder (no summary.json)", str(folder)))
     runs.redraw(folder)
-    out_console.print(str(folder), highlight=False, soft_wrap=True)
+    typer.echo(str(folder))
 
 
 @app.command(name="runs")
@@ -130,7 +136,7 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
         cells = [f"{v:.4f}" if isinstance(v, float) else "-" for v in values]
         table.add_row(run_folder.parent.name, run_folder.name, summary["status"], str(summary["epochs_run"]),
                       *cells, str(summary["distinct_units"]))
-    out_console.print(table)
+    out_console().print(table)
 
 
 def main():  # pragma: no cover - `python -m initlab`
