@@ -122,7 +122,7 @@ def machine() -> str:
             f"tensorflow {tf().__version__}, keras {keras().__version__}")
 
 
-def report(process: dict[str, list[float]], training: dict[str, list[float]], repeats: int) -> str:
+def report(process: dict[str, list[float]], training: dict[str, list[float]], repeats: int, load: str) -> str:
     """The markdown page: medians with every repeat, the ratios and whether the issue's targets are met."""
     med = {name: statistics.median(values) for name, values in {**process, **training}.items()}
     plain, fast, keras = med["plain Keras script"], med["initlab run, fast engine"], med["initlab run, keras engine"]
@@ -132,6 +132,7 @@ def report(process: dict[str, list[float]], training: dict[str, list[float]], re
         f"- command: `python benchmarks/run_benchmark.py --repeats {repeats}` (from the repo root)",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- machine: {machine()}",
+        f"- 1-minute load average before / after: {load} (above 0: other work competed for the cores)",
         f"- each figure is the median of {repeats} wall-clock repeats; whole processes are fresh subprocesses", "",
         "| what | median s | repeats s |", "| --- | ---: | --- |",
     ]
@@ -153,11 +154,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="repeats per measurement; the median is reported")
     repeats = parser.parse_args().repeats
+    load_before = os.getloadavg()[0]
     print("whole processes:", file=sys.stderr)
     process = time_processes(repeats)
     print("training alone (one process):", file=sys.stderr)
     training = time_training(repeats)
-    page = report(process, training, repeats)
+    page = report(process, training, repeats, f"{load_before:.2f} / {os.getloadavg()[0]:.2f}")
     (REPO / "benchmarks" / "results.md").write_text(page)
     print(page)
 

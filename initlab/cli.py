@@ -25,7 +25,9 @@ SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY.PATH=VALUE", help="Override any config key; the value is parsed as YAML. Repeatable."),
 ]
-OutOption = Annotated[Path, typer.Option("--out", help="Folder the run folders go under.")]
+OutOption = Annotated[
+    Path, typer.Option("--out", file_okay=False, writable=True, help="Folder the run folders go under.")
+]
 
 
 def _fail(error: UserError):
@@ -47,6 +49,8 @@ def run(
         folder = _run_with_progress(cfg, out)
     except UserError as error:
         _fail(error)
+    except PermissionError as error:
+        _fail(UserError(f"cannot write there ({error.strerror})", "--out", str(out)))
     from .records import read_summary
 
     summary = read_summary(folder)
@@ -82,7 +86,7 @@ def validate(
     from . import config as config_module, runs
 
     try:
-        cfg, _ = runs.prepare(config_module.load(config, set_ or []))
+        cfg, _, _ = runs.prepare(config_module.load(config, set_ or []))
     except UserError as error:
         _fail(error)
     typer.echo(config_module.dump(cfg), nl=False)

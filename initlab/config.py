@@ -17,7 +17,6 @@ from . import initializers
 from .errors import UserError, did_you_mean
 
 
-
 def _not_bool(value):
     """Refuse true/false where a number belongs (pydantic would read them as 1 and 0)."""
     if isinstance(value, bool):
@@ -59,18 +58,20 @@ def _known(module) -> list[str]:
 
 
 TRIAL_SHAPES = {"kernel_initializer": (3, 2), "bias_initializer": (2,)}
+INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"
 
 
 def _initializer(value, info: ValidationInfo):
     """Check an initializer spec by building it and drawing a small kernel (or bias) with it."""
     if not isinstance(value, (str, dict)):
-        raise ValueError(f"expected an initializer name, {{name: ..., <params>}} or {{class_name: ..., config: {{...}}}}, got {_shown(value)}")
+        raise ValueError(f"expected {INIT_FORMS}, got {_shown(value)}")
     initializer = initializers.build(value, seed=0)
     name = initializers.split_spec(value)[0]
     try:
         initializer(TRIAL_SHAPES[info.field_name])
     except Exception as exc:  # noqa: BLE001 - Keras and TensorFlow raise many kinds for bad parameters at call time
-        raise ValueError(f"'{name}' cannot draw a {info.field_name.split('_')[0]} with {_shown(value)}: {_tf_message(exc)}") from None
+        role = info.field_name.split("_")[0]
+        raise ValueError(f"'{name}' cannot draw a {role} with {_shown(value)}: {_tf_message(exc)}") from None
     return value
 
 
@@ -293,7 +294,8 @@ def read_yaml(path: Path) -> dict:
     if raw is None:
         raise UserError("the file is empty", source)
     if not isinstance(raw, dict):
-        raise UserError(f"expected a mapping of keys at the top level, got a {type(raw).__name__}: {_shown(raw)}", source)
+        raise UserError(f"expected a mapping of keys at the top level, got a {type(raw).__name__}: {_shown(raw)}",
+                        source)
     return raw
 
 
@@ -364,7 +366,8 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
         config = validate(apply_overrides(raw, list(overrides)), str(path), list(overrides))
     except UserError as error:
         if error.key == "name" and not named:
-            error = UserError(f"{error.detail} (taken from the file name; give the config a `name:`)", error.source, error.key)
+            detail = f"{error.detail} (taken from the file name; give the config a `name:`)"
+            error = UserError(detail, error.source, error.key)
         raise error from None
     config._source = path.resolve()
     return config

@@ -99,7 +99,8 @@ def _csv(cfg, rng, base_dir: Path, source: str):
     path = (base_dir / cfg.path).resolve()
     if not path.is_file():
         what = "is a folder, not a CSV file" if path.is_dir() else "no such file"
-        raise UserError(f"{what}: {path} ('{cfg.path}' is read relative to the config file's folder)", source, "data.path")
+        hint = f"'{cfg.path}' is read relative to the config file's folder"
+        raise UserError(f"{what}: {path} ({hint})", source, "data.path")
     frame = _read_csv(path, source)
     columns = [str(c) for c in frame.columns]
     for key, wanted in [("data.features", c) for c in cfg.features] + [("data.target", cfg.target)]:

@@ -17,12 +17,13 @@ def did_you_mean(given: str, allowed) -> str:
     """' (did you mean 'x'?)' for a near miss among `allowed`, else ''."""
     import difflib
 
-    close = difflib.get_close_matches(str(given), [str(a) for a in allowed], n=3, cutoff=0.6)
+    by_lower = {str(a).lower(): str(a) for a in allowed}
+    close = difflib.get_close_matches(str(given).lower(), list(by_lower), n=3, cutoff=0.6)
     if not close:
         return ""
     # difflib's ratio favours longer names ('adma' -> 'adamax'); the fewest edits finds the typo ('adam').
-    best = min(close, key=lambda name: edits(str(given), name))
-    return f" (did you mean '{best}'?)"
+    best = min(close, key=lambda name: edits(str(given).lower(), name))
+    return f" (did you mean '{by_lower[best]}'?)"
 
 
 def edits(a: str, b: str) -> int:

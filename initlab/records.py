@@ -18,6 +18,7 @@ SUMMARY = "summary.json"
 @contextlib.contextmanager
 def staged(final: Path):
     """Yield a hidden folder beside `final`; on success it replaces `final` (the old one goes only after)."""
+    created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
     final.parent.mkdir(parents=True, exist_ok=True)
     stage = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
     stage.mkdir()
@@ -30,6 +31,9 @@ def staged(final: Path):
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        for folder in created:  # a failed run leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def write_metrics(history: list[dict], path: Path, metric: str) -> None:

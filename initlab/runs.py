@@ -38,14 +38,24 @@ def load_data(config: config_module.Config) -> data_module.Dataset:
 
 
 def prepare(config: config_module.Config):
-    """(config with task defaults, data): everything that can fail on bad input, before anything is written."""
+    """(config with task defaults, data, compiled model with its initial weights): everything that can fail
+    on bad input, done before anything is written."""
+    source = str(config._source or "config")
     data = load_data(config)
     if config.record.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UserError(
             "TensorBoard histograms need the tensorboard package: pip install 'initlab[tensorboard]'",
-            str(config._source or "config"), "record.tensorboard",
+            source, "record.tensorboard",
         )
-    return model_module.with_task_defaults(config, data.task), data
+    config = model_module.with_task_defaults(config, data.task)
+    _keras().utils.set_random_seed(config.seed)
+    try:
+        model = model_module.build(config, data.n_features, data.task, data.n_classes)
+        model_module.compile(model, config, data.task)
+        model.compute_loss(y=data.y_train[:2], y_pred=model(data.x_train[:2]))
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"the model cannot be built or run on this data: {exc}", source, "model") from None
+    return config, data, model
 
 
 def _histogram_epochs(epochs: list[int]) -> set[int]:
@@ -76,12 +86,8 @@ def _number(value):
 
 def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None) -> Path:
     """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder."""
-    config, data = prepare(config)
-    keras = _keras()
     started = time.perf_counter()
-    keras.utils.set_random_seed(config.seed)
-    model = model_module.build(config, data.n_features, data.task, data.n_classes)
-    model_module.compile(model, config, data.task)
+    config, data, model = prepare(config)
     metric = model_module.metric_name(data.task)
     weights_initial = model_module.weights_by_name(model)
     probe = Probe(model, data.x_train, data.y_train)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
@@ -55,12 +56,27 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
     "top_level_scalar": ("hello\n", ["expected a mapping of keys at the top level", "'hello'"]),
     "duplicate_key": ("seed: 1\nseed: 2\n", ["duplicate key 'seed'", "line 2"]),
     # unknown keys
-    "unknown_top": ("modle: {}\n", ["modle", "did you mean 'model'", "allowed: name, seed, data, model, train, record"]),
-    "unknown_nested": ("train: {epoch: 3}\n", ["train.epoch", "did you mean 'epochs'", "allowed: optimizer, learning_rate"]),
+    "unknown_top": (
+        "modle: {}\n",
+        ["modle", "did you mean 'model'", "allowed: name, seed, data, model, train, record"],
+    ),
+    "unknown_nested": (
+        "train: {epoch: 3}\n",
+        ["train.epoch", "did you mean 'epochs'", "allowed: optimizer, learning_rate"],
+    ),
     "unknown_record": ("record: {evry: 2}\n", ["record.evry", "did you mean 'every'", "tensorboard"]),
-    "unknown_for_dataset": ("data: {dataset: moons, n_sample: 50}\n", ["data.n_sample", "did you mean 'n_samples'", "noise"]),
-    "generator_key_on_ushape": ("data: {dataset: ushape, noise: 0.1}\n", ["data.noise", "allowed: validation_split, standardize, dataset"]),
-    "unknown_in_layers": ("model: {layers: [{units: 2, activaton: relu}]}\n", ["model.layers.0.activaton", "did you mean 'activation'", "units"]),
+    "unknown_for_dataset": (
+        "data: {dataset: moons, n_sample: 50}\n",
+        ["data.n_sample", "did you mean 'n_samples'", "noise"],
+    ),
+    "generator_key_on_ushape": (
+        "data: {dataset: ushape, noise: 0.1}\n",
+        ["data.noise", "allowed: validation_split, standardize, dataset"],
+    ),
+    "unknown_in_layers": (
+        "model: {layers: [{units: 2, activaton: relu}]}\n",
+        ["model.layers.0.activaton", "did you mean 'activation'", "units"],
+    ),
     # types
     "epochs_text": ("train: {epochs: many}\n", ["train.epochs", "valid integer", "'many'"]),
     "epochs_fraction": ("train: {epochs: 2.5}\n", ["train.epochs", "valid integer", "2.5"]),
@@ -71,41 +87,101 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
     "data_scalar": ("data: 3\n", ["data", "expected a mapping of keys (dataset", "got 3"]),
     "set_weights_text": ("model: {set_weights: half}\n", ["model.set_weights", "valid number", "'half'"]),
     "shuffle_text": ("train: {shuffle: sometimes}\n", ["train.shuffle", "valid boolean", "'sometimes'"]),
-    "initializer_list": ("model: {kernel_initializer: [1, 2]}\n", ["model.kernel_initializer", "expected an initializer name", "[1, 2]"]),
-    "bias_initializer_null": ("model: {bias_initializer: null}\n", ["model.bias_initializer", "expected an initializer name", "null"]),
+    "initializer_list": (
+        "model: {kernel_initializer: [1, 2]}\n",
+        ["model.kernel_initializer", "expected an initializer name", "[1, 2]"],
+    ),
+    "bias_initializer_null": (
+        "model: {bias_initializer: null}\n",
+        ["model.bias_initializer", "expected an initializer name", "null"],
+    ),
     "learning_rate_inf": ("train: {learning_rate: .inf}\n", ["train.learning_rate", "finite number"]),
     # ranges
     "epochs_zero": ("train: {epochs: 0}\n", ["train.epochs", "greater than or equal to 1", "got 0"]),
     "learning_rate_zero": ("train: {learning_rate: 0}\n", ["train.learning_rate", "greater than 0", "got 0"]),
     "learning_rate_negative": ("train: {learning_rate: -0.1}\n", ["train.learning_rate", "greater than 0", "got -0.1"]),
     "split_one": ("data: {dataset: ushape, validation_split: 1}\n", ["data.validation_split", "less than 1", "got 1"]),
-    "split_negative": ("data: {dataset: ushape, validation_split: -0.1}\n", ["data.validation_split", "greater than or equal to 0"]),
+    "split_negative": (
+        "data: {dataset: ushape, validation_split: -0.1}\n",
+        ["data.validation_split", "greater than or equal to 0"],
+    ),
     "hidden_units_zero": ("model: {hidden: [2, 0]}\n", ["model.hidden.1", "greater than or equal to 1", "got 0"]),
-    "layer_units_zero": ("model: {layers: [{units: 0}]}\n", ["model.layers.0.units", "greater than or equal to 1", "got 0"]),
-    "layer_units_missing": ("model: {layers: [{activation: tanh}]}\n", ["model.layers.0.units", "required key is missing"]),
+    "layer_units_zero": (
+        "model: {layers: [{units: 0}]}\n",
+        ["model.layers.0.units", "greater than or equal to 1", "got 0"],
+    ),
+    "layer_units_missing": (
+        "model: {layers: [{activation: tanh}]}\n",
+        ["model.layers.0.units", "required key is missing"],
+    ),
     "seed_negative": ("seed: -1\n", ["seed", "greater than or equal to 0", "got -1"]),
     "batch_size_zero": ("train: {batch_size: 0}\n", ["train.batch_size", "greater than or equal to 1"]),
     # names
-    "initializer_name": ("model: {kernel_initializer: glorot_unifrom}\n", ["model.kernel_initializer", "did you mean 'glorot_uniform'", "initlab initializers"]),
-    "layer_initializer_name": ("model: {layers: [{units: 2, kernel_initializer: he_nromal}]}\n", ["model.layers.0.kernel_initializer", "did you mean 'he_normal'"]),
+    "initializer_name": (
+        "model: {kernel_initializer: glorot_unifrom}\n",
+        ["model.kernel_initializer", "did you mean 'glorot_uniform'", "initlab initializers"],
+    ),
+    "layer_initializer_name": (
+        "model: {layers: [{units: 2, kernel_initializer: he_nromal}]}\n",
+        ["model.layers.0.kernel_initializer", "did you mean 'he_normal'"],
+    ),
     "activation_name": ("model: {activation: rleu}\n", ["model.activation", "did you mean 'relu'", "allowed:", "tanh"]),
-    "layer_activation_name": ("model: {layers: [{units: 2, activation: tnah}]}\n", ["model.layers.0.activation", "did you mean 'tanh'"]),
-    "output_activation_name": ("model: {output_activation: sigmod}\n", ["model.output_activation", "did you mean 'sigmoid'"]),
+    "layer_activation_name": (
+        "model: {layers: [{units: 2, activation: tnah}]}\n",
+        ["model.layers.0.activation", "did you mean 'tanh'"],
+    ),
+    "output_activation_name": (
+        "model: {output_activation: sigmod}\n",
+        ["model.output_activation", "did you mean 'sigmoid'"],
+    ),
     "optimizer_name": ("train: {optimizer: adma}\n", ["train.optimizer", "did you mean 'adam'", "allowed:", "sgd"]),
-    "loss_name": ("train: {loss: binary_crossentropi}\n", ["train.loss", "did you mean 'binary_crossentropy'", "allowed:"]),
-    "dataset_name": ("data: {dataset: moon}\n", ["data.dataset", "did you mean 'moons'", "allowed: ushape, moons, circles"]),
-    "dataset_missing": ("data: {validation_split: 0.2}\n", ["data.dataset", "required key is missing", "allowed: ushape"]),
+    "loss_name": (
+        "train: {loss: binary_crossentropi}\n",
+        ["train.loss", "did you mean 'binary_crossentropy'", "allowed:"],
+    ),
+    "dataset_name": (
+        "data: {dataset: moon}\n",
+        ["data.dataset", "did you mean 'moons'", "allowed: ushape, moons, circles"],
+    ),
+    "dataset_missing": (
+        "data: {validation_split: 0.2}\n",
+        ["data.dataset", "required key is missing", "allowed: ushape"],
+    ),
     "engine_name": ("train: {engine: fsat}\n", ["train.engine", "did you mean 'fast'", "allowed: fast, keras"]),
     # initializer parameters
-    "initializer_param": ("model: {kernel_initializer: {name: random_normal, stdev: 0.01}}\n", ["model.kernel_initializer", "'stdev'", "did you mean 'stddev'", "allowed: mean, stddev"]),
-    "keras_style_param": ("model: {kernel_initializer: {class_name: RandomNormal, config: {stdev: 1}}}\n", ["model.kernel_initializer", "did you mean 'stddev'"]),
-    "initializer_no_name": ("model: {kernel_initializer: {stddev: 1}}\n", ["model.kernel_initializer", "{name: ..., <params>}"]),
-    "initializer_bad_mode": ("model: {kernel_initializer: {name: variance_scaling, mode: fan_sum}}\n", ["model.kernel_initializer", "fan_in"]),
+    "initializer_param": (
+        "model: {kernel_initializer: {name: random_normal, stdev: 0.01}}\n",
+        ["model.kernel_initializer", "'stdev'", "did you mean 'stddev'", "allowed: mean, stddev"],
+    ),
+    "keras_style_param": (
+        "model: {kernel_initializer: {class_name: RandomNormal, config: {stdev: 1}}}\n",
+        ["model.kernel_initializer", "did you mean 'stddev'"],
+    ),
+    "initializer_no_name": (
+        "model: {kernel_initializer: {stddev: 1}}\n",
+        ["model.kernel_initializer", "{name: ..., <params>}"],
+    ),
+    "initializer_bad_mode": (
+        "model: {kernel_initializer: {name: variance_scaling, mode: fan_sum}}\n",
+        ["model.kernel_initializer", "fan_in"],
+    ),
     # pass construction, fail when the weights are drawn
-    "constant_text": ("model: {kernel_initializer: {name: constant, value: abc}}\n", ["model.kernel_initializer", "'constant' cannot draw a kernel", "abc"]),
-    "orthogonal_gain_text": ("model: {kernel_initializer: {name: orthogonal, gain: big}}\n", ["model.kernel_initializer", "'orthogonal' cannot draw"]),
-    "orthogonal_bias": ("model: {bias_initializer: orthogonal}\n", ["model.bias_initializer", "'orthogonal' cannot draw a bias"]),
-    "layer_constant_text": ("model: {layers: [{units: 2, bias_initializer: {name: constant, value: abc}}]}\n", ["model.layers.0.bias_initializer", "cannot draw a bias"]),
+    "constant_text": (
+        "model: {kernel_initializer: {name: constant, value: abc}}\n",
+        ["model.kernel_initializer", "'constant' cannot draw a kernel", "abc"],
+    ),
+    "orthogonal_gain_text": (
+        "model: {kernel_initializer: {name: orthogonal, gain: big}}\n",
+        ["model.kernel_initializer", "'orthogonal' cannot draw"],
+    ),
+    "orthogonal_bias": (
+        "model: {bias_initializer: orthogonal}\n",
+        ["model.bias_initializer", "'orthogonal' cannot draw a bias"],
+    ),
+    "layer_constant_text": (
+        "model: {layers: [{units: 2, bias_initializer: {name: constant, value: abc}}]}\n",
+        ["model.layers.0.bias_initializer", "cannot draw a bias"],
+    ),
     "glu_odd_width": ("model: {hidden: [3], activation: glu}\n", ["model", "'glu' fails on hidden layer 1", "3 units"]),
     # the run folder's name
     "name_slash": ("name: a/b\n", ["name", "'a/b' is not a plain folder name", "no path separators"]),
@@ -115,7 +191,10 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
     "name_backslash": ("name: 'a\\b'\n", ["name", "not a plain folder name"]),
     "name_number": ("name: 3\n", ["name", "valid string", "got 3"]),
     # data that leaves nothing to train on
-    "no_training_rows": ("data: {dataset: moons, n_samples: 2, validation_split: 0.6}\n", ["data.validation_split", "0.6 of 2 rows leaves no training rows"]),
+    "no_training_rows": (
+        "data: {dataset: moons, n_samples: 2, validation_split: 0.6}\n",
+        ["data.validation_split", "0.6 of 2 rows leaves no training rows"],
+    ),
 }
 
 
@@ -175,7 +254,10 @@ SETS = {  # the --set text, fragments; the file's path is expected only where th
     "out_of_range": ("train.epochs=0", ["(--set train.epochs)", "train.epochs", "greater than or equal to 1"]),
     "unknown_key": ("train.epoch=3", ["(--set train.epoch)", "did you mean 'epochs'"]),
     "bad_name": ("name=../x", ["(--set name)", "not a plain folder name"]),
-    "bad_initializer": ("model.kernel_initializer={name: random_normal, stdev: 0.01}", ["(--set model.kernel_initializer)", "did you mean 'stddev'"]),
+    "bad_initializer": (
+        "model.kernel_initializer={name: random_normal, stdev: 0.01}",
+        ["(--set model.kernel_initializer)", "did you mean 'stddev'"],
+    ),
 }
 
 
@@ -196,7 +278,10 @@ def test_set_with_a_good_file_names_the_file(tmp_path, out):
     "override, expected",
     [
         ("model.set_weights=null", "set_weights: null"),
-        ("model.kernel_initializer={name: random_normal, stddev: 0.01}", "kernel_initializer: {name: random_normal, stddev: 0.01}"),
+        (
+            "model.kernel_initializer={name: random_normal, stddev: 0.01}",
+            "kernel_initializer: {name: random_normal, stddev: 0.01}",
+        ),
         ("model.hidden=[8, 8]", "hidden: [8, 8]"),
     ],
 )
@@ -214,21 +299,41 @@ CSVS = {  # file content (None: no file), data keys beyond the defaults, fragmen
     "empty_file": ("", {}, ["data.path", "points.csv is empty"]),
     "header_only": ("a,b,y\n", {}, ["data.path", "points.csv has 0 data rows; at least 2 are needed"]),
     "one_row": ("a,b,y\n1,2,0\n", {}, ["data.path", "has 1 data rows"]),
-    "text_cell": ("a,b,y\n1,x,0\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'b' is not numeric: 'x' on line 2 of points.csv"]),
+    "text_cell": (
+        "a,b,y\n1,x,0\n3,4,1\n5,6,0\n",
+        {},
+        ["data.path", "column 'b' is not numeric: 'x' on line 2 of points.csv"],
+    ),
     "text_target": ("a,b,y\n1,2,cat\n3,4,dog\n", {}, ["data.path", "column 'y' is not numeric: 'cat'"]),
     "empty_cell": ("a,b,y\n1,2,0\n3,,1\n5,6,0\n", {}, ["data.path", "column 'b' has an empty cell on line 3"]),
     "short_row": ("a,b,y\n1,2\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'y' has an empty cell on line 2"]),
     "long_row": ("a,b,y\n1,2,0,9,9\n3,4,1\n5,6,0\n", {}, ["data.path", "line 2 has more cells than the header"]),
     "infinite_cell": ("a,b,y\n1,inf,0\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'b' is not finite"]),
     "not_utf8": (b"a,b,y\n\xff\xfe,1,0\n", {}, ["data.path", "not a readable CSV"]),
-    "feature_misspelled": (GOOD_CSV, {"features": ["a", "bb"]}, ["data.features", "no column 'bb'", "did you mean 'b'", "columns: a, b, y"]),
-    "target_misspelled": (GOOD_CSV, {"target": "Y"}, ["data.target", "no column 'Y'", "did you mean 'y'", "columns: a, b, y"]),
+    "feature_misspelled": (
+        GOOD_CSV,
+        {"features": ["a", "bb"]},
+        ["data.features", "no column 'bb'", "did you mean 'b'", "columns: a, b, y"],
+    ),
+    "target_misspelled": (
+        GOOD_CSV,
+        {"target": "Y"},
+        ["data.target", "no column 'Y'", "did you mean 'y'", "columns: a, b, y"],
+    ),
     "no_features": (GOOD_CSV, {"features": []}, ["data.features", "at least 1 item"]),
     "features_not_a_list": (GOOD_CSV, {"features": "a"}, ["data.features", "valid list", "'a'"]),
-    "no_training_rows": (GOOD_CSV, {"validation_split": 0.8}, ["data.validation_split", "0.8 of 4 rows leaves no training rows"]),
-    "path_missing": (GOOD_CSV, {"path": None}, ["data.path", "valid string"]),
+    "no_training_rows": (
+        GOOD_CSV,
+        {"validation_split": 0.8},
+        ["data.validation_split", "0.8 of 4 rows leaves no training rows"],
+    ),
+    "path_missing": (GOOD_CSV, {"path": None}, ["data.path", "required key is missing"]),
     "path_is_a_folder": (GOOD_CSV, {"path": "."}, ["data.path", "is a folder"]),
-    "generator_key": (GOOD_CSV, {"noise": 0.1}, ["data.noise", "unknown key", "allowed: validation_split, standardize, dataset, path, features, target"]),
+    "generator_key": (
+        GOOD_CSV,
+        {"noise": 0.1},
+        ["data.noise", "unknown key", "allowed: validation_split, standardize, dataset, path, features, target"],
+    ),
 }
 
 
@@ -237,8 +342,6 @@ def csv_config(tmp_path: Path, content, keys: dict) -> Path:
         (tmp_path / "points.csv").write_bytes(content.encode() if isinstance(content, str) else content)
     spec = {"dataset": "csv", "path": "points.csv", "features": ["a", "b"], "target": "y", **keys}
     spec = {k: v for k, v in spec.items() if v is not None}
-    import yaml
-
     return write(tmp_path, yaml.safe_dump({"name": "csv_case", "data": spec}, default_flow_style=None))
 
 
@@ -276,6 +379,7 @@ def test_real_process_prints_one_clean_line(tmp_path, out):
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith(f"error: {config}: model.activation: unknown activation 'rleu' (did you mean 'relu'?)")
+    expected = f"error: {config}: model.activation: unknown activation 'rleu' (did you mean 'relu'?); allowed: "
+    assert done.stderr.startswith(expected)
     assert "Traceback" not in done.stderr and "\x1b[" not in done.stderr
     assert not out.exists()

@@ -65,7 +65,8 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=5), inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=5), inner, max_size=3),
     max_leaves=8,
 )
 
@@ -120,12 +121,13 @@ def test_override_error_names_the_set_key(tmp_path):
     assert caught.value.source == f"{path} (--set train.epochs)"
 
 
-# ---- the resolved config ------------------------------------------------------------------------------------------------
+# ---- the resolved config --------------------------------------------------------------------------------------
 ROUND_TRIP = {
     "defaults": "name: d\n",
     "constant": "name: c\nmodel: {hidden: [2], set_weights: 0.5}\ntrain: {epochs: 3}\n",
     "layers": (
-        "name: l\nseed: 7\nmodel:\n  layers:\n    - {units: 4, activation: tanh, kernel_initializer: {name: random_normal, stddev: 0.01}}\n"
+        "name: l\nseed: 7\nmodel:\n  layers:\n"
+        "    - {units: 4, activation: tanh, kernel_initializer: {name: random_normal, stddev: 0.01}}\n"
         "    - {units: 3}\n  bias_initializer: {class_name: Constant, config: {value: 0.1}}\n"
     ),
     "generator": "name: g\ndata: {dataset: circles, n_samples: 64, noise: 0.05, factor: 0.3, standardize: true}\n",
@@ -164,7 +166,8 @@ def test_defaults_filled():
 
 def test_generator_defaults_filled():
     resolved = validate({"name": "x", "data": {"dataset": "moons"}}).resolved()
-    assert resolved["data"] == {"dataset": "moons", "validation_split": 0.2, "standardize": False, "n_samples": 100, "noise": 0.3}
+    expected = {"dataset": "moons", "validation_split": 0.2, "standardize": False, "n_samples": 100, "noise": 0.3}
+    assert resolved["data"] == expected
 
 
 def test_name_defaults_to_the_file_stem(tmp_path):
@@ -184,8 +187,8 @@ def test_layers_set_hidden():
         ({"trian": {}}, "trian", "did you mean 'train'"),
         ({"train": {"epoch": 3}}, "train.epoch", "did you mean 'epochs'"),
         ({"model": {"layers": [{"units": 2, "init": "zeros"}]}}, "model.layers.0.init", "allowed: units, activation"),
-        ({"data": {"dataset": "ushape", "n_samples": 5}}, "data.n_samples", "allowed: validation_split, standardize, dataset"),
-        ({"data": {"dataset": "csv", "path": "a.csv", "features": ["a"], "target": "y", "noise": 1}}, "data.noise", "path"),
+        ({"data": {"dataset": "ushape", "n_samples": 5}}, "data.n_samples", "allowed: validation_split, standardize"),
+        ({"data": {"dataset": "csv", "path": "a.csv", "features": ["a"], "target": "y", "noise": 1}}, "data.noise", "target"),
     ],
 )
 def test_unknown_keys_refused(raw, key, fragment):
@@ -201,7 +204,9 @@ def test_plain_names_accepted(name):
     assert validate({"name": name}).name == name
 
 
-@pytest.mark.parametrize("name", ["a/b", "/abs", "a\\b", "..", ".", "a..b", "../x", "", ".hidden", "-x", "a b", "x" * 101, 3])
+@pytest.mark.parametrize(
+    "name", ["a/b", "/abs", "a\\b", "..", ".", "a..b", "../x", "", ".hidden", "-x", "a b", "x" * 101, 3]
+)
 def test_names_with_paths_refused(name):
     with pytest.raises(UserError) as caught:
         validate({"name": name})
@@ -254,6 +259,8 @@ def test_did_you_mean(given_name, allowed, suggestion):
     assert did_you_mean(given_name, allowed) == (f" (did you mean '{suggestion}'?)" if suggestion else "")
 
 
-@pytest.mark.parametrize("a, b, distance", [("adma", "adam", 1), ("kitten", "sitting", 3), ("", "ab", 2), ("same", "same", 0)])
+@pytest.mark.parametrize(
+    "a, b, distance", [("adma", "adam", 1), ("kitten", "sitting", 3), ("", "ab", 2), ("same", "same", 0)]
+)
 def test_edits(a, b, distance):
     assert edits(a, b) == distance

@@ -1,0 +1,116 @@
+"""Signal propagation at initialization, measured beside the closed-form prediction, forward and backward.
+
+Forward:  E[z_l^2] = fan_in * Var(W_l) * E[a_{l-1}^2],  with E[a^2] = g(E[z^2]) for the activation
+          (ReLU: E[z^2]/2; tanh: E[tanh(z)^2], about E[z^2] near zero; linear: E[z^2]).
+Backward: E[d_l^2] = E[f'(z_l)^2] * fan_out_l * Var(W_{l+1}) * E[d_{l+1}^2], d = dL/dz, with a unit-variance
+          gradient injected at the output (ReLU: E[f'^2] = 1/2). fan_out_l is the next layer's width.
+"""
+
+import numpy as np
+import pandas as pd
+
+from .backend import tf as _tf
+
+
+
+def gaussian_expectation(h, variance: float) -> float:
+    """E[h(z)] for z ~ N(0, variance), on a grid fine against both the spread and tanh's unit scale
+    (a saturated tanh's slope is a narrow spike that Gauss-Hermite nodes step over)."""
+    if variance <= 0:
+        return float(h(np.zeros(1))[0])
+    sigma = np.sqrt(variance)
+    z = np.linspace(-12 * sigma, 12 * sigma, int(24 * sigma / min(sigma / 50, 0.02)) + 1)
+    density = np.exp(-0.5 * (z / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+    return float(np.trapezoid(h(z) * density, z))
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+_FORWARD = {  # E[f(z)^2] for z ~ N(0, v)
+    "relu": lambda v: v / 2,
+    "linear": lambda v: v,
+    "tanh": lambda v: gaussian_expectation(lambda z: np.tanh(z) ** 2, v),
+    "sigmoid": lambda v: gaussian_expectation(lambda z: _sigmoid(z) ** 2, v),
+}
+_BACKWARD = {  # E[f'(z)^2] for z ~ N(0, v)
+    "relu": lambda v: 0.5,
+    "linear": lambda v: 1.0,
+    "tanh": lambda v: gaussian_expectation(lambda z: (1 - np.tanh(z) ** 2) ** 2, v),
+    "sigmoid": lambda v: gaussian_expectation(lambda z: (_sigmoid(z) * (1 - _sigmoid(z))) ** 2, v),
+}
+
+
+def supported(activation: str) -> bool:
+    return activation in _FORWARD
+
+
+def mean_square_activation(activation: str, z_variance: float) -> float:
+    """E[f(z)^2] for z ~ N(0, z_variance)."""
+    return _FORWARD[activation](z_variance)
+
+
+def mean_square_slope(activation: str, z_variance: float) -> float:
+    """E[f'(z)^2] for z ~ N(0, z_variance)."""
+    return _BACKWARD[activation](z_variance)
+
+
+def measure(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Per Dense layer: measured E[z^2], E[a^2] and E[(dL/dz)^2] at the model's current weights on inputs x,
+    for L = sum(z_out * g) with g ~ N(0, 1) fixed, so the gradient entering the output has unit variance."""
+    tf = _tf()
+    x = tf.constant(x, tf.float32)
+    layers = model.layers
+    with tf.GradientTape() as tape:
+        zs, a = [], x
+        for layer in layers:
+            z = tf.matmul(a, layer.kernel) + layer.bias
+            tape.watch(z)
+            zs.append(z)
+            a = layer.activation(z)
+        g = tf.random.stateless_normal(tf.shape(zs[-1]), seed=[seed, 1])
+        loss = tf.reduce_sum(zs[-1] * g)
+    deltas = tape.gradient(loss, zs)
+    rows = []
+    for layer, z, delta in zip(layers, zs, deltas):
+        kernel = layer.kernel.numpy().astype(np.float64)
+        z64 = z.numpy().astype(np.float64)
+        rows.append({
+            "layer": layer.name,
+            "activation": layer.activation.__name__,
+            "fan_in": kernel.shape[0],
+            "units": kernel.shape[1],
+            "weight_var": float(kernel.var()),
+            "z_mean_square": float(np.mean(z64**2)),
+            "a_mean_square": float(np.mean(layer.activation(z).numpy().astype(np.float64) ** 2)),
+            "grad_mean_square": float(np.mean(delta.numpy().astype(np.float64) ** 2)),
+        })
+    frame = pd.DataFrame(rows)
+    frame["input_mean_square"] = float(np.mean(np.asarray(x, np.float64) ** 2))
+    return predict(frame)
+
+
+def predict(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add z_mean_square_predicted and grad_mean_square_predicted, each computed from the theory alone, layer by layer
+    (forward from the input's E[x^2], backward from the unit-variance output gradient), with each layer's
+    kernel variance as drawn."""
+    frame = frame.copy()
+    forward, incoming = [], float(frame["input_mean_square"].iloc[0])
+    for row in frame.itertuples():
+        v = row.fan_in * row.weight_var * incoming
+        forward.append(v)
+        incoming = mean_square_activation(row.activation, v) if supported(row.activation) else np.nan
+    frame["z_mean_square_predicted"] = forward
+    backward, above = [np.nan] * len(frame), 1.0
+    for i in reversed(range(len(frame))):
+        row = frame.iloc[i]
+        if i == len(frame) - 1:
+            backward[i] = 1.0  # the injected gradient at the output's pre-activation
+        else:
+            nxt = frame.iloc[i + 1]
+            slope = mean_square_slope(row["activation"], forward[i]) if supported(row["activation"]) else np.nan
+            backward[i] = slope * nxt["units"] * nxt["weight_var"] * above
+        above = backward[i]
+    frame["grad_mean_square_predicted"] = backward
+    return frame
