@@ -66,7 +66,8 @@ def tutorial_model(every: int):
     from initlab.backend import keras
 
     config = config_module.load(REPO / CONFIG, [f"record.every={every}"])
-    config, data = runs.prepare(config)
+    data = runs.load_data(config)
+    config = model_module.with_task_defaults(config, data.task)
     keras().utils.set_random_seed(config.seed)
     model = model_module.build(config, data.n_features, data.task, data.n_classes)
     model_module.compile(model, config, data.task)

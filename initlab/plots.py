@@ -100,3 +100,49 @@ def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
         axes[0][1].legend(fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
+
+
+def signal(frame: pd.DataFrame, path, title: str = "") -> None:
+    """Measured E[z^2] and E[(dL/dz)^2] per layer at initialization beside the closed-form prediction."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    depth = range(1, len(frame) + 1)
+    for ax, column, label in ((axes[0], "z_mean_square", "forward: E[z^2]"),
+                              (axes[1], "grad_mean_square", "backward: E[(dL/dz)^2]")):
+        ax.plot(depth, frame[column], "o-", label="measured")
+        ax.plot(depth, frame[f"{column}_predicted"], "k--", label="theory")
+        ax.set_yscale("log")
+        _at_least_a_decade(ax)
+        ax.set_xticks(list(depth), frame["layer"], rotation=45, ha="right", fontsize=7)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def _at_least_a_decade(ax) -> None:
+    """Widen a log axis to span at least a factor of 10, so that sampling noise does not look like a trend."""
+    low, high = ax.get_ylim()
+    if high / low < 10:
+        middle = np.sqrt(low * high)
+        ax.set_ylim(middle / np.sqrt(10), middle * np.sqrt(10))
+
+
+def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") -> None:
+    """Several initializers' forward and backward signal by depth, measured (markers) and predicted (dashes)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (label, frame) in enumerate(frames.items()):
+        hidden = frame.iloc[:-1]
+        depth = range(1, len(hidden) + 1)
+        color = f"C{i}"
+        for ax, column in ((axes[0], "z_mean_square"), (axes[1], "grad_mean_square")):
+            ax.plot(depth, hidden[column], "o", color=color, label=label)
+            ax.plot(depth, hidden[f"{column}_predicted"], "--", color=color, alpha=0.7)
+    for ax, name in ((axes[0], "forward: E[z^2] of hidden layer l"), (axes[1], "backward: E[(dL/dz)^2] at layer l")):
+        ax.set_yscale("log")
+        ax.set_xlabel("hidden layer")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title or "measured (dots) against theory (dashes) at initialization")
+    _save(fig, path)

@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
-from . import plots, records
+from . import plots, records, signal
 from .backend import keras as _keras
 from .errors import UserError
-from .probes import Probe
+from .probes import PROBE_ROWS, Probe
 
 HISTOGRAM_EPOCHS = 12  # raw activation samples are kept at most at this many recorded epochs (first and last included)
 
@@ -63,6 +64,18 @@ def _histogram_epochs(epochs: list[int]) -> set[int]:
     return {epochs[i] for i in picks}
 
 
+def epochs_to(history: list[dict], metric: str, targets: list[float]) -> dict:
+    """{'0.9': the first epoch whose training accuracy reached 0.9, or None}; empty for regression."""
+    if metric != "accuracy":
+        return {}
+    reached = {}
+    for target in targets:
+        # float32 accuracies: 0.9 of 80 rows is stored as 0.8999999761581421
+        epoch = next((row["epoch"] for row in history if row[metric] >= target - 1e-6), None)
+        reached[f"{target:g}"] = epoch
+    return reached
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
@@ -90,6 +103,7 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
     config, data, model = prepare(config)
     metric = model_module.metric_name(data.task)
     weights_initial = model_module.weights_by_name(model)
+    propagation = signal.measure(model, data.x_train[:PROBE_ROWS], config.seed)
     probe = Probe(model, data.x_train, data.y_train)
     layer_rows: list[dict] = []
     samples: dict[str, np.ndarray] = {}
@@ -121,6 +135,7 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
             "final": {key: _number(value) for key, value in outcome.final.items()},
             "distinct_units": hidden,
             "diverged_at_epoch": outcome.diverged_at,
+            "epochs_to": epochs_to(outcome.history, metric, config.record.targets),
             "seed": config.seed,
             "engine": config.train.engine,
             "epochs_run": len(outcome.history),
@@ -137,6 +152,7 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
         records.write_weights(weights_initial, stage / "weights_initial.npz")
         records.write_weights(model_module.weights_by_name(model), stage / "weights_final.npz")
         np.savez_compressed(stage / "histograms.npz", **samples)
+        propagation.to_csv(stage / "signal.csv", index=False)
         model.save(stage / "model.keras")
         draw(stage, model, data, config, target.name)
         records.write_summary(summary, stage / records.SUMMARY)  # last: its presence marks a complete folder
@@ -153,6 +169,7 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
     plots.gradients(layers, folder / "gradients.png", title)
     with np.load(folder / "histograms.npz") as samples:
         plots.activations(dict(samples), folder / "activations.png", title)
+    plots.signal(pd.read_csv(folder / "signal.csv"), folder / "signal.png", f"{title}: signal at initialization")
     if data.n_features == 2 and data.task != "regression":
         predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
         plots.boundary(predict, data.x_train, data.y_train, data.x_val, data.y_val, folder / "boundary.png", title)

@@ -10,6 +10,7 @@ from initlab import records, runs
 from tests.conftest import make_config
 
 FILES = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
+         "signal.csv", "signal.png",
          "model.keras", "histograms.npz", "boundary.png", "history.png", "activations.png", "gradients.png"}
 
 
@@ -28,6 +29,7 @@ def test_run_folder_has_every_file_and_column(tmp_path):
     assert layers[layers.epoch == 0]["layer"].tolist() == ["hidden_1", "output"]
     summary = records.read_summary(folder)
     assert summary["status"] == "ok" and summary["epochs_run"] == 4 and summary["engine"] == "fast"
+    assert set(summary["epochs_to"]) == {"0.8", "0.9"}
     assert set(summary["final"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert set(summary["versions"]) == {"python", "tensorflow", "keras", "numpy", "initlab"}
     with np.load(folder / "weights_final.npz") as weights:
@@ -107,3 +109,9 @@ def test_record_every_and_tensorboard(tmp_path):
     folder = runs.run(make_config(train={"epochs": 7}, record={"every": 3, "tensorboard": True}), tmp_path)
     assert pd.read_csv(folder / "layers.csv")["epoch"].unique().tolist() == [0, 3, 6, 7]
     assert list((folder / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_epochs_to_target_accuracy():
+    history = [{"epoch": 1, "accuracy": 0.5}, {"epoch": 2, "accuracy": 0.8999999761581421}, {"epoch": 3, "accuracy": 0.95}]
+    assert runs.epochs_to(history, "accuracy", [0.9, 0.99]) == {"0.9": 2, "0.99": None}
+    assert runs.epochs_to([{"epoch": 1, "mae": 3.0}], "mae", [0.9]) == {}

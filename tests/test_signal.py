@@ -1,0 +1,77 @@
+"""Signal propagation at initialization, measured against the closed-form variance recursions."""
+
+import numpy as np
+import pytest
+
+from initlab import model as model_module, signal
+from tests.conftest import make_config
+
+SEEDS = 4
+WIDTH = 256
+DEPTH = 8
+
+
+def _frames(activation, initializer, widths=None, seeds=SEEDS):
+    widths = widths or [WIDTH] * DEPTH
+    frames = []
+    for seed in range(seeds):
+        config = make_config(seed=seed, model={"hidden": widths, "activation": activation, "kernel_initializer": initializer})
+        config = model_module.with_task_defaults(config, "binary")
+        model = model_module.build(config, WIDTH, "binary", 2)
+        x = np.random.default_rng(seed).standard_normal((256, WIDTH)).astype(np.float32)
+        frames.append(signal.measure(model, x, seed).iloc[:-1])  # hidden layers
+    return frames
+
+
+def _log_ratio(frames, column):
+    return np.mean([np.log(f[column] / f[f"{column}_predicted"]).to_numpy() for f in frames], axis=0)
+
+
+def _tolerance(widths, seeds=SEEDS):
+    """The log of a squared signal norm after l random layers of width n fluctuates with variance about
+    5 * sum(1/n) (Hanin & Rolnick 2018, ReLU; tanh fluctuates less); 4 standard errors of the seed mean."""
+    return 4 * np.sqrt(5 * np.cumsum(1 / np.asarray(widths, float)) / seeds)
+
+
+def test_expectations_have_their_closed_forms():
+    assert signal.mean_square_activation("relu", 3.0) == 1.5
+    assert signal.mean_square_activation("tanh", 1e-4) == pytest.approx(1e-4, rel=1e-3)  # tanh(z) ~ z near 0
+    assert signal.mean_square_activation("sigmoid", 0.0) == pytest.approx(0.25)
+    # a saturated tanh: E[sech^4 z] -> (4/3) / sqrt(2 pi v) for large v
+    assert signal.mean_square_slope("tanh", 400.0) == pytest.approx(4 / 3 / np.sqrt(2 * np.pi * 400), rel=1e-3)
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, np.sqrt(2.0), 2_000_000)
+    assert signal.mean_square_activation("tanh", 2.0) == pytest.approx(np.mean(np.tanh(z) ** 2), rel=2e-3)
+
+
+@pytest.mark.parametrize("activation, initializer", [
+    ("relu", "lecun_normal"),  # Var(W) = 1/n: the ReLU signal halves at every layer
+    ("relu", "he_normal"),  # Var(W) = 2/n: it holds
+    ("tanh", "glorot_uniform"),
+    ("tanh", {"name": "variance_scaling", "scale": 1 / 3, "mode": "fan_in", "distribution": "uniform"}),  # U[-1/sqrt(n), 1/sqrt(n)]
+])
+def test_forward_and_backward_match_theory(activation, initializer):
+    frames = _frames(activation, initializer)
+    bound = _tolerance([WIDTH] * DEPTH)
+    assert np.all(np.abs(_log_ratio(frames, "z_mean_square")) <= bound)
+    assert np.all(np.abs(_log_ratio(frames, "grad_mean_square"))[::-1] <= bound)  # errors grow from the top down
+
+
+def test_relu_halves_with_one_over_n_and_holds_with_two_over_n():
+    lecun = np.mean([f["z_mean_square"].to_numpy() for f in _frames("relu", "lecun_normal")], axis=0)
+    he = np.mean([f["z_mean_square"].to_numpy() for f in _frames("relu", "he_normal")], axis=0)
+    per_layer = (lecun[-1] / lecun[0]) ** (1 / (DEPTH - 1))
+    assert per_layer == pytest.approx(0.5, abs=0.05)
+    assert (he[-1] / he[0]) ** (1 / (DEPTH - 1)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_backward_depends_on_fan_out_where_widths_change():
+    """Widths 256 -> 64 -> 256 -> 64: He (fan_in) keeps the forward signal but not the backward one; the
+    recursion with the next layer's width predicts what is measured."""
+    widths = [64, 256, 64, 256, 64]
+    frames = _frames("relu", "he_normal", widths=widths)
+    assert np.all(np.abs(_log_ratio(frames, "grad_mean_square"))[::-1] <= _tolerance(widths[::-1]))
+    grads = np.mean([f["grad_mean_square"].to_numpy() for f in frames], axis=0)
+    # going down through a 64 -> 256 step multiplies the gradient by 0.5 * 256 * 2/64 = 4, the other way by 1/4
+    assert grads[1] / grads[2] == pytest.approx(0.25, rel=0.3)
+    assert grads[0] / grads[1] == pytest.approx(4.0, rel=0.3)
