@@ -47,6 +47,13 @@ def layers(folder):
     return read_layers(folder)
 
 
+def diagnose(model):
+    """The initialization checklist on a Keras model's current weights, one row per weighted layer (a DataFrame)."""
+    from .checklist import diagnose as _diagnose
+
+    return _diagnose(model)
+
+
 def summary(folder) -> dict:
     """A run folder's summary.json."""
     from .records import read_summary

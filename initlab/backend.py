@@ -26,7 +26,7 @@ _loaded = None
 
 
 def keras(threads: int | None = None):
-    """The keras module, TensorFlow backend, with op determinism on; quiet on first import."""
+    """The keras module, TensorFlow backend; quiet on first import."""
     global _loaded
     if _loaded is None:
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -42,10 +42,16 @@ def keras(threads: int | None = None):
 
             absl.logging.set_verbosity(absl.logging.ERROR)
             tf.get_logger().setLevel("ERROR")
-            tf.config.experimental.enable_op_determinism()
             import keras as keras_module
         _loaded = keras_module
     return _loaded
+
+
+def seed_everything(seed: int) -> None:
+    """Python, numpy and TensorFlow seeds, and deterministic ops: the same config gives the same bytes.
+    Only initlab's own runs call this; a user's process (InitDiagnostics) keeps its own settings."""
+    keras().utils.set_random_seed(seed)
+    tf().config.experimental.enable_op_determinism()
 
 
 def tf():

@@ -111,6 +111,50 @@ def initializers():
 
 
 @app.command()
+def diagnose(
+    target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights) or a saved MODEL.keras.")],
+    set_: SetOption = None,
+):
+    """The initialization checklist on initial weights: exit 0 when healthy, 1 when it found a problem, 2 for bad input."""
+    from . import checklist
+
+    try:
+        model = _model_to_diagnose(target, set_ or [])
+        table = checklist.diagnose(model)
+    except UserError as error:
+        _fail(error)
+    _print_diagnosis(table, str(target))
+    raise typer.Exit(code=0 if checklist.healthy(table) else 1)
+
+
+def _model_to_diagnose(target: Path, overrides: list[str]):
+    from . import config as config_module, runs
+    from .backend import keras
+
+    if target.suffix != ".keras":
+        return runs.prepare(config_module.load(target, overrides))[2]
+    if not target.is_file():
+        raise UserError("no such file", str(target))
+    try:
+        return keras().saving.load_model(target, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
+        raise UserError(f"not a loadable Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})", str(target)) from None
+
+
+def _print_diagnosis(table, title: str) -> None:
+    view = Table(title=f"initialization checklist: {title}")
+    for column in ("layer", "activation", "fans", "weight rms / target std", "distinct units", "activation std",
+                   "dead", "saturated", "verdict"):
+        view.add_column(column)
+    for row in table.itertuples():
+        verdict = "[green]ok[/]" if row.verdict == "ok" else f"[red]{escape(row.problems)}[/]\n-> try {row.suggestion}"
+        view.add_row(row.layer, row.activation, f"{row.fan_in} -> {row.fan_out}",
+                     f"{row.weight_rms:.3g} / {row.target_std:.3g}", f"{row.distinct_units} of {row.units}",
+                     f"{row.activation_std:.3g}", f"{row.dead_fraction:.0%}", f"{row.saturated_fraction:.0%}", verdict)
+    out_console().print(view)
+
+
+@app.command()
 def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it.")]):
     """Draw a run's pictures again from its records."""
     from . import records, runs

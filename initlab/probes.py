@@ -38,45 +38,61 @@ def dead_fraction(activation: str, a: np.ndarray) -> float:
     return float(np.mean(np.all(a == 0, axis=0)))
 
 
+def activation_name(layer) -> str:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+
+
+def weighted(layer) -> bool:
+    return getattr(layer, "kernel", None) is not None
+
+
 class Probe:
-    """Measures a compiled model's layers on the first min(256, n) training rows."""
+    """Measures a compiled model's weighted layers (Dense, conv) on a fixed batch: by default the first
+    min(256, n) training rows. The model's layers are called in order, as a Sequential chain."""
 
     def __init__(self, model, x_train: np.ndarray, y_train: np.ndarray):
         tf = _tf()
         self.model = model
         self.x = tf.constant(x_train[:PROBE_ROWS])
         self.y = tf.constant(y_train[:PROBE_ROWS])
-        self.activations = [layer.activation.__name__ for layer in model.layers]
+        self.chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+        self.layers = [layer for layer in self.chain if weighted(layer)]
         self._forward = tf.function(self._forward_and_gradients)
 
     def _forward_and_gradients(self, x, y):
         tf = _tf()
-        kernels = [layer.kernel for layer in self.model.layers]
+        kernels = [layer.kernel for layer in self.layers]
         with tf.GradientTape() as tape:
             outputs, a = [], x
-            for layer in self.model.layers:
+            for layer in self.chain:
                 a = layer(a, training=False)
-                outputs.append(a)
+                if weighted(layer):
+                    outputs.append(a)
             loss = self.model.compute_loss(x=x, y=y, y_pred=a, training=False)
         grads = tape.gradient(loss, kernels)
         return outputs, [tf.zeros_like(k) if g is None else g for g, k in zip(grads, kernels)]
 
     def measure(self, epoch: int) -> tuple[list[dict], dict[str, np.ndarray]]:
-        """One row per layer (output last) with the columns of layers.csv, and each layer's raw activations."""
+        """One row per weighted layer (output last) with the columns of layers.csv, and each one's raw outputs."""
         outputs, grads = self._forward(self.x, self.y)
         rows, samples = [], {}
-        for layer, act_name, a, g in zip(self.model.layers, self.activations, outputs, grads):
+        for layer, a, g in zip(self.layers, outputs, grads):
             samples[layer.name] = a = a.numpy()
-            a = a.astype(np.float64)  # float32 sums overflow when a run blows up
-            kernel, bias = layer.kernel.numpy().astype(np.float64), layer.bias.numpy()
+            kernel = layer.kernel.numpy().astype(np.float64)
+            units = kernel.shape[-1]
+            kernel = kernel.reshape(-1, units)
+            bias = layer.bias.numpy() if getattr(layer, "bias", None) is not None else np.zeros(units)
+            a = a.reshape(-1, units).astype(np.float64)  # float32 sums overflow when a run blows up
+            act = activation_name(layer)
             rows.append({
                 "epoch": epoch,
                 "layer": layer.name,
-                "units": kernel.shape[1],
+                "units": units,
                 "activation_mean": float(a.mean()),
                 "activation_std": float(a.std()),
-                "dead_fraction": dead_fraction(act_name, a),
-                "saturated_fraction": saturated_fraction(act_name, a),
+                "dead_fraction": dead_fraction(act, a),
+                "saturated_fraction": saturated_fraction(act, a),
                 "weight_mean": float(kernel.mean()),
                 "weight_std": float(kernel.std()),
                 "grad_norm": float(np.linalg.norm(g.numpy().astype(np.float64))),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
 from . import plots, records, signal
-from .backend import keras as _keras
+from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
 
@@ -49,7 +49,7 @@ def prepare(config: config_module.Config):
             source, "record.tensorboard",
         )
     config = model_module.with_task_defaults(config, data.task)
-    _keras().utils.set_random_seed(config.seed)
+    seed_everything(config.seed)
     try:
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
         model_module.compile(model, config, data.task)

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 
 from .backend import keras as _keras
-from .probes import dead_fraction, distinct_units, saturated_fraction
+from .probes import activation_name, dead_fraction, distinct_units, saturated_fraction, weighted
 
 RELU_LIKE = {"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish", "mish", "softplus", "hard_silu", "celu"}
-TOO_SMALL, TOO_LARGE = 0.5, 2.0  # weight std outside [0.5, 2] x the target is flagged
+TOO_SMALL, TOO_LARGE = 0.5, 2.0  # a weight scale outside [0.5, 2] x the target std is flagged
 SAMPLES = 512
 
 
@@ -27,15 +27,6 @@ def target(activation: str, fan_in: int, fan_out: int) -> tuple[str, float]:
     if activation == "selu":
         return "lecun_normal", float(np.sqrt(1 / fan_in))
     return "glorot_uniform", float(np.sqrt(2 / (fan_in + fan_out)))
-
-
-def _weighted_layers(model):
-    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
-
-
-def _activation_name(layer) -> str:
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
 
 
 def _forward(model, layers, seed: int) -> dict:
@@ -59,21 +50,22 @@ def _forward(model, layers, seed: int) -> dict:
 
 def diagnose(model, seed: int = 0) -> pd.DataFrame:
     """One row per weighted layer: the checks, a verdict and a suggested initializer."""
-    layers = _weighted_layers(model)
+    layers = [layer for layer in model.layers if weighted(layer)]
     outputs = _forward(model, layers, seed)
     rows = []
     for depth, layer in enumerate(layers, start=1):
         kernel = np.asarray(layer.kernel.numpy(), np.float64)
         bias = np.asarray(layer.bias.numpy(), np.float64) if getattr(layer, "bias", None) is not None else np.zeros(kernel.shape[-1])
         fan_in, fan_out = fans(kernel.shape)
-        activation = _activation_name(layer)
+        activation = activation_name(layer)
         suggestion, target_std = target(activation, fan_in, fan_out)
         a = outputs[layer.name].reshape(-1, kernel.shape[-1]).astype(np.float64)
         units = kernel.shape[-1]
+        rms = float(np.sqrt(np.mean(kernel**2)))  # the scale of zero-mean draws and of constants alike
         row = {
             "depth": depth, "layer": layer.name, "kind": type(layer).__name__, "activation": activation,
-            "fan_in": fan_in, "fan_out": fan_out, "weight_std": float(kernel.std()), "target_std": target_std,
-            "std_ratio": float(kernel.std() / target_std),
+            "fan_in": fan_in, "fan_out": fan_out, "weight_rms": rms, "target_std": target_std,
+            "scale_ratio": rms / target_std,
             "all_zero": bool(not kernel.any()),
             "one_value": bool(kernel.size > 1 and np.all(kernel == kernel.flat[0])),
             "distinct_units": distinct_units(kernel.reshape(-1, units), bias),
@@ -97,10 +89,10 @@ def _problems(row: dict, last: bool) -> list[str]:
         found.append(f"symmetric: all {row['units']} units compute one function (the layer is one unit wide)")
     elif row["one_value"]:
         found.append("every weight has one value")
-    if not row["all_zero"] and row["std_ratio"] < TOO_SMALL:
-        found.append(f"weights too small: std {row['weight_std']:.3g}, target {row['target_std']:.3g}")
-    if row["std_ratio"] > TOO_LARGE:
-        found.append(f"weights too large: std {row['weight_std']:.3g}, target {row['target_std']:.3g}")
+    if not row["all_zero"] and row["scale_ratio"] < TOO_SMALL:
+        found.append(f"weights too small: rms {row['weight_rms']:.3g}, target std {row['target_std']:.3g}")
+    if row["scale_ratio"] > TOO_LARGE:
+        found.append(f"weights too large: rms {row['weight_rms']:.3g}, target std {row['target_std']:.3g}")
     if row["dead_fraction"] > 0.5:
         found.append(f"{row['dead_fraction']:.0%} of units dead (output 0 for every input)")
     if row["saturated_fraction"] > 0.5:
