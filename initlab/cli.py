@@ -1,5 +1,6 @@
 """The `initlab` command: a thin layer over initlab's functions."""
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -187,9 +188,15 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
     out_console().print(table)
 
 
-def main():  # pragma: no cover - `python -m initlab`
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def main() -> None:
+    """The console script: run the app, then leave without TensorFlow's slow interpreter teardown (~1 s)."""
+    try:
+        app(prog_name="initlab")
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # everything initlab writes is closed by now; only TensorFlow's module teardown is skipped
