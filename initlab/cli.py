@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import UserError
+from .errors import UserError, did_you_mean
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A lab for weight-initialization experiments in Keras 3.")
 
@@ -153,6 +153,28 @@ def _print_diagnosis(table, title: str) -> None:
                      f"{row.weight_rms:.3g} / {row.target_std:.3g}", f"{row.distinct_units} of {row.units}",
                      f"{row.activation_std:.3g}", f"{row.dead_fraction:.0%}", f"{row.saturated_fraction:.0%}", verdict)
     out_console().print(view)
+
+
+@app.command()
+def reproduce(
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): relu_constant, relu_constant_long, relu_he, relu_zero, signal.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="20 epochs each: checks the pipeline, not the lessons' numbers.")] = False,
+    configs: Annotated[Path, typer.Option("--configs", file_okay=False, help="Where the configs are.")] = Path("configs"),
+    docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),
+    out: OutOption = Path("outputs"),
+):
+    """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
+    from . import reproduce as reproduce_module
+
+    unknown = [name for name in only or [] if name not in reproduce_module.NAMES]
+    if unknown:
+        _fail(UserError(f"unknown entry '{unknown[0]}'{did_you_mean(unknown[0], reproduce_module.NAMES)}; "
+                        f"allowed: {', '.join(reproduce_module.NAMES)}", "--only"))
+    try:
+        reproduce_module.reproduce(configs, docs, out, only, quick, report=lambda line: typer.echo(line, err=True))
+    except UserError as error:
+        _fail(error)
+    typer.echo(str(docs))
 
 
 @app.command()

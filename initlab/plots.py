@@ -84,12 +84,19 @@ def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
         layers["units"] > 1].groupby("layer")["units"].first()
     panels = 2 if symmetric.any() else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.8), squeeze=False)
+    log_scale = bool((layers["grad_norm"] > 0).any())
     for layer, rows in layers.groupby("layer", sort=False):
-        norms = rows["grad_norm"].where(rows["grad_norm"] > 0)
-        axes[0][0].plot(rows["epoch"], norms, marker="." if len(rows) < 30 else None, label=layer)
+        norms = rows["grad_norm"].where(rows["grad_norm"] > 0) if log_scale else rows["grad_norm"]
+        if log_scale and norms.isna().all():  # a zero gradient has no place on a log scale: say so in the legend
+            axes[0][0].plot([], [], " ", label=f"{layer}: gradient exactly 0")
+        else:
+            axes[0][0].plot(rows["epoch"], norms, marker="." if len(rows) < 30 else None, label=layer)
         if panels == 2 and symmetric.get(layer, False):
             axes[0][1].plot(rows["epoch"], rows["distinct_units"], label=f"{layer} ({rows['units'].iloc[0]} units)")
-    axes[0][0].set_yscale("log")
+    if log_scale:
+        axes[0][0].set_yscale("log")
+    else:
+        axes[0][0].set_title("every gradient is exactly 0")
     axes[0][0].set_xlabel("epoch")
     axes[0][0].set_ylabel("||dL/dW|| on the probe batch")
     axes[0][0].legend(fontsize=8)
