@@ -2,9 +2,12 @@
 
 import importlib.util
 import math
+import shutil
+import tempfile
 import platform
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -97,66 +100,118 @@ def _number(value):
     return value if math.isfinite(value) else None
 
 
-def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None) -> Path:
-    """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder."""
+@dataclass
+class RunResult:
+    """Everything a trained run leaves behind, in memory and picklable: a worker returns it, write() files it."""
+    config: config_module.Config  # resolved, task defaults filled in
+    task: str
+    metric: str
+    history: list[dict] = field(default_factory=list)
+    layer_rows: list[dict] = field(default_factory=list)
+    samples: dict = field(default_factory=dict)  # 'epoch_<k>/<layer>' -> raw activations on the probe batch
+    signal: pd.DataFrame | None = None
+    weights_initial: dict = field(default_factory=dict)
+    weights_final: dict = field(default_factory=dict)
+    final: dict = field(default_factory=dict)
+    diverged_at: int | None = None
+    duration_s: float = 0.0
+    engine: str = "fast"
+    error: str | None = None  # set for a run that failed
+    tensorboard_dir: str | None = None
+
+
+def train(config: config_module.Config, on_epoch=None) -> RunResult:
+    """Train one config alone with its engine; nothing is written (TensorBoard logs go to a temporary folder)."""
     started = time.perf_counter()
     config, data, model = prepare(config)
     metric = model_module.metric_name(data.task)
-    weights_initial = model_module.weights_by_name(model)
-    propagation = signal.measure(model, data.x_train[:PROBE_ROWS], config.seed)
+    result = RunResult(config, data.task, metric, engine=config.train.engine,
+                       weights_initial=model_module.weights_by_name(model),
+                       signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed))
     probe = Probe(model, data.x_train, data.y_train)
-    layer_rows: list[dict] = []
-    samples: dict[str, np.ndarray] = {}
     keep = _histogram_epochs(engine.record_epochs(config.train.epochs, config.record.every))
+    if config.record.tensorboard:
+        result.tensorboard_dir = tempfile.mkdtemp(prefix="initlab-tensorboard-")
+    writer = _tensorboard_writer(result.tensorboard_dir) if result.tensorboard_dir and result.engine == "fast" else None
+
+    def on_record(epoch: int) -> None:
+        rows, activations = probe.measure(epoch)
+        result.layer_rows.extend(rows)
+        if epoch in keep:
+            result.samples.update({f"epoch_{epoch}/{name}": a for name, a in activations.items()})
+        if writer is not None:
+            _write_histograms(writer, model, activations, epoch)
+        if on_epoch is not None:
+            on_epoch(epoch)
+
+    if config.train.engine == "keras":
+        outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir)
+    else:
+        outcome = engine.train_fast(model, data, config, data.task, metric, on_record)
+    model.set_weights(outcome.last_finite_weights)
+    result.history, result.final, result.diverged_at = outcome.history, outcome.final, outcome.diverged_at
+    result.weights_final = model_module.weights_by_name(model)
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None) -> Path:
+    """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder."""
+    return write(train(config, on_epoch), out)
+
+
+def summary_of(result: RunResult, run_name: str) -> dict:
+    config = result.config
+    last = result.layer_rows[-1]["epoch"] if result.layer_rows else None
+    return {
+        "status": "failed" if result.error else ("diverged" if result.diverged_at else "ok"),
+        "final": {key: _number(value) for key, value in result.final.items()},
+        "distinct_units": [row["distinct_units"] for row in result.layer_rows if row["epoch"] == last][:-1],
+        "diverged_at_epoch": result.diverged_at,
+        "epochs_to": epochs_to(result.history, result.metric, config.record.targets),
+        "seed": config.seed,
+        "engine": result.engine,
+        "epochs_run": len(result.history),
+        "duration_s": round(result.duration_s, 3),
+        "task": result.task,
+        "run_id": run_name,
+        "config_dir": str(config_module.source_dir(config)),
+        "error": result.error,
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+    }
+
+
+def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True) -> Path:
+    """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only."""
+    config = result.config
     target = run_dir(config, out)
-
     with records.staged(target) as stage:
-        writer = _tensorboard_writer(stage) if config.record.tensorboard and config.train.engine == "fast" else None
-
-        def on_record(epoch: int) -> None:
-            rows, activations = probe.measure(epoch)
-            layer_rows.extend(rows)
-            if epoch in keep:
-                samples.update({f"epoch_{epoch}/{name}": a for name, a in activations.items()})
-            if writer is not None:
-                _write_histograms(writer, model, activations, epoch)
-            if on_epoch is not None:
-                on_epoch(epoch)
-
-        if config.train.engine == "keras":
-            tensorboard = str(stage / "tensorboard") if config.record.tensorboard else None
-            outcome = engine.train_keras(model, data, config, metric, on_record, tensorboard)
-        else:
-            outcome = engine.train_fast(model, data, config, data.task, metric, on_record)
-        model.set_weights(outcome.last_finite_weights)
-        hidden = [row["distinct_units"] for row in layer_rows if row["epoch"] == layer_rows[-1]["epoch"]][:-1]
-        summary = {
-            "status": "diverged" if outcome.diverged_at else "ok",
-            "final": {key: _number(value) for key, value in outcome.final.items()},
-            "distinct_units": hidden,
-            "diverged_at_epoch": outcome.diverged_at,
-            "epochs_to": epochs_to(outcome.history, metric, config.record.targets),
-            "seed": config.seed,
-            "engine": config.train.engine,
-            "epochs_run": len(outcome.history),
-            "duration_s": round(time.perf_counter() - started, 3),
-            "task": data.task,
-            "run_id": target.name,
-            "config_dir": str(config_module.source_dir(config)),
-            "versions": _versions(),
-            "git_commit": _git_commit(),
-        }
         (stage / "config.yaml").write_text(config_module.dump(config))
-        records.write_metrics(outcome.history, stage / "metrics.csv", metric)
-        records.write_layers(layer_rows, stage / "layers.csv")
-        records.write_weights(weights_initial, stage / "weights_initial.npz")
-        records.write_weights(model_module.weights_by_name(model), stage / "weights_final.npz")
-        np.savez_compressed(stage / "histograms.npz", **samples)
-        propagation.to_csv(stage / "signal.csv", index=False)
-        model.save(stage / "model.keras")
-        draw(stage, model, data, config, target.name)
-        records.write_summary(summary, stage / records.SUMMARY)  # last: its presence marks a complete folder
+        if result.error is None:
+            _write_records(result, stage, target.name, pictures)
+        records.write_summary(summary_of(result, target.name), stage / records.SUMMARY)  # last: marks it complete
     return target
+
+
+def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool) -> None:
+    config = result.config
+    records.write_metrics(result.history, stage / "metrics.csv", result.metric)
+    records.write_layers(result.layer_rows, stage / "layers.csv")
+    records.write_weights(result.weights_initial, stage / "weights_initial.npz")
+    records.write_weights(result.weights_final, stage / "weights_final.npz")
+    np.savez_compressed(stage / "histograms.npz", **result.samples)
+    result.signal.to_csv(stage / "signal.csv", index=False)
+    if result.tensorboard_dir:
+        shutil.move(result.tensorboard_dir, stage / "tensorboard")
+    data = load_data(config)
+    model = model_module.build(config, data.n_features, data.task, data.n_classes)
+    model.set_weights([result.weights_final[name] for name in model_module.weights_by_name(model)])
+    model_module.compile(model, config, data.task)
+    model.optimizer.build(model.trainable_variables)  # a loadable file wants the optimizer's variables to exist
+    model.save(stage / "model.keras")
+    if pictures:
+        draw(stage, model, data, config, run_name)
 
 
 def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) -> None:
@@ -185,10 +240,10 @@ def redraw(folder: str | Path) -> None:
     draw(folder, model, data, config, folder.name)
 
 
-def _tensorboard_writer(stage: Path):
+def _tensorboard_writer(folder: str):
     import tensorflow as tf
 
-    return tf.summary.create_file_writer(str(stage / "tensorboard" / "train"))
+    return tf.summary.create_file_writer(str(Path(folder) / "train"))
 
 
 def _write_histograms(writer, model, activations: dict, epoch: int) -> None:
