@@ -17,10 +17,23 @@ def distinct_units(kernel: np.ndarray, bias: np.ndarray, rtol: float = 1e-6) -> 
     within rtol times the layer's largest weight count once."""
     units = np.concatenate([kernel, bias.reshape(1, -1)], axis=0).T.astype(np.float64)
     tolerance = rtol * float(np.abs(units).max(initial=0.0))
-    representatives: list[np.ndarray] = []
-    for unit in units:
-        if not any(np.abs(unit - rep).max() <= tolerance for rep in representatives):
-            representatives.append(unit)
+    # Units within the tolerance of each other project within tolerance * sum|r| of each other on any r:
+    # sorting by one projection leaves only near neighbours to compare (O(n log n) when all differ).
+    r = np.random.default_rng(0).choice([-1.0, 1.0], size=units.shape[1])
+    projection = units @ r
+    window = tolerance * np.abs(r).sum()
+    order = np.argsort(projection, kind="stable")
+    representatives: list[int] = []
+    for i in order:
+        same = False
+        for j in reversed(representatives):  # sorted: stop at the first one out of reach
+            if projection[i] - projection[j] > window:
+                break
+            if np.abs(units[i] - units[j]).max() <= tolerance:
+                same = True
+                break
+        if not same:
+            representatives.append(i)
     return len(representatives)
 
 

@@ -57,33 +57,40 @@ def mean_square_slope(activation: str, z_variance: float) -> float:
 
 
 def measure(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    """Per Dense layer: measured E[z^2], E[a^2] and E[(dL/dz)^2] at the model's current weights on inputs x,
+    """Per Dense layer of a Keras model: see measure_weights."""
+    layers = [(layer.name, layer.kernel.numpy(), layer.bias.numpy(), layer.activation.__name__) for layer in model.layers]
+    return measure_weights(layers, x, seed)
+
+
+def measure_weights(layers: list[tuple], x: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Per layer (name, kernel, bias, activation name): measured E[z^2], E[a^2] and E[(dL/dz)^2] on inputs x,
     for L = sum(z_out * g) with g ~ N(0, 1) fixed, so the gradient entering the output has unit variance."""
     tf = _tf()
+    from .backend import keras
+
     x = tf.constant(x, tf.float32)
-    layers = model.layers
     with tf.GradientTape() as tape:
-        zs, a = [], x
-        for layer in layers:
-            z = tf.matmul(a, layer.kernel) + layer.bias
+        zs, activations, a = [], [], x
+        for _, kernel, bias, activation in layers:
+            z = tf.matmul(a, tf.constant(kernel, tf.float32)) + tf.constant(bias, tf.float32)
             tape.watch(z)
             zs.append(z)
-            a = layer.activation(z)
+            a = keras().activations.get(activation)(z)
+            activations.append(a)
         g = tf.random.stateless_normal(tf.shape(zs[-1]), seed=[seed, 1])
         loss = tf.reduce_sum(zs[-1] * g)
     deltas = tape.gradient(loss, zs)
     rows = []
-    for layer, z, delta in zip(layers, zs, deltas):
-        kernel = layer.kernel.numpy().astype(np.float64)
-        z64 = z.numpy().astype(np.float64)
+    for (name, kernel, _, activation), z, a, delta in zip(layers, zs, activations, deltas):
+        kernel = np.asarray(kernel, np.float64)
         rows.append({
-            "layer": layer.name,
-            "activation": layer.activation.__name__,
+            "layer": name,
+            "activation": activation,
             "fan_in": kernel.shape[0],
             "units": kernel.shape[1],
             "weight_var": float(kernel.var()),
-            "z_mean_square": float(np.mean(z64**2)),
-            "a_mean_square": float(np.mean(layer.activation(z).numpy().astype(np.float64) ** 2)),
+            "z_mean_square": float(np.mean(z.numpy().astype(np.float64) ** 2)),
+            "a_mean_square": float(np.mean(a.numpy().astype(np.float64) ** 2)),
             "grad_mean_square": float(np.mean(delta.numpy().astype(np.float64) ** 2)),
         })
     frame = pd.DataFrame(rows)
