@@ -25,14 +25,15 @@ def record_epochs(epochs: int, every: int) -> list[int]:
 def epoch_order(seed: int, epoch, n: int):
     """The training rows' order in one epoch: a permutation fixed by (seed, epoch), the same in any process."""
     tf = _tf()
-    return tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.constant(seed, tf.int32), tf.cast(epoch, tf.int32)]))
+    return tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.cast(seed, tf.int32), tf.cast(epoch, tf.int32)]))
 
 
 def batch_starts(n: int, batch_size: int) -> list[int]:
     return list(range(0, n, batch_size))
 
 
-def _metric_fn(task: str):
+def metric_function(task: str):
+    """The per-sample metric `fit` reports beside the loss, as Keras computes it."""
     keras = _keras()
     return {
         "binary": keras.metrics.binary_accuracy,
@@ -101,7 +102,7 @@ class FastLoop:
         self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
         self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
         self.has_val = len(data.x_val) > 0
-        self.metric = _metric_fn(task)
+        self.metric = metric_function(task)
         self.variables = model.trainable_variables
         model.optimizer.build(self.variables)
         self.backup = [tf.Variable(v, trainable=False) for v in self.variables]

@@ -62,7 +62,7 @@ def prepare(config: config_module.Config):
     return config, data, model
 
 
-def _histogram_epochs(epochs: list[int]) -> set[int]:
+def histogram_epochs(epochs: list[int]) -> set[int]:
     picks = np.linspace(0, len(epochs) - 1, min(len(epochs), HISTOGRAM_EPOCHS)).round().astype(int)
     return {epochs[i] for i in picks}
 
@@ -117,6 +117,7 @@ class RunResult:
     duration_s: float = 0.0
     engine: str = "fast"
     error: str | None = None  # set for a run that failed
+    company: int = 1  # how many runs trained together in its population (1: alone)
     tensorboard_dir: str | None = None
 
 
@@ -129,7 +130,7 @@ def train(config: config_module.Config, on_epoch=None) -> RunResult:
                        weights_initial=model_module.weights_by_name(model),
                        signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed))
     probe = Probe(model, data.x_train, data.y_train)
-    keep = _histogram_epochs(engine.record_epochs(config.train.epochs, config.record.every))
+    keep = histogram_epochs(engine.record_epochs(config.train.epochs, config.record.every))
     if config.record.tensorboard:
         result.tensorboard_dir = tempfile.mkdtemp(prefix="initlab-tensorboard-")
     writer = _tensorboard_writer(result.tensorboard_dir) if result.tensorboard_dir and result.engine == "fast" else None
@@ -171,6 +172,7 @@ def summary_of(result: RunResult, run_name: str) -> dict:
         "epochs_to": epochs_to(result.history, result.metric, config.record.targets),
         "seed": config.seed,
         "engine": result.engine,
+        "population": result.company,
         "epochs_run": len(result.history),
         "duration_s": round(result.duration_s, 3),
         "task": result.task,

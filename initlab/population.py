@@ -1,0 +1,254 @@
+"""Many runs as one: members that share shapes, data, optimizer and schedule train in one compiled graph.
+
+Each layer holds its members' kernels stacked as [K, fan_in, fan_out] (a batched matmul), each member with
+its own initial weights (drawn exactly as a solo run draws them, one 2-D initializer call per member and layer),
+its own shuffle order, and its own optimizer state: the optimizers allowed here update every weight on its own,
+so one optimizer over stacked variables is K independent optimizers.
+"""
+
+import time
+
+import numpy as np
+
+from . import engine, initializers, model as model_module, signal
+from .backend import keras as _keras, tf as _tf
+from .data import Dataset
+from .probes import PROBE_ROWS, dead_fraction, distinct_units, saturated_fraction
+
+ELEMENTWISE_OPTIMIZERS = {"sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad", "adadelta", "lion", "ftrl"}
+
+
+def can_join(config) -> bool:
+    """Whether a run may train in company: its optimizer must act on each weight alone (not Adafactor, Muon, ...)."""
+    return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS
+
+
+def initial_weights(config, n_features: int, task: str, n_classes: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed."""
+    layers = config.model.hidden_layers()
+    units = [layer.units for layer in layers] + [n_classes if task == "multiclass" else 1]
+    kernels = [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
+    biases = [layer.bias_initializer for layer in layers] + [config.model.bias_initializer]
+    weights, fan_in = [], n_features
+    for i, (width, kernel, bias) in enumerate(zip(units, kernels, biases)):
+        k = initializers.build(kernel, initializers.layer_seed(config.seed, i, 0))((fan_in, width), dtype="float32")
+        b = initializers.build(bias, initializers.layer_seed(config.seed, i, 1))((width,), dtype="float32")
+        k, b = np.asarray(k, np.float32), np.asarray(b, np.float32)
+        if config.model.set_weights is not None:
+            k, b = np.full_like(k, config.model.set_weights), np.full_like(b, config.model.set_weights)
+        weights.append((k, b))
+        fan_in = width
+    return weights
+
+
+class Population:
+    """K members' weights, optimizer and compiled training loop (the population twin of engine.FastLoop)."""
+
+    def __init__(self, configs: list, data: Dataset):
+        tf, keras = _tf(), _keras()
+        first = configs[0]
+        self.configs, self.data, self.k = configs, data, len(configs)
+        self.task = data.task
+        self.metric_name = model_module.metric_name(data.task)
+        self.metric = engine.metric_function(data.task)
+        self.loss = keras.losses.get(first.train.loss)
+        layers = first.model.hidden_layers()
+        self.names = model_module.layer_names(len(layers))
+        self.activations = [layer.activation for layer in layers] + [first.model.output_activation]
+        self.activation_fns = [keras.activations.get(name) for name in self.activations]
+        drawn = [initial_weights(c, data.n_features, data.task, data.n_classes) for c in configs]
+        self.initial = drawn
+        self.kernels = [tf.Variable(np.stack([m[i][0] for m in drawn]), name=f"{n}_kernel") for i, n in enumerate(self.names)]
+        self.biases = [tf.Variable(np.stack([m[i][1] for m in drawn]), name=f"{n}_bias") for i, n in enumerate(self.names)]
+        self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair]
+        self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
+        optimizer = keras.optimizers.get(first.train.optimizer)
+        self.optimizer = optimizer.__class__(learning_rate=first.train.learning_rate)
+        self.optimizer.build(self.variables)
+        self.seeds = tf.constant([c.seed for c in configs], tf.int32)
+        self.active = tf.Variable(tf.ones([self.k], tf.bool), trainable=False)
+        self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
+        self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
+        self.has_val = len(data.x_val) > 0
+        self.batch_size, self.shuffle = first.train.batch_size, first.train.shuffle
+        self.run_epochs = tf.function(self._run_epochs)
+        self.probe = tf.function(self._probe)
+
+    def forward(self, x):
+        """x [K, B, d] -> (outputs per layer [K, B, units]), the last being the predictions."""
+        tf = _tf()
+        outputs, a = [], x
+        for kernel, bias, activation in zip(self.kernels, self.biases, self.activation_fns):
+            a = activation(tf.matmul(a, kernel) + bias[:, None, :])
+            outputs.append(a)
+        return outputs
+
+    def _losses(self, y, y_pred):
+        """Each member's mean loss over its batch: [K]."""
+        tf = _tf()
+        return tf.reduce_mean(tf.reshape(self.loss(y, y_pred), [self.k, -1]), axis=1)
+
+    def _sweep(self, x, y, orders, train: bool):
+        """Per-member (mean loss, mean metric) over batches of x[orders[k]], weighted by batch size as fit does."""
+        tf = _tf()
+        n = tf.shape(x)[0]
+        loss_total, metric_total, count = tf.zeros([self.k]), tf.zeros([self.k]), tf.constant(0.0)
+        for start in tf.range(0, n, self.batch_size):
+            rows = orders[:, start : start + self.batch_size]
+            xb, yb = tf.gather(x, rows), tf.gather(y, rows)
+            if train:
+                with tf.GradientTape() as tape:
+                    y_pred = self.forward(xb)[-1]
+                    losses = self._losses(yb, y_pred)
+                    total = tf.reduce_sum(losses)  # members share no weight: d total / d member k = d loss_k
+                grads = tape.gradient(total, self.variables)
+                self.optimizer.apply_gradients(zip(grads, self.variables))
+            else:
+                y_pred = self.forward(xb)[-1]
+                losses = self._losses(yb, y_pred)
+            batch = tf.cast(tf.shape(rows)[1], tf.float32)
+            loss_total += losses * batch
+            metric_total += tf.reduce_sum(tf.reshape(tf.cast(self.metric(yb, y_pred), tf.float32), [self.k, -1]), axis=1)
+            count += batch
+        return tf.math.divide_no_nan(loss_total, count), tf.math.divide_no_nan(metric_total, count)
+
+    def evaluate(self, x, y):
+        tf = _tf()
+        orders = tf.tile(tf.range(tf.shape(x)[0])[None, :], [self.k, 1])
+        return self._sweep(x, y, orders, train=False)
+
+    def _run_epochs(self, first_epoch, n_epochs):
+        """Like FastLoop._run_epochs, per member: a member whose loss or weights stop being finite gets the
+        weights from before that epoch back and stays frozen; the others go on. Returns (rows [n, 4, K], newly
+        diverged [n, K])."""
+        tf = _tf()
+        n = tf.shape(self.x)[0]
+        rows = tf.TensorArray(tf.float32, size=n_epochs)
+        diverged = tf.TensorArray(tf.bool, size=n_epochs)
+        for i in tf.range(n_epochs):
+            for saved, variable in zip(self.backup, self.variables):
+                saved.assign(variable)
+            epoch = first_epoch + i + 1
+            if self.shuffle:
+                orders = tf.stack([engine.epoch_order(self.seeds[m], epoch, n) for m in range(self.k)])
+            else:
+                orders = tf.tile(tf.range(n)[None, :], [self.k, 1])
+            loss, metric = self._sweep(self.x, self.y, orders, train=True)
+            if self.has_val:
+                val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
+            else:
+                val_loss = val_metric = tf.fill([self.k], np.float32(np.nan))
+            rows = rows.write(i, tf.stack([loss, metric, val_loss, val_metric]))
+            finite = tf.math.is_finite(loss)
+            for variable in self.variables:
+                finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(tf.reshape(variable, [self.k, -1])), axis=1))
+            keep = tf.logical_and(self.active, finite)
+            diverged = diverged.write(i, tf.logical_and(self.active, tf.logical_not(finite)))
+            for saved, variable in zip(self.backup, self.variables):
+                mask = tf.reshape(keep, [self.k] + [1] * (len(variable.shape) - 1))
+                variable.assign(tf.where(mask, variable, saved))
+            self.active.assign(keep)
+        return rows.stack(), diverged.stack()
+
+    def _probe(self, x, y):
+        """Each layer's outputs [K, P, units] on the probe batch and each member's kernel gradient norms [K]."""
+        tf = _tf()
+        xs, ys = tf.tile(x[None], [self.k, 1, 1]), tf.tile(y[None], [self.k] + [1] * (len(y.shape)))
+        with tf.GradientTape() as tape:
+            outputs = self.forward(xs)
+            total = tf.reduce_sum(self._losses(ys, outputs[-1]))
+        grads = tape.gradient(total, self.kernels)
+        norms = [tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2])) for g in grads]
+        return outputs, norms
+
+    def weights_of(self, member: int) -> dict[str, np.ndarray]:
+        out = {}
+        for name, kernel, bias in zip(self.names, self.kernels, self.biases):
+            out[f"{name}/kernel"], out[f"{name}/bias"] = kernel[member].numpy(), bias[member].numpy()
+        return out
+
+    def measure(self, epoch: int) -> tuple[list[list[dict]], list[dict]]:
+        """Per member: the layers.csv rows and the raw activations, as probes.Probe gives them for a solo run."""
+        tf = _tf()
+        outputs, norms = self.probe(tf.constant(self.data.x_train[:PROBE_ROWS]), tf.constant(self.data.y_train[:PROBE_ROWS]))
+        outputs = [o.numpy() for o in outputs]
+        norms = [g.numpy() for g in norms]
+        kernels = [k.numpy().astype(np.float64) for k in self.kernels]
+        biases = [b.numpy() for b in self.biases]
+        rows, samples = [], []
+        for m in range(self.k):
+            member_rows, member_samples = [], {}
+            for i, name in enumerate(self.names):
+                a, kernel = outputs[i][m], kernels[i][m]
+                member_samples[name] = a
+                a = a.astype(np.float64)
+                member_rows.append({
+                    "epoch": epoch, "layer": name, "units": kernel.shape[1],
+                    "activation_mean": float(a.mean()), "activation_std": float(a.std()),
+                    "dead_fraction": dead_fraction(self.activations[i], a),
+                    "saturated_fraction": saturated_fraction(self.activations[i], a),
+                    "weight_mean": float(kernel.mean()), "weight_std": float(kernel.std()),
+                    "grad_norm": float(norms[i][m]), "distinct_units": distinct_units(kernel, biases[i][m]),
+                })
+            rows.append(member_rows)
+            samples.append(member_samples)
+        return rows, samples
+
+
+def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
+    """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
+    from .runs import RunResult, histogram_epochs
+
+    tf = _tf()
+    started = time.perf_counter()
+    population = Population(configs, data)
+    metric = population.metric_name
+    results = [
+        RunResult(c, data.task, metric, engine=c.train.engine,
+                  weights_initial={f"{n}/{part}": w for n, pair in zip(population.names, population.initial[m])
+                                   for part, w in zip(("kernel", "bias"), pair)},
+                  signal=signal.measure_weights([(n, k, b, act) for n, (k, b), act in
+                                                 zip(population.names, population.initial[m], population.activations)],
+                                                data.x_train[:PROBE_ROWS], c.seed))
+        for m, c in enumerate(configs)
+    ]
+    first = configs[0]
+    epochs = engine.record_epochs(first.train.epochs, first.record.every)
+    keep = histogram_epochs(epochs)
+    running = set(range(len(configs)))
+
+    def record(epoch: int) -> None:
+        rows, samples = population.measure(epoch)
+        for m in running:
+            results[m].layer_rows.extend(rows[m])
+            if epoch in keep:
+                results[m].samples.update({f"epoch_{epoch}/{name}": a for name, a in samples[m].items()})
+        if on_epoch is not None:
+            on_epoch(epoch)
+
+    record(0)
+    for start, stop in zip(epochs, epochs[1:]):
+        rows, diverged = population.run_epochs(tf.constant(start), tf.constant(stop - start))
+        rows, diverged = rows.numpy(), diverged.numpy()
+        for m in sorted(running):
+            for j in range(stop - start):
+                loss, value, val_loss, val_value = (float(v) for v in rows[j, :, m])
+                results[m].history.append({"epoch": start + j + 1, "loss": loss, metric: value,
+                                           "val_loss": val_loss, f"val_{metric}": val_value})
+                if diverged[j, m]:
+                    results[m].diverged_at = start + j + 1
+                    running.discard(m)
+                    break
+        if not running:
+            break
+        record(stop)
+    for prefix, x, y in (("", population.x, population.y), ("val_", population.x_val, population.y_val)):
+        losses, values = population.evaluate(x, y) if len(x) else (np.full(len(configs), np.nan),) * 2
+        for m, result in enumerate(results):
+            result.final[f"{prefix}loss"], result.final[f"{prefix}{metric}"] = float(losses[m]), float(values[m])
+    elapsed = (time.perf_counter() - started) / len(configs)
+    for m, result in enumerate(results):
+        result.weights_final = population.weights_of(m)
+        result.duration_s = elapsed
+        result.company = len(configs)
+    return results
