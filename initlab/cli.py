@@ -79,6 +79,101 @@ def _run_with_progress(cfg, out: Path) -> Path:
 
 
 @app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep's YAML file (base, set, grid, cases, seeds).")],
+    set_: SetOption = None,
+    out: OutOption = Path("outputs"),
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes (spawned; TensorFlow threads split between them).")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help="A Dask scheduler, tcp://HOST:PORT (the distributed extra).")] = None,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Train complete runs again too.")] = False,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run (exit 1).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs and which are complete; train nothing.")] = False,
+    pictures: Annotated[Optional[bool], typer.Option("--pictures/--no-pictures", help="Per-run pictures (default: only for sweeps of at most 12 runs; draw the others later with `initlab plot RUN_FOLDER`).")] = None,
+):
+    """Run a grid of experiments: runs that differ only in initializer and seed train together in one graph.
+    Complete runs are skipped; writes sweep.csv, summary.csv, report.md and comparison pictures."""
+    from . import sweep as sweep_module
+
+    try:
+        the_plan = sweep_module.plan(sweep_file, set_ or [], out, rerun)
+    except UserError as error:
+        _fail(error)
+    if dry_run:
+        _print_plan(the_plan)
+        return
+    try:
+        summary = _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures)
+    except UserError as error:
+        _fail(error)
+    except sweep_module.SweepFailed as failure:
+        err_console().print(f"[bold red]a run failed:[/] {escape(str(failure))}", soft_wrap=True)
+        raise typer.Exit(code=1)
+    except KeyboardInterrupt:
+        done = sum(records_complete(f) for f in the_plan.folders)
+        err_console().print(f"interrupted: {done} of {len(the_plan.folders)} runs complete; run the same command to finish")
+        raise typer.Exit(code=130)
+    _print_summary(summary)
+    typer.echo(str(the_plan.sweep_dir))
+
+
+def records_complete(folder: Path) -> bool:
+    from .records import is_complete
+
+    return is_complete(folder)
+
+
+def _print_plan(the_plan) -> None:
+    table = Table(title=f"{the_plan.sweep.name}: {len(the_plan.planned)} runs, {sum(the_plan.done)} complete")
+    keys = (["case"] if the_plan.planned[0].case is not None else []) + list(the_plan.planned[0].grid)
+    for column in ("run", *keys, "seed", "complete"):
+        table.add_column(column)
+    for run, folder, done in zip(the_plan.planned, the_plan.folders, the_plan.done):
+        labels = ([run.case] if run.case is not None else []) + list(run.grid.values())
+        table.add_row(folder.name, *labels, str(run.seed), "yes" if done else "no")
+    out_console().print(table)
+
+
+def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from . import sweep as sweep_module
+
+    todo = len(the_plan.done) - sum(the_plan.done)
+    failed = 0
+    console = err_console()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(the_plan.sweep.name, total=todo, failed=0)
+
+        def on_result(result):
+            nonlocal failed
+            failed += bool(result.error)
+            progress.update(task, advance=1, failed=failed)
+
+        summary = sweep_module.execute(the_plan, workers, scheduler, fail_fast, pictures, on_result)
+    if todo == 0:
+        console.print("nothing to do: every run is complete (--rerun trains them again)")
+    return summary
+
+
+def _print_summary(summary) -> None:
+    if summary is None or len(summary) == 0:
+        return
+    table = Table(title="mean (std) over seeds")
+    shown = [c for c in summary.columns if not any(c.endswith(s) for s in ("_mean", "_std", "_min", "_max"))]
+    metrics = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean") and not c.startswith("loss")
+               and not c.startswith("val_loss")]
+    for column in shown + metrics:
+        table.add_column(column)
+    for _, row in summary.iterrows():
+        cells = [str(row[c]) for c in shown]
+        cells += [f"{row[m + '_mean']:.3f} ({row[m + '_std']:.3f})" if row[m + "_mean"] == row[m + "_mean"] else "-" for m in metrics]
+        table.add_row(*cells)
+    out_console().print(table)
+
+
+@app.command()
 def validate(
     config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
     set_: SetOption = None,

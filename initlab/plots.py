@@ -33,13 +33,24 @@ def history(metrics: pd.DataFrame, path, title: str = "") -> None:
 def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
     """Decision regions of a 2-D classifier (`predict` maps [n, 2] points to class-1 probabilities or class
     scores) with the training points as circles and the validation points as triangles."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    filled = draw_boundary(ax, predict, x_train, y_train, x_val, y_val)
+    if filled is not None:
+        fig.colorbar(filled, ax=ax, label="P(class 1)")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution: int = 250, marker_size: float = 28):
+    """Draw decision regions and points on `ax`; returns the filled contour of a binary classifier."""
     points = np.concatenate([x_train, x_val]) if len(x_val) else x_train
     low, high = points.min(axis=0), points.max(axis=0)
     pad = 0.15 * (high - low) + 1e-3
-    gx, gy = np.meshgrid(*(np.linspace(low[i] - pad[i], high[i] + pad[i], 250) for i in range(2)))
+    gx, gy = np.meshgrid(*(np.linspace(low[i] - pad[i], high[i] + pad[i], resolution) for i in range(2)))
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
     scores = np.asarray(predict(grid))
-    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    filled = None
     if scores.ndim == 2 and scores.shape[1] > 1:
         ax.contourf(gx, gy, scores.argmax(axis=1).reshape(gx.shape), alpha=0.35, cmap="tab10")
     else:
@@ -47,15 +58,66 @@ def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> 
         filled = ax.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
         if probability.min() < 0.5 < probability.max():
             ax.contour(gx, gy, probability, levels=[0.5], colors="k", linewidths=1.5)
-        fig.colorbar(filled, ax=ax, label="P(class 1)")
     for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")):
         if len(x):
             ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
-                       linewidths=0.6, s=28, label=label)
+                       linewidths=0.6, s=marker_size, label=label)
     ax.set_xlim(gx.min(), gx.max())
     ax.set_ylim(gy.min(), gy.max())
-    ax.legend(loc="lower left", fontsize=8)
-    ax.set_title(title)
+    return filled
+
+
+def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:
+    """Decision boundaries side by side: panels[(row, col)] = (predict, x_train, y_train, x_val, y_val, caption)."""
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
+                             squeeze=False)
+    for (r, c), (predict, x_train, y_train, x_val, y_val, caption) in panels.items():
+        ax = axes[r][c]
+        draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution=120, marker_size=8)
+        if len(rows) == 1 and len(cols) == 1:
+            ax.set_title(caption, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for r, label in enumerate(rows):
+        axes[r][0].set_ylabel(label, fontsize=8)
+    for c, label in enumerate(cols):
+        if label:
+            axes[0][c].set_title(label, fontsize=8)
+    for ax in axes.ravel():
+        if not ax.has_data():
+            ax.axis("off")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def bands(curves: dict[str, pd.DataFrame], path, title: str, ylabel: str) -> None:
+    """One line per label: the mean over its columns (seeds) with a min-max band."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, (label, frame) in enumerate(curves.items()):
+        color = f"C{i % 10}"
+        ax.plot(frame.index, frame.mean(axis=1), color=color, label=label, linestyle="-" if i < 10 else "--")
+        ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.15)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def profiles(series: dict[str, pd.Series], path, title: str) -> None:
+    """One line per label across the layers (log scale)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, (label, values) in enumerate(series.items()):
+        ax.plot(range(len(values)), values.where(values > 0).to_numpy(), "o-", color=f"C{i % 10}",
+                linestyle="-" if i < 10 else "--", label=label)
+        ax.set_xticks(range(len(values)), values.index)
+    if any((values > 0).any() for values in series.values()):
+        ax.set_yscale("log")
+    ax.set_ylabel("activation std")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=10)
     _save(fig, path)
 
 

@@ -1,0 +1,134 @@
+"""A sweep's tables and comparison pictures, always rebuilt from its run folders (never out of step with them)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import plots, records
+
+METRICS = ["loss", "accuracy", "val_loss", "val_accuracy", "mae", "val_mae"]
+
+
+def collect(planned: list, folders: list[Path]) -> pd.DataFrame:
+    """sweep.csv: one row per planned run whose folder exists, with its labels, status and final metrics."""
+    rows = []
+    for run, folder in zip(planned, folders):
+        if not records.is_complete(folder):
+            continue
+        summary = records.read_summary(folder)
+        row = {"run_id": folder.name}
+        if run.case is not None:
+            row["case"] = run.case
+        row.update(run.grid)
+        row.update({"seed": run.seed, "status": summary["status"]})
+        row.update({k: v for k, v in (summary.get("final") or {}).items()})
+        row.update({"epochs_run": summary.get("epochs_run"), "diverged_at_epoch": summary.get("diverged_at_epoch")})
+        for target, epoch in (summary.get("epochs_to") or {}).items():
+            row[f"epochs_to_{target}"] = epoch
+        row["error"] = summary.get("error")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cell_keys(frame: pd.DataFrame, planned: list) -> list[str]:
+    keys = (["case"] if planned and planned[0].case is not None else []) + list(planned[0].grid if planned else [])
+    return [k for k in keys if k in frame.columns]
+
+
+def summarize(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """summary.csv: per grid cell, mean, std, min and max over seeds of every final metric, and the run counts."""
+    metrics = [m for m in METRICS if m in frame.columns]
+    grouped = frame.groupby(keys, sort=False, dropna=False) if keys else frame.groupby(lambda _: "all")
+    table = grouped[metrics].agg(["mean", "std", "min", "max"])
+    table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
+    table.insert(0, "runs", grouped.size())
+    table.insert(1, "ok", grouped["status"].apply(lambda s: int((s == "ok").sum())))
+    return table.reset_index()
+
+
+def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub table of a DataFrame (floats rounded), without the tabulate dependency."""
+    def cell(value):
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.{digits}f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_model=None) -> pd.DataFrame:
+    """sweep.csv, summary.csv, report.md and the comparison pictures in sweep_dir; returns the summary."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    frame = collect(planned, folders)
+    _atomic_csv(frame, sweep_dir / "sweep.csv")
+    if frame.empty:
+        return frame
+    keys = cell_keys(frame, planned)
+    summary = summarize(frame, keys)
+    _atomic_csv(summary, sweep_dir / "summary.csv")
+    shown = [c for c in summary.columns if c in keys or c in ("runs", "ok") or c.split("_")[0] in ("accuracy", "loss", "mae")
+             and not c.startswith("val_")]
+    text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean, std, min and max over seeds of the\n"
+            f"final training metrics (validation in summary.csv).\n\n{markdown(summary[shown])}")
+    (sweep_dir / "report.md").write_text(text)
+    cells = _cells(planned, folders, keys)
+    _loss_curves(cells, sweep_dir / "loss_curves.png", sweep_name)
+    _activation_std(cells, sweep_dir / "activation_std.png", sweep_name)
+    if boundary_model is not None:
+        _boundaries(planned, folders, keys, sweep_dir / "boundaries.png", sweep_name, boundary_model)
+    return summary
+
+
+def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    staging = path.with_suffix(".csv.tmp")
+    frame.to_csv(staging, index=False)
+    staging.replace(path)
+
+
+def _label(run, keys) -> str:
+    values = ([run.case] if "case" in keys else []) + [f"{v}" for k, v in run.grid.items() if k in keys]
+    return " / ".join(values) or "all"
+
+
+def _cells(planned, folders, keys) -> dict[str, list[Path]]:
+    cells: dict[str, list[Path]] = {}
+    for run, folder in zip(planned, folders):
+        if records.is_complete(folder) and (folder / "metrics.csv").exists():
+            cells.setdefault(_label(run, keys), []).append(folder)
+    return cells
+
+
+def _loss_curves(cells, path, title) -> None:
+    curves = {}
+    for label, folders in cells.items():
+        frames = [records.read_metrics(f).set_index("epoch")["loss"] for f in folders]
+        curves[label] = pd.concat(frames, axis=1)
+    plots.bands(curves, path, f"{title}: training loss, mean and min-max over seeds", "loss")
+
+
+def _activation_std(cells, path, title) -> None:
+    profiles = {}
+    for label, folders in cells.items():
+        layers = pd.concat([records.read_layers(f) for f in folders])
+        first = layers[layers["epoch"] == 0]
+        profiles[label] = first.groupby("layer", sort=False)["activation_std"].mean()
+    plots.profiles(profiles, path, f"{title}: activation std per layer at initialization (mean over seeds)")
+
+
+def _boundaries(planned, folders, keys, path, title, boundary_model) -> None:
+    """The first seed's decision boundary for each cell: rows by the first key, columns by the second."""
+    first_seed = min(run.seed for run in planned)
+    chosen = [(run, folder) for run, folder in zip(planned, folders)
+              if run.seed == first_seed and records.is_complete(folder) and (folder / "weights_final.npz").exists()]
+    if not chosen:
+        return
+    row_key, col_key = (keys + [None, None])[:2]
+    value = lambda run, key: "" if key is None else (run.case if key == "case" else run.grid[key])  # noqa: E731
+    rows = list(dict.fromkeys(value(run, row_key) for run, _ in chosen))
+    cols = list(dict.fromkeys(value(run, col_key) for run, _ in chosen))
+    panels = {(rows.index(value(run, row_key)), cols.index(value(run, col_key))): boundary_model(run, folder)
+              for run, folder in chosen}
+    plots.boundary_grid(panels, rows, cols, path, f"{title}: decision boundaries (seed {first_seed})")

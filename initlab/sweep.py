@@ -1,0 +1,217 @@
+"""A sweep file: a base run config crossed with a grid, hand-picked cases and seeds; expanded, grouped, validated."""
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from . import config as config_module
+from .config import Config, Strict
+from .errors import UserError, did_you_mean
+
+MAX_POPULATION = 64  # runs trained together at most; bounds memory, never depends on the worker count
+
+
+class SweepConfig(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)  # the folder under --out
+    base: str  # a run config, relative to this file
+    set: dict[str, Any] = {}  # key.path: value, applied to every run
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}  # key.path: [values]; every combination
+    cases: list[dict[str, Any]] = []  # hand-picked sets of keys changed together; `label` names one
+    seeds: Annotated[list[Annotated[int, Field(ge=0, le=2**31 - 1)]], Field(min_length=1)] = [0]
+
+    @field_validator("cases")
+    @classmethod
+    def _labels(cls, cases):
+        labels = [case.get("label") for case in cases]
+        if any(label is None for label in labels) or len(set(labels)) != len(labels):
+            raise ValueError("every case needs a distinct `label`")
+        return cases
+
+
+@dataclass
+class PlannedRun:
+    config: Config  # validated, name = the sweep's name
+    grid: dict[str, str] = field(default_factory=dict)  # grid key -> the value as written (a label)
+    case: str | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    def cell(self) -> tuple:
+        """Everything but the seed: the runs that summary.csv averages over."""
+        return (self.case, *self.grid.values())
+
+
+def _label(value) -> str:
+    """A grid value as a short label: 'he_normal', 'random_normal(stddev=0.01)', '[8, 8]'."""
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"] + "(" + ", ".join(f"{k}={_label(v)}" for k, v in value.items() if k != "name") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_label(v)}" for k, v in value.items()) + "}"
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def load(path: str | Path, overrides: list[str] = ()) -> tuple[SweepConfig, list[PlannedRun]]:
+    """Read and validate a sweep file and every run it describes (a bad run is a UserError naming it)."""
+    path = Path(path)
+    raw = config_module.read_yaml(path)
+    try:
+        sweep = SweepConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"])
+        if error["type"] == "extra_forbidden":
+            allowed = list(SweepConfig.model_fields)
+            message = f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}"
+        else:
+            message = f"{error['msg'].removeprefix('Value error, ')}, got {error.get('input')!r}"
+        raise UserError(message, str(path), key) from None
+    base_path = (path.parent / sweep.base).resolve()
+    if not base_path.is_file():
+        raise UserError(f"no such run config: {base_path}", str(path), "base")
+    base = config_module.read_yaml(base_path)
+    fixed = [f"{key}={json.dumps(value)}" for key, value in sweep.set.items()] + list(overrides)
+    base = config_module.apply_overrides(base, fixed)
+    base["name"] = sweep.name
+    planned = []
+    cases = sweep.cases or [{}]
+    combos = list(itertools.product(*sweep.grid.values())) if sweep.grid else [()]
+    for case in cases:
+        for combo in combos:
+            for seed in sweep.seeds:
+                changes = {**{k: v for k, v in case.items() if k != "label"}, **dict(zip(sweep.grid, combo)), "seed": seed}
+                raw_run = config_module.apply_overrides(base, [f"{k}={json.dumps(v)}" for k, v in changes.items()])
+                where = ", ".join([*([f"case {case['label']}"] if case else []),
+                                   *(f"{k}={_label(v)}" for k, v in zip(sweep.grid, combo)), f"seed={seed}"])
+                run_config = config_module.validate(raw_run, f"{path} (run {where})")
+                run_config._source = base_path
+                planned.append(PlannedRun(run_config, {k: _label(v) for k, v in zip(sweep.grid, combo)}, case.get("label")))
+    return sweep, planned
+
+
+def group_key(config: Config, dataset_depends_on_seed: bool) -> str:
+    """Runs with the same key can train as one population: all but seed and initializers agree (and the data,
+    where the seed generates it)."""
+    plain = config.resolved()
+    plain.pop("name")
+    seed = plain.pop("seed")
+    for key in ("kernel_initializer", "bias_initializer", "set_weights"):
+        plain["model"].pop(key)
+    for layer in plain["model"].get("layers") or []:
+        layer.pop("kernel_initializer", None)
+        layer.pop("bias_initializer", None)
+    if dataset_depends_on_seed:
+        plain["data_seed"] = seed
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+
+
+def groups(configs: list[Config]) -> list[list[int]]:
+    """Indices of `configs` (resolved, task defaults filled) in training groups, in a fixed order: populations of
+    up to MAX_POPULATION runs where they may share a graph, single runs otherwise."""
+    from .population import can_join
+
+    buckets: dict[str, list[int]] = {}
+    alone = []
+    for i, config in enumerate(configs):
+        if config.train.engine == "fast" and not config.record.tensorboard and can_join(config):
+            key = group_key(config, config.data.dataset not in ("ushape", "csv"))
+            buckets.setdefault(key, []).append(i)
+        else:
+            alone.append([i])
+    chunks = [members[i : i + MAX_POPULATION] for members in buckets.values() for i in range(0, len(members), MAX_POPULATION)]
+    return chunks + alone
+
+
+class SweepFailed(Exception):
+    """--fail-fast: a run failed; its error is the message."""
+
+
+@dataclass
+class Plan:
+    """A sweep's runs with everything needed to train, skip or report them."""
+    sweep: SweepConfig
+    planned: list[PlannedRun]
+    resolved: list[Config]  # task defaults filled in: what run folders are named and hashed by
+    folders: list[Path]
+    done: list[bool]
+    datasets: dict = field(default_factory=dict)
+
+    @property
+    def sweep_dir(self) -> Path:
+        return self.folders[0].parent if self.folders else Path()
+
+    def data_for(self, config: Config):
+        """The data set a config trains on, loaded once per distinct data config (and seed, where it matters)."""
+        from . import runs
+
+        key = json.dumps(config.data.model_dump(mode="json"), sort_keys=True)
+        if config.data.dataset not in ("ushape", "csv"):
+            key += f"/{config.seed}"
+        if key not in self.datasets:
+            self.datasets[key] = runs.load_data(config)
+        return self.datasets[key]
+
+
+def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False) -> Plan:
+    from . import model as model_module, records, runs
+
+    sweep, planned = load(path, overrides)
+    result = Plan(sweep, planned, [], [], [])
+    for run in planned:
+        data = result.data_for(run.config)
+        result.resolved.append(model_module.with_task_defaults(run.config, data.task))
+    result.folders = [runs.run_dir(config, out) for config in result.resolved]
+    result.done = [not rerun and records.is_complete(f) and records.read_summary(f)["status"] != "failed" for f in result.folders]
+    return result
+
+
+def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail_fast: bool = False,
+            pictures: bool | None = None, on_result=None):
+    """Train what is not done yet, write each run folder as its results arrive, then the sweep's reports.
+    Interrupted (Ctrl-C) or failing fast, the reports are still rebuilt from the folders that are complete."""
+    from . import dispatch, runs
+
+    pending = [i for i, done in enumerate(the_plan.done) if not done]
+    pictures = len(the_plan.planned) <= 12 if pictures is None else pictures
+    work = [[pending[j] for j in members] for members in groups([the_plan.resolved[i] for i in pending])]
+    out = the_plan.sweep_dir.parent
+    try:
+        for results in dispatch.run_groups([[the_plan.resolved[i] for i in group] for group in work], workers, scheduler):
+            for result in results:
+                runs.write(result, out, pictures)
+                if on_result is not None:
+                    on_result(result)
+            failed = next((r for r in results if r.error), None)
+            if fail_fast and failed is not None:
+                raise SweepFailed(f"{runs.run_id(failed.config)}: {failed.error}")
+    finally:
+        summary = report(the_plan)
+    return summary
+
+
+def report(the_plan: Plan):
+    from . import model as model_module, report as report_module
+
+    def boundary_model(run, folder):
+        import numpy as np
+
+        config = the_plan.resolved[the_plan.planned.index(run)]
+        data = the_plan.data_for(config)
+        model = model_module.build(config, data.n_features, data.task, data.n_classes)
+        with np.load(folder / "weights_final.npz") as weights:
+            model.set_weights([weights[f"{layer.name}/{w.name}"] for layer in model.layers for w in layer.weights])
+        predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
+        caption = ", ".join(f"{v}" for v in run.grid.values()) if run.case is None else run.case
+        return predict, data.x_train, data.y_train, data.x_val, data.y_val, caption
+
+    first = the_plan.data_for(the_plan.resolved[0]) if the_plan.resolved else None
+    drawable = first is not None and first.n_features == 2 and first.task != "regression"
+    return report_module.write(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
+                               boundary_model if drawable else None)
