@@ -1,4 +1,4 @@
-"""Time the tutorial's experiment: plain Keras vs `initlab run` (whole processes) and model.fit vs the fast engine.
+"""Time the tutorial's experiment: plain Keras vs `initlab run` and `initlab sweep` (whole processes), model.fit vs the fast engine.
 
 Run from anywhere: python benchmarks/run_benchmark.py [--repeats N]. Writes benchmarks/results.md.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = "configs/relu_constant.yaml"
-TARGET_PROCESS, TARGET_TRAINING = 2.0, 10.0  # plain / initlab fast, fit / fast
+SWEEP = "configs/compare_initializers_relu.yaml"  # the same network with 10 hidden units, 40 runs
+TARGET_PROCESS, TARGET_TRAINING, TARGET_SWEEP = 2.0, 10.0, 1.0  # plain / initlab fast, fit / fast, plain / sweep
 
 
 def initlab_command() -> str:
@@ -31,8 +32,11 @@ def process_commands() -> dict[str, list[str]]:
     initlab = initlab_command()
     return {
         "plain Keras script": [sys.executable, "benchmarks/plain_keras.py"],
+        "plain Keras script, 10 units, he_normal": [sys.executable, "benchmarks/plain_keras.py", "--units", "10",
+                                                    "--initializer", "he_normal"],
         "initlab run, keras engine": [initlab, "run", CONFIG, "--set", "train.engine=keras", "--out", "<out>"],
         "initlab run, fast engine": [initlab, "run", CONFIG, "--out", "<out>"],
+        "initlab sweep, 40 runs (8 initializers x 5 seeds)": [initlab, "sweep", SWEEP, "--out", "<out>"],
         "import tensorflow alone": [sys.executable, "-c", "import tensorflow"],
     }
 
@@ -128,7 +132,7 @@ def report(process: dict[str, list[float]], training: dict[str, list[float]], re
     med = {name: statistics.median(values) for name, values in {**process, **training}.items()}
     low = {name: min(values) for name, values in {**process, **training}.items()}
     lines = [
-        "# Benchmark: the tutorial's experiment (configs/relu_constant.yaml)", "",
+        "# Benchmark: the tutorial's experiment (configs/relu_constant.yaml) and a 40-run sweep", "",
         f"- command: `python benchmarks/run_benchmark.py --repeats {repeats}` (from the repo root)",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- machine: {machine()}",
@@ -140,7 +144,9 @@ def report(process: dict[str, list[float]], training: dict[str, list[float]], re
               for name, values in {**process, **training}.items()]
     plain, fit = "plain Keras script", "model.fit (100 epochs, val data)"
     ratios = [("process: plain / initlab fast", plain, "initlab run, fast engine", TARGET_PROCESS),
-              ("process: plain / initlab keras", plain, "initlab run, keras engine", None)]
+              ("process: plain / initlab keras", plain, "initlab run, keras engine", None),
+              ("process: one plain run (10 units, he_normal) / 40-run sweep", "plain Keras script, 10 units, he_normal",
+               "initlab sweep, 40 runs (8 initializers x 5 seeds)", TARGET_SWEEP)]
     ratios += [(f"training: fit / {name.split(', ', 1)[1]}", fit, name, TARGET_TRAINING)
                for name in training if name.startswith("train_fast")]
     lines += ["", "| ratio | of medians | of minima | target (on medians) |", "| --- | ---: | ---: | --- |"]

@@ -252,7 +252,7 @@ def _print_diagnosis(table, title: str) -> None:
 
 @app.command()
 def reproduce(
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): relu_constant, relu_constant_long, relu_he, relu_zero, signal.")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): relu_constant, relu_constant_long, relu_he, relu_zero, signal, compare_initializers.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="20 epochs each: checks the pipeline, not the lessons' numbers.")] = False,
     configs: Annotated[Path, typer.Option("--configs", file_okay=False, help="Where the configs are.")] = Path("configs"),
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),

@@ -90,34 +90,45 @@ def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: s
     _save(fig, path)
 
 
-def bands(curves: dict[str, pd.DataFrame], path, title: str, ylabel: str) -> None:
-    """One line per label: the mean over its columns (seeds) with a min-max band."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for i, (label, frame) in enumerate(curves.items()):
-        color = f"C{i % 10}"
-        ax.plot(frame.index, frame.mean(axis=1), color=color, label=label, linestyle="-" if i < 10 else "--")
-        ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.15)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title(title, fontsize=10)
+def _panels(count: int):
+    fig, axes = plt.subplots(1, count, figsize=(5.2 * count + 1.5, 4.4), squeeze=False, sharey=True)
+    return fig, axes[0]
+
+
+def bands(panels: dict[str, dict[str, pd.DataFrame]], path, title: str, ylabel: str) -> None:
+    """Per panel, one line per label: the mean over its columns (seeds) with a min-max band."""
+    fig, axes = _panels(len(panels))
+    for ax, (panel, curves) in zip(axes, panels.items()):
+        for i, (label, frame) in enumerate(curves.items()):
+            color = f"C{i % 10}"
+            ax.plot(frame.index, frame.mean(axis=1), color=color, label=label, linestyle="-" if i < 10 else "--")
+            ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.15)
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
 
-def profiles(series: dict[str, pd.Series], path, title: str) -> None:
-    """One line per label across the layers (log scale)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for i, (label, values) in enumerate(series.items()):
-        ax.plot(range(len(values)), values.where(values > 0).to_numpy(), "o-", color=f"C{i % 10}",
-                linestyle="-" if i < 10 else "--", label=label)
-        ax.set_xticks(range(len(values)), values.index)
-    if any((values > 0).any() for values in series.values()):
-        ax.set_yscale("log")
-    ax.set_ylabel("activation std")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title(title, fontsize=10)
+def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
+    """Per panel, one line per label across the layers (log scale)."""
+    fig, axes = _panels(len(panels))
+    positive = False
+    for ax, (panel, series) in zip(axes, panels.items()):
+        for i, (label, values) in enumerate(series.items()):
+            ax.plot(range(len(values)), values.where(values > 0).to_numpy(), "o-", color=f"C{i % 10}",
+                    linestyle="-" if i < 10 else "--", label=label)
+            ax.set_xticks(range(len(values)), values.index)
+            positive |= bool((values > 0).any())
+        ax.set_title(panel, fontsize=9)
+        ax.grid(alpha=0.3)
+    if positive:
+        axes[0].set_yscale("log")
+    axes[0].set_ylabel("activation std")
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
 

@@ -88,33 +88,36 @@ def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     staging.replace(path)
 
 
-def _label(run, keys) -> str:
-    values = ([run.case] if "case" in keys else []) + [f"{v}" for k, v in run.grid.items() if k in keys]
-    return " / ".join(values) or "all"
+def _panel_and_label(run, keys) -> tuple[str, str]:
+    """With two or more keys, the last one picks the panel and the others label the line."""
+    values = [run.case if key == "case" else run.grid[key] for key in keys]
+    if len(values) >= 2:
+        return f"{keys[-1]} = {values[-1]}", " / ".join(values[:-1])
+    return "", " / ".join(values) or "all"
 
 
-def _cells(planned, folders, keys) -> dict[str, list[Path]]:
-    cells: dict[str, list[Path]] = {}
+def _cells(planned, folders, keys) -> dict[str, dict[str, list[Path]]]:
+    """panel -> line label -> the run folders (one per seed)."""
+    cells: dict[str, dict[str, list[Path]]] = {}
     for run, folder in zip(planned, folders):
         if records.is_complete(folder) and (folder / "metrics.csv").exists():
-            cells.setdefault(_label(run, keys), []).append(folder)
+            panel, label = _panel_and_label(run, keys)
+            cells.setdefault(panel, {}).setdefault(label, []).append(folder)
     return cells
 
 
 def _loss_curves(cells, path, title) -> None:
-    curves = {}
-    for label, folders in cells.items():
-        frames = [records.read_metrics(f).set_index("epoch")["loss"] for f in folders]
-        curves[label] = pd.concat(frames, axis=1)
+    curves = {panel: {label: pd.concat([records.read_metrics(f).set_index("epoch")["loss"] for f in folders], axis=1)
+                      for label, folders in lines.items()} for panel, lines in cells.items()}
     plots.bands(curves, path, f"{title}: training loss, mean and min-max over seeds", "loss")
 
 
 def _activation_std(cells, path, title) -> None:
-    profiles = {}
-    for label, folders in cells.items():
+    def profile(folders):
         layers = pd.concat([records.read_layers(f) for f in folders])
-        first = layers[layers["epoch"] == 0]
-        profiles[label] = first.groupby("layer", sort=False)["activation_std"].mean()
+        return layers[layers["epoch"] == 0].groupby("layer", sort=False)["activation_std"].mean()
+
+    profiles = {panel: {label: profile(folders) for label, folders in lines.items()} for panel, lines in cells.items()}
     plots.profiles(profiles, path, f"{title}: activation std per layer at initialization (mean over seeds)")
 
 

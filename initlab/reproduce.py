@@ -4,8 +4,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config as config_module, records, runs, signal as signal_module
-from . import plots
+import pandas as pd
+
+from . import config as config_module, plots, records, runs, signal as signal_module, sweep as sweep_module
+from . import report as report_module
 
 QUICK_EPOCHS = 20  # --quick: a smoke test of the whole pipeline, not the lessons' numbers
 
@@ -35,7 +37,14 @@ SIGNAL = {  # label -> config: the signal-propagation comparison figure (initial
     "tanh, Glorot": "signal_tanh_glorot_uniform.yaml",
     "tanh, U[-1/sqrt(n), 1/sqrt(n)]": "signal_tanh_standard_uniform.yaml",
 }
-NAMES = [*RUNS, "signal"]
+SWEEPS = {  # name -> (sweep file, {picture in the sweep folder: name in docs/figures})
+    "compare_initializers": ("compare_initializers.yaml", {
+        "boundaries.png": "compare_initializers_boundaries.png",
+        "loss_curves.png": "compare_initializers_loss.png",
+        "activation_std.png": "compare_initializers_activation_std.png",
+    }),
+}
+NAMES = [*RUNS, "signal", *SWEEPS]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -54,7 +63,7 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         rows.append(_row(name, entry, folder))
         report(f"{name}: {folder}")
     if rows:
-        (tables / "lessons.md").write_text(_markdown(rows))
+        (tables / "lessons.md").write_text(report_module.markdown(pd.DataFrame(rows)))
     if not only or "signal" in only:
         frames = {}
         for label, file in SIGNAL.items():
@@ -63,6 +72,16 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         plots.signal_comparison(frames, figures / "signal_comparison.png",
                                 "10 layers of 500 units at initialization: measured (dots) and theory (dashes)")
         report("signal: signal_comparison.png")
+    for name, (file, pictures) in SWEEPS.items():
+        if only and name not in only:
+            continue
+        the_plan = sweep_module.plan(configs / file, overrides, out)
+        summary = sweep_module.execute(the_plan)
+        for source, target in pictures.items():
+            shutil.copyfile(the_plan.sweep_dir / source, figures / target)
+        shown = [c for c in summary.columns if not c.startswith(("loss", "val_loss")) and not c.endswith(("_min", "_max"))]
+        (tables / f"{name}.md").write_text(report_module.markdown(summary[shown]))
+        report(f"{name}: {the_plan.sweep_dir}")
 
 
 def _row(name: str, entry: Run, folder: Path) -> dict:
@@ -73,10 +92,3 @@ def _row(name: str, entry: Run, folder: Path) -> dict:
             "distinct units": summary["distinct_units"], "status": summary["status"]}
 
 
-def _markdown(rows: list[dict]) -> str:
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
