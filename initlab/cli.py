@@ -291,17 +291,21 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
     if not folder.is_dir():
         _fail(UserError("no such folder", str(folder)))
     table = Table()
-    for column in ("experiment", "run", "status", "epochs", "loss", "metric", "val_loss", "val_metric", "distinct units"):
+    for column in ("experiment", "run", "status", "epochs", "loss", "accuracy / mae", "val_loss", "val_accuracy / val_mae",
+                   "distinct units"):
         table.add_column(column)
+    count = 0
     for summary_path in sorted(folder.rglob(records.SUMMARY)):
         run_folder = summary_path.parent
         if not records.is_complete(run_folder):
             continue
         summary = records.read_summary(run_folder)
-        values = list(summary["final"].values())
-        cells = [f"{v:.4f}" if isinstance(v, float) else "-" for v in values]
+        values = (list((summary.get("final") or {}).values()) + [None] * 4)[:4]
+        cells = [f"{v:.4f}" if isinstance(v, (int, float)) else "-" for v in values]
         table.add_row(run_folder.parent.name, run_folder.name, summary["status"], str(summary["epochs_run"]),
                       *cells, str(summary["distinct_units"]))
+        count += 1
+    table.title = f"{count} runs under {folder}"
     out_console().print(table)
 
 
