@@ -71,3 +71,21 @@ def test_real_process_from_another_folder_is_quiet(tmp_path):
     folder = tmp_path / process.stdout.strip()
     assert (folder / "summary.json").exists()
     assert process.stderr.count("\n") == 1 and process.stderr.startswith("ok:"), process.stderr
+
+
+def test_csv_run_and_redraw_from_another_folder(tmp_path, monkeypatch):
+    """A user's CSV is found relative to the config file, at training time and again by `initlab plot`."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "points.csv").write_text((Path(__file__).parents[1] / "data" / "ushape.csv").read_text())
+    (folder / "mine.yaml").write_text(
+        "name: mine\ndata: {dataset: csv, path: points.csv, features: [X, Y], target: class}\n"
+        "model: {hidden: [4]}\ntrain: {epochs: 2}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "project/mine.yaml", "--out", "outputs"])
+    assert result.exit_code == 0, result.output
+    run_folder = tmp_path / result.stdout.strip()
+    (run_folder / "boundary.png").unlink()
+    assert runner.invoke(app, ["plot", str(run_folder)]).exit_code == 0
+    assert (run_folder / "boundary.png").exists()
