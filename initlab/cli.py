@@ -102,6 +102,10 @@ def sweep(
         _print_plan(the_plan)
         return
     try:
+        if scheduler and not all(the_plan.done):
+            from . import dispatch
+
+            dispatch.check_scheduler(scheduler)  # the extra and the scheduler, before anything is written
         summary = _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures)
     except UserError as error:
         _fail(error)

@@ -118,7 +118,7 @@ def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
     positive = False
     for ax, (panel, series) in zip(axes, panels.items()):
         for i, (label, values) in enumerate(series.items()):
-            ax.plot(range(len(values)), values.where(values > 0).to_numpy(), "o-", color=f"C{i % 10}",
+            ax.plot(range(len(values)), values.where(values > 0).to_numpy(), marker="o", color=f"C{i % 10}",
                     linestyle="-" if i < 10 else "--", label=label)
             ax.set_xticks(range(len(values)), values.index)
             positive |= bool((values > 0).any())
@@ -141,7 +141,11 @@ def activations(samples: dict, path, title: str = "") -> None:
     fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 3.8), squeeze=False)
     for ax, epoch in zip(axes[0], shown):
         for layer in layers:
-            values = np.asarray(samples[f"epoch_{epoch}/{layer}"]).ravel()
+            values = np.asarray(samples[f"epoch_{epoch}/{layer}"], np.float64).ravel()
+            # float64: a float32 range narrower than the bins (0.99999994 to 1) makes numpy refuse to bin it
+            values = values[np.isfinite(values)]
+            if not len(values):
+                continue
             ax.hist(values, bins=60, histtype="step", linewidth=1.4, label=f"{layer} (std {values.std():.3g})")
         ax.set_title(f"after {epoch} epochs" if epoch else "at initialization")
         ax.set_xlabel("activation value")
@@ -190,8 +194,9 @@ def signal(frame: pd.DataFrame, path, title: str = "") -> None:
                               (axes[1], "grad_mean_square", "backward: E[(dL/dz)^2]")):
         ax.plot(depth, frame[column], "o-", label="measured")
         ax.plot(depth, frame[f"{column}_predicted"], "k--", label="theory")
-        ax.set_yscale("log")
-        _at_least_a_decade(ax)
+        if (frame[[column, f"{column}_predicted"]] > 0).any().any():  # zero init: nothing for a log scale
+            ax.set_yscale("log")
+            _at_least_a_decade(ax)
         ax.set_xticks(list(depth), frame["layer"], rotation=45, ha="right", fontsize=7)
         ax.set_title(label)
         ax.grid(alpha=0.3)

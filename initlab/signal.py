@@ -16,6 +16,8 @@ from .backend import tf as _tf
 def gaussian_expectation(h, variance: float) -> float:
     """E[h(z)] for z ~ N(0, variance), on a grid fine against both the spread and tanh's unit scale
     (a saturated tanh's slope is a narrow spike that Gauss-Hermite nodes step over)."""
+    if not np.isfinite(variance):  # after a layer the theory does not cover (elu, selu, ...)
+        return float("nan")
     if variance <= 0:
         return float(h(np.zeros(1))[0])
     sigma = np.sqrt(variance)

@@ -75,3 +75,12 @@ def test_backward_depends_on_fan_out_where_widths_change():
     # going down through a 64 -> 256 step multiplies the gradient by 0.5 * 256 * 2/64 = 4, the other way by 1/4
     assert grads[1] / grads[2] == pytest.approx(0.25, rel=0.3)
     assert grads[0] / grads[1] == pytest.approx(4.0, rel=0.3)
+
+
+def test_layers_the_theory_does_not_cover_give_no_prediction_and_no_crash():
+    config = make_config(model={"hidden": [16, 16], "layers": [{"units": 16, "activation": "elu"}, {"units": 16, "activation": "tanh"}]})
+    model = model_module.build(model_module.with_task_defaults(config, "binary"), 8, "binary", 2)
+    frame = signal.measure(model, np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32))
+    assert np.isfinite(frame["z_mean_square"]).all()
+    assert np.isfinite(frame["z_mean_square_predicted"].iloc[0])  # the first layer only needs the input
+    assert np.isnan(frame["z_mean_square_predicted"].iloc[1:]).all()
