@@ -20,7 +20,7 @@ from .errors import UserError, did_you_mean
 def _not_bool(value):
     """Refuse true/false where a number belongs (pydantic would read them as 1 and 0)."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {_shown(value)}")
+        raise ValueError(f"expected a number, got {shown(value)}")
     return value
 
 
@@ -64,14 +64,14 @@ INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., co
 def _initializer(value, info: ValidationInfo):
     """Check an initializer spec by building it and drawing a small kernel (or bias) with it."""
     if not isinstance(value, (str, dict)):
-        raise ValueError(f"expected {INIT_FORMS}, got {_shown(value)}")
+        raise ValueError(f"expected {INIT_FORMS}, got {shown(value)}")
     initializer = initializers.build(value, seed=0)
     name = initializers.split_spec(value)[0]
     try:
         initializer(TRIAL_SHAPES[info.field_name])
     except Exception as exc:  # noqa: BLE001 - Keras and TensorFlow raise many kinds for bad parameters at call time
         role = info.field_name.split("_")[0]
-        raise ValueError(f"'{name}' cannot draw a {role} with {_shown(value)}: {_tf_message(exc)}") from None
+        raise ValueError(f"'{name}' cannot draw a {role} with {shown(value)}: {_tf_message(exc)}") from None
     return value
 
 
@@ -295,7 +295,7 @@ def read_yaml(path: Path) -> dict:
     if raw is None:
         raise UserError("the file is empty", source)
     if not isinstance(raw, dict):
-        raise UserError(f"expected a mapping of keys at the top level, got a {type(raw).__name__}: {_shown(raw)}",
+        raise UserError(f"expected a mapping of keys at the top level, got a {type(raw).__name__}: {shown(raw)}",
                         source)
     return raw
 
@@ -311,7 +311,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"invalid YAML ({where}{problem})"
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
     """A value as the user wrote it in YAML: 'many', null, true, [1, 2], {x: 3}."""
     if isinstance(value, str):
         return repr(value)
@@ -342,7 +342,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         for depth, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {_shown(child)}, not a mapping", "--set", key)
+                raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {shown(child)}, not a mapping", "--set", key)
             node = child
         node[parts[-1]] = value
     return raw
@@ -401,20 +401,20 @@ def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str
         loc = ["data", "dataset"]
         tag = given.get("dataset") if isinstance(given, dict) else None
         message = (
-            f"unknown data set {_shown(tag)}{did_you_mean(tag, DATASETS)}; allowed: {', '.join(DATASETS)}"
+            f"unknown data set {shown(tag)}{did_you_mean(tag, DATASETS)}; allowed: {', '.join(DATASETS)}"
             if tag is not None
             else f"required key is missing; allowed: {', '.join(DATASETS)}"
         )
     elif kind == "string_pattern_mismatch" and loc == ["name"]:
         message = f"{given!r} is {NOT_PLAIN}"
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected a mapping of keys ({', '.join(_allowed_keys(loc, raw))}), got {_shown(given)}"
+        message = f"expected a mapping of keys ({', '.join(_allowed_keys(loc, raw))}), got {shown(given)}"
     elif kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", error["ctx"]["expected"])
-        message = f"unknown value {_shown(given)}{did_you_mean(given, allowed)}; allowed: {', '.join(allowed)}"
+        message = f"unknown value {shown(given)}{did_you_mean(given, allowed)}; allowed: {', '.join(allowed)}"
     else:
         text = error["msg"].removeprefix("Value error, ")
-        message = text if kind == "value_error" else f"{text[0].lower()}{text[1:]}, got {_shown(given)}"
+        message = text if kind == "value_error" else f"{text[0].lower()}{text[1:]}, got {shown(given)}"
     key = ".".join(loc) or None
     origin = next((k for k in set_keys if key and (key == k or key.startswith(k + ".") or k.startswith(key + "."))), None)
     return UserError(message, f"{source} (--set {origin})" if origin else source, key)

@@ -40,7 +40,10 @@ def summarize(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """summary.csv: per grid cell, mean, std, min and max over seeds of every final metric, and the run counts."""
     metrics = [m for m in METRICS if m in frame.columns]
     grouped = frame.groupby(keys, sort=False, dropna=False) if keys else frame.groupby(lambda _: "all")
-    table = grouped[metrics].agg(["mean", "std", "min", "max"])
+    if metrics:
+        table = grouped[metrics].agg(["mean", "std", "min", "max"])
+    else:  # every run failed: no final metrics to aggregate, only the counts
+        table = pd.DataFrame(index=grouped.size().index)
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     table.insert(0, "runs", grouped.size())
     table.insert(1, "ok", grouped["status"].apply(lambda s: int((s == "ok").sum())))
@@ -50,6 +53,8 @@ def summarize(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
     """A GitHub table of a DataFrame (floats rounded), without the tabulate dependency."""
     def cell(value):
+        if value is None:
+            return "-"
         if isinstance(value, float):
             return "" if np.isnan(value) else f"{value:.{digits}f}"
         return str(value).replace("|", "\\|")
@@ -75,8 +80,9 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
             f"final training metrics (validation in summary.csv).\n\n{markdown(summary[shown])}")
     (sweep_dir / "report.md").write_text(text)
     cells = _cells(planned, folders, keys)
-    _loss_curves(cells, sweep_dir / "loss_curves.png", sweep_name)
-    _activation_std(cells, sweep_dir / "activation_std.png", sweep_name)
+    if cells:  # failed runs have no records to draw
+        _loss_curves(cells, sweep_dir / "loss_curves.png", sweep_name)
+        _activation_std(cells, sweep_dir / "activation_std.png", sweep_name)
     if boundary_model is not None:
         _boundaries(planned, folders, keys, sweep_dir / "boundaries.png", sweep_name, boundary_model)
     return summary
@@ -122,16 +128,16 @@ def _activation_std(cells, path, title) -> None:
 
 
 def _boundaries(planned, folders, keys, path, title, boundary_model) -> None:
-    """The first seed's decision boundary for each cell: rows by the first key, columns by the second."""
+    """The first seed's decision boundary for each cell: rows by the first key, columns by the others together."""
     first_seed = min(run.seed for run in planned)
     chosen = [(run, folder) for run, folder in zip(planned, folders)
               if run.seed == first_seed and records.is_complete(folder) and (folder / "weights_final.npz").exists()]
     if not chosen:
         return
-    row_key, col_key = (keys + [None, None])[:2]
-    value = lambda run, key: "" if key is None else (run.case if key == "case" else run.grid[key])  # noqa: E731
-    rows = list(dict.fromkeys(value(run, row_key) for run, _ in chosen))
-    cols = list(dict.fromkeys(value(run, col_key) for run, _ in chosen))
-    panels = {(rows.index(value(run, row_key)), cols.index(value(run, col_key))): boundary_model(run, folder)
-              for run, folder in chosen}
+    value = lambda run, key: run.case if key == "case" else run.grid[key]  # noqa: E731
+    row = lambda run: value(run, keys[0]) if keys else ""  # noqa: E731
+    col = lambda run: " / ".join(value(run, key) for key in keys[1:])  # noqa: E731
+    rows = list(dict.fromkeys(row(run) for run, _ in chosen))
+    cols = list(dict.fromkeys(col(run) for run, _ in chosen))
+    panels = {(rows.index(row(run)), cols.index(col(run))): boundary_model(run, folder) for run, folder in chosen}
     plots.boundary_grid(panels, rows, cols, path, f"{title}: decision boundaries (seed {first_seed})")

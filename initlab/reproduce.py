@@ -30,6 +30,23 @@ RUNS = {
                    "He normal, 10 units, 3000 epochs: the boundary bends around the U"),
     "relu_zero": Run("relu_zero.yaml", {"gradients.png": "relu_zero_gradients.png"},
                      "zero init: no gradient reaches the hidden layer"),
+    **{f"mistake_{mistake}_{act}": Run(f"mistake_{mistake}_{act}.yaml", figures, claim)
+       for mistake, claim in (("zero", "zero init, 4x64 on 500 inputs"), ("constant", "every weight 0.5, 4x64 on 500 inputs"),
+                              ("small", "N(0, 0.01^2): the signal shrinks layer by layer"),
+                              ("large", "U[0, 1]: saturation, an exploding loss"))
+       for act in ("relu", "tanh", "sigmoid")
+       for figures in [{"activations.png": f"mistake_{mistake}_{act}_activations.png"} if act == "tanh" else {}]},
+    "salary_zero_relu": Run("salary_zero_relu.yaml", {}, "regression, zero init: predicts the mean salary"),
+    "salary_constant_relu": Run("salary_constant_relu.yaml", {}, "regression, constant init: one neuron (enough for a linear target)"),
+    "logreg_zero": Run("logreg_zero.yaml", {}, "zero init without a hidden layer: logistic regression learns"),
+    "constant_kernel_random_bias": Run("constant_kernel_random_bias.yaml", {}, "constant kernels, random biases: symmetry breaks, slowly"),
+    "small_init_shallow": Run("small_init_shallow.yaml", {}, "N(0, 0.01^2), 1 hidden layer: learns"),
+    "small_init_deep": Run("small_init_deep.yaml", {}, "N(0, 0.01^2), 8 hidden layers: stalls at ln 2"),
+    "per_layer_init": Run("per_layer_init.yaml", {}, "a different initializer per layer"),
+    "lr_too_small": Run("lr_too_small.yaml", {}, "learning rate 0.001: never reaches 0.9"),
+    "lr_well_chosen": Run("lr_well_chosen.yaml", {}, "learning rate 0.1: reaches 0.9"),
+    "convergence_he": Run("convergence_he.yaml", {}, "He: epochs to 0.9"),
+    "convergence_random_normal": Run("convergence_random_normal.yaml", {}, "N(0, 0.1^2): epochs to 0.9"),
 }
 SIGNAL = {  # label -> config: the signal-propagation comparison figure (initial weights only, no training)
     "ReLU, LeCun 1/n": "signal_relu_lecun_normal.yaml",
@@ -85,10 +102,19 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
 
 
 def _row(name: str, entry: Run, folder: Path) -> dict:
+    """The numbers behind a lesson: final metric, symmetry, signal at initialization, gradients at the end."""
     summary = records.read_summary(folder)
     final = summary["final"]
-    return {"config": f"`configs/{entry.config}`", "shows": entry.claim, "epochs": summary["epochs_run"],
-            "accuracy": final.get("accuracy"), "val_accuracy": final.get("val_accuracy"),
-            "distinct units": summary["distinct_units"], "status": summary["status"]}
-
-
+    layers = records.read_layers(folder)
+    hidden = layers[layers["layer"] != "output"]
+    start, end = hidden[hidden["epoch"] == 0], hidden[hidden["epoch"] == hidden["epoch"].max()]
+    return {
+        "config": f"`{entry.config}`", "shows": entry.claim, "epochs": summary["epochs_run"], "status": summary["status"],
+        "accuracy (mae)": final["accuracy"] if "accuracy" in final else final.get("mae"),
+        "distinct units": summary["distinct_units"],
+        "act. std at init, first -> last hidden": (f"{start['activation_std'].iloc[0]:.2g} -> {start['activation_std'].iloc[-1]:.2g}"
+                                                  if len(start) else "-"),
+        "saturated at init (max)": f"{start['saturated_fraction'].max():.2f}" if len(start) else "-",
+        "grad norm, hidden_1 at end": f"{end['grad_norm'].iloc[0]:.2g}" if len(end) else "-",
+        "epochs to 0.9": str((summary.get("epochs_to") or {}).get("0.9") or "-"),
+    }

@@ -1,5 +1,6 @@
 """A sweep file: a base run config crossed with a grid, hand-picked cases and seeds; expanded, grouped, validated."""
 
+import copy
 import hashlib
 import itertools
 import json
@@ -11,7 +12,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from . import config as config_module
-from .config import Config, Strict
+from .config import Config, Int, Strict, shown
 from .errors import UserError, did_you_mean
 
 MAX_POPULATION = 64  # runs trained together at most; bounds memory, never depends on the worker count
@@ -23,15 +24,29 @@ class SweepConfig(Strict):
     set: dict[str, Any] = {}  # key.path: value, applied to every run
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}  # key.path: [values]; every combination
     cases: list[dict[str, Any]] = []  # hand-picked sets of keys changed together; `label` names one
-    seeds: Annotated[list[Annotated[int, Field(ge=0, le=2**31 - 1)]], Field(min_length=1)] = [0]
+    seeds: Annotated[list[Annotated[Int, Field(ge=0, le=2**31 - 1)]], Field(min_length=1)] = [0]
 
     @field_validator("cases")
     @classmethod
     def _labels(cls, cases):
         labels = [case.get("label") for case in cases]
-        if any(label is None for label in labels) or len(set(labels)) != len(labels):
-            raise ValueError("every case needs a distinct `label`")
+        for number, label in enumerate(labels):
+            if label is None:
+                raise ValueError(f"every case needs a distinct `label`; case {number} has none")
+            if labels.index(label) != number:
+                raise ValueError(f"every case needs a distinct `label`; {shown(label)} is given twice")
         return cases
+
+    @field_validator("set", "grid", "cases")
+    @classmethod
+    def _not_seed_or_name(cls, value):
+        # the runs' seeds come from `seeds` and their name from the sweep's: a key here would be ignored or clash
+        reserved = {"seed": "list the seeds under `seeds`", "name": "the sweep's `name` names every run"}
+        for keys in [value] if isinstance(value, dict) else value:
+            for key, instead in reserved.items():
+                if key in keys:
+                    raise ValueError(f"'{key}' cannot be set here; {instead}")
+        return value
 
 
 @dataclass
@@ -48,6 +63,14 @@ class PlannedRun:
         """Everything but the seed: the runs that summary.csv averages over."""
         return (self.case, *self.grid.values())
 
+    def describe(self) -> str:
+        return _describe(self.case, self.grid, self.seed)
+
+
+def _describe(case: str | None, grid: dict[str, str], seed: int) -> str:
+    """'case deep, model.kernel_initializer=he_normal, seed=0': which run of a sweep this is."""
+    return ", ".join([*([f"case {case}"] if case is not None else []), *(f"{k}={v}" for k, v in grid.items()), f"seed={seed}"])
+
 
 def _label(value) -> str:
     """A grid value as a short label: 'he_normal', 'random_normal(stddev=0.01)', '[8, 8]'."""
@@ -61,39 +84,65 @@ def _label(value) -> str:
 def load(path: str | Path, overrides: list[str] = ()) -> tuple[SweepConfig, list[PlannedRun]]:
     """Read and validate a sweep file and every run it describes (a bad run is a UserError naming it)."""
     path = Path(path)
-    raw = config_module.read_yaml(path)
-    try:
-        sweep = SweepConfig.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(p) for p in error["loc"])
-        if error["type"] == "extra_forbidden":
-            allowed = list(SweepConfig.model_fields)
-            message = f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}"
-        else:
-            message = f"{error['msg'].removeprefix('Value error, ')}, got {error.get('input')!r}"
-        raise UserError(message, str(path), key) from None
+    sweep = _validate(config_module.read_yaml(path), path)
     base_path = (path.parent / sweep.base).resolve()
     if not base_path.is_file():
         raise UserError(f"no such run config: {base_path}", str(path), "base")
-    base = config_module.read_yaml(base_path)
-    fixed = [f"{key}={json.dumps(value)}" for key, value in sweep.set.items()] + list(overrides)
-    base = config_module.apply_overrides(base, fixed)
+    base = _with(config_module.read_yaml(base_path), sweep.set, path, "set")
+    base = config_module.apply_overrides(base, list(overrides))
     base["name"] = sweep.name
     planned = []
     cases = sweep.cases or [{}]
     combos = list(itertools.product(*sweep.grid.values())) if sweep.grid else [()]
-    for case in cases:
+    for number, case in enumerate(cases):
         for combo in combos:
             for seed in sweep.seeds:
-                changes = {**{k: v for k, v in case.items() if k != "label"}, **dict(zip(sweep.grid, combo)), "seed": seed}
-                raw_run = config_module.apply_overrides(base, [f"{k}={json.dumps(v)}" for k, v in changes.items()])
-                where = ", ".join([*([f"case {case['label']}"] if case else []),
-                                   *(f"{k}={_label(v)}" for k, v in zip(sweep.grid, combo)), f"seed={seed}"])
-                run_config = config_module.validate(raw_run, f"{path} (run {where})")
+                raw_run = _with(base, {k: v for k, v in case.items() if k != "label"}, path, f"cases.{number}")
+                raw_run = _with(raw_run, dict(zip(sweep.grid, combo)), path, "grid")
+                raw_run["seed"] = seed
+                labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
+                where = _describe(case.get("label"), labels, seed)
+                run_config = config_module.validate(raw_run, f"{path} (run {where})", list(overrides))
                 run_config._source = base_path
-                planned.append(PlannedRun(run_config, {k: _label(v) for k, v in zip(sweep.grid, combo)}, case.get("label")))
+                planned.append(PlannedRun(run_config, labels, case.get("label")))
     return sweep, planned
+
+
+def _validate(raw: dict, path: Path) -> SweepConfig:
+    """The sweep file's own keys checked; the first problem becomes a UserError naming the file and the key."""
+    try:
+        return SweepConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"])
+        text = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            allowed = list(SweepConfig.model_fields)
+            message = f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}"
+        elif error["type"] == "value_error":
+            message = text
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = f"{text[0].lower()}{text[1:]}, got {shown(error.get('input'))}"
+        raise UserError(message, str(path), key) from None
+
+
+def _with(raw: dict, changes: dict, path: Path, section: str) -> dict:
+    """A copy of raw with each 'a.b.c' key of changes (the sweep file's `section`) set to its value. Values are set
+    as read, never written out and parsed again as --set text is (YAML would read 1e-05 back as a string)."""
+    raw = copy.deepcopy(raw)
+    for key, value in changes.items():
+        parts, where = str(key).split("."), f"{section}.{key}"
+        if not all(parts) or "=" in str(key):
+            raise UserError("expected a key path like train.epochs", str(path), where)
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {shown(node)}, not a mapping", str(path), where)
+        node[parts[-1]] = copy.deepcopy(value)
+    return raw
 
 
 def group_key(config: Config, dataset_depends_on_seed: bool) -> str:
@@ -168,6 +217,11 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False)
         data = result.data_for(run.config)
         result.resolved.append(model_module.with_task_defaults(run.config, data.task))
     result.folders = [runs.run_dir(config, out) for config in result.resolved]
+    first = {}
+    for run, folder in zip(planned, result.folders):
+        other = first.setdefault(folder, run)
+        if other is not run:  # one folder written twice, and counted twice in summary.csv
+            raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
     result.done = [not rerun and records.is_complete(f) and records.read_summary(f)["status"] != "failed" for f in result.folders]
     return result
 

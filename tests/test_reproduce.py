@@ -18,7 +18,7 @@ def test_quick_reproduce_writes_figures_and_table(tmp_path):
     figures = {p.name for p in (tmp_path / "docs" / "figures").iterdir()}
     assert figures == {"relu_constant_boundary.png", "relu_constant_history.png", "signal_comparison.png"}
     table = (tmp_path / "docs" / "tables" / "lessons.md").read_text()
-    assert "`configs/relu_constant.yaml`" in table and "| 20 |" in table
+    assert "`relu_constant.yaml`" in table and "| 20 |" in table
 
 
 def test_unknown_entry_exits_2(tmp_path):
