@@ -1,5 +1,6 @@
 """The experiment config: YAML (safe_load only) -> `--set` overrides -> a pydantic model that refuses unknown keys."""
 
+import copy
 import hashlib
 import json
 import re
@@ -330,21 +331,25 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise UserError(f"the value '{value}': {_yaml_problem(exc)}", "--set", key) from None
 
 
+def set_key(raw: dict, key: str, value, source: str, where: str) -> None:
+    """raw['a']['b']['c'] = value for key 'a.b.c', creating missing mappings; `source`/`where` name a bad path."""
+    parts = key.split(".")
+    if not all(parts) or "=" in key:
+        raise UserError("expected a key path like train.epochs", source, where)
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {shown(node)}, not a mapping", source, where)
+    node[parts[-1]] = value
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """A copy of `raw` with each 'a.b.c=value' set, creating missing mappings on the way."""
-    import copy
-
     raw = copy.deepcopy(raw)
     for text in overrides:
         key, value = parse_override(text)
-        node = raw
-        parts = key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {shown(child)}, not a mapping", "--set", key)
-            node = child
-        node[parts[-1]] = value
+        set_key(raw, key, value, "--set", key)
     return raw
 
 

@@ -89,6 +89,10 @@ def load(path: str | Path, overrides: list[str] = ()) -> tuple[SweepConfig, list
     if not base_path.is_file():
         raise UserError(f"no such run config: {base_path}", str(path), "base")
     base = _with(config_module.read_yaml(base_path), sweep.set, path, "set")
+    varied = set(sweep.grid) | {key for case in sweep.cases for key in case if key != "label"}
+    for key in (config_module.parse_override(text)[0] for text in overrides):
+        if key in varied:
+            raise UserError(f"the sweep varies this key (grid or cases) in {path}: change it there", "--set", key)
     base = config_module.apply_overrides(base, list(overrides))
     base["name"] = sweep.name
     planned = []
@@ -133,15 +137,7 @@ def _with(raw: dict, changes: dict, path: Path, section: str) -> dict:
     as read, never written out and parsed again as --set text is (YAML would read 1e-05 back as a string)."""
     raw = copy.deepcopy(raw)
     for key, value in changes.items():
-        parts, where = str(key).split("."), f"{section}.{key}"
-        if not all(parts) or "=" in str(key):
-            raise UserError("expected a key path like train.epochs", str(path), where)
-        node = raw
-        for depth, part in enumerate(parts[:-1]):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise UserError(f"'{'.'.join(parts[: depth + 1])}' is {shown(node)}, not a mapping", str(path), where)
-        node[parts[-1]] = copy.deepcopy(value)
+        config_module.set_key(raw, str(key), copy.deepcopy(value), str(path), f"{section}.{key}")
     return raw
 
 
