@@ -28,6 +28,16 @@ def epoch_order(seed: int, epoch, n: int):
     return tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.cast(seed, tf.int32), tf.cast(epoch, tf.int32)]))
 
 
+def over_batches(n, size: int, batch, totals: tuple) -> tuple:
+    """totals after batch(start, totals) for start = 0, size, 2 * size, ... < n, as one tf.while_loop. Loops are
+    written out, not left to autograph: autograph rewrites every Keras function a loop calls, ~1 s of tracing."""
+    tf = _tf()
+    totals = tuple(tf.convert_to_tensor(t, tf.float32) for t in totals)
+    _, totals = tf.while_loop(lambda start, _: start < n, lambda start, t: (start + size, batch(start, t)),
+                              (tf.constant(0), totals))
+    return totals
+
+
 def batch_starts(n: int, batch_size: int) -> list[int]:
     return list(range(0, n, batch_size))
 
@@ -106,7 +116,7 @@ class FastLoop:
         self.variables = model.trainable_variables
         model.optimizer.build(self.variables)
         self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
-        self.run_epochs = tf.function(self._run_epochs)
+        self.run_epochs = tf.function(self._run_epochs, autograph=False)
 
     def _step(self, xb, yb):
         tf = _tf()
@@ -120,16 +130,18 @@ class FastLoop:
     def _mean_over_batches(self, x, y, order, step):
         """(mean loss, mean metric) over batches of x[order], each batch's loss weighted by its size (Keras's Mean)."""
         tf = _tf()
-        n, size = tf.shape(x)[0], self.config.train.batch_size
-        loss_total, metric_total, count = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
-        for start in tf.range(0, n, size):
+        size = self.config.train.batch_size
+
+        def batch(start, totals):
+            loss_total, metric_total, count = totals
             rows = order[start : start + size]
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
             loss, y_pred = step(xb, yb)
-            batch = tf.cast(tf.shape(xb)[0], tf.float32)
-            loss_total += loss * batch
-            metric_total += tf.reduce_sum(tf.cast(self.metric(yb, y_pred), tf.float32))
-            count += batch
+            batch_rows = tf.cast(tf.shape(xb)[0], tf.float32)
+            return (loss_total + loss * batch_rows,
+                    metric_total + tf.reduce_sum(tf.cast(self.metric(yb, y_pred), tf.float32)), count + batch_rows)
+
+        loss_total, metric_total, count = over_batches(tf.shape(x)[0], size, batch, (0.0, 0.0, 0.0))
         return tf.math.divide_no_nan(loss_total, count), tf.math.divide_no_nan(metric_total, count)
 
     def _evaluate(self, xb, yb):
@@ -145,9 +157,8 @@ class FastLoop:
         putting back the weights from before it. Returns (rows [k, 4], k, diverged)."""
         tf = _tf()
         n = tf.shape(self.x)[0]
-        rows = tf.TensorArray(tf.float32, size=n_epochs)
-        done, diverged = tf.constant(0), tf.constant(False)
-        for i in tf.range(n_epochs):
+
+        def epoch_body(i, rows, diverged):
             for saved, variable in zip(self.backup, self.variables):
                 saved.assign(variable)
             epoch = first_epoch + i + 1
@@ -158,16 +169,22 @@ class FastLoop:
             else:
                 val_loss, val_metric = tf.constant(np.nan, tf.float32), tf.constant(np.nan, tf.float32)
             rows = rows.write(i, tf.stack([loss, metric, val_loss, val_metric]))
-            done = i + 1
             finite = tf.math.is_finite(loss)
             for variable in self.variables:
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(variable)))
-            if not finite:
-                for saved, variable in zip(self.backup, self.variables):
-                    variable.assign(saved)
-                diverged = tf.constant(True)
-                break
+            return i + 1, rows, tf.cond(finite, lambda: tf.constant(False), self._restore)
+
+        done, rows, diverged = tf.while_loop(
+            lambda i, rows, diverged: tf.logical_and(i < n_epochs, tf.logical_not(diverged)), epoch_body,
+            (tf.constant(0), tf.TensorArray(tf.float32, size=n_epochs), tf.constant(False)),
+        )
         return rows.stack()[:done], done, diverged
+
+    def _restore(self):
+        """Put back the weights from before the epoch; True (diverged)."""
+        tf = _tf()
+        with tf.control_dependencies([v.assign(saved) for saved, v in zip(self.backup, self.variables)]):
+            return tf.constant(True)
 
 
 def train_fast(model, data: Dataset, config, task: str, metric: str, on_record: Callable[[int], None]) -> Outcome:

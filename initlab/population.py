@@ -71,8 +71,8 @@ class Population:
         self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
         self.has_val = len(data.x_val) > 0
         self.batch_size, self.shuffle = first.train.batch_size, first.train.shuffle
-        self.run_epochs = tf.function(self._run_epochs)
-        self.probe = tf.function(self._probe)
+        self.run_epochs = tf.function(self._run_epochs, autograph=False)  # loops written out: see engine.over_batches
+        self.probe = tf.function(self._probe, autograph=False)
 
     def forward(self, x):
         """x [K, B, d] -> (outputs per layer [K, B, units]), the last being the predictions."""
@@ -91,26 +91,34 @@ class Population:
     def _sweep(self, x, y, orders, train: bool):
         """Per-member (mean loss, mean metric) over batches of x[orders[k]], weighted by batch size as fit does."""
         tf = _tf()
-        n = tf.shape(x)[0]
-        loss_total, metric_total, count = tf.zeros([self.k]), tf.zeros([self.k]), tf.constant(0.0)
-        for start in tf.range(0, n, self.batch_size):
+        step = self._train_batch_step if train else self._eval_batch_step
+
+        def batch(start, totals):
+            loss_total, metric_total, count = totals
             rows = orders[:, start : start + self.batch_size]
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
-            if train:
-                with tf.GradientTape() as tape:
-                    y_pred = self.forward(xb)[-1]
-                    losses = self._losses(yb, y_pred)
-                    total = tf.reduce_sum(losses)  # members share no weight: d total / d member k = d loss_k
-                grads = tape.gradient(total, self.variables)
-                self.optimizer.apply_gradients(zip(grads, self.variables))
-            else:
-                y_pred = self.forward(xb)[-1]
-                losses = self._losses(yb, y_pred)
-            batch = tf.cast(tf.shape(rows)[1], tf.float32)
-            loss_total += losses * batch
-            metric_total += tf.reduce_sum(tf.reshape(tf.cast(self.metric(yb, y_pred), tf.float32), [self.k, -1]), axis=1)
-            count += batch
+            losses, y_pred = step(xb, yb)
+            batch_rows = tf.cast(tf.shape(rows)[1], tf.float32)
+            matches = tf.reduce_sum(tf.reshape(tf.cast(self.metric(yb, y_pred), tf.float32), [self.k, -1]), axis=1)
+            return loss_total + losses * batch_rows, metric_total + matches, count + batch_rows
+
+        zeros = tf.zeros([self.k])
+        loss_total, metric_total, count = engine.over_batches(tf.shape(x)[0], self.batch_size, batch, (zeros, zeros, 0.0))
         return tf.math.divide_no_nan(loss_total, count), tf.math.divide_no_nan(metric_total, count)
+
+    def _train_batch_step(self, xb, yb):
+        tf = _tf()
+        with tf.GradientTape() as tape:
+            y_pred = self.forward(xb)[-1]
+            losses = self._losses(yb, y_pred)
+            total = tf.reduce_sum(losses)  # members share no weight: d total / d member k = d loss_k
+        grads = tape.gradient(total, self.variables)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        return losses, y_pred
+
+    def _eval_batch_step(self, xb, yb):
+        y_pred = self.forward(xb)[-1]
+        return self._losses(yb, y_pred), y_pred
 
     def evaluate(self, x, y):
         tf = _tf()
@@ -123,9 +131,8 @@ class Population:
         diverged [n, K])."""
         tf = _tf()
         n = tf.shape(self.x)[0]
-        rows = tf.TensorArray(tf.float32, size=n_epochs)
-        diverged = tf.TensorArray(tf.bool, size=n_epochs)
-        for i in tf.range(n_epochs):
+
+        def epoch_body(i, rows, diverged):
             for saved, variable in zip(self.backup, self.variables):
                 saved.assign(variable)
             epoch = first_epoch + i + 1
@@ -138,16 +145,23 @@ class Population:
                 val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
             else:
                 val_loss = val_metric = tf.fill([self.k], np.float32(np.nan))
-            rows = rows.write(i, tf.stack([loss, metric, val_loss, val_metric]))
             finite = tf.math.is_finite(loss)
             for variable in self.variables:
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(tf.reshape(variable, [self.k, -1])), axis=1))
             keep = tf.logical_and(self.active, finite)
-            diverged = diverged.write(i, tf.logical_and(self.active, tf.logical_not(finite)))
+            newly = tf.logical_and(self.active, tf.logical_not(finite))
+            restored = []
             for saved, variable in zip(self.backup, self.variables):
                 mask = tf.reshape(keep, [self.k] + [1] * (len(variable.shape) - 1))
-                variable.assign(tf.where(mask, variable, saved))
-            self.active.assign(keep)
+                restored.append(variable.assign(tf.where(mask, variable, saved)))
+            with tf.control_dependencies(restored):
+                self.active.assign(keep)
+            return i + 1, rows.write(i, tf.stack([loss, metric, val_loss, val_metric])), diverged.write(i, newly)
+
+        _, rows, diverged = tf.while_loop(
+            lambda i, *_: i < n_epochs, epoch_body,
+            (tf.constant(0), tf.TensorArray(tf.float32, size=n_epochs), tf.TensorArray(tf.bool, size=n_epochs)),
+        )
         return rows.stack(), diverged.stack()
 
     def _probe(self, x, y):

@@ -71,7 +71,7 @@ class Probe:
         self.y = tf.constant(y_train[:PROBE_ROWS])
         self.chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
         self.layers = [layer for layer in self.chain if weighted(layer)]
-        self._forward = tf.function(self._forward_and_gradients)
+        self._forward = tf.function(self._forward_and_gradients, autograph=False)  # no tensor-dependent control flow
 
     def _forward_and_gradients(self, x, y):
         tf = _tf()

@@ -226,7 +226,9 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
     plots.gradients(layers, folder / "gradients.png", title)
     with np.load(folder / "histograms.npz") as samples:
         plots.activations(dict(samples), folder / "activations.png", title)
-    plots.signal(pd.read_csv(folder / "signal.csv"), folder / "signal.png", f"{title}: signal at initialization")
+    propagation = pd.read_csv(folder / "signal.csv")
+    if len(propagation) >= 3:  # signal propagation is a story of depth: two hidden layers at least
+        plots.signal(propagation, folder / "signal.png", f"{title}: signal at initialization")
     if data.n_features == 2 and data.task != "regression":
         predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
         plots.boundary(predict, data.x_train, data.y_train, data.x_val, data.y_val, folder / "boundary.png", title)

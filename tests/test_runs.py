@@ -10,8 +10,12 @@ from initlab import records, runs
 from tests.conftest import make_config
 
 FILES = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
-         "signal.csv", "signal.png",
+         "signal.csv",
          "model.keras", "histograms.npz", "boundary.png", "history.png", "activations.png", "gradients.png"}
+
+
+def test_deep_runs_get_a_signal_picture(tmp_path):
+    assert (runs.run(make_config(model={"hidden": [4, 4]}, train={"epochs": 1}), tmp_path) / "signal.png").exists()
 
 
 def test_run_folder_has_every_file_and_column(tmp_path):
