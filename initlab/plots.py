@@ -160,7 +160,7 @@ def activations(samples: dict, path, title: str = "") -> None:
         ax.set_xlabel("activation value")
         ax.set_ylabel("count")
         ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=9)
     _save(fig, path)
 
 

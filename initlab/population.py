@@ -211,7 +211,7 @@ class Population:
 
 def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
     """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
-    from .runs import RunResult, histogram_epochs
+    from .runs import RunResult, histogram_epochs, keep_samples
 
     tf = _tf()
     started = time.perf_counter()
@@ -235,8 +235,7 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         rows, samples = population.measure(epoch)
         for m in running:
             results[m].layer_rows.extend(rows[m])
-            if epoch in keep:
-                results[m].samples.update({f"epoch_{epoch}/{name}": a for name, a in samples[m].items()})
+            keep_samples(results[m].samples, epoch, samples[m], keep)
         if on_epoch is not None:
             on_epoch(epoch)
 

@@ -79,7 +79,7 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
             shutil.copyfile(folder / source, figures / target)
         rows.append(_row(name, entry, folder))
         report(f"{name}: {folder}")
-    if rows:
+    if len(rows) == len(RUNS):  # the table is every lesson's: a partial run (--only) leaves it as it was
         (tables / "lessons.md").write_text(report_module.markdown(pd.DataFrame(rows)))
     if not only or "signal" in only:
         frames = {}

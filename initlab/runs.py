@@ -67,6 +67,14 @@ def histogram_epochs(epochs: list[int]) -> set[int]:
     return {epochs[i] for i in picks}
 
 
+def keep_samples(samples: dict, epoch: int, activations: dict, keep: set[int]) -> None:
+    """Raw activations of the `keep` epochs, and of the latest recorded one (a run that diverges or is cut short
+    still shows where it ended)."""
+    for key in [k for k in samples if int(k.split("/")[0].split("_")[1]) not in keep]:
+        del samples[key]
+    samples.update({f"epoch_{epoch}/{name}": a for name, a in activations.items()})
+
+
 def epochs_to(history: list[dict], metric: str, targets: list[float]) -> dict:
     """{'0.9': the first epoch whose training accuracy reached 0.9, or None}; empty for regression."""
     if metric != "accuracy":
@@ -138,8 +146,7 @@ def train(config: config_module.Config, on_epoch=None) -> RunResult:
     def on_record(epoch: int) -> None:
         rows, activations = probe.measure(epoch)
         result.layer_rows.extend(rows)
-        if epoch in keep:
-            result.samples.update({f"epoch_{epoch}/{name}": a for name, a in activations.items()})
+        keep_samples(result.samples, epoch, activations, keep)
         if writer is not None:
             _write_histograms(writer, model, activations, epoch)
         if on_epoch is not None:

@@ -4,21 +4,34 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from initlab import reproduce
 from initlab.cli import app
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 runner = CliRunner()
 
 
-def test_quick_reproduce_writes_figures_and_table(tmp_path):
-    args = ["reproduce", "--quick", "--only", "relu_constant", "--only", "signal",
+def _reproduce(tmp_path, *names):
+    args = ["reproduce", "--quick", *[arg for name in names for arg in ("--only", name)],
             "--configs", str(CONFIGS), "--docs", str(tmp_path / "docs"), "--out", str(tmp_path / "outputs")]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    figures = {p.name for p in (tmp_path / "docs" / "figures").iterdir()}
-    assert figures == {"relu_constant_boundary.png", "relu_constant_history.png", "signal_comparison.png"}
-    table = (tmp_path / "docs" / "tables" / "lessons.md").read_text()
-    assert "`relu_constant.yaml`" in table and "| 20 |" in table
+    return tmp_path / "docs"
+
+
+def test_every_lesson_quickly_gives_its_figures_and_the_table(tmp_path):
+    docs = _reproduce(tmp_path, *reproduce.RUNS, "signal")
+    expected = {target for run in reproduce.RUNS.values() for target in run.figures.values()} | {"signal_comparison.png"}
+    assert {p.name for p in (docs / "figures").iterdir()} == expected
+    table = (docs / "tables" / "lessons.md").read_text().splitlines()
+    assert len(table) == 2 + len(reproduce.RUNS)
+    assert any(line.startswith("| `relu_constant.yaml` |") and "| 20 |" in line for line in table)
+
+
+def test_a_partial_run_leaves_the_lesson_table_alone(tmp_path):
+    docs = _reproduce(tmp_path, "relu_constant")
+    assert {p.name for p in (docs / "figures").iterdir()} == {"relu_constant_boundary.png", "relu_constant_history.png"}
+    assert not (docs / "tables" / "lessons.md").exists()
 
 
 def test_unknown_entry_exits_2(tmp_path):

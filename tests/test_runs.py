@@ -98,6 +98,9 @@ def test_diverged_run_keeps_records_and_finite_weights(tmp_path):
     with np.load(folder / "weights_final.npz") as weights:
         assert all(np.all(np.isfinite(weights[k])) for k in weights)
     assert (folder / "history.png").exists() and (folder / "layers.csv").exists()
+    last_recorded = pd.read_csv(folder / "layers.csv")["epoch"].max()
+    with np.load(folder / "histograms.npz") as samples:  # where the run ended is kept, not only the planned epochs
+        assert f"epoch_{last_recorded}/hidden_1" in samples and "epoch_0/hidden_1" in samples
 
 
 def test_python_api(tmp_path):
