@@ -38,10 +38,6 @@ def over_batches(n, size: int, batch, totals: tuple) -> tuple:
     return totals
 
 
-def batch_starts(n: int, batch_size: int) -> list[int]:
-    return list(range(0, n, batch_size))
-
-
 def metric_function(task: str):
     """The per-sample metric `fit` reports beside the loss, as Keras computes it."""
     keras = _keras()

@@ -69,17 +69,29 @@ def test_epoch_order_changes_between_epochs_and_seeds():
 
 
 def test_shuffled_epoch_visits_every_row_once_in_batches():
-    """Train a model whose gradient reveals which rows a batch held: a linear model on one-hot rows."""
+    """The fast engine's own batch loop, fed one-hot rows: a step that counts the rows it sees and reports its
+    batch size as the loss shows every row once, in batches of 5, 5, 5, 5 and 3."""
     tf = _tf()
     n, size = 23, 5
-    seen = []
-    x = tf.eye(n)
-    order = engine.epoch_order(7, 3, n)
-    for start in engine.batch_starts(n, size):
-        rows = tf.gather(x, order[start : start + size])
-        seen.append(np.flatnonzero(rows.numpy().sum(axis=0)).tolist())
-    assert [len(b) for b in seen] == [5, 5, 5, 5, 3]
-    assert sorted(sum(seen, [])) == list(range(n))
+    config = make_config(data={"validation_split": 0.0}, train={"batch_size": size})
+    data = data_module.load(config.data, config.seed)
+    model = model_module.build(model_module.with_task_defaults(config, "binary"), 2, "binary", 2)
+    model_module.compile(model, model_module.with_task_defaults(config, "binary"), "binary")
+    loop = engine.FastLoop(model, data, config, "binary")
+    visits = tf.Variable(tf.zeros([n]))
+
+    def counting_step(xb, yb):
+        visits.assign_add(tf.reduce_sum(xb, axis=0))
+        return tf.cast(tf.shape(xb)[0], tf.float32), yb
+
+    @tf.function(autograph=False)
+    def one_epoch():
+        order = engine.epoch_order(7, 3, n)
+        return loop._mean_over_batches(tf.eye(n), tf.zeros([n, 1]), order, counting_step)
+
+    mean_batch, _ = one_epoch()
+    assert visits.numpy().tolist() == [1.0] * n
+    assert mean_batch.numpy() == pytest.approx((4 * 5 * 5 + 3 * 3) / n)  # sum of size^2 / n
 
 
 def test_engines_learn_alike_with_shuffling():
