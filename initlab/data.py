@@ -167,6 +167,11 @@ GENERATORS = {
 REGRESSION = {"salary"}
 
 
+def depends_on_seed(dataset: str) -> bool:
+    """Whether the run seed generates the rows (generators do; the U-shape file and a user's CSV do not)."""
+    return dataset not in ("ushape", "csv")
+
+
 def _seed(rng) -> int:
     return int(rng.integers(0, 2**31 - 1))
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from . import config as config_module
+from . import config as config_module, data as data_module
 from .config import Config, Int, Strict, shown
 from .errors import UserError, did_you_mean
 
@@ -58,10 +58,6 @@ class PlannedRun:
     @property
     def seed(self) -> int:
         return self.config.seed
-
-    def cell(self) -> tuple:
-        """Everything but the seed: the runs that summary.csv averages over."""
-        return (self.case, *self.grid.values())
 
     def describe(self) -> str:
         return _describe(self.case, self.grid, self.seed)
@@ -166,7 +162,7 @@ def groups(configs: list[Config]) -> list[list[int]]:
     alone = []
     for i, config in enumerate(configs):
         if config.train.engine == "fast" and not config.record.tensorboard and can_join(config):
-            key = group_key(config, config.data.dataset not in ("ushape", "csv"))
+            key = group_key(config, data_module.depends_on_seed(config.data.dataset))
             buckets.setdefault(key, []).append(i)
         else:
             alone.append([i])
@@ -197,7 +193,7 @@ class Plan:
         from . import runs
 
         key = json.dumps(config.data.model_dump(mode="json"), sort_keys=True)
-        if config.data.dataset not in ("ushape", "csv"):
+        if data_module.depends_on_seed(config.data.dataset):
             key += f"/{config.seed}"
         if key not in self.datasets:
             self.datasets[key] = runs.load_data(config)
