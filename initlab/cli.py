@@ -113,17 +113,13 @@ def sweep(
         err_console().print(f"[bold red]a run failed:[/] {escape(str(failure))}", soft_wrap=True)
         raise typer.Exit(code=1)
     except KeyboardInterrupt:
-        done = sum(records_complete(f) for f in the_plan.folders)
+        from .records import is_complete
+
+        done = sum(is_complete(f) for f in the_plan.folders)
         err_console().print(f"interrupted: {done} of {len(the_plan.folders)} runs complete; run the same command to finish")
         raise typer.Exit(code=130)
     _print_summary(summary)
     typer.echo(str(the_plan.sweep_dir))
-
-
-def records_complete(folder: Path) -> bool:
-    from .records import is_complete
-
-    return is_complete(folder)
 
 
 def _print_plan(the_plan) -> None:
