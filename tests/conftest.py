@@ -5,10 +5,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def make_config(**sections):
-    """A validated config: the tutorial's defaults with `sections` (plain dicts) merged in per top-level key."""
-    from initlab.config import validate
-
+def raw_config(**sections) -> dict:
+    """The tutorial's config as plain data, with `sections` (plain dicts) merged in per top-level key."""
     raw = {
         "name": "test",
         "seed": 0,
@@ -18,7 +16,14 @@ def make_config(**sections):
     }
     for key, value in sections.items():
         raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
-    return validate(raw)
+    return raw
+
+
+def make_config(**sections):
+    """A validated config: raw_config(**sections)."""
+    from initlab.config import validate
+
+    return validate(raw_config(**sections))
 
 
 @pytest.fixture

@@ -12,18 +12,12 @@ from typer.testing import CliRunner
 
 from initlab import model as model_module, sweep
 from initlab.cli import app
-from tests.conftest import make_config
+from tests.conftest import make_config, raw_config
 from tests.test_cli_errors import assert_user_error
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "300"}  # Rich tables shorten cells to the terminal's width; run ids must show whole
-BASE = {
-    "name": "base",
-    "seed": 0,
-    "data": {"dataset": "ushape", "validation_split": 0.2},
-    "model": {"hidden": [4], "activation": "relu", "kernel_initializer": "glorot_uniform"},
-    "train": {"epochs": 50, "batch_size": 32},
-}
+BASE = raw_config(name="base", model={"hidden": [4]}, train={"epochs": 50})
 
 
 def write_sweep(folder: Path, body: dict | str, name: str = "sweep.yaml") -> Path:

@@ -17,15 +17,10 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
+from tests.conftest import raw_config
 
 RECORDS = ["metrics.csv", "layers.csv", "weights_initial.npz", "weights_final.npz"]
-BASE = {
-    "name": "base",
-    "seed": 0,
-    "data": {"dataset": "ushape", "validation_split": 0.2},
-    "model": {"hidden": [4], "activation": "relu", "kernel_initializer": "glorot_uniform"},
-    "train": {"epochs": 3, "batch_size": 32},
-}
+BASE = raw_config(name="base", model={"hidden": [4]}, train={"epochs": 3})
 
 
 def _initlab() -> list[str]:
