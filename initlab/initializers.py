@@ -4,7 +4,7 @@ import inspect
 
 import numpy as np
 
-from .errors import UserError, did_you_mean
+from .errors import did_you_mean
 
 # Keras's canonical names, the formula each draws from, and its variance as a function of the fans
 # (None where the variance depends on parameters or is not a random draw). n_in = fan_in, n_out = fan_out.
@@ -100,14 +100,6 @@ def build(spec, seed: int | None = None):
         return cls(**params)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"bad parameters for '{name}': {exc}") from None
-
-
-def check(spec, key: str, source: str | None = None) -> None:
-    """Raise a UserError naming `key` unless `spec` builds."""
-    try:
-        build(spec, seed=0)
-    except ValueError as exc:
-        raise UserError(str(exc), source, key) from None
 
 
 def layer_seed(run_seed: int, layer_index: int, role: int = 0) -> int:

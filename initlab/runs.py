@@ -1,11 +1,12 @@
 """One experiment end to end: config -> data -> model -> engine -> records -> plots, into outputs/<name>/<run_id>/."""
 
+import functools
 import importlib.util
 import math
-import shutil
-import tempfile
 import platform
+import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,7 @@ def epochs_to(history: list[dict], metric: str, targets: list[float]) -> dict:
     return reached
 
 
+@functools.cache  # once per process: a sweep writes many summaries, each used to start `git`
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
@@ -95,6 +97,7 @@ def _git_commit() -> str | None:
         return None
 
 
+@functools.cache
 def _versions() -> dict:
     import tensorflow as tf
 
@@ -186,7 +189,7 @@ def summary_of(result: RunResult, run_name: str) -> dict:
         "run_id": run_name,
         "config_dir": str(config_module.source_dir(config)),
         "error": result.error,
-        "versions": _versions(),
+        "versions": dict(_versions()),
         "git_commit": _git_commit(),
     }
 
