@@ -1,5 +1,7 @@
 """A run's pictures, drawn from its records: decision boundary, history, activations, gradients."""
 
+import textwrap
+
 import matplotlib
 import matplotlib.ticker
 
@@ -17,8 +19,25 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
 
 
-def _save(fig, path) -> None:
-    fig.tight_layout()
+def _suptitle(fig, title: str, fontsize: float = 10) -> None:
+    """The figure's title, wrapped onto a second line when it is wider than the picture (run names are long)."""
+    characters = int(fig.get_size_inches()[0] * 72 / (0.6 * fontsize))  # a generous average glyph width
+    fig.suptitle(textwrap.fill(title, characters, break_on_hyphens=False), fontsize=fontsize)
+
+
+def _save(fig, path, margins: tuple[float, float, float, float] | None = None, gap: float = 0.8) -> None:
+    """Write a PNG. `margins` (left, bottom, right, top, in inches) and `gap` (between panels, inches) fix the layout;
+    without them tight_layout measures every label first, which costs as much as drawing the picture again."""
+    if margins is None:
+        fig.tight_layout()
+    else:
+        width, height = fig.get_size_inches()
+        left, bottom, right, top = margins
+        columns = max((ax.get_subplotspec().get_topmost_subplotspec().get_gridspec().ncols for ax in fig.axes
+                       if ax.get_subplotspec()), default=1)
+        panel = (width - left - right - gap * (columns - 1)) / columns
+        fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height,
+                            wspace=gap / panel)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -35,8 +54,8 @@ def history(metrics: pd.DataFrame, path, title: str = "") -> None:
         ax.set_ylabel(column)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right")  # a fixed place: 'best' searches every point, a third of the drawing time
-    fig.suptitle(title)
-    _save(fig, path)
+    _suptitle(fig, title)
+    _save(fig, path, margins=(0.7, 0.5, 0.15, 0.45))
 
 
 def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
@@ -47,8 +66,8 @@ def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> 
     if filled is not None:
         fig.colorbar(filled, ax=ax, label="P(class 1)")
     ax.legend(loc="lower left", fontsize=8)
-    ax.set_title(title)
-    _save(fig, path)
+    _suptitle(fig, title, fontsize=9)
+    _save(fig, path, margins=(0.7, 0.4, 0.1, 0.45), gap=0.3)
 
 
 def draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution: int = 250, marker_size: float = 28):
@@ -95,7 +114,7 @@ def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: s
     for ax in axes.ravel():
         if not ax.has_data():
             ax.axis("off")
-    fig.suptitle(title)
+    _suptitle(fig, title)
     _save(fig, path)
 
 
@@ -117,7 +136,7 @@ def bands(panels: dict[str, dict[str, pd.DataFrame]], path, title: str, ylabel: 
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     _save(fig, path)
 
 
@@ -137,7 +156,7 @@ def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
         _log_y(axes[0])
     axes[0].set_ylabel("activation std")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     _save(fig, path)
 
 
@@ -160,8 +179,8 @@ def activations(samples: dict, path, title: str = "") -> None:
         ax.set_xlabel("activation value")
         ax.set_ylabel("count")
         ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    _suptitle(fig, title)
+    _save(fig, path, margins=(0.75, 0.5, 0.15, 0.6))
 
 
 def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
@@ -193,8 +212,8 @@ def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
         axes[0][1].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axes[0][1].set_title("symmetric layers: units computing different functions")
         axes[0][1].legend(fontsize=8, loc="upper right")
-    fig.suptitle(title)
-    _save(fig, path)
+    _suptitle(fig, title)
+    _save(fig, path, margins=(0.8, 0.5, 0.15, 0.6))
 
 
 def signal(frame: pd.DataFrame, path, title: str = "") -> None:
@@ -212,8 +231,8 @@ def signal(frame: pd.DataFrame, path, title: str = "") -> None:
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle(title)
-    _save(fig, path)
+    _suptitle(fig, title)
+    _save(fig, path, margins=(0.7, 0.85, 0.15, 0.6))
 
 
 def _at_least_a_decade(ax) -> None:
