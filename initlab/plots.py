@@ -25,24 +25,29 @@ def _suptitle(fig, title: str, fontsize: float = 10) -> None:
     fig.suptitle(textwrap.fill(title, characters, break_on_hyphens=False), fontsize=fontsize)
 
 
-def _save(fig, path, margins: tuple[float, float, float, float] | None = None, gap: float = 0.8) -> None:
-    """Write a PNG. `margins` (left, bottom, right, top, in inches) and `gap` (between panels, inches) fix the layout;
-    without them tight_layout measures every label first, which costs as much as drawing the picture again."""
-    if margins is None:
+def _fixed_layout(fig, margins: tuple[float, float, float, float], gap: float = 0.8, row_gap: float = 0.3):
+    """Place the panels by fixed margins (left, bottom, right, top) and gaps, in inches, and return the figure:
+    tight_layout measures every label first, which costs as much as drawing the picture again."""
+    width, height = fig.get_size_inches()
+    left, bottom, right, top = margins
+    grids = [ax.get_subplotspec().get_topmost_subplotspec().get_gridspec() for ax in fig.axes if ax.get_subplotspec()]
+    rows, columns = max((g.nrows for g in grids), default=1), max((g.ncols for g in grids), default=1)
+    panel_width = (width - left - right - gap * (columns - 1)) / columns
+    panel_height = (height - bottom - top - row_gap * (rows - 1)) / rows
+    fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height,
+                        wspace=gap / panel_width, hspace=row_gap / panel_height)
+    return fig
+
+
+def _save(fig, path, tight: bool = False) -> None:
+    """Write a PNG and free the figure; `tight` for the comparison pictures, whose outside legends vary in width."""
+    if tight:
         fig.tight_layout()
-    else:
-        width, height = fig.get_size_inches()
-        left, bottom, right, top = margins
-        columns = max((ax.get_subplotspec().get_topmost_subplotspec().get_gridspec().ncols for ax in fig.axes
-                       if ax.get_subplotspec()), default=1)
-        panel = (width - left - right - gap * (columns - 1)) / columns
-        fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height,
-                            wspace=gap / panel)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def history(metrics: pd.DataFrame, path, title: str = "") -> None:
+def history_figure(metrics: pd.DataFrame, title: str = ""):
     """Loss and the task's metric per epoch, training and validation."""
     metric = [c for c in metrics.columns if c not in ("epoch", "loss") and not c.startswith("val_")][0]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -55,10 +60,14 @@ def history(metrics: pd.DataFrame, path, title: str = "") -> None:
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right")  # a fixed place: 'best' searches every point, a third of the drawing time
     _suptitle(fig, title)
-    _save(fig, path, margins=(0.7, 0.5, 0.15, 0.45))
+    return _fixed_layout(fig, (0.7, 0.5, 0.15, 0.45))
 
 
-def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
+def history(metrics: pd.DataFrame, path, title: str = "") -> None:
+    _save(history_figure(metrics, title), path)
+
+
+def boundary_figure(predict, x_train, y_train, x_val, y_val, title: str = ""):
     """Decision regions of a 2-D classifier (`predict` maps [n, 2] points to class-1 probabilities or class
     scores) with the training points as circles and the validation points as triangles."""
     fig, ax = plt.subplots(figsize=(5.5, 4.6))
@@ -67,7 +76,11 @@ def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> 
         fig.colorbar(filled, ax=ax, label="P(class 1)")
     ax.legend(loc="lower left", fontsize=8)
     _suptitle(fig, title, fontsize=9)
-    _save(fig, path, margins=(0.7, 0.4, 0.1, 0.45), gap=0.3)
+    return _fixed_layout(fig, (0.7, 0.4, 0.1, 0.45), gap=0.3)
+
+
+def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
+    _save(boundary_figure(predict, x_train, y_train, x_val, y_val, title), path)
 
 
 def draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution: int = 250, marker_size: float = 28):
@@ -115,7 +128,7 @@ def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: s
         if not ax.has_data():
             ax.axis("off")
     _suptitle(fig, title)
-    _save(fig, path)
+    _save(fig, path, tight=True)
 
 
 def _panels(count: int):
@@ -137,7 +150,7 @@ def bands(panels: dict[str, dict[str, pd.DataFrame]], path, title: str, ylabel: 
     axes[0].set_ylabel(ylabel)
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     _suptitle(fig, title)
-    _save(fig, path)
+    _save(fig, path, tight=True)
 
 
 def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
@@ -157,33 +170,70 @@ def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
     axes[0].set_ylabel("activation std")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     _suptitle(fig, title)
-    _save(fig, path)
+    _save(fig, path, tight=True)
 
 
-def activations(samples: dict, path, title: str = "") -> None:
-    """Per-layer activation histograms at the first and last recorded epoch (Glorot & Bengio 2010, Figure 6).
-    `samples` maps 'epoch_<k>/<layer>' to raw activation values."""
+MAX_HISTOGRAM_LAYERS = 12  # deeper nets show this many layers, evenly spread, first and last included
+
+
+def activations_figure(samples: dict, title: str = ""):
+    """Activation histograms, one panel per layer (rows) at initialization and at the last recorded epoch
+    (columns), in the style of Glorot & Bengio 2010, Figure 6: the panels of a column share one x range, so a
+    vanishing signal is a spike at 0 and saturation piles up at the ends; each panel has its own y scale, so a
+    small layer is never flattened by a large one. `samples` maps 'epoch_<k>/<layer>' to raw activation values."""
     epochs = sorted({int(key.split("/")[0].split("_")[1]) for key in samples})
     layers = list(dict.fromkeys(key.split("/")[1] for key in samples))
     shown = [epochs[0], epochs[-1]] if len(epochs) > 1 else epochs
-    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 3.8), squeeze=False)
-    for ax, epoch in zip(axes[0], shown):
-        for layer in layers:
-            values = np.asarray(samples[f"epoch_{epoch}/{layer}"], np.float64).ravel()
-            # float64: a float32 range narrower than the bins (0.99999994 to 1) makes numpy refuse to bin it
-            values = values[np.isfinite(values)]
-            if not len(values):
-                continue
-            ax.hist(values, bins=60, histtype="step", linewidth=1.4, label=f"{layer} (std {values.std():.3g})")
-        ax.set_title(f"after {epoch} epochs" if epoch else "at initialization")
-        ax.set_xlabel("activation value")
-        ax.set_ylabel("count")
-        ax.legend(fontsize=8, loc="upper right")
-    _suptitle(fig, title)
-    _save(fig, path, margins=(0.75, 0.5, 0.15, 0.6))
+    if len(layers) > MAX_HISTOGRAM_LAYERS:
+        picks = np.linspace(0, len(layers) - 1, MAX_HISTOGRAM_LAYERS).round().astype(int)
+        title = f"{title} ({MAX_HISTOGRAM_LAYERS} of {len(layers)} layers)".strip()
+        layers = [layers[i] for i in picks]
+    fig, axes = plt.subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.0 * len(layers) + 1.4),
+                             squeeze=False)
+    for column, epoch in enumerate(shown):
+        values = {layer: _finite(samples.get(f"epoch_{epoch}/{layer}")) for layer in layers}
+        edges = _shared_bins(list(values.values()))
+        for row, layer in enumerate(layers):
+            ax = axes[row][column]
+            if len(values[layer]):
+                counts, _ = np.histogram(values[layer], bins=edges)
+                ax.stairs(counts, edges, fill=True, color=f"C{row % 10}", alpha=0.8)
+                label = f"{layer}   std {values[layer].std():.3g}"
+            else:
+                label = f"{layer}   no finite values"
+            ax.text(0.99, 0.92, label, transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1})
+            ax.set_xlim(edges[0], edges[-1])
+            ax.set_yticks([])
+            ax.tick_params(axis="x", labelsize=7, labelbottom=row == len(layers) - 1)
+        axes[0][column].set_title(f"after {epoch} epochs" if epoch else "at initialization", fontsize=10)
+        axes[-1][column].set_xlabel("activation value")
+    _suptitle(fig, title, fontsize=9)
+    return _fixed_layout(fig, (0.2, 0.5, 0.15, 0.75), gap=0.4, row_gap=0.12)
 
 
-def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
+def activations(samples: dict, path, title: str = "") -> None:
+    _save(activations_figure(samples, title), path)
+
+
+def _finite(values) -> np.ndarray:
+    """Float64 (a float32 range narrower than the bins, 0.99999994 to 1, makes numpy refuse to bin it), finite."""
+    values = np.asarray(values if values is not None else [], np.float64).ravel()
+    return values[np.isfinite(values)]
+
+
+def _shared_bins(columns: list[np.ndarray], count: int = 60) -> np.ndarray:
+    """Bin edges spanning every layer's values, so that layers compare."""
+    filled = [v for v in columns if len(v)]
+    low = min((v.min() for v in filled), default=-1.0)
+    high = max((v.max() for v in filled), default=1.0)
+    if high - low <= 1e-12 * max(1.0, abs(low)):  # one value: a narrow window around it
+        pad = max(abs(low) * 1e-3, 1e-6)
+        low, high = low - pad, high + pad
+    return np.linspace(low, high, count + 1)
+
+
+def gradients_figure(layers: pd.DataFrame, title: str = ""):
     """Gradient norm per layer over epochs (log scale), and distinct units where a layer is symmetric."""
     symmetric = layers[layers["units"] > 1].groupby("layer")["distinct_units"].min() < layers[
         layers["units"] > 1].groupby("layer")["units"].first()
@@ -213,10 +263,14 @@ def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
         axes[0][1].set_title("symmetric layers: units computing different functions")
         axes[0][1].legend(fontsize=8, loc="upper right")
     _suptitle(fig, title)
-    _save(fig, path, margins=(0.8, 0.5, 0.15, 0.6))
+    return _fixed_layout(fig, (0.8, 0.5, 0.15, 0.6))
 
 
-def signal(frame: pd.DataFrame, path, title: str = "") -> None:
+def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
+    _save(gradients_figure(layers, title), path)
+
+
+def signal_figure(frame: pd.DataFrame, title: str = ""):
     """Measured E[z^2] and E[(dL/dz)^2] per layer at initialization beside the closed-form prediction."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     depth = range(1, len(frame) + 1)
@@ -232,7 +286,11 @@ def signal(frame: pd.DataFrame, path, title: str = "") -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     _suptitle(fig, title)
-    _save(fig, path, margins=(0.7, 0.85, 0.15, 0.6))
+    return _fixed_layout(fig, (0.7, 0.85, 0.15, 0.6))
+
+
+def signal(frame: pd.DataFrame, path, title: str = "") -> None:
+    _save(signal_figure(frame, title), path)
 
 
 def _at_least_a_decade(ax) -> None:
@@ -260,4 +318,4 @@ def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") ->
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper right")
     fig.suptitle(title or "measured (dots) against theory (dashes) at initialization")
-    _save(fig, path)
+    _save(fig, path, tight=True)

@@ -38,28 +38,99 @@ def _spills(fig) -> list[float]:
     return [round(v, 3) for v in (-drawn.x0, -drawn.y0, drawn.x1 - width, drawn.y1 - height)]
 
 
-def test_per_run_pictures_keep_every_label_inside_their_fixed_layout(tmp_path, monkeypatch):
-    drawn = []
-    monkeypatch.setattr(plots.plt, "close", drawn.append)  # keep each figure to inspect what was drawn
-    title = "mistake_constant_sigmoid: random_uniform(maxval=1.0,minval=0.0)-sigmoid-64x64x64x64-s0-0123456789"
-    epochs = np.arange(0, 301)
-    metrics = pd.DataFrame({"epoch": epochs, "loss": 1e6 / (epochs + 1), "accuracy": 0.5, "val_loss": 2.0,
-                            "val_accuracy": 0.5})
-    layers = pd.DataFrame([{"epoch": e, "layer": name, "units": 64, "grad_norm": 10.0 ** -(e % 9),
-                            "distinct_units": 1} for e in epochs for name in ("hidden_1", "hidden_2", "output")])
-    samples = {f"epoch_{e}/{name}": np.random.default_rng(e).normal(size=256) * 1e5
-               for e in (0, 300) for name in ("hidden_1", "hidden_2", "output")}
+TITLE = "mistake_constant_sigmoid: random_uniform(maxval=1.0,minval=0.0)-sigmoid-64x64x64x64-s0-0123456789"
+
+
+def _records(epochs=301):
+    """Records with extreme values: a loss from 1e6 down, gradients over nine decades, activations of 1e5."""
+    epoch = np.arange(epochs)
+    metrics = pd.DataFrame({"epoch": epoch, "loss": 1e6 / (epoch + 1), "accuracy": np.linspace(0.5, 0.9, epochs),
+                            "val_loss": 2.0, "val_accuracy": 0.5})
+    layers = pd.DataFrame([{"epoch": e, "layer": name, "units": 64, "grad_norm": 10.0 ** -(e % 9 + i),
+                            "distinct_units": 1} for e in epoch for i, name in enumerate(("hidden_1", "hidden_2", "output"))])
+    samples = {f"epoch_{e}/{name}": np.random.default_rng(e + i).normal(size=256) * 10.0 ** (5 - 2 * i)
+               for e in (0, epochs - 1) for i, name in enumerate(("hidden_1", "hidden_2", "output"))}
     signal = pd.DataFrame({"layer": ["hidden_1", "hidden_2", "hidden_3", "output"],
-                           "z_mean_square": [1e-3, 1e-6, 1e-9, 1e-12], "z_mean_square_predicted": [1e-3, 1e-6, 1e-9, 1e-12],
-                           "grad_mean_square": [1e-9, 1e-6, 1e-3, 1.0], "grad_mean_square_predicted": [1e-9, 1e-6, 1e-3, 1.0]})
-    x = np.random.default_rng(0).normal(size=(80, 2)) * 1000
-    y = (x[:, 0] > 0).astype(float)
-    plots.history(metrics, tmp_path / "history.png", title)
-    plots.gradients(layers, tmp_path / "gradients.png", title)
-    plots.activations(samples, tmp_path / "activations.png", title)
-    plots.signal(signal, tmp_path / "signal.png", title)
-    plots.boundary(lambda g: 1 / (1 + np.exp(-g[:, :1] / 500)), x[:60], y[:60], x[60:], y[60:], tmp_path / "boundary.png",
-                   title)
-    assert len(drawn) == 5
-    for fig in drawn:
+                           "z_mean_square": [1e-3, 1e-6, 1e-9, 1e-12], "z_mean_square_predicted": [1e-3, 1e-6, 1e-9, 2e-12],
+                           "grad_mean_square": [1e-9, 1e-6, 1e-3, 1.0], "grad_mean_square_predicted": [2e-9, 1e-6, 1e-3, 1.0]})
+    return metrics, layers, samples, signal
+
+
+def _boundary_data():
+    """x in [0, 10], y in [-1, 1]: a picture with its axes swapped cannot hold these ranges."""
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.uniform(0, 10, 100), rng.uniform(-1, 1, 100)], axis=1)
+    predict = lambda grid: 1 / (1 + np.exp(-4 * (grid[:, :1] - 5 - 3 * grid[:, 1:])))  # noqa: E731 - P = 0.5 on x = 5 + 3y
+    y = (predict(x)[:, 0] > 0.5).astype(float)
+    return predict, x[:80], y[:80], x[80:], y[80:]
+
+
+def test_per_run_pictures_keep_every_label_inside_their_fixed_layout():
+    metrics, layers, samples, signal = _records()
+    figures = [plots.history_figure(metrics, TITLE), plots.gradients_figure(layers, TITLE),
+               plots.activations_figure(samples, TITLE), plots.signal_figure(signal, TITLE),
+               plots.boundary_figure(*_boundary_data(), TITLE)]
+    for fig in figures:
         assert max(_spills(fig)) <= 0.02, (_spills(fig), fig.axes[0].get_ylabel())
+        plots.plt.close(fig)
+
+
+def test_boundary_shows_the_models_regions_where_the_data_is():
+    predict, x_train, y_train, x_val, y_val = _boundary_data()
+    fig = plots.boundary_figure(predict, x_train, y_train, x_val, y_val, "b")
+    ax = fig.axes[0]
+    everything = np.concatenate([x_train, x_val])
+    (x_low, x_high), (y_low, y_high) = ax.get_xlim(), ax.get_ylim()
+    assert x_low <= everything[:, 0].min() and everything[:, 0].max() <= x_high
+    assert y_low <= everything[:, 1].min() and everything[:, 1].max() <= y_high
+    assert x_high - x_low > 5 * (y_high - y_low)  # the long side is x: not swapped
+    filled = next(c for c in ax.collections if hasattr(c, "levels") and len(c.levels) > 2)
+    for point in ([1.0, 0.0], [9.0, 0.0], [5.0, 0.5], [5.0, -0.5], [8.5, 0.9], [2.0, -0.9]):
+        probability = float(predict(np.array([point]))[0, 0])
+        region = [i for i, path in enumerate(filled.get_paths()) if len(path.vertices) and path.contains_point(point)]
+        assert len(region) == 1, (point, region)
+        assert filled.levels[region[0]] <= probability <= filled.levels[region[0] + 1], (point, probability)
+    shown = [c.get_offsets() for c in ax.collections if c.get_label() in ("train", "validation")]
+    np.testing.assert_array_equal(shown[0], x_train)
+    np.testing.assert_array_equal(shown[1], x_val)
+    plots.plt.close(fig)
+
+
+def test_activation_panels_hold_the_recorded_samples_per_layer_and_epoch():
+    _, _, samples, _ = _records()
+    samples["epoch_300/output"] = np.concatenate([samples["epoch_300/output"], [np.nan, np.inf]])
+    fig = plots.activations_figure(samples, "a")
+    axes = np.array(fig.axes).reshape(3, 2)
+    for column, epoch in enumerate((0, 300)):
+        x_ranges = {axes[row][column].get_xlim() for row in range(3)}
+        assert len(x_ranges) == 1  # the layers of a column share one x range
+        for row, layer in enumerate(("hidden_1", "hidden_2", "output")):
+            ax = axes[row][column]
+            values = np.asarray(samples[f"epoch_{epoch}/{layer}"], np.float64)
+            values = values[np.isfinite(values)]
+            (drawn,) = [patch.get_data() for patch in ax.patches]
+            np.testing.assert_array_equal(drawn.values, np.histogram(values, bins=drawn.edges)[0])
+            assert drawn.values.sum() == len(values)
+            low, high = ax.get_xlim()
+            assert low <= values.min() and values.max() <= high
+            assert ax.texts[0].get_text().startswith(layer) and f"std {values.std():.3g}" in ax.texts[0].get_text()
+    assert axes[0][0].get_title() == "at initialization" and axes[0][1].get_title() == "after 300 epochs"
+    plots.plt.close(fig)
+
+
+def test_curves_hold_the_recorded_values():
+    metrics, layers, _, signal = _records()
+    fig = plots.history_figure(metrics, "h")
+    loss_ax, accuracy_ax = fig.axes
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), metrics["loss"])
+    np.testing.assert_allclose(accuracy_ax.lines[0].get_ydata(), metrics["accuracy"])
+    np.testing.assert_allclose(accuracy_ax.lines[1].get_xdata(), metrics["epoch"])
+    fig = plots.gradients_figure(layers, "g")
+    for line, layer in zip(fig.axes[0].lines, ("hidden_1", "hidden_2", "output")):
+        assert line.get_label() == layer
+        np.testing.assert_allclose(line.get_ydata(), layers.loc[layers["layer"] == layer, "grad_norm"])
+    fig = plots.signal_figure(signal, "s")
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), signal["z_mean_square"])
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), signal["z_mean_square_predicted"])
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), signal["grad_mean_square"])
+    plots.plt.close("all")
