@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .errors import UserError, did_you_mean
 
 
@@ -95,12 +96,15 @@ def _salary(cfg, rng):
     return np.stack([cgpa, iq], axis=1), salary, ["cgpa", "iq"]
 
 
-def _csv(cfg, rng, base_dir: Path, source: str):
+def _csv(cfg, rng, base_dir: Path, source: str, allow_large: bool = False):
     path = (base_dir / cfg.path).resolve()
     if not path.is_file():
         what = "is a folder, not a CSV file" if path.is_dir() else "no such file"
         hint = f"'{cfg.path}' is read relative to the config file's folder"
         raise UserError(f"{what}: {path} ({hint})", source, "data.path")
+    too_large = limits.over(f"bytes in {path.name}", path.stat().st_size, limits.MAX_CSV_BYTES)
+    if too_large and not allow_large:
+        raise UserError(too_large, source, "data.path")
     frame = _read_csv(path, source)
     columns = [str(c) for c in frame.columns]
     for key, wanted in [("data.features", c) for c in cfg.features] + [("data.target", cfg.target)]:
@@ -190,11 +194,12 @@ def split_at(n_rows: int, validation_split: float) -> int:
     return int(np.floor(n_rows * (1.0 - validation_split)))
 
 
-def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config") -> Dataset:
-    """The data a config describes, split (last rows held out, as in Keras) and optionally standardized."""
+def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", allow_large: bool = False) -> Dataset:
+    """The data a config describes, split (last rows held out, as in Keras) and optionally standardized.
+    `allow_large` lifts the limit on a CSV file's size (the generators' limits are checked with the config)."""
     rng = np.random.default_rng(seed)
     if cfg.dataset == "csv":
-        x, y, names = _csv(cfg, rng, base_dir, source)
+        x, y, names = _csv(cfg, rng, base_dir, source, allow_large)
     else:
         x, y, names = GENERATORS[cfg.dataset](cfg, rng)
     task, n_classes = _task(cfg.dataset, np.asarray(y, float))

@@ -37,3 +37,11 @@ def edits(a: str, b: str) -> int:
                 row[j] = min(row[j], rows[-2][j - 2] + 1)
         rows.append(row)
     return rows[-1][-1]
+
+
+class KeyedValueError(ValueError):
+    """A ValueError about `key`, a part below the value being validated (the config adds it to the key path)."""
+
+    def __init__(self, message: str, key: str):
+        super().__init__(message)
+        self.key = key

@@ -39,7 +39,7 @@ def run_dir(config: config_module.Config, out: str | Path = "outputs") -> Path:
 
 def load_data(config: config_module.Config) -> data_module.Dataset:
     source = str(config._source or "config")
-    return data_module.load(config.data, config.seed, config_module.source_dir(config), source)
+    return data_module.load(config.data, config.seed, config_module.source_dir(config), source, config._allow_large)
 
 
 def prepare(config: config_module.Config):
@@ -247,7 +247,8 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
 def redraw(folder: str | Path) -> None:
     """`initlab plot`: the pictures again, from a finished run folder."""
     folder = Path(folder)
-    config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"))
+    config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"),
+                                    allow_large=True)  # it trained once: the limits were passed or lifted then
     config._source = Path(records.read_summary(folder)["config_dir"]) / "config.yaml"
     data = load_data(config)
     model = _keras().saving.load_model(folder / "model.keras", compile=False)
