@@ -165,23 +165,59 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
         "model: {kernel_initializer: {name: variance_scaling, mode: fan_sum}}\n",
         ["model.kernel_initializer", "fan_in"],
     ),
-    # pass construction, fail when the weights are drawn
+    # parameters out of their registry range (Keras would take the first four silently)
+    "normal_negative_std": (
+        "model: {kernel_initializer: {name: random_normal, stddev: -1}}\n",
+        ["model.kernel_initializer.stddev", "random_normal stddev must be a finite number > 0", "got -1"],
+    ),
+    "uniform_reversed": (
+        "model: {kernel_initializer: {name: random_uniform, minval: 1, maxval: 0}}\n",
+        ["model.kernel_initializer.maxval", "maxval must be greater than minval (1)", "got 0"],
+    ),
+    "truncated_nan": (
+        "model: {kernel_initializer: {name: truncated_normal, stddev: .nan}}\n",
+        ["model.kernel_initializer.stddev", "finite number > 0", "got .nan"],
+    ),
+    "constant_inf": (
+        "model: {kernel_initializer: {name: constant, value: .inf}}\n",
+        ["model.kernel_initializer.value", "constant value must be a finite number", "got .inf"],
+    ),
     "constant_text": (
         "model: {kernel_initializer: {name: constant, value: abc}}\n",
-        ["model.kernel_initializer", "'constant' cannot draw a kernel", "abc"],
+        ["model.kernel_initializer.value", "finite number", "'abc'"],
+    ),
+    "scaling_negative": (
+        "model: {kernel_initializer: {name: variance_scaling, scale: -2, mode: fan_in}}\n",
+        ["model.kernel_initializer.scale", "variance_scaling scale must be a finite number > 0", "got -2"],
+    ),
+    "scaling_distribution": (
+        "model: {kernel_initializer: {name: variance_scaling, distribution: gamma}}\n",
+        ["model.kernel_initializer.distribution", "one of truncated_normal, normal", "'gamma'"],
     ),
     "orthogonal_gain_text": (
         "model: {kernel_initializer: {name: orthogonal, gain: big}}\n",
-        ["model.kernel_initializer", "'orthogonal' cannot draw"],
+        ["model.kernel_initializer.gain", "orthogonal gain must be a finite number > 0", "'big'"],
+    ),
+    "identity_gain_zero": (
+        "model: {kernel_initializer: {class_name: Identity, config: {gain: 0}}}\n",
+        ["model.kernel_initializer.gain", "identity gain must be", "got 0"],
     ),
     "orthogonal_bias": (
         "model: {bias_initializer: orthogonal}\n",
         ["model.bias_initializer", "'orthogonal' cannot draw a bias"],
     ),
+    "stft_refused": ("model: {kernel_initializer: stft}\n", ["model.kernel_initializer", "not for Dense layers"]),
+    "layer_uniform_reversed": (
+        "model: {layers: [{units: 2}, {units: 2, kernel_initializer: {name: uniform, minval: 3}}]}\n",
+        ["model.layers.1.kernel_initializer.maxval", "greater than minval (3)", "got 0.05"],
+    ),
     "layer_constant_text": (
         "model: {layers: [{units: 2, bias_initializer: {name: constant, value: abc}}]}\n",
-        ["model.layers.0.bias_initializer", "cannot draw a bias"],
+        ["model.layers.0.bias_initializer.value", "finite number"],
     ),
+    "set_weights_huge": ("model: {set_weights: 1.0e+300}\n", ["model.set_weights", "less than or equal to 1000000000"]),
+    "noise_huge": ("data: {dataset: moons, noise: 1.0e+300}\n", ["data.noise", "less than or equal to"]),
+    "learning_rate_huge": ("train: {learning_rate: 1.0e+40}\n", ["train.learning_rate", "less than or equal to"]),
     "glu_odd_width": ("model: {hidden: [3], activation: glu}\n", ["model", "'glu' fails on hidden layer 1", "3 units"]),
     # the run folder's name
     "name_slash": ("name: a/b\n", ["name", "'a/b' is not a plain folder name", "no path separators"]),
