@@ -146,8 +146,12 @@ def _long_line(path: Path) -> int | None:
         return next((reader.line_num for row in reader if len(row) > width), None)
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the model trains in float32: larger values would become inf
+
+
 def _numeric(values, column: str, file_name: str, source: str):
-    """A column as finite floats; the first text, empty or infinite cell is a UserError naming its line."""
+    """A column as finite float32-sized floats; the first text, empty, infinite or too large cell is a UserError
+    naming its line."""
     import pandas as pd
 
     numbers = pd.to_numeric(values, errors="coerce")
@@ -155,6 +159,7 @@ def _numeric(values, column: str, file_name: str, source: str):
         (numbers.isna() & values.notna(), "is not numeric: {!r}"),
         (values.isna(), "has an empty cell"),
         (~np.isfinite(numbers.fillna(0.0)), "is not finite: {}"),
+        (numbers.abs() > FLOAT32_MAX, f"is beyond float32's range (magnitude at most {FLOAT32_MAX:.3g}): {{}}"),
     ]
     for bad, what in problems:
         if bad.any():
@@ -203,6 +208,9 @@ def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", all
     else:
         x, y, names = GENERATORS[cfg.dataset](cfg, rng)
     task, n_classes = _task(cfg.dataset, np.asarray(y, float))
+    if task != "regression" and len(np.unique(y)) < 2:
+        key = "data.target" if cfg.dataset == "csv" else "data.n_samples"
+        raise UserError(f"the target has one class only ({np.unique(y)[0]:g}); a classifier needs two or more", source, key)
     if task == "regression":
         y = np.asarray(y, np.float32).reshape(-1, 1)
     else:

@@ -10,7 +10,9 @@ class UserError(Exception):
 
     def render(self) -> str:
         where = ": ".join(part for part in (self.source, self.key) if part)
-        return f"{where}: {self.detail}" if where else self.detail
+        text = f"{where}: {self.detail}" if where else self.detail
+        # one line whatever it quotes: a library's multi-line message, a value or key with line breaks in it
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def did_you_mean(given: str, allowed) -> str:

@@ -33,9 +33,11 @@ def data_shape(data) -> tuple[int | None, int, int]:
     return rows, features, centers if centers > 2 else 1  # a CSV's classes are known once read: counted as one
 
 
-def problems(config) -> list[tuple[str, str]]:
-    """(key, message) for every limit `config` goes beyond (the caller decides whether --allow-large lifts them)."""
-    rows, features, outputs = data_shape(config.data)
+def problems(config, outputs: int | None = None) -> list[tuple[str, str]]:
+    """(key, message) for every limit `config` goes beyond (the caller decides whether --allow-large lifts them);
+    `outputs`: the output units once the data are read (a CSV's classes)."""
+    rows, features, guessed = data_shape(config.data)
+    outputs = outputs or guessed
     widths = [features, *config.model.hidden, outputs]
     parameters = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(widths, widths[1:]))
     batch_rows = min(config.train.batch_size, rows) if rows else config.train.batch_size

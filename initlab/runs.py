@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
-from . import plots, records, signal
+from . import limits, plots, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
@@ -47,6 +47,9 @@ def prepare(config: config_module.Config):
     on bad input, done before anything is written."""
     source = str(config._source or "config")
     data = load_data(config)
+    found = limits.problems(config, data.n_classes if data.task == "multiclass" else 1)
+    if found and not config._allow_large:  # a CSV's classes are known only now: the output layer's width
+        raise UserError(found[0][1], source, found[0][0])
     if config.record.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UserError(
             "TensorBoard histograms need the tensorboard package: pip install 'initlab[tensorboard]'",
