@@ -350,8 +350,8 @@ def read_yaml(path: Path) -> dict:
         raw = _safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise UserError(_yaml_problem(exc), source) from None
-    except UnicodeDecodeError:
-        raise UserError("not a text file", source) from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})", source) from None
     if raw is None:
         raise UserError("the file is empty", source)
     if not isinstance(raw, dict):

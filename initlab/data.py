@@ -125,7 +125,7 @@ def _read_csv(path: Path, source: str):
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, keep_default_na=False)  # 'nan', 'NA' stay text: said as written, not as empty
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty", source, "data.path") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -154,11 +154,14 @@ def _numeric(values, column: str, file_name: str, source: str):
     naming its line."""
     import pandas as pd
 
-    numbers = pd.to_numeric(values, errors="coerce")
+    text = values.astype(str).str.strip()
+    empty = values.isna() | (text == "")  # missing cells of a short row are NaN, empty ones ''
+    numbers = pd.to_numeric(text.where(~empty, "0"), errors="coerce")
+    spelled_nan = text.str.lower().isin(["nan", "+nan", "-nan"])
     problems = [
-        (numbers.isna() & values.notna(), "is not numeric: {!r}"),
-        (values.isna(), "has an empty cell"),
-        (~np.isfinite(numbers.fillna(0.0)), "is not finite: {}"),
+        (empty, "has an empty cell"),
+        (numbers.isna() & ~spelled_nan, "is not numeric: {!r}"),
+        (~np.isfinite(numbers), "is not finite: {}"),
         (numbers.abs() > FLOAT32_MAX, f"is beyond float32's range (magnitude at most {FLOAT32_MAX:.3g}): {{}}"),
     ]
     for bad, what in problems:

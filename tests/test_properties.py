@@ -59,7 +59,7 @@ PLAUSIBLE = {  # values near what a user writes, so that many examples get past 
 
 def mostly(draw, usual, odd, one_in: int = 4):
     """A draw from `usual`, and from `odd` one time in `one_in`."""
-    return draw(odd if draw(st.integers(1, one_in)) == 1 else usual)
+    return draw(odd if draw(st.integers(1, one_in)) == one_in else usual)  # hypothesis leans to the minimum
 
 
 TAGS = ["!!python/object/apply:os.system ['true']", "!!python/name:os.system", "!!binary aGVsbG8=", "!!set {a, b}",
