@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from . import initializers, limits
-from .errors import KeyedValueError, UserError, did_you_mean
+from .errors import KeyedValueError, UserError, did_you_mean, shown
 
 
 def _not_bool(value):
@@ -371,16 +371,6 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
         tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
         return f"YAML tags that build Python objects are not allowed ({where}{tag}); allowed: plain YAML data"
     return f"invalid YAML ({where}{problem})"
-
-
-def shown(value) -> str:
-    """A value as the user wrote it in YAML: 'many', null, true, [1, 2], {x: 3}."""
-    if isinstance(value, str):
-        return repr(value)
-    try:
-        return yaml.safe_dump(value, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()
-    except (yaml.YAMLError, RecursionError):  # values plain YAML cannot write (tuples from !!omap pairs)
-        return repr(value)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import limits
-from .errors import UserError, did_you_mean
+from .errors import UserError, did_you_mean, shown
 
 
 @dataclass
@@ -124,26 +124,29 @@ def _read_csv(path: Path, source: str):
     """The CSV as a DataFrame with a plain row index; unreadable, empty or ragged files are UserErrors."""
     import pandas as pd
 
+    if _first_row_too_long(path):
+        raise UserError(f"{path.name} line 2 has more cells than the header", source, "data.path")
     try:
-        frame = pd.read_csv(path, keep_default_na=False)  # 'nan', 'NA' stay text: said as written, not as empty
+        # index_col=False: pandas never turns first columns into an index (a later long row is a ParserError)
+        return pd.read_csv(path, keep_default_na=False, index_col=False)  # 'nan', 'NA' stay text, said as written
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty", source, "data.path") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not a readable CSV ({exc})", source, "data.path") from None
-    # A row longer than the header makes pandas turn the first columns into the index, shifting every value.
-    if not isinstance(frame.index, pd.RangeIndex):
-        raise UserError(f"{path.name} line {_long_line(path)} has more cells than the header", source, "data.path")
-    return frame
 
 
-def _long_line(path: Path) -> int | None:
-    """The first line with more cells than the header line."""
+def _first_row_too_long(path: Path) -> bool:
+    """Whether the first data row has more cells than the header: pandas would warn and drop the extra cells
+    (slowly, for a very long row)."""
     import csv
 
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        width = len(next(reader, []))
-        return next((reader.line_num for row in reader if len(row) > width), None)
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            header, first = next(reader, []), next(reader, [])
+    except csv.Error:  # a cell beyond the csv module's size limit, say: pandas reads it and says what is wrong
+        return False
+    return len(first) > len(header)
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the model trains in float32: larger values would become inf
@@ -160,14 +163,14 @@ def _numeric(values, column: str, file_name: str, source: str):
     spelled_nan = text.str.lower().isin(["nan", "+nan", "-nan"])
     problems = [
         (empty, "has an empty cell"),
-        (numbers.isna() & ~spelled_nan, "is not numeric: {!r}"),
+        (numbers.isna() & ~spelled_nan, "is not numeric: {}"),
         (~np.isfinite(numbers), "is not finite: {}"),
         (numbers.abs() > FLOAT32_MAX, f"is beyond float32's range (magnitude at most {FLOAT32_MAX:.3g}): {{}}"),
     ]
     for bad, what in problems:
         if bad.any():
             row = int(np.argmax(bad.to_numpy())) + 2  # 1-based, after the header line
-            what = what.format(values[bad].iloc[0])
+            what = what.format(shown(text[bad].iloc[0]))
             raise UserError(f"column '{column}' {what} on line {row} of {file_name}", source, "data.path")
     return numbers
 

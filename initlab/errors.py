@@ -15,6 +15,18 @@ class UserError(Exception):
         return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def shown(value, limit: int = 80) -> str:
+    """A value as the user wrote it in YAML ('many', null, true, [1, 2], {x: 3}), cut short past `limit` characters."""
+    import yaml
+
+    try:
+        text = repr(value) if isinstance(value, str) else yaml.safe_dump(
+            value, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()
+    except (yaml.YAMLError, RecursionError):  # values plain YAML cannot write (tuples from !!omap pairs)
+        text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def did_you_mean(given: str, allowed) -> str:
     """' (did you mean 'x'?)' for a near miss among `allowed`, else ''."""
     import difflib

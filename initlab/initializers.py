@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import KeyedValueError, did_you_mean
+from .errors import KeyedValueError, did_you_mean, shown
 
 LARGEST = 1e9  # the largest magnitude a scale parameter may take: draws stay finite in float32 (max 3.4e38)
 
@@ -189,18 +189,12 @@ def check(spec, role: str = "kernel") -> tuple[str, dict]:
                 f"allowed: {', '.join(p for p in allowed if p != 'seed') or 'none'}", key,
             )
         if not entry.params[key].ok(value):
-            raise KeyedValueError(f"{canonical} {key} must be {entry.params[key].allowed}, got {_shown(value)}", key)
+            raise KeyedValueError(f"{canonical} {key} must be {entry.params[key].allowed}, got {shown(value)}", key)
     params = {key: given.get(key, param.default) for key, param in entry.params.items()}
     problem = entry.together(params) if entry.together else None
     if problem:
         raise KeyedValueError(f"{canonical} {problem[1]}", problem[0])
     return canonical, params
-
-
-def _shown(value) -> str:
-    import yaml
-
-    return repr(value) if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).split("\n...")[0].strip()
 
 
 def build(spec, seed: int | None = None):
