@@ -204,7 +204,7 @@ def initializers():
     table.add_column("aliases")
     table.add_column("draws")
     for name, aliases, formula in init_module.table():
-        table.add_row(name, aliases, formula)
+        table.add_row(name, aliases, escape(formula))  # 'U[minval, maxval]' is not Rich markup
     out_console().print(table)
     out_console().print(
         "Parameters go in a mapping: {name: random_normal, stddev: 0.01}; Keras's {class_name, config} works too.\n"

@@ -227,7 +227,7 @@ class TrainConfig(Strict):
 class RecordConfig(Strict):
     every: Int = Field(1, ge=1)  # per-layer records every N epochs (epoch 0 and the last are always kept)
     tensorboard: bool = False  # also write TensorBoard histograms
-    targets: list[Annotated[float, Field(gt=0, le=1)]] = [0.8, 0.9]  # summary.json: epochs_to each training accuracy
+    targets: list[Annotated[Float, Field(gt=0, le=1)]] = [0.8, 0.9]  # summary.json: epochs_to each training accuracy
 
 
 class Config(Strict):
