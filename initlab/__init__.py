@@ -10,11 +10,12 @@ In a notebook:
 __version__ = "0.1.0"
 
 
-def load_config(path, overrides=()):
-    """Read, override ('key.path=value', parsed as YAML) and validate a config file."""
+def load_config(path, overrides=(), allow_large=False):
+    """Read, override ('key.path=value', parsed as YAML) and validate a config file;
+    allow_large lifts the resource limits (initlab/limits.py)."""
     from .config import load
 
-    return load(path, list(overrides))
+    return load(path, list(overrides), allow_large)
 
 
 def config_from_dict(raw: dict):

@@ -26,6 +26,9 @@ SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY.PATH=VALUE", help="Override any config key; the value is parsed as YAML. Repeatable."),
 ]
+AllowLargeOption = Annotated[
+    bool, typer.Option("--allow-large", help="Go beyond the model, data, epoch and sweep-size limits (see the README).")
+]
 OutOption = Annotated[
     Path, typer.Option("--out", file_okay=False, writable=True, help="Folder the run folders go under.")
 ]
@@ -41,12 +44,13 @@ def run(
     config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
     set_: SetOption = None,
     out: OutOption = Path("outputs"),
+    allow_large: AllowLargeOption = False,
 ):
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
     from . import config as config_module, runs
 
     try:
-        cfg = config_module.load(config, set_ or [])
+        cfg = config_module.load(config, set_ or [], allow_large)
         folder = _run_with_progress(cfg, out)
     except UserError as error:
         _fail(error)
@@ -89,13 +93,14 @@ def sweep(
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run (exit 1).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs and which are complete; train nothing.")] = False,
     pictures: Annotated[Optional[bool], typer.Option("--pictures/--no-pictures", help="Per-run pictures (default: only for sweeps of at most 12 runs; draw the others later with `initlab plot RUN_FOLDER`).")] = None,
+    allow_large: AllowLargeOption = False,
 ):
     """Run a grid of experiments: runs that differ only in initializer and seed train together in one graph.
     Complete runs are skipped; writes sweep.csv, summary.csv, report.md and comparison pictures."""
     from . import sweep as sweep_module
 
     try:
-        the_plan = sweep_module.plan(sweep_file, set_ or [], out, rerun)
+        the_plan = sweep_module.plan(sweep_file, set_ or [], out, rerun, allow_large)
     except UserError as error:
         _fail(error)
     if dry_run:
@@ -177,12 +182,13 @@ def _print_summary(summary) -> None:
 def validate(
     config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
     set_: SetOption = None,
+    allow_large: AllowLargeOption = False,
 ):
-    """Check a config (keys, types, ranges, names, data file) and print it resolved, defaults filled in."""
+    """Check a config (keys, types, ranges, limits, names, data file) and print it resolved, defaults filled in."""
     from . import config as config_module, runs
 
     try:
-        cfg, _, _ = runs.prepare(config_module.load(config, set_ or []))
+        cfg, _, _ = runs.prepare(config_module.load(config, set_ or [], allow_large))
     except UserError as error:
         _fail(error)
     typer.echo(config_module.dump(cfg), nl=False)
@@ -198,7 +204,7 @@ def initializers():
     table.add_column("aliases")
     table.add_column("draws")
     for name, aliases, formula in init_module.table():
-        table.add_row(name, aliases, formula)
+        table.add_row(name, aliases, escape(formula))  # 'U[minval, maxval]' is not Rich markup
     out_console().print(table)
     out_console().print(
         "Parameters go in a mapping: {name: random_normal, stddev: 0.01}; Keras's {class_name, config} works too.\n"

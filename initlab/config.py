@@ -14,8 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from . import initializers
-from .errors import UserError, did_you_mean
+from . import initializers, limits
+from .errors import KeyedValueError, UserError, did_you_mean, shown
 
 
 def _not_bool(value):
@@ -29,6 +29,7 @@ Int = Annotated[int, BeforeValidator(_not_bool)]
 Float = Annotated[float, BeforeValidator(_not_bool)]
 InitSpec = Union[str, dict[str, Any]]
 Fraction = Annotated[Float, Field(ge=0.0, lt=1.0)]
+Scale = Annotated[Float, Field(ge=0, le=initializers.LARGEST)]  # a spread; bounded so the data stay finite in float32
 
 
 class Strict(BaseModel):
@@ -58,21 +59,14 @@ def _known(module) -> list[str]:
     return sorted(n for n in dir(module) if n[0].islower() and n not in ("get", "serialize", "deserialize"))
 
 
-TRIAL_SHAPES = {"kernel_initializer": (3, 2), "bias_initializer": (2,)}
 INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"
 
 
 def _initializer(value, info: ValidationInfo):
-    """Check an initializer spec by building it and drawing a small kernel (or bias) with it."""
+    """Check an initializer spec against the registry's names and parameter ranges (no TensorFlow)."""
     if not isinstance(value, (str, dict)):
         raise ValueError(f"expected {INIT_FORMS}, got {shown(value)}")
-    initializer = initializers.build(value, seed=0)
-    name = initializers.split_spec(value)[0]
-    try:
-        initializer(TRIAL_SHAPES[info.field_name])
-    except Exception as exc:  # noqa: BLE001 - Keras and TensorFlow raise many kinds for bad parameters at call time
-        role = info.field_name.split("_")[0]
-        raise ValueError(f"'{name}' cannot draw a {role} with {shown(value)}: {_tf_message(exc)}") from None
+    initializers.check(value, role=info.field_name.split("_")[0])
     return value
 
 
@@ -100,27 +94,27 @@ class UShapeData(DataBase):
 class MoonsData(DataBase):
     dataset: Literal["moons"]
     n_samples: Int = Field(100, ge=2)
-    noise: Float = Field(0.3, ge=0)  # std of the Gaussian noise added to the points
+    noise: Scale = 0.3  # std of the Gaussian noise added to the points
 
 
 class CirclesData(DataBase):
     dataset: Literal["circles"]
     n_samples: Int = Field(100, ge=2)
-    noise: Float = Field(0.1, ge=0)
+    noise: Scale = 0.1
     factor: Float = Field(0.5, gt=0, lt=1)  # inner circle radius / outer
 
 
 class XorData(DataBase):
     dataset: Literal["xor"]
     n_samples: Int = Field(200, ge=2)
-    noise: Float = Field(0.1, ge=0)  # std of the jitter on the points; labels follow the clean points
+    noise: Scale = 0.1  # std of the jitter on the points; labels follow the clean points
 
 
 class SpiralData(DataBase):
     dataset: Literal["spiral"]
     n_samples: Int = Field(200, ge=2)
-    noise: Float = Field(0.2, ge=0)
-    turns: Float = Field(1.5, gt=0)  # how many times each arm winds
+    noise: Scale = 0.2
+    turns: Float = Field(1.5, gt=0, le=initializers.LARGEST)  # how many times each arm winds
 
 
 class BlobsData(DataBase):
@@ -128,7 +122,7 @@ class BlobsData(DataBase):
     n_samples: Int = Field(100, ge=2)
     centers: Int = Field(2, ge=2)  # classes; more than 2 makes it a multiclass task
     n_features: Int = Field(2, ge=1)
-    cluster_std: Float = Field(1.0, gt=0)
+    cluster_std: Float = Field(1.0, gt=0, le=initializers.LARGEST)
 
 
 class GaussianData(DataBase):
@@ -141,7 +135,7 @@ class GaussianData(DataBase):
 class SalaryData(DataBase):
     dataset: Literal["salary"]  # regression: CGPA and IQ to salary (formula in initlab/data.py)
     n_samples: Int = Field(100, ge=2)
-    noise: Float = Field(1.0, ge=0)  # std of the salary noise, in lakhs
+    noise: Scale = 1.0  # std of the salary noise, in lakhs
 
 
 class CsvData(DataBase):
@@ -177,7 +171,7 @@ class ModelConfig(Strict):
     output_activation: str | None = None  # default follows the task: sigmoid, softmax or linear
     kernel_initializer: InitSpec = "glorot_uniform"  # a Keras name, {name: ..., params} or {class_name, config}
     bias_initializer: InitSpec = "zeros"
-    set_weights: Float | None = None  # after build, every weight array (kernels AND biases) set to this value
+    set_weights: Annotated[Float, Field(ge=-initializers.LARGEST, le=initializers.LARGEST)] | None = None  # after build, every weight array (kernels AND biases) set to this value
 
     _activations = field_validator("activation", "output_activation")(lambda v: _keras_name("activation", v))
     _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_initializer)
@@ -188,9 +182,8 @@ class ModelConfig(Strict):
             self.hidden = [layer.units for layer in self.layers]
         return self
 
-    @model_validator(mode="after")
-    def _activations_fit(self):
-        # Some activations only fail when called, on some widths (glu halves its input: odd widths fail).
+    def activations_fit(self):
+        """Some activations only fail when called, on some widths (glu halves its input: odd widths fail)."""
         from .backend import keras
 
         k = keras()
@@ -203,7 +196,6 @@ class ModelConfig(Strict):
                     f"activation '{layer.activation}' fails on hidden layer {number} ({where}, {layer.units} units): "
                     f"{_tf_message(exc)}"
                 ) from None
-        return self
 
     def hidden_layers(self) -> list[LayerConfig]:
         """Every hidden layer with its defaults filled in from the model-wide keys."""
@@ -221,7 +213,7 @@ class ModelConfig(Strict):
 
 class TrainConfig(Strict):
     optimizer: str = "adam"  # a Keras optimizer name
-    learning_rate: Float = Field(0.001, gt=0)
+    learning_rate: Float = Field(0.001, gt=0, le=initializers.LARGEST)
     loss: str | None = None  # default follows the task: binary / sparse categorical cross-entropy, or mse
     epochs: Int = Field(100, ge=1)
     batch_size: Int = Field(32, ge=1)
@@ -235,7 +227,7 @@ class TrainConfig(Strict):
 class RecordConfig(Strict):
     every: Int = Field(1, ge=1)  # per-layer records every N epochs (epoch 0 and the last are always kept)
     tensorboard: bool = False  # also write TensorBoard histograms
-    targets: list[Annotated[float, Field(gt=0, le=1)]] = [0.8, 0.9]  # summary.json: epochs_to each training accuracy
+    targets: list[Annotated[Float, Field(gt=0, le=1)]] = [0.8, 0.9]  # summary.json: epochs_to each training accuracy
 
 
 class Config(Strict):
@@ -246,6 +238,7 @@ class Config(Strict):
     train: TrainConfig = TrainConfig()
     record: RecordConfig = RecordConfig()
     _source: Path | None = PrivateAttr(None)  # the file it was read from: relative data paths start there
+    _allow_large: bool = PrivateAttr(False)  # validated with --allow-large: the data limits are lifted too
 
     @field_validator("name")
     @classmethod
@@ -253,6 +246,18 @@ class Config(Strict):
         if v in (".", "..") or ".." in v:
             raise ValueError(f"{v!r} is {NOT_PLAIN}")
         return v
+
+    @model_validator(mode="after")
+    def _within_limits(self, info: ValidationInfo):
+        """The resource limits, before anything is allocated (the context's allow_large lifts them)."""
+        found = limits.problems(self)
+        if found and not (info.context or {}).get("allow_large"):
+            raise KeyedValueError(found[0][1], found[0][0])
+        try:
+            self.model.activations_fit()  # allocates one row per layer: only after the limits
+        except ValueError as exc:
+            raise KeyedValueError(str(exc), "model") from None
+        return self
 
     def resolved(self) -> dict:
         """The config as plain data, defaults filled in: what config.yaml holds."""
@@ -266,20 +271,71 @@ class Config(Strict):
 
 # ---- loading ---------------------------------------------------------------------------------------------------
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.safe_load's loader, refusing a key given twice in one mapping (safe_load silently keeps the last)."""
+    """yaml.safe_load's loader, refusing a key given twice in one mapping (safe_load silently keeps the last),
+    nesting deeper than the limit, and documents whose aliases expand beyond the limit (before they expand)."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > limits.MAX_YAML_DEPTH:
+                raise _too_large(f"nested deeper than {limits.MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_document(self, node):
+        _expanded_size(node, {}, [])
+        return super().construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, Hashable) and key in seen:
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader refuses it below, with its own words
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
 
 
+class _TooLarge(yaml.composer.ComposerError):
+    """A document beyond the YAML limits, refused while it is composed."""
+
+
+def _too_large(problem: str, mark) -> yaml.YAMLError:
+    return _TooLarge(None, None, problem, mark)
+
+
+def _expanded_size(node, sizes: dict, path: list) -> int:
+    """How many values `node` holds once every alias in it is expanded, counted without expanding
+    (an alias is the same node object: each is counted once and its size reused)."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if any(node is seen for seen in path):
+        raise _TooLarge(None, None, "an alias refers to a value that contains it", node.start_mark)
+    if len(path) >= limits.MAX_YAML_DEPTH:
+        raise _too_large(f"aliases nest it deeper than {limits.MAX_YAML_DEPTH} levels", node.start_mark)
+    path.append(node)
+    children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else (
+        node.value if isinstance(node, yaml.SequenceNode) else [])
+    size = 1
+    for child in children:
+        size += _expanded_size(child, sizes, path)
+        if size > limits.MAX_YAML_NODES:
+            raise _too_large(f"aliases expand it to more than {limits.MAX_YAML_NODES:,} values", node.start_mark)
+    path.pop()
+    sizes[id(node)] = size
+    return size
+
+
 def _safe_load(text: str):
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # a safety net: compose_node refuses deep nesting before Python's stack runs out
+        raise yaml.YAMLError(f"nested too deeply (more than {limits.MAX_YAML_DEPTH} levels)") from None
 
 
 def read_yaml(path: Path) -> dict:
@@ -287,12 +343,15 @@ def read_yaml(path: Path) -> dict:
     source = str(path)
     if not path.is_file():
         raise UserError("no such file" if not path.exists() else "is a folder, not a YAML file", source)
+    size = path.stat().st_size
+    if size > limits.MAX_YAML_BYTES:
+        raise UserError(f"the file has {size:,} bytes, over the limit of {limits.MAX_YAML_BYTES:,} for a YAML file", source)
     try:
         raw = _safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise UserError(_yaml_problem(exc), source) from None
-    except UnicodeDecodeError:
-        raise UserError("not a text file", source) from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})", source) from None
     if raw is None:
         raise UserError("the file is empty", source)
     if not isinstance(raw, dict):
@@ -306,17 +365,12 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, _TooLarge) or exc.__class__ is yaml.YAMLError:
+        return f"YAML refused: {problem}" + (f" ({where.removesuffix(': ')})" if where else "")
     if "could not determine a constructor" in problem:
         tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
         return f"YAML tags that build Python objects are not allowed ({where}{tag}); allowed: plain YAML data"
     return f"invalid YAML ({where}{problem})"
-
-
-def shown(value) -> str:
-    """A value as the user wrote it in YAML: 'many', null, true, [1, 2], {x: 3}."""
-    if isinstance(value, str):
-        return repr(value)
-    return yaml.safe_dump(value, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -353,23 +407,26 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def validate(raw: dict, source: str = "config", overrides: list[str] = ()) -> Config:
-    """A Config from plain data; the first problem becomes a UserError naming the key and what is allowed."""
+def validate(raw: dict, source: str = "config", overrides: list[str] = (), allow_large: bool = False) -> Config:
+    """A Config from plain data; the first problem becomes a UserError naming the key and what is allowed.
+    `allow_large` lifts the model, data and epoch limits (initlab/limits.py)."""
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw, context={"allow_large": allow_large})
+        config._allow_large = allow_large
+        return config
     except ValidationError as exc:
         set_keys = [parse_override(o)[0] for o in overrides]
         raise _user_error(exc, raw, source, set_keys) from None
 
 
-def load(path: str | Path, overrides: list[str] = ()) -> Config:
-    """Read, override and validate a config file."""
+def load(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> Config:
+    """Read, override and validate a config file (`allow_large`: see validate)."""
     path = Path(path)
     raw = read_yaml(path)
     named = "name" in raw
     raw.setdefault("name", path.stem)
     try:
-        config = validate(apply_overrides(raw, list(overrides)), str(path), list(overrides))
+        config = validate(apply_overrides(raw, list(overrides)), str(path), list(overrides), allow_large)
     except UserError as error:
         if error.key == "name" and not named:
             detail = f"{error.detail} (taken from the file name; give the config a `name:`)"
@@ -392,6 +449,9 @@ def dump(config: Config) -> str:
 def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str]) -> UserError:
     error = exc.errors()[0]
     loc = [str(p) for p in error["loc"]]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, KeyedValueError):  # a parameter inside the value: model.kernel_initializer.stddev
+        loc += cause.key.split(".")
     # Pydantic puts the discriminator's tag in the location of a data error: drop it.
     if len(loc) > 1 and loc[0] == "data" and loc[1] in DATASETS:
         loc.pop(1)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError, did_you_mean
+from . import limits
+from .errors import UserError, did_you_mean, shown
 
 
 @dataclass
@@ -95,12 +96,15 @@ def _salary(cfg, rng):
     return np.stack([cgpa, iq], axis=1), salary, ["cgpa", "iq"]
 
 
-def _csv(cfg, rng, base_dir: Path, source: str):
+def _csv(cfg, rng, base_dir: Path, source: str, allow_large: bool = False):
     path = (base_dir / cfg.path).resolve()
     if not path.is_file():
         what = "is a folder, not a CSV file" if path.is_dir() else "no such file"
         hint = f"'{cfg.path}' is read relative to the config file's folder"
         raise UserError(f"{what}: {path} ({hint})", source, "data.path")
+    too_large = limits.over(f"bytes in {path.name}", path.stat().st_size, limits.MAX_CSV_BYTES)
+    if too_large and not allow_large:
+        raise UserError(too_large, source, "data.path")
     frame = _read_csv(path, source)
     columns = [str(c) for c in frame.columns]
     for key, wanted in [("data.features", c) for c in cfg.features] + [("data.target", cfg.target)]:
@@ -120,42 +124,53 @@ def _read_csv(path: Path, source: str):
     """The CSV as a DataFrame with a plain row index; unreadable, empty or ragged files are UserErrors."""
     import pandas as pd
 
+    if _first_row_too_long(path):
+        raise UserError(f"{path.name} line 2 has more cells than the header", source, "data.path")
     try:
-        frame = pd.read_csv(path)
+        # index_col=False: pandas never turns first columns into an index (a later long row is a ParserError)
+        return pd.read_csv(path, keep_default_na=False, index_col=False)  # 'nan', 'NA' stay text, said as written
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty", source, "data.path") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not a readable CSV ({exc})", source, "data.path") from None
-    # A row longer than the header makes pandas turn the first columns into the index, shifting every value.
-    if not isinstance(frame.index, pd.RangeIndex):
-        raise UserError(f"{path.name} line {_long_line(path)} has more cells than the header", source, "data.path")
-    return frame
 
 
-def _long_line(path: Path) -> int | None:
-    """The first line with more cells than the header line."""
+def _first_row_too_long(path: Path) -> bool:
+    """Whether the first data row has more cells than the header: pandas would warn and drop the extra cells
+    (slowly, for a very long row)."""
     import csv
 
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        width = len(next(reader, []))
-        return next((reader.line_num for row in reader if len(row) > width), None)
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            header, first = next(reader, []), next(reader, [])
+    except csv.Error:  # a cell beyond the csv module's size limit, say: pandas reads it and says what is wrong
+        return False
+    return len(first) > len(header)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the model trains in float32: larger values would become inf
 
 
 def _numeric(values, column: str, file_name: str, source: str):
-    """A column as finite floats; the first text, empty or infinite cell is a UserError naming its line."""
+    """A column as finite float32-sized floats; the first text, empty, infinite or too large cell is a UserError
+    naming its line."""
     import pandas as pd
 
-    numbers = pd.to_numeric(values, errors="coerce")
+    text = values.astype(str).str.strip()
+    empty = values.isna() | (text == "")  # missing cells of a short row are NaN, empty ones ''
+    numbers = pd.to_numeric(text.where(~empty, "0"), errors="coerce")
+    spelled_nan = text.str.lower().isin(["nan", "+nan", "-nan"])
     problems = [
-        (numbers.isna() & values.notna(), "is not numeric: {!r}"),
-        (values.isna(), "has an empty cell"),
-        (~np.isfinite(numbers.fillna(0.0)), "is not finite: {}"),
+        (empty, "has an empty cell"),
+        (numbers.isna() & ~spelled_nan, "is not numeric: {}"),
+        (~np.isfinite(numbers), "is not finite: {}"),
+        (numbers.abs() > FLOAT32_MAX, f"is beyond float32's range (magnitude at most {FLOAT32_MAX:.3g}): {{}}"),
     ]
     for bad, what in problems:
         if bad.any():
             row = int(np.argmax(bad.to_numpy())) + 2  # 1-based, after the header line
-            what = what.format(values[bad].iloc[0])
+            what = what.format(shown(text[bad].iloc[0]))
             raise UserError(f"column '{column}' {what} on line {row} of {file_name}", source, "data.path")
     return numbers
 
@@ -190,14 +205,18 @@ def split_at(n_rows: int, validation_split: float) -> int:
     return int(np.floor(n_rows * (1.0 - validation_split)))
 
 
-def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config") -> Dataset:
-    """The data a config describes, split (last rows held out, as in Keras) and optionally standardized."""
+def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", allow_large: bool = False) -> Dataset:
+    """The data a config describes, split (last rows held out, as in Keras) and optionally standardized.
+    `allow_large` lifts the limit on a CSV file's size (the generators' limits are checked with the config)."""
     rng = np.random.default_rng(seed)
     if cfg.dataset == "csv":
-        x, y, names = _csv(cfg, rng, base_dir, source)
+        x, y, names = _csv(cfg, rng, base_dir, source, allow_large)
     else:
         x, y, names = GENERATORS[cfg.dataset](cfg, rng)
     task, n_classes = _task(cfg.dataset, np.asarray(y, float))
+    if task != "regression" and len(np.unique(y)) < 2:
+        key = "data.target" if cfg.dataset == "csv" else "data.n_samples"
+        raise UserError(f"the target has one class only ({np.unique(y)[0]:g}); a classifier needs two or more", source, key)
     if task == "regression":
         y = np.asarray(y, np.float32).reshape(-1, 1)
     else:

@@ -10,7 +10,21 @@ class UserError(Exception):
 
     def render(self) -> str:
         where = ": ".join(part for part in (self.source, self.key) if part)
-        return f"{where}: {self.detail}" if where else self.detail
+        text = f"{where}: {self.detail}" if where else self.detail
+        # one line whatever it quotes: a library's multi-line message, a value or key with line breaks in it
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def shown(value, limit: int = 80) -> str:
+    """A value as the user wrote it in YAML ('many', null, true, [1, 2], {x: 3}), cut short past `limit` characters."""
+    import yaml
+
+    try:
+        text = repr(value) if isinstance(value, str) else yaml.safe_dump(
+            value, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()
+    except (yaml.YAMLError, RecursionError):  # values plain YAML cannot write (tuples from !!omap pairs)
+        text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def did_you_mean(given: str, allowed) -> str:
@@ -37,3 +51,11 @@ def edits(a: str, b: str) -> int:
                 row[j] = min(row[j], rows[-2][j - 2] + 1)
         rows.append(row)
     return rows[-1][-1]
+
+
+class KeyedValueError(ValueError):
+    """A ValueError about `key`, a part below the value being validated (the config adds it to the key path)."""
+
+    def __init__(self, message: str, key: str):
+        super().__init__(message)
+        self.key = key

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
-from . import plots, records, signal
+from . import limits, plots, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
@@ -39,7 +39,7 @@ def run_dir(config: config_module.Config, out: str | Path = "outputs") -> Path:
 
 def load_data(config: config_module.Config) -> data_module.Dataset:
     source = str(config._source or "config")
-    return data_module.load(config.data, config.seed, config_module.source_dir(config), source)
+    return data_module.load(config.data, config.seed, config_module.source_dir(config), source, config._allow_large)
 
 
 def prepare(config: config_module.Config):
@@ -47,6 +47,9 @@ def prepare(config: config_module.Config):
     on bad input, done before anything is written."""
     source = str(config._source or "config")
     data = load_data(config)
+    found = limits.problems(config, data.n_classes if data.task == "multiclass" else 1)
+    if found and not config._allow_large:  # a CSV's classes are known only now: the output layer's width
+        raise UserError(found[0][1], source, found[0][0])
     if config.record.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UserError(
             "TensorBoard histograms need the tensorboard package: pip install 'initlab[tensorboard]'",
@@ -247,7 +250,8 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
 def redraw(folder: str | Path) -> None:
     """`initlab plot`: the pictures again, from a finished run folder."""
     folder = Path(folder)
-    config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"))
+    config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"),
+                                    allow_large=True)  # it trained once: the limits were passed or lifted then
     config._source = Path(records.read_summary(folder)["config_dir"]) / "config.yaml"
     data = load_data(config)
     model = _keras().saving.load_model(folder / "model.keras", compile=False)

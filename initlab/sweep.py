@@ -4,6 +4,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from . import config as config_module, data as data_module
+from . import config as config_module, data as data_module, limits
 from .config import Config, Int, Strict, shown
 from .errors import UserError, did_you_mean
 
@@ -77,10 +78,19 @@ def _label(value) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
-def load(path: str | Path, overrides: list[str] = ()) -> tuple[SweepConfig, list[PlannedRun]]:
-    """Read and validate a sweep file and every run it describes (a bad run is a UserError naming it)."""
+def size(sweep: SweepConfig) -> int:
+    """How many runs a sweep expands to, from the lengths of its lists (nothing is expanded)."""
+    return max(len(sweep.cases), 1) * math.prod(len(values) for values in sweep.grid.values()) * len(sweep.seeds)
+
+
+def load(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> tuple[SweepConfig, list[PlannedRun]]:
+    """Read and validate a sweep file and every run it describes (a bad run is a UserError naming it).
+    `allow_large` lifts the limits on the number of runs and on each run (initlab/limits.py)."""
     path = Path(path)
     sweep = _validate(config_module.read_yaml(path), path)
+    too_many = limits.over("runs in the sweep (cases x grid combinations x seeds)", size(sweep), limits.MAX_SWEEP_RUNS)
+    if too_many and not allow_large:
+        raise UserError(too_many, str(path), "grid")
     base_path = (path.parent / sweep.base).resolve()
     if not base_path.is_file():
         raise UserError(f"no such run config: {base_path}", str(path), "base")
@@ -102,7 +112,7 @@ def load(path: str | Path, overrides: list[str] = ()) -> tuple[SweepConfig, list
                 raw_run["seed"] = seed
                 labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
                 where = _describe(case.get("label"), labels, seed)
-                run_config = config_module.validate(raw_run, f"{path} (run {where})", list(overrides))
+                run_config = config_module.validate(raw_run, f"{path} (run {where})", list(overrides), allow_large)
                 run_config._source = base_path
                 planned.append(PlannedRun(run_config, labels, case.get("label")))
     return sweep, planned
@@ -200,10 +210,10 @@ class Plan:
         return self.datasets[key]
 
 
-def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False) -> Plan:
+def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False, allow_large: bool = False) -> Plan:
     from . import model as model_module, records, runs
 
-    sweep, planned = load(path, overrides)
+    sweep, planned = load(path, overrides, allow_large)
     result = Plan(sweep, planned, [], [], [])
     for run in planned:
         data = result.data_for(run.config)

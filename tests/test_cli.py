@@ -42,7 +42,8 @@ def test_validate_prints_the_resolved_config_and_writes_nothing(tmp_path, monkey
 def test_initializers_lists_names_and_formulas():
     result = runner.invoke(app, ["initializers"], env={"COLUMNS": "220"})
     assert result.exit_code == 0
-    for text in ("he_normal", "glorot_uniform", "random_normal", "sqrt(6 / n_in)", "sqrt(2 / n_in)"):
+    for text in ("he_normal", "glorot_uniform", "random_normal", "sqrt(6 / n_in)", "sqrt(2 / n_in)",
+                 "U[minval, maxval]", "stddev: a finite number > 0"):
         assert text in result.stdout
 
 

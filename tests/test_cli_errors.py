@@ -55,6 +55,11 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
     "top_level_list": ("- a\n- b\n", ["expected a mapping of keys at the top level", "list", "[a, b]"]),
     "top_level_scalar": ("hello\n", ["expected a mapping of keys at the top level", "'hello'"]),
     "duplicate_key": ("seed: 1\nseed: 2\n", ["duplicate key 'seed'", "line 2"]),
+    "custom_tag": ("name: !foo bar\n", ["not allowed", "!foo"]),
+    "deep_nesting": ("model: " + "[" * 5000 + "]" * 5000 + "\n", ["YAML refused: nested deeper than 100 levels"]),
+    "recursive_alias": ("model: &a {hidden: *a}\n", ["YAML refused: an alias refers to a value that contains it"]),
+    "control_character": ("name: a\x07b\n", ["invalid YAML", "special characters are not allowed"]),
+    "long_name": ("name: " + "a" * 500_000 + "\n", ["name", "at most 100 characters", "(500,002 characters)"]),
     # unknown keys
     "unknown_top": (
         "modle: {}\n",
@@ -165,23 +170,59 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
         "model: {kernel_initializer: {name: variance_scaling, mode: fan_sum}}\n",
         ["model.kernel_initializer", "fan_in"],
     ),
-    # pass construction, fail when the weights are drawn
+    # parameters out of their registry range (Keras would take the first four silently)
+    "normal_negative_std": (
+        "model: {kernel_initializer: {name: random_normal, stddev: -1}}\n",
+        ["model.kernel_initializer.stddev", "random_normal stddev must be a finite number > 0", "got -1"],
+    ),
+    "uniform_reversed": (
+        "model: {kernel_initializer: {name: random_uniform, minval: 1, maxval: 0}}\n",
+        ["model.kernel_initializer.maxval", "maxval must be greater than minval (1)", "got 0"],
+    ),
+    "truncated_nan": (
+        "model: {kernel_initializer: {name: truncated_normal, stddev: .nan}}\n",
+        ["model.kernel_initializer.stddev", "finite number > 0", "got .nan"],
+    ),
+    "constant_inf": (
+        "model: {kernel_initializer: {name: constant, value: .inf}}\n",
+        ["model.kernel_initializer.value", "constant value must be a finite number", "got .inf"],
+    ),
     "constant_text": (
         "model: {kernel_initializer: {name: constant, value: abc}}\n",
-        ["model.kernel_initializer", "'constant' cannot draw a kernel", "abc"],
+        ["model.kernel_initializer.value", "finite number", "'abc'"],
+    ),
+    "scaling_negative": (
+        "model: {kernel_initializer: {name: variance_scaling, scale: -2, mode: fan_in}}\n",
+        ["model.kernel_initializer.scale", "variance_scaling scale must be a finite number > 0", "got -2"],
+    ),
+    "scaling_distribution": (
+        "model: {kernel_initializer: {name: variance_scaling, distribution: gamma}}\n",
+        ["model.kernel_initializer.distribution", "one of truncated_normal, normal", "'gamma'"],
     ),
     "orthogonal_gain_text": (
         "model: {kernel_initializer: {name: orthogonal, gain: big}}\n",
-        ["model.kernel_initializer", "'orthogonal' cannot draw"],
+        ["model.kernel_initializer.gain", "orthogonal gain must be a finite number > 0", "'big'"],
+    ),
+    "identity_gain_zero": (
+        "model: {kernel_initializer: {class_name: Identity, config: {gain: 0}}}\n",
+        ["model.kernel_initializer.gain", "identity gain must be", "got 0"],
     ),
     "orthogonal_bias": (
         "model: {bias_initializer: orthogonal}\n",
         ["model.bias_initializer", "'orthogonal' cannot draw a bias"],
     ),
+    "stft_refused": ("model: {kernel_initializer: stft}\n", ["model.kernel_initializer", "not for Dense layers"]),
+    "layer_uniform_reversed": (
+        "model: {layers: [{units: 2}, {units: 2, kernel_initializer: {name: uniform, minval: 3}}]}\n",
+        ["model.layers.1.kernel_initializer.maxval", "greater than minval (3)", "got 0.05"],
+    ),
     "layer_constant_text": (
         "model: {layers: [{units: 2, bias_initializer: {name: constant, value: abc}}]}\n",
-        ["model.layers.0.bias_initializer", "cannot draw a bias"],
+        ["model.layers.0.bias_initializer.value", "finite number"],
     ),
+    "set_weights_huge": ("model: {set_weights: 1.0e+300}\n", ["model.set_weights", "less than or equal to 1000000000"]),
+    "noise_huge": ("data: {dataset: moons, noise: 1.0e+300}\n", ["data.noise", "less than or equal to"]),
+    "learning_rate_huge": ("train: {learning_rate: 1.0e+40}\n", ["train.learning_rate", "less than or equal to"]),
     "glu_odd_width": ("model: {hidden: [3], activation: glu}\n", ["model", "'glu' fails on hidden layer 1", "3 units"]),
     # the run folder's name
     "name_slash": ("name: a/b\n", ["name", "'a/b' is not a plain folder name", "no path separators"]),
@@ -225,10 +266,28 @@ def test_config_path_is_a_folder(tmp_path, out, command):
     assert_user_error(invoke(command, tmp_path, out), out, str(tmp_path), "is a folder")
 
 
-def test_binary_config_file(tmp_path, out):
-    config = tmp_path / "exp.yaml"
-    config.write_bytes(b"\xff\xfe\x00\x81")
-    assert_user_error(invoke("run", config, out), out, str(config))
+HOSTILE_FILES = {  # bytes on disk, fragments: for run, validate and sweep files alike
+    "binary": (b"\xff\xfe\x00\x81" * 64, ["not a UTF-8 text file (byte 0xff at offset 0)"]),
+    "latin1": ("name: café\n".encode("latin-1"), ["not a UTF-8 text file (byte 0xe9 at offset 9)"]),
+    "nul_byte": (b"name: a\x00b\n", ["invalid YAML", "special characters are not allowed"]),
+    "very_long_line": (b"name: " + b"a" * 2**21 + b"\n", ["2,097,159 bytes, over the limit of 1,048,576"]),
+    "laughs": ("".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]\n" for i in range(9)).encode(),
+               ["YAML refused: aliases expand it to more than 1,000,000 values"]),
+}
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "sweep"])
+@pytest.mark.parametrize("case", HOSTILE_FILES)
+def test_hostile_yaml_file(tmp_path, out, command, case):
+    content, fragments = HOSTILE_FILES[case]
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(content)
+    extra = ["--out", str(out)] if command in ("run", "sweep") else []
+    assert_user_error(runner.invoke(app, [command, str(path), *extra]), out, str(path), *fragments)
+
+
+def test_sweep_path_is_a_folder(tmp_path, out):
+    assert_user_error(runner.invoke(app, ["sweep", str(tmp_path), "--out", str(out)]), out, str(tmp_path), "is a folder")
 
 
 def test_bad_name_from_the_file_name(tmp_path, out):
@@ -309,6 +368,21 @@ CSVS = {  # file content (None: no file), data keys beyond the defaults, fragmen
     "short_row": ("a,b,y\n1,2\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'y' has an empty cell on line 2"]),
     "long_row": ("a,b,y\n1,2,0,9,9\n3,4,1\n5,6,0\n", {}, ["data.path", "line 2 has more cells than the header"]),
     "infinite_cell": ("a,b,y\n1,inf,0\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'b' is not finite"]),
+    "nan_feature": ("a,b,y\n1,2,0\n3,NaN,1\n5,6,0\n", {}, ["data.path", "column 'b' is not finite: 'NaN' on line 3"]),
+    "inf_target": ("a,b,y\n1,2,0\n3,4,-inf\n5,6,0\n", {}, ["data.path", "column 'y' is not finite: '-inf' on line 3"]),
+    "na_text": ("a,b,y\n1,NA,0\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'b' is not numeric: 'NA' on line 2"]),
+    "beyond_float32": ("a,b,y\n1,1e39,0\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'b' is beyond float32's range"]),
+    "one_class": ("a,b,y\n1,2,1\n3,4,1\n5,6,1\n", {}, ["data.target", "the target has one class only (1)"]),
+    "garbage": (bytes(range(256)) * 8, {}, ["data.path", "not a readable CSV"]),
+    "nul_bytes": (b"a,b,y\n1,\x00,0\n3,4,1\n5,6,0\n", {}, ["data.path", "column 'b' is not numeric: '\\x00'"]),
+    "utf16": ("a,b,y\n1,2,0\n3,4,1\n".encode("utf-16"), {}, ["data.path", "not a readable CSV"]),
+    "unclosed_quote": ('a,b,y\n"1,2,0\n3,4,1\n', {}, ["data.path", "not a readable CSV", "EOF inside string"]),
+    "very_long_line": ("a,b,y\n" + "1," * 100_000 + "0\n3,4,1\n5,6,0\n", {},
+                       ["data.path", "line 2 has more cells than the header"]),
+    "very_long_later_line": ("a,b,y\n1,2,0\n" + "1," * 100_000 + "0\n5,6,0\n", {},
+                             ["data.path", "not a readable CSV", "Expected 3 fields in line 3, saw 100001"]),
+    "very_long_cell": ("a,b,y\n" + "x" * 100_000 + ",2,0\n3,4,1\n5,6,0\n", {},
+                       ["data.path", "column 'a' is not numeric: 'xxxx", "(100,002 characters) on line 2"]),
     "not_utf8": (b"a,b,y\n\xff\xfe,1,0\n", {}, ["data.path", "not a readable CSV"]),
     "feature_misspelled": (
         GOOD_CSV,

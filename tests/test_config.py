@@ -234,11 +234,11 @@ def test_booleans_and_non_finite_numbers_refused(raw, key):
     assert caught.value.key == key
 
 
-def test_initializer_failing_only_when_called_is_refused():
+def test_initializer_parameter_keras_takes_but_cannot_draw_is_refused_by_its_range():
     with pytest.raises(UserError) as caught:
         validate({"name": "x", "model": {"kernel_initializer": {"name": "constant", "value": "abc"}}})
-    assert caught.value.key == "model.kernel_initializer"
-    assert "'constant' cannot draw a kernel" in str(caught.value)
+    assert caught.value.key == "model.kernel_initializer.value"
+    assert "constant value must be a finite number" in str(caught.value) and "'abc'" in str(caught.value)
 
 
 def test_read_yaml_refuses_duplicate_keys(tmp_path):

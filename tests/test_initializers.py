@@ -1,17 +1,83 @@
 """Initializers: every Keras name builds, seeds behave, and the draws match the closed-form variances."""
 
+import inspect
+import math
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from keras.src.initializers import ALL_OBJECTS_DICT
 
 from initlab import initializers
 
 
-def test_every_keras_name_builds():
+def test_every_name_builds_the_keras_class_it_names():
     for name in initializers.names():
-        if initializers.canonical_name(name) in ("stft",):
-            continue
         instance = initializers.build(name, seed=1)
-        assert instance.get_config() is not None
+        assert type(instance) is ALL_OBJECTS_DICT[name]
+
+
+def test_registry_holds_every_name_keras_knows_or_says_why_not():
+    assert set(ALL_OBJECTS_DICT) == set(initializers.ALIASES) | set(initializers.EXCLUDED)
+    assert not set(initializers.ALIASES) & set(initializers.EXCLUDED)
+    for alias, canonical in initializers.ALIASES.items():
+        assert ALL_OBJECTS_DICT[alias].__name__ == initializers.REGISTRY[canonical].class_name
+
+
+def test_registry_parameters_and_defaults_are_the_keras_constructors():
+    for canonical, entry in initializers.REGISTRY.items():
+        signature = inspect.signature(ALL_OBJECTS_DICT[entry.class_name].__init__).parameters
+        keras_params = {k: p.default for k, p in signature.items() if k not in ("self", "args", "kwargs")}
+        assert keras_params == {k: p.default for k, p in entry.params.items()}, canonical
+
+
+CANDIDATES = [-1e10, -1e9, -1.0, -1e-3, 0, 1e-3, 0.5, 1, 2, 1e9, 1e10, 1e39, math.inf, -math.inf, math.nan, "abc",
+              None, True, [1, 2], *initializers.MODES, *initializers.DISTRIBUTIONS, "Normal"]
+
+
+def _keras_draws_finite(cls, params: dict) -> bool:
+    """Whether Keras builds the initializer and draws a finite float32 kernel with it."""
+    try:
+        values = np.asarray(cls(**params)((4, 3), dtype="float32"))
+    except Exception:  # noqa: BLE001 - Keras and TensorFlow refuse bad values with many kinds of errors
+        return False
+    return bool(np.isfinite(values).all())
+
+
+def _accepted(spec) -> bool:
+    try:
+        initializers.check(spec)
+        return True
+    except ValueError:
+        return False
+
+
+def test_every_value_the_registry_accepts_keras_accepts_and_draws_finite():
+    refused_but_keras_drew = []
+    for canonical, entry in initializers.REGISTRY.items():
+        cls = ALL_OBJECTS_DICT[entry.class_name]
+        assert _keras_draws_finite(cls, {}), canonical
+        trials = [{key: value} for key in entry.params for value in CANDIDATES]
+        if canonical == "random_uniform":
+            trials += [{"minval": low, "maxval": high} for low in CANDIDATES[:12] for high in CANDIDATES[:12]]
+        for params in trials:
+            if _accepted({"name": canonical, **params}):
+                assert _keras_draws_finite(cls, params), (canonical, params)
+            elif params in ({"stddev": -1.0}, {"minval": 2, "maxval": 1}, {"gain": -1.0}) and _keras_draws_finite(cls, params):
+                refused_but_keras_drew.append((canonical, params))
+    # the registry is stricter than Keras where Keras draws nonsense without a word
+    assert ("random_normal", {"stddev": -1.0}) in refused_but_keras_drew
+    assert ("random_uniform", {"minval": 2, "maxval": 1}) in refused_but_keras_drew
+    assert ("orthogonal", {"gain": -1.0}) in refused_but_keras_drew
+
+
+def test_validation_needs_no_tensorflow():
+    code = ("import sys; from initlab import initializers; "
+            "initializers.check({'name': 'variance_scaling', 'scale': 2.0, 'mode': 'fan_out'}); "
+            "initializers.expected_variance('he_normal', 10, 5); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 @pytest.mark.parametrize("spec", [
@@ -38,7 +104,12 @@ def test_layer_seeds_are_distinct():
 
 @pytest.mark.parametrize("name", ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
                                   "lecun_normal", {"name": "random_normal", "stddev": 0.01},
-                                  {"name": "random_uniform", "minval": 0.0, "maxval": 1.0}])
+                                  {"name": "random_uniform", "minval": 0.0, "maxval": 1.0},
+                                  {"name": "truncated_normal", "mean": 1.0, "stddev": 0.3},
+                                  {"name": "variance_scaling", "scale": 3.0, "mode": "fan_out", "distribution": "uniform"},
+                                  {"name": "variance_scaling", "mode": "fan_avg", "distribution": "untruncated_normal"},
+                                  {"name": "variance_scaling", "scale": 0.5},
+                                  {"name": "orthogonal", "gain": 2.0}])
 def test_sample_variance_matches_formula(name):
     fan_in, fan_out = 400, 300
     w = np.asarray(initializers.build(name, seed=11)((fan_in, fan_out)), dtype=np.float64)
@@ -58,6 +129,8 @@ def test_he_formulas_are_keras_s_not_the_popular_mistake():
 
 
 def test_unknown_name_and_parameter_suggest():
+    with pytest.raises(ValueError, match="not for Dense layers"):
+        initializers.build("stft")
     with pytest.raises(ValueError, match="did you mean 'he_normal'"):
         initializers.build("he_normall")
     with pytest.raises(ValueError, match="did you mean 'stddev'"):
