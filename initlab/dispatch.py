@@ -4,6 +4,7 @@ return results; the caller writes every run folder."""
 import os
 import re
 import signal
+import sys
 import threading
 from typing import Iterator
 
@@ -69,16 +70,31 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _start_worker(threads: int) -> None:
-    """A spawned local worker: Ctrl-C is the parent's to handle (it stops the workers); TensorFlow's thread pools
-    sized to the worker's share of the cores, imported quietly."""
+def _start_worker(threads: int, parent: int) -> None:
+    """A spawned local worker: Ctrl-C and SIGTERM are the parent's to handle (it stops the workers), and it dies
+    with its parent however the parent dies; TensorFlow's thread pools sized to the worker's share of the cores,
+    imported quietly."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent)
     for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[name] = str(threads)
     from .backend import keras
 
     keras(threads=threads)
     from . import population, runs  # noqa: F401 - imported while the pool starts, not in the first group's time
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this process when its parent dies, even by SIGKILL (no orphan keeps training)."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a worker notices its parent is gone when it next reads from or writes to it
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _cores() -> int:
@@ -117,7 +133,7 @@ def _in_processes(groups: list[list], workers: int) -> Iterator[list]:
     # TensorFlow must not be forked once started: spawn fresh interpreters instead. Unlike multiprocessing.Pool,
     # the executor notices a worker that dies (Pool would wait for its result forever).
     executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(threads,))
+                                   initializer=_start_worker, initargs=(threads, os.getpid()))
     try:
         futures = {executor.submit(train_group, group): group for group in groups}
         for future in as_completed(list(futures)):
@@ -139,7 +155,7 @@ def _stop(executor) -> None:
     processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        process.terminate()
+        process.kill()  # they ignore SIGTERM
     for process in processes:
         process.join(timeout=10)
 

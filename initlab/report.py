@@ -90,8 +90,11 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     staging = path.with_suffix(".csv.tmp")
-    frame.to_csv(staging, index=False)
-    staging.replace(path)
+    try:
+        frame.to_csv(staging, index=False)
+        staging.replace(path)
+    finally:  # a full disk or an interrupt leaves the earlier table, and no half-written one beside it
+        staging.unlink(missing_ok=True)
 
 
 def _panel_and_label(run, keys) -> tuple[str, str]:
