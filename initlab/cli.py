@@ -31,6 +31,9 @@ SetOption = Annotated[
 OutOption = Annotated[
     Path, typer.Option("--out", file_okay=False, writable=True, help="Folder the run folders go under.")
 ]
+# run and sweep check writability themselves, when they write: one line (not click's usage box), and a disk that
+# fills up or turns read-only later is told the same way
+WriteOption = Annotated[Path, typer.Option("--out", help="Folder the run folders go under.")]
 
 
 def _fail(error: UserError):
@@ -65,7 +68,7 @@ def _interrupted(stop: KeyboardInterrupt, what: str):
 def run(
     config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
     set_: SetOption = None,
-    out: OutOption = Path("outputs"),
+    out: WriteOption = Path("outputs"),
 ):
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
     from . import config as config_module, runs
@@ -108,7 +111,7 @@ def _run_with_progress(cfg, out: Path) -> Path:
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep's YAML file (base, set, grid, cases, seeds).")],
     set_: SetOption = None,
-    out: OutOption = Path("outputs"),
+    out: WriteOption = Path("outputs"),
     workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes (spawned; TensorFlow threads split between them).")] = 1,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help="A Dask scheduler, tcp://HOST:PORT (the distributed extra).")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Train complete runs again too.")] = False,
@@ -187,7 +190,7 @@ def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
                                        on_wait=lambda text: progress.console.print(f"{text} ...", soft_wrap=True),
                                        on_start=on_start)
     if trained:
-        console.print(f"trained {trained} runs ({failed} failed); {sum(the_plan.done)} were complete", highlight=False)
+        console.print(f"trained {trained} runs ({failed} failed); {sum(the_plan.done)} already complete", highlight=False)
     else:
         console.print("nothing to do: every run is complete (--rerun trains them again)")
     return summary

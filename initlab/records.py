@@ -76,8 +76,9 @@ def _lock(path: Path, on_wait) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             with contextlib.suppress(FileNotFoundError):
                 if os.stat(path).st_ino == os.fstat(fd).st_ino:  # still the lock file, not one its holder removed
-                    os.ftruncate(fd, 0)
-                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                    with contextlib.suppress(OSError):  # who holds it, for a waiter to tell; not on a full disk
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
                     return fd
         except BaseException:
             os.close(fd)
