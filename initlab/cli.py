@@ -1,6 +1,5 @@
 """The `initlab` command: a thin layer over initlab's functions."""
 
-import contextlib
 import os
 import signal
 import sys
@@ -41,25 +40,11 @@ def _fail(error: UserError):
     raise typer.Exit(code=2)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs."""
-
-
-@contextlib.contextmanager
-def _terminable():
-    def stop(signum, frame):
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupted(stop: KeyboardInterrupt, what: str):
+def _interrupted(what: str):
     """One line, and the conventional exit code: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
-    number = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+    from .interrupts import received
+
+    number = received[0] if received else signal.SIGINT
     err_console().print(f"interrupted ({number.name}): {what}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=128 + number)
 
@@ -73,14 +58,18 @@ def run(
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
     from . import config as config_module, runs
 
+    from . import interrupts
+
     try:
-        with _terminable():
+        with interrupts.raised():
             cfg = config_module.load(config, set_ or [])
             folder = _run_with_progress(cfg, out)
-    except UserError as error:
-        _fail(error)
-    except KeyboardInterrupt as stop:
-        _interrupted(stop, "nothing was written (an earlier run folder of this config is untouched)")
+    except BaseException as error:
+        if interrupts.received or isinstance(error, KeyboardInterrupt):
+            _interrupted("nothing was written (an earlier run folder of this config is untouched)")
+        if isinstance(error, UserError):
+            _fail(error)
+        raise
     from .records import read_summary
 
     summary = read_summary(folder)
@@ -130,23 +119,27 @@ def sweep(
     if dry_run:
         _print_plan(the_plan)
         return
+    from . import interrupts
+
     try:
-        with _terminable():
+        with interrupts.raised():
             if scheduler and not all(the_plan.done):
                 from . import dispatch
 
                 dispatch.check_scheduler(scheduler)  # the extra and the scheduler, before anything is written
             summary = _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures)
-    except UserError as error:
-        _fail(error)
-    except sweep_module.SweepFailed as failure:
-        err_console().print(f"[bold red]a run failed:[/] {escape(str(failure))}", soft_wrap=True)
-        raise typer.Exit(code=1)
-    except KeyboardInterrupt as stop:
-        from .records import is_complete
+    except BaseException as error:
+        if interrupts.received or isinstance(error, KeyboardInterrupt):
+            from .records import is_complete
 
-        done = sum(is_complete(f) for f in the_plan.folders)
-        _interrupted(stop, f"{done} of {len(the_plan.folders)} runs complete; run the same command to finish")
+            done = sum(is_complete(f) for f in the_plan.folders)
+            _interrupted(f"{done} of {len(the_plan.folders)} runs complete; run the same command to finish")
+        if isinstance(error, UserError):
+            _fail(error)
+        if isinstance(error, sweep_module.SweepFailed):
+            err_console().print(f"[bold red]a run failed:[/] {escape(str(error))}", soft_wrap=True)
+            raise typer.Exit(code=1)
+        raise
     _print_summary(summary)
     typer.echo(str(the_plan.sweep_dir))
 

@@ -8,6 +8,8 @@ import sys
 import threading
 from typing import Iterator
 
+from . import interrupts
+
 # Keras seeding and op determinism are process-global: two groups training at once in one process (a Dask
 # worker with several threads) would draw from each other's seeds. One group trains at a time per process.
 _ONE_AT_A_TIME = threading.Lock()
@@ -20,7 +22,7 @@ def train_group(configs: list) -> list:
     """One unit of work: a population of runs trained together, or one run alone. A failure becomes a failed
     result for each run it concerns instead of an exception, so the sweep goes on. A population that fails
     (one member's bad initializer fails the whole graph) trains its members alone, so only the bad ones fail."""
-    with _ONE_AT_A_TIME:
+    with _ONE_AT_A_TIME, interrupts.held():
         if len(configs) > 1:
             try:
                 return _population(configs)
@@ -39,7 +41,7 @@ def _population(configs: list) -> list:
     resolved = [model_module.with_task_defaults(config, data.task) for config in configs]
     if not all(can_join(config) for config in resolved):
         raise ValueError("these runs cannot share a graph")
-    return train_population(resolved, data)
+    return train_population(resolved, data, on_epoch=lambda epoch: interrupts.check())
 
 
 def _alone(config):

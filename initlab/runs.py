@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
-from . import plots, records, signal
+from . import interrupts, plots, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
@@ -135,6 +135,11 @@ class RunResult:
 def train(config: config_module.Config, on_epoch=None, prepared=None) -> RunResult:
     """Train one config alone with its engine (`prepared`: what prepare(config) gave, if it was called already);
     nothing is written (TensorBoard logs go to a temporary folder)."""
+    with interrupts.held():  # Ctrl-C waits for the next recorded epoch: TensorFlow is not interrupted mid-call
+        return _train(config, on_epoch, prepared)
+
+
+def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     started = time.perf_counter()
     config, data, model = prepared or prepare(config)
     metric = model_module.metric_name(data.task)
@@ -155,6 +160,7 @@ def train(config: config_module.Config, on_epoch=None, prepared=None) -> RunResu
             _write_histograms(writer, model, activations, epoch)
         if on_epoch is not None:
             on_epoch(epoch)
+        interrupts.check()
 
     if config.train.engine == "keras":
         outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir)
@@ -171,7 +177,8 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
     """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder.
     Its staging folder is made before training: an output that cannot be written fails first, and the experiment
     folder's lock is held while it trains."""
-    prepared = prepare(config)
+    with interrupts.held():
+        prepared = prepare(config)
     target = run_dir(prepared[0], out)
     with records.staged(target) as stage:
         _fill(stage, train(config, on_epoch, prepared), target.name, pictures=True)
