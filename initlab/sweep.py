@@ -266,14 +266,15 @@ def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result)
             failed = next((r for r in results if r.error), None)
             if fail_fast and failed is not None:
                 raise SweepFailed(f"{runs.run_id(failed.config)}: {failed.error}")
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(UserError):  # a full disk: the first error is the one to tell
-            report(the_plan)
+            # interrupted, the tables only: the pictures take seconds (the next call draws them)
+            report(the_plan, figures=not isinstance(error, KeyboardInterrupt))
         raise
     return report(the_plan)
 
 
-def report(the_plan: Plan):
+def report(the_plan: Plan, figures: bool = True):
     from . import model as model_module, records, report as report_module
 
     def boundary_model(run, folder):
@@ -292,4 +293,4 @@ def report(the_plan: Plan):
     drawable = first is not None and first.n_features == 2 and first.task != "regression"
     with records.writing(the_plan.sweep_dir):
         return report_module.write(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
-                                   boundary_model if drawable else None)
+                                   boundary_model if drawable else None, figures)
