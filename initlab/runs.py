@@ -265,6 +265,8 @@ def redraw(folder: str | Path) -> None:
     """`initlab plot`: the pictures again, from a finished run folder whose records are whole (a UserError says
     what is missing); its summary then lists the new pictures."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError("no such folder", str(folder))
     missing = {name: what for name, what in records.problems(folder).items() if not name.endswith(".png")}
     if missing:
         raise UserError(f"damaged run folder, cannot draw it: {records.describe(missing)}; run it again", str(folder))
