@@ -1,6 +1,7 @@
 """The `initlab` command: a thin layer over initlab's functions."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -32,6 +33,9 @@ AllowLargeOption = Annotated[
 OutOption = Annotated[
     Path, typer.Option("--out", file_okay=False, writable=True, help="Folder the run folders go under.")
 ]
+# run and sweep check writability themselves, when they write: one line (not click's usage box), and a disk that
+# fills up or turns read-only later is told the same way
+WriteOption = Annotated[Path, typer.Option("--out", help="Folder the run folders go under.")]
 
 
 def _fail(error: UserError):
@@ -39,23 +43,37 @@ def _fail(error: UserError):
     raise typer.Exit(code=2)
 
 
+def _interrupted(what: str):
+    """One line, and the conventional exit code: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    from .interrupts import received
+
+    number = received[0] if received else signal.SIGINT
+    err_console().print(f"interrupted ({number.name}): {what}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code=128 + number)
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
     set_: SetOption = None,
-    out: OutOption = Path("outputs"),
+    out: WriteOption = Path("outputs"),
     allow_large: AllowLargeOption = False,
 ):
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
     from . import config as config_module, runs
 
+    from . import interrupts
+
     try:
-        cfg = config_module.load(config, set_ or [], allow_large)
-        folder = _run_with_progress(cfg, out)
-    except UserError as error:
-        _fail(error)
-    except PermissionError as error:
-        _fail(UserError(f"cannot write there ({error.strerror})", "--out", str(out)))
+        with interrupts.raised():
+            cfg = config_module.load(config, set_ or [], allow_large)
+            folder = _run_with_progress(cfg, out)
+    except BaseException as error:
+        if interrupts.received or isinstance(error, KeyboardInterrupt):
+            _interrupted("nothing was written (an earlier run folder of this config is untouched)")
+        if isinstance(error, UserError):
+            _fail(error)
+        raise
     from .records import read_summary
 
     summary = read_summary(folder)
@@ -86,7 +104,7 @@ def _run_with_progress(cfg, out: Path) -> Path:
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep's YAML file (base, set, grid, cases, seeds).")],
     set_: SetOption = None,
-    out: OutOption = Path("outputs"),
+    out: WriteOption = Path("outputs"),
     workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes (spawned; TensorFlow threads split between them).")] = 1,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help="A Dask scheduler, tcp://HOST:PORT (the distributed extra).")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Train complete runs again too.")] = False,
@@ -106,23 +124,27 @@ def sweep(
     if dry_run:
         _print_plan(the_plan)
         return
+    from . import interrupts
+
     try:
-        if scheduler and not all(the_plan.done):
-            from . import dispatch
+        with interrupts.raised():
+            if scheduler and not all(the_plan.done):
+                from . import dispatch
 
-            dispatch.check_scheduler(scheduler)  # the extra and the scheduler, before anything is written
-        summary = _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures)
-    except UserError as error:
-        _fail(error)
-    except sweep_module.SweepFailed as failure:
-        err_console().print(f"[bold red]a run failed:[/] {escape(str(failure))}", soft_wrap=True)
-        raise typer.Exit(code=1)
-    except KeyboardInterrupt:
-        from .records import is_complete
+                dispatch.check_scheduler(scheduler)  # the extra and the scheduler, before anything is written
+            summary = _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures)
+    except BaseException as error:
+        if interrupts.received or isinstance(error, KeyboardInterrupt):
+            from .records import is_complete
 
-        done = sum(is_complete(f) for f in the_plan.folders)
-        err_console().print(f"interrupted: {done} of {len(the_plan.folders)} runs complete; run the same command to finish")
-        raise typer.Exit(code=130)
+            done = sum(is_complete(f) for f in the_plan.folders)
+            _interrupted(f"{done} of {len(the_plan.folders)} runs complete; run the same command to finish")
+        if isinstance(error, UserError):
+            _fail(error)
+        if isinstance(error, sweep_module.SweepFailed):
+            err_console().print(f"[bold red]a run failed:[/] {escape(str(error))}", soft_wrap=True)
+            raise typer.Exit(code=1)
+        raise
     _print_summary(summary)
     typer.echo(str(the_plan.sweep_dir))
 
@@ -132,9 +154,9 @@ def _print_plan(the_plan) -> None:
     keys = (["case"] if the_plan.planned[0].case is not None else []) + list(the_plan.planned[0].grid)
     for column in ("run", *keys, "seed", "complete"):
         table.add_column(column)
-    for run, folder, done in zip(the_plan.planned, the_plan.folders, the_plan.done):
+    for i, (run, folder, done) in enumerate(zip(the_plan.planned, the_plan.folders, the_plan.done)):
         labels = ([run.case] if run.case is not None else []) + list(run.grid.values())
-        table.add_row(folder.name, *labels, str(run.seed), "yes" if done else "no")
+        table.add_row(folder.name, *labels, str(run.seed), "yes" if done else "damaged" if i in the_plan.damaged else "no")
     out_console().print(table)
 
 
@@ -143,21 +165,31 @@ def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
 
     from . import sweep as sweep_module
 
-    todo = len(the_plan.done) - sum(the_plan.done)
-    failed = 0
+    trained = failed = 0
     console = err_console()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, disable=not console.is_terminal) as progress:
-        task = progress.add_task(the_plan.sweep.name, total=todo, failed=0)
+        task = progress.add_task(the_plan.sweep.name, total=None, failed=0)
+
+        def on_start():
+            for i, problem in the_plan.damaged.items():
+                progress.console.print(f"{the_plan.folders[i].name}: damaged ({problem}); training it again",
+                                       soft_wrap=True, highlight=False)
+            progress.update(task, total=len(the_plan.done) - sum(the_plan.done))
 
         def on_result(result):
-            nonlocal failed
+            nonlocal trained, failed
+            trained += 1
             failed += bool(result.error)
             progress.update(task, advance=1, failed=failed)
 
-        summary = sweep_module.execute(the_plan, workers, scheduler, fail_fast, pictures, on_result)
-    if todo == 0:
+        summary = sweep_module.execute(the_plan, workers, scheduler, fail_fast, pictures, on_result,
+                                       on_wait=lambda text: progress.console.print(f"{text} ...", soft_wrap=True),
+                                       on_start=on_start)
+    if trained:
+        console.print(f"trained {trained} runs ({failed} failed); {sum(the_plan.done)} already complete", highlight=False)
+    else:
         console.print("nothing to do: every run is complete (--rerun trains them again)")
     return summary
 
@@ -281,11 +313,12 @@ def reproduce(
 @app.command()
 def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it.")]):
     """Draw a run's pictures again from its records."""
-    from . import records, runs
+    from . import runs
 
-    if not records.is_complete(folder):
-        _fail(UserError("not a complete run folder (no summary.json)", str(folder)))
-    runs.redraw(folder)
+    try:
+        runs.redraw(folder)
+    except UserError as error:
+        _fail(error)
     typer.echo(str(folder))
 
 
@@ -300,19 +333,32 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
     for column in ("experiment", "run", "status", "epochs", "loss", "accuracy / mae", "val_loss", "val_accuracy / val_mae",
                    "distinct units"):
         table.add_column(column)
-    count = 0
-    for summary_path in sorted(folder.rglob(records.SUMMARY)):
-        run_folder = summary_path.parent
-        if not records.is_complete(run_folder):
+    damaged = {}
+    for run_folder in _run_folders(folder):
+        problems = records.problems(run_folder)
+        if problems:
+            damaged[run_folder] = records.describe(problems)
+            table.add_row(run_folder.parent.name, run_folder.name, "damaged", *["-"] * 6)
             continue
         summary = records.read_summary(run_folder)
         values = (list((summary.get("final") or {}).values()) + [None] * 4)[:4]
         cells = [f"{v:.4f}" if isinstance(v, (int, float)) else "-" for v in values]
         table.add_row(run_folder.parent.name, run_folder.name, summary["status"], str(summary["epochs_run"]),
                       *cells, str(summary["distinct_units"]))
-        count += 1
-    table.title = f"{count} runs under {folder}"
+    table.title = f"{table.row_count} runs under {folder}" + (f", {len(damaged)} damaged" if damaged else "")
     out_console().print(table)
+    for run_folder, problem in damaged.items():
+        out_console().print(f"damaged: {run_folder}: {problem}; `initlab sweep` or `initlab run` trains it again",
+                            highlight=False)
+
+
+def _run_folders(folder: Path) -> list[Path]:
+    """Every run folder under `folder`, complete or not: those with a config.yaml or a summary.json, outside the
+    hidden staging folders."""
+    from .records import SUMMARY
+
+    found = {path.parent for name in ("config.yaml", SUMMARY) for path in folder.rglob(name)}
+    return sorted(f for f in found if not any(part.startswith(".") for part in f.relative_to(folder).parts))
 
 
 def main() -> None:

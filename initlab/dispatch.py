@@ -4,8 +4,11 @@ return results; the caller writes every run folder."""
 import os
 import re
 import signal
+import sys
 import threading
 from typing import Iterator
+
+from . import interrupts
 
 # Keras seeding and op determinism are process-global: two groups training at once in one process (a Dask
 # worker with several threads) would draw from each other's seeds. One group trains at a time per process.
@@ -19,7 +22,7 @@ def train_group(configs: list) -> list:
     """One unit of work: a population of runs trained together, or one run alone. A failure becomes a failed
     result for each run it concerns instead of an exception, so the sweep goes on. A population that fails
     (one member's bad initializer fails the whole graph) trains its members alone, so only the bad ones fail."""
-    with _ONE_AT_A_TIME:
+    with _ONE_AT_A_TIME, interrupts.held():
         if len(configs) > 1:
             try:
                 return _population(configs)
@@ -38,7 +41,7 @@ def _population(configs: list) -> list:
     resolved = [model_module.with_task_defaults(config, data.task) for config in configs]
     if not all(can_join(config) for config in resolved):
         raise ValueError("these runs cannot share a graph")
-    return train_population(resolved, data)
+    return train_population(resolved, data, on_epoch=lambda epoch: interrupts.check())
 
 
 def _alone(config):
@@ -69,16 +72,31 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _start_worker(threads: int) -> None:
-    """A spawned local worker: Ctrl-C is the parent's to handle (it stops the workers); TensorFlow's thread pools
-    sized to the worker's share of the cores, imported quietly."""
+def _start_worker(threads: int, parent: int) -> None:
+    """A spawned local worker: Ctrl-C and SIGTERM are the parent's to handle (it stops the workers), and it dies
+    with its parent however the parent dies; TensorFlow's thread pools sized to the worker's share of the cores,
+    imported quietly."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent)
     for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[name] = str(threads)
     from .backend import keras
 
     keras(threads=threads)
     from . import population, runs  # noqa: F401 - imported while the pool starts, not in the first group's time
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this process when its parent dies, even by SIGKILL (no orphan keeps training)."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a worker notices its parent is gone when it next reads from or writes to it
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _cores() -> int:
@@ -117,7 +135,7 @@ def _in_processes(groups: list[list], workers: int) -> Iterator[list]:
     # TensorFlow must not be forked once started: spawn fresh interpreters instead. Unlike multiprocessing.Pool,
     # the executor notices a worker that dies (Pool would wait for its result forever).
     executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(threads,))
+                                   initializer=_start_worker, initargs=(threads, os.getpid()))
     try:
         futures = {executor.submit(train_group, group): group for group in groups}
         for future in as_completed(list(futures)):
@@ -139,7 +157,7 @@ def _stop(executor) -> None:
     processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        process.terminate()
+        process.kill()  # they ignore SIGTERM
     for process in processes:
         process.join(timeout=10)
 

@@ -1,6 +1,9 @@
-"""A run folder on disk: written aside, then renamed into place, so it appears only when complete."""
+"""A run folder on disk: written aside, renamed into place and sealed by its summary.json, written last, which lists
+the size of every other file. A folder whose files do not match that list is damaged, never complete."""
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
@@ -10,30 +13,107 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import UserError
 from .probes import COLUMNS
 
 SUMMARY = "summary.json"
+LOCK = ".lock"  # in an experiment folder (<out>/<name>/) while a process writes there
+# what a file system says when a folder cannot be written: full, read-only, not allowed, a file in the way
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST,
+                errno.EISDIR, errno.ENAMETOOLONG}
+_held: dict[Path, int] = {}  # experiment folders this process holds the lock of -> the lock file's descriptor
+
+
+@contextlib.contextmanager
+def writing(where: Path, key: str | None = "--out"):
+    """Turn a file system's refusal (full disk, read-only, permission denied, a file in the way) into a UserError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        raise UserError(f"cannot write there ({exc.strerror}); nothing in it was changed", key, str(where)) from None
+
+
+@contextlib.contextmanager
+def holding(folder: Path, on_wait=None):
+    """Hold an experiment folder's lock: one writer at a time. flock, so the kernel releases it when its holder dies,
+    however it dies; stale staging folders (a killed writer's) are cleared on entry. Re-entrant in a process;
+    on_wait(text) is told when another process holds it, before waiting for it."""
+    folder = Path(folder).absolute()
+    if folder in _held:
+        yield
+        return
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
+    with writing(folder):
+        fd = _lock(folder / LOCK, on_wait)
+    _held[folder] = fd
+    try:
+        _clear_stale(folder)
+        yield
+    finally:
+        del _held[folder]
+        # unlinked while still held: a process waiting on this file sees it is gone and locks a new one (see _lock)
+        with contextlib.suppress(OSError):
+            (folder / LOCK).unlink()
+        os.close(fd)
+        for parent in created:  # a run or sweep that wrote nothing leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+
+def _lock(path: Path, on_wait) -> int:
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                    on_wait(f"waiting for another initlab process (pid {holder}) writing {path.parent}")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:  # still the lock file, not one its holder removed
+                    with contextlib.suppress(OSError):  # who holds it, for a waiter to tell; not on a full disk
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                    return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _clear_stale(folder: Path) -> None:
+    """Staging folders a killed writer left: '.<run>.<id>.tmp' are removed; '.<run>.<id>.old' is a complete folder
+    set aside to be replaced, put back if its replacement never arrived."""
+    for path in sorted(folder.glob(".*.old")) + sorted(folder.glob(".*.tmp")):
+        final = folder / path.name[1:].rsplit(".", 2)[0]
+        if path.suffix == ".old" and not final.exists():
+            os.replace(path, final)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def staged(final: Path):
-    """Yield a hidden folder beside `final`; on success it replaces `final` (the old one goes only after)."""
-    created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
-    final.parent.mkdir(parents=True, exist_ok=True)
-    stage = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-    stage.mkdir()
-    try:
-        yield stage
-        old = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(stage, final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        for folder in created:  # a failed run leaves no empty folders behind
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+    """Yield a hidden folder beside `final`, holding the experiment folder's lock; on success it replaces `final`
+    (the old one goes only after). Fails as a UserError if the file system refuses the writes."""
+    final = Path(final)
+    with holding(final.parent), writing(final.parent):
+        stage = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+        stage.mkdir()
+        try:
+            yield stage
+            old = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
+            if final.exists():
+                os.replace(final, old)
+            os.replace(stage, final)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_metrics(history: list[dict], path: Path, metric: str) -> None:
@@ -49,8 +129,25 @@ def write_weights(weights: dict[str, np.ndarray], path: Path) -> None:
     np.savez(path, **weights)
 
 
+def seal(folder: Path, summary: dict) -> None:
+    """Write summary.json last, listing the size of every other file: what makes a run folder complete."""
+    files = {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(Path(folder).rglob("*"))
+             if p.is_file() and p.name != SUMMARY and not p.name.startswith(".")}
+    write_summary({**summary, "files": files}, Path(folder) / SUMMARY)
+
+
+def reseal(folder: Path) -> None:
+    """List a complete folder's files again after its pictures were redrawn."""
+    seal(folder, {k: v for k, v in read_summary(folder).items() if k != "files"})
+
+
 def write_summary(summary: dict, path: Path) -> None:
-    path.write_text(json.dumps(summary, indent=2, default=_plain) + "\n")
+    staging = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}"  # replaced whole: never half a summary
+    try:
+        staging.write_text(json.dumps(summary, indent=2, default=_plain) + "\n")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def _plain(value):
@@ -71,6 +168,36 @@ def read_layers(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(Path(run_dir) / "layers.csv")
 
 
+def problems(run_dir: Path) -> dict[str, str]:
+    """What is wrong with a run folder, file -> what: {} when its summary.json reads and lists every other file
+    with the size it has (a stat per file: cheap enough for `initlab runs` on thousands of runs)."""
+    run_dir = Path(run_dir)
+    try:
+        summary = json.loads((run_dir / SUMMARY).read_text())
+    except FileNotFoundError:
+        return {SUMMARY: "is missing"}
+    except (OSError, ValueError) as exc:  # ValueError: invalid JSON or text, as a cut-short file is
+        return {SUMMARY: f"cannot be read ({type(exc).__name__}: cut short or not JSON)"}
+    files = summary.get("files") if isinstance(summary, dict) else None
+    if not isinstance(files, dict):
+        return {SUMMARY: "has no list of files (edited, or written by an older initlab)"}
+    found = {}
+    for name, size in files.items():
+        try:
+            actual = (run_dir / name).stat().st_size
+        except OSError:
+            found[name] = "is missing"
+            continue
+        if actual != size:
+            found[name] = f"has {actual} bytes, {size} were written"
+    return found
+
+
+def describe(found: dict[str, str]) -> str:
+    """'metrics.csv is missing; weights_final.npz has 10 bytes, 1234 were written'."""
+    return "; ".join(f"{name} {what}" for name, what in found.items())
+
+
 def is_complete(run_dir: Path) -> bool:
     run_dir = Path(run_dir)
-    return not run_dir.name.startswith(".") and (run_dir / SUMMARY).is_file()
+    return not run_dir.name.startswith(".") and run_dir.is_dir() and not problems(run_dir)

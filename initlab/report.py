@@ -64,8 +64,9 @@ def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_model=None) -> pd.DataFrame:
-    """sweep.csv, summary.csv, report.md and the comparison pictures in sweep_dir; returns the summary."""
+def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_model=None,
+          figures: bool = True) -> pd.DataFrame:
+    """sweep.csv, summary.csv, report.md and (with figures) the comparison pictures in sweep_dir; returns the summary."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     frame = collect(planned, folders)
     _atomic_csv(frame, sweep_dir / "sweep.csv")
@@ -79,6 +80,8 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
     text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean, std, min and max over seeds of the\n"
             f"final training metrics (validation in summary.csv).\n\n{markdown(summary[shown])}")
     (sweep_dir / "report.md").write_text(text)
+    if not figures:
+        return summary
     cells = _cells(planned, folders, keys)
     if cells:  # failed runs have no records to draw
         _loss_curves(cells, sweep_dir / "loss_curves.png", sweep_name)
@@ -90,8 +93,11 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     staging = path.with_suffix(".csv.tmp")
-    frame.to_csv(staging, index=False)
-    staging.replace(path)
+    try:
+        frame.to_csv(staging, index=False)
+        staging.replace(path)
+    finally:  # a full disk or an interrupt leaves the earlier table, and no half-written one beside it
+        staging.unlink(missing_ok=True)
 
 
 def _panel_and_label(run, keys) -> tuple[str, str]:

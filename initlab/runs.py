@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
-from . import limits, plots, records, signal
+from . import interrupts, limits, plots, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
@@ -135,10 +135,16 @@ class RunResult:
     tensorboard_dir: str | None = None
 
 
-def train(config: config_module.Config, on_epoch=None) -> RunResult:
-    """Train one config alone with its engine; nothing is written (TensorBoard logs go to a temporary folder)."""
+def train(config: config_module.Config, on_epoch=None, prepared=None) -> RunResult:
+    """Train one config alone with its engine (`prepared`: what prepare(config) gave, if it was called already);
+    nothing is written (TensorBoard logs go to a temporary folder)."""
+    with interrupts.held():  # Ctrl-C waits for the next recorded epoch: TensorFlow is not interrupted mid-call
+        return _train(config, on_epoch, prepared)
+
+
+def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     started = time.perf_counter()
-    config, data, model = prepare(config)
+    config, data, model = prepared or prepare(config)
     metric = model_module.metric_name(data.task)
     result = RunResult(config, data.task, metric, engine=config.train.engine,
                        weights_initial=model_module.weights_by_name(model),
@@ -157,6 +163,7 @@ def train(config: config_module.Config, on_epoch=None) -> RunResult:
             _write_histograms(writer, model, activations, epoch)
         if on_epoch is not None:
             on_epoch(epoch)
+        interrupts.check()
 
     if config.train.engine == "keras":
         outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir)
@@ -170,8 +177,15 @@ def train(config: config_module.Config, on_epoch=None) -> RunResult:
 
 
 def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None) -> Path:
-    """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder."""
-    return write(train(config, on_epoch), out)
+    """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder.
+    Its staging folder is made before training: an output that cannot be written fails first, and the experiment
+    folder's lock is held while it trains."""
+    with interrupts.held():
+        prepared = prepare(config)
+    target = run_dir(prepared[0], out)
+    with records.staged(target) as stage:
+        _fill(stage, train(config, on_epoch, prepared), target.name, pictures=True)
+    return target
 
 
 def summary_of(result: RunResult, run_name: str) -> dict:
@@ -199,14 +213,17 @@ def summary_of(result: RunResult, run_name: str) -> dict:
 
 def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True) -> Path:
     """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only."""
-    config = result.config
-    target = run_dir(config, out)
+    target = run_dir(result.config, out)
     with records.staged(target) as stage:
-        (stage / "config.yaml").write_text(config_module.dump(config))
-        if result.error is None:
-            _write_records(result, stage, target.name, pictures)
-        records.write_summary(summary_of(result, target.name), stage / records.SUMMARY)  # last: marks it complete
+        _fill(stage, result, target.name, pictures)
     return target
+
+
+def _fill(stage: Path, result: RunResult, run_name: str, pictures: bool) -> None:
+    (stage / "config.yaml").write_text(config_module.dump(result.config))
+    if result.error is None:
+        _write_records(result, stage, run_name, pictures)
+    records.seal(stage, summary_of(result, run_name))  # last: lists every file, marks the folder complete
 
 
 def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool) -> None:
@@ -248,14 +265,24 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
 
 
 def redraw(folder: str | Path) -> None:
-    """`initlab plot`: the pictures again, from a finished run folder."""
+    """`initlab plot`: the pictures again, from a finished run folder whose records are whole (a UserError says
+    what is missing); its summary then lists the new pictures."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError("no such folder", str(folder))
+    missing = {name: what for name, what in records.problems(folder).items() if not name.endswith(".png")}
+    if missing:
+        raise UserError(f"damaged run folder, cannot draw it: {records.describe(missing)}; run it again", str(folder))
+    if records.read_summary(folder)["status"] == "failed":
+        raise UserError("a failed run has no records to draw", str(folder))
     config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"),
                                     allow_large=True)  # it trained once: the limits were passed or lifted then
     config._source = Path(records.read_summary(folder)["config_dir"]) / "config.yaml"
     data = load_data(config)
     model = _keras().saving.load_model(folder / "model.keras", compile=False)
-    draw(folder, model, data, config, folder.name)
+    with records.writing(folder, key=None):
+        draw(folder, model, data, config, folder.name)
+        records.reseal(folder)
 
 
 def _tensorboard_writer(folder: str):

@@ -1,5 +1,6 @@
 """A sweep file: a base run config crossed with a grid, hand-picked cases and seeds; expanded, grouped, validated."""
 
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -192,6 +193,8 @@ class Plan:
     resolved: list[Config]  # task defaults filled in: what run folders are named and hashed by
     folders: list[Path]
     done: list[bool]
+    rerun: bool = False
+    damaged: dict = field(default_factory=dict)  # index -> what is wrong with its folder (it trains again)
     datasets: dict = field(default_factory=dict)
 
     @property
@@ -211,10 +214,10 @@ class Plan:
 
 
 def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False, allow_large: bool = False) -> Plan:
-    from . import model as model_module, records, runs
+    from . import model as model_module, runs
 
     sweep, planned = load(path, overrides, allow_large)
-    result = Plan(sweep, planned, [], [], [])
+    result = Plan(sweep, planned, [], [], [], rerun)
     for run in planned:
         data = result.data_for(run.config)
         result.resolved.append(model_module.with_task_defaults(run.config, data.task))
@@ -224,14 +227,40 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
         other = first.setdefault(folder, run)
         if other is not run:  # one folder written twice, and counted twice in summary.csv
             raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
-    result.done = [not rerun and records.is_complete(f) and records.read_summary(f)["status"] != "failed" for f in result.folders]
+    check(result)
     return result
 
 
+def check(the_plan: Plan) -> None:
+    """Which runs are done (complete, not failed; none with rerun) and which folders are damaged."""
+    from . import records
+
+    the_plan.done, the_plan.damaged = [], {}
+    for i, folder in enumerate(the_plan.folders):
+        problems = records.problems(folder) if folder.is_dir() else {}
+        if problems:
+            the_plan.damaged[i] = records.describe(problems)
+        complete = folder.is_dir() and not problems
+        the_plan.done.append(not the_plan.rerun and complete and records.read_summary(folder)["status"] != "failed")
+
+
 def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail_fast: bool = False,
-            pictures: bool | None = None, on_result=None):
+            pictures: bool | None = None, on_result=None, on_wait=None, on_start=None):
     """Train what is not done yet, write each run folder as its results arrive, then the sweep's reports.
-    Interrupted (Ctrl-C) or failing fast, the reports are still rebuilt from the folders that are complete."""
+    Interrupted (Ctrl-C) or failing fast, the reports are still rebuilt from the folders that are complete.
+    One process at a time works on a sweep folder (its lock, see records.holding): a second one started on the
+    same sweep waits (on_wait is told), then trains only what the first left undone (on_start: planned again). Locking the whole folder,
+    not each run, keeps the grouping into populations, and so the bytes, independent of who trains what."""
+    from . import records
+
+    with records.holding(the_plan.sweep_dir, on_wait):
+        check(the_plan)  # again: another process may have finished runs while this one waited
+        if on_start is not None:
+            on_start()
+        return _execute(the_plan, workers, scheduler, fail_fast, pictures, on_result)
+
+
+def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result):
     from . import dispatch, runs
 
     pending = [i for i, done in enumerate(the_plan.done) if not done]
@@ -247,13 +276,16 @@ def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail
             failed = next((r for r in results if r.error), None)
             if fail_fast and failed is not None:
                 raise SweepFailed(f"{runs.run_id(failed.config)}: {failed.error}")
-    finally:
-        summary = report(the_plan)
-    return summary
+    except BaseException as error:
+        with contextlib.suppress(UserError):  # a full disk: the first error is the one to tell
+            # interrupted, the tables only: the pictures take seconds (the next call draws them)
+            report(the_plan, figures=not isinstance(error, KeyboardInterrupt))
+        raise
+    return report(the_plan)
 
 
-def report(the_plan: Plan):
-    from . import model as model_module, report as report_module
+def report(the_plan: Plan, figures: bool = True):
+    from . import model as model_module, records, report as report_module
 
     def boundary_model(run, folder):
         import numpy as np
@@ -269,5 +301,6 @@ def report(the_plan: Plan):
 
     first = the_plan.data_for(the_plan.resolved[0]) if the_plan.resolved else None
     drawable = first is not None and first.n_features == 2 and first.task != "regression"
-    return report_module.write(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
-                               boundary_model if drawable else None)
+    with records.writing(the_plan.sweep_dir):
+        return report_module.write(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
+                                   boundary_model if drawable else None, figures)

@@ -340,7 +340,7 @@ def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path, monkeypatch):
     for number, run in enumerate(planned):
         folder = tmp_path / "out" / f"run{number}"
         folder.mkdir(parents=True)
-        (folder / "summary.json").write_text("{}")
+        (folder / "summary.json").write_text('{"files": {"weights_final.npz": 0}}')  # complete: lists its one file
         (folder / "weights_final.npz").write_bytes(b"")
         folders.append(folder)
     drawn = {}
