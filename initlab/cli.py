@@ -161,7 +161,7 @@ def _print_summary(summary) -> None:
     if summary is None or len(summary) == 0:
         return
     table = Table(title="mean (std) over seeds")
-    shown = [c for c in summary.columns if not any(c.endswith(s) for s in ("_mean", "_std", "_min", "_max"))]
+    shown = [c for c in summary.columns if not c.endswith(("_mean", "_std", "_min", "_max", "_ci95_low", "_ci95_high"))]
     metrics = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean") and not c.startswith("loss")
                and not c.startswith("val_loss")]
     for column in shown + metrics:

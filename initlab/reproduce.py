@@ -96,8 +96,10 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         summary = sweep_module.execute(the_plan)
         for source, target in pictures.items():
             shutil.copyfile(the_plan.sweep_dir / source, figures / target)
-        shown = [c for c in summary.columns if not c.startswith(("loss", "val_loss")) and not c.endswith(("_min", "_max"))]
-        (tables / f"{name}.md").write_text(report_module.markdown(summary[shown]))
+        pairs = the_plan.sweep_dir / "differences.csv"
+        (tables / f"{name}.md").write_text(
+            report_module.markdown(report_module.readable(summary, ["accuracy", "val_accuracy"]))
+            + report_module.differences_text(pd.read_csv(pairs) if pairs.exists() else pd.DataFrame()))
         report(f"{name}: {the_plan.sweep_dir}")
 
 
