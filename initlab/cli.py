@@ -297,7 +297,7 @@ def lessons_copy(
 
 @app.command()
 def reproduce(
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): relu_constant, relu_constant_long, relu_he, relu_zero, signal, compare_initializers.")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): a lesson of docs/tables/lessons.md (relu_constant, digits_he_relu, ...), signal, or a sweep (compare_initializers, qa_compare_learnable, digits_initializers, ...).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="20 epochs each: checks the pipeline, not the lessons' numbers.")] = False,
     configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),

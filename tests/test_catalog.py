@@ -119,3 +119,12 @@ def test_the_wheel_carries_the_lessons_and_runs_them_from_an_empty_folder(tmp_pa
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().startswith("outputs/digits_he_relu/")
     assert (empty / ran.stdout.strip() / "summary.json").is_file()
+
+
+def test_reproduce_reads_the_packaged_lessons_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["reproduce", "--quick", "--only", "relu_zero", "--only", "digits_he_relu"])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in Path("docs/figures").iterdir()} == {
+        "relu_zero_gradients.png", "digits_he_relu_activations.png", "digits_he_relu_history.png"}
+    assert (Path("outputs") / "digits_he_relu").is_dir()
