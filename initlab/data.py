@@ -219,7 +219,7 @@ def _shuffled_split(x, y, validation_split: float, split_seed: int):
 
 
 def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config") -> Dataset:
-    """The data a config describes, split (last rows held out, as in Keras) and optionally standardized."""
+    """The data a config describes, split (the last rows held out, as in Keras, or shuffled) and optionally standardized."""
     rng = np.random.default_rng(seed)
     if cfg.dataset == "csv":
         x, y, names = _csv(cfg, rng, base_dir, source)
@@ -233,7 +233,10 @@ def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config") -> 
         y = np.searchsorted(np.unique(y), y).astype(np.int32)
         y = y.reshape(-1, 1).astype(np.float32) if task == "binary" else y
     if cfg.split == "shuffled" and cfg.validation_split > 0:
-        x, y, cut = _shuffled_split(x, y, cfg.validation_split, cfg.split_seed)
+        try:
+            x, y, cut = _shuffled_split(x, y, cfg.validation_split, cfg.split_seed)
+        except ValueError as exc:  # scikit-learn refuses a split that leaves one side empty
+            raise UserError(f"{cfg.validation_split} of {len(x)} rows: {exc}", source, "data.validation_split") from None
     else:
         cut = split_at(len(x), cfg.validation_split)
     if cut < 1:

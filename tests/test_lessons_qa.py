@@ -66,3 +66,14 @@ def test_on_a_learnable_target_zeros_fall_behind_beyond_seed_noise(tmp_path):
     for other in INITIALIZERS[1:]:
         assert pairs.loc[("zeros", other), "val_accuracy_beyond_noise"] == "yes"
     assert held_out.drop("zeros").max() > 0.75
+
+
+def test_a_bad_split_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    typo = runner.invoke(app, ["run", "qa_script_random_labels", "--set", "data.split=shufled"])
+    assert typo.exit_code == 2 and "data.split: unknown value 'shufled' (did you mean 'shuffled'?)" in typo.stderr
+    empty = runner.invoke(app, ["run", "qa_script_random_labels", "--set", "data.n_samples=2",
+                                "--set", "data.validation_split=0.9"])
+    assert empty.exit_code == 2 and "data.validation_split" in empty.stderr and "train set will be empty" in empty.stderr
+    assert "Traceback" not in typo.output + empty.output and not (tmp_path / "outputs").exists()
