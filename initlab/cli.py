@@ -54,19 +54,19 @@ def _interrupted(what: str):
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML file, or a lesson's name (`initlab lessons`).")],
     set_: SetOption = None,
     out: WriteOption = Path("outputs"),
     allow_large: AllowLargeOption = False,
 ):
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
-    from . import config as config_module, runs
+    from . import catalog, config as config_module, runs
 
     from . import interrupts
 
     try:
         with interrupts.raised():
-            cfg = config_module.load(config, set_ or [], allow_large)
+            cfg = config_module.load(catalog.resolve(config), set_ or [], allow_large)
             folder = _run_with_progress(cfg, out)
     except BaseException as error:
         if interrupts.received or isinstance(error, KeyboardInterrupt):
@@ -102,7 +102,7 @@ def _run_with_progress(cfg, out: Path) -> Path:
 
 @app.command()
 def sweep(
-    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep's YAML file (base, set, grid, cases, seeds).")],
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep's YAML file (base, set, grid, cases, seeds), or a sweep lesson's name.")],
     set_: SetOption = None,
     out: WriteOption = Path("outputs"),
     workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes (spawned; TensorFlow threads split between them).")] = 1,
@@ -115,10 +115,10 @@ def sweep(
 ):
     """Run a grid of experiments: runs that differ only in initializer and seed train together in one graph.
     Complete runs are skipped; writes sweep.csv, summary.csv, report.md and comparison pictures."""
-    from . import sweep as sweep_module
+    from . import catalog, sweep as sweep_module
 
     try:
-        the_plan = sweep_module.plan(sweep_file, set_ or [], out, rerun, allow_large)
+        the_plan = sweep_module.plan(catalog.resolve(sweep_file), set_ or [], out, rerun, allow_large)
     except UserError as error:
         _fail(error)
     if dry_run:
@@ -198,7 +198,7 @@ def _print_summary(summary) -> None:
     if summary is None or len(summary) == 0:
         return
     table = Table(title="mean (std) over seeds")
-    shown = [c for c in summary.columns if not any(c.endswith(s) for s in ("_mean", "_std", "_min", "_max"))]
+    shown = [c for c in summary.columns if not c.endswith(("_mean", "_std", "_min", "_max", "_ci95_low", "_ci95_high"))]
     metrics = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean") and not c.startswith("loss")
                and not c.startswith("val_loss")]
     for column in shown + metrics:
@@ -212,15 +212,15 @@ def _print_summary(summary) -> None:
 
 @app.command()
 def validate(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML file, or a lesson's name.")],
     set_: SetOption = None,
     allow_large: AllowLargeOption = False,
 ):
     """Check a config (keys, types, ranges, limits, names, data file) and print it resolved, defaults filled in."""
-    from . import config as config_module, runs
+    from . import catalog, config as config_module, runs
 
     try:
-        cfg, _, _ = runs.prepare(config_module.load(config, set_ or [], allow_large))
+        cfg, _, _ = runs.prepare(config_module.load(catalog.resolve(config), set_ or [], allow_large))
     except UserError as error:
         _fail(error)
     typer.echo(config_module.dump(cfg), nl=False)
@@ -246,7 +246,7 @@ def initializers():
 
 @app.command()
 def diagnose(
-    target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights) or a saved MODEL.keras.")],
+    target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name or a saved MODEL.keras.")],
     set_: SetOption = None,
 ):
     """The initialization checklist on initial weights: exit 0 when healthy, 1 when it found a problem, 2 for bad input."""
@@ -262,11 +262,11 @@ def diagnose(
 
 
 def _model_to_diagnose(target: Path, overrides: list[str]):
-    from . import config as config_module, runs
+    from . import catalog, config as config_module, runs
     from .backend import keras
 
     if target.suffix != ".keras":
-        return runs.prepare(config_module.load(target, overrides))[2]
+        return runs.prepare(config_module.load(catalog.resolve(target), overrides))[2]
     if not target.is_file():
         raise UserError("no such file", str(target))
     try:
@@ -288,23 +288,68 @@ def _print_diagnosis(table, title: str) -> None:
     out_console().print(view)
 
 
+lessons_app = typer.Typer(help="The lessons shipped in the package: list them, show one, copy one to edit.")
+app.add_typer(lessons_app, name="lessons")
+
+
+@lessons_app.callback(invoke_without_command=True)
+def lessons(context: typer.Context):
+    """List the packaged lessons: `initlab run NAME` (or `initlab sweep NAME`) runs one from any folder."""
+    if context.invoked_subcommand is not None:
+        return
+    from . import catalog
+
+    table = Table(title="lessons (initlab run NAME; sweeps: initlab sweep NAME)")
+    table.add_column("name", no_wrap=True, style="bold")
+    for column in ("kind", "shows", "expect", "epochs"):
+        table.add_column(column)
+    for lesson in catalog.lessons():
+        table.add_row(lesson.name, lesson.kind, lesson.shows, lesson.expect, str(lesson.epochs or "-"))
+    out_console().print(table)
+
+
+@lessons_app.command("show")
+def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's name.")]):
+    """Print a lesson's YAML."""
+    from . import catalog
+
+    try:
+        typer.echo(catalog.path(name).read_text(), nl=False)
+    except UserError as error:
+        _fail(error)
+
+
+@lessons_app.command("copy")
+def lessons_copy(
+    name: Annotated[str, typer.Argument(help="A lesson's name.")],
+    folder: Annotated[Path, typer.Argument(file_okay=False, help="Where the copy goes.")] = Path("."),
+):
+    """Write an editable copy of a lesson (a sweep's base config too); never overwrites; prints the copy's path."""
+    from . import catalog
+
+    try:
+        typer.echo(str(catalog.copy(name, folder)))
+    except UserError as error:
+        _fail(error)
+
+
 @app.command()
 def reproduce(
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): relu_constant, relu_constant_long, relu_he, relu_zero, signal, compare_initializers.")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): a lesson of docs/tables/lessons.md (relu_constant, digits_he_relu, ...), signal, or a sweep (compare_initializers, qa_compare_learnable, digits_initializers, ...).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="20 epochs each: checks the pipeline, not the lessons' numbers.")] = False,
-    configs: Annotated[Path, typer.Option("--configs", file_okay=False, help="Where the configs are.")] = Path("configs"),
+    configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),
     out: OutOption = Path("outputs"),
 ):
     """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
-    from . import reproduce as reproduce_module
+    from . import catalog, reproduce as reproduce_module
 
     unknown = [name for name in only or [] if name not in reproduce_module.NAMES]
     if unknown:
         _fail(UserError(f"unknown entry '{unknown[0]}'{did_you_mean(unknown[0], reproduce_module.NAMES)}; "
                         f"allowed: {', '.join(reproduce_module.NAMES)}", "--only"))
     try:
-        reproduce_module.reproduce(configs, docs, out, only, quick, report=lambda line: typer.echo(line, err=True))
+        reproduce_module.reproduce(configs or catalog.folder(), docs, out, only, quick, report=lambda line: typer.echo(line, err=True))
     except UserError as error:
         _fail(error)
     typer.echo(str(docs))

@@ -85,6 +85,8 @@ def _optional_initializer(value, info: ValidationInfo):
 class DataBase(Strict):
     validation_split: Fraction = 0.2  # as Keras fit: the last fraction of the rows, before any shuffling
     standardize: bool = False  # scale features to mean 0, std 1 with the training part's statistics
+    split: Literal["last", "shuffled"] = "last"  # shuffled: sklearn's train_test_split(random_state=split_seed)
+    split_seed: Int = Field(42, ge=0, le=2**32 - 1)  # the shuffled split's random_state (42: the Q&A script's)
 
 
 class UShapeData(DataBase):
@@ -138,6 +140,21 @@ class SalaryData(DataBase):
     noise: Scale = 1.0  # std of the salary noise, in lakhs
 
 
+class DigitsData(DataBase):
+    dataset: Literal["digits"]  # scikit-learn's bundled 8x8 digits: 1,797 images, 64 pixel features, 10 classes
+    n_samples: Int | None = Field(None, ge=2, le=1797)  # the first n images only (brief runs); None: all
+    standardize: bool = True
+    split: Literal["last", "shuffled"] = "shuffled"
+
+
+class UniformData(DataBase):
+    dataset: Literal["uniform"]  # the Q&A script's data: np.random.seed(numpy_seed); X = np.random.rand(n, features)
+    n_samples: Int = Field(1000, ge=2)
+    n_features: Int = Field(10, ge=1)
+    numpy_seed: Int = Field(42, ge=0, le=2**32 - 1)
+    target: Literal["random", "learnable"] = "random"  # random: np.random.randint(2, size=n); learnable: sum(x) > features/2
+
+
 class CsvData(DataBase):
     dataset: Literal["csv"]
     path: str  # relative to the config file
@@ -146,11 +163,12 @@ class CsvData(DataBase):
 
 
 DataConfig = Annotated[
-    Union[UShapeData, MoonsData, CirclesData, XorData, SpiralData, BlobsData, GaussianData, SalaryData, CsvData],
+    Union[UShapeData, MoonsData, CirclesData, XorData, SpiralData, BlobsData, GaussianData, SalaryData, DigitsData, UniformData,
+          CsvData],
     Field(discriminator="dataset"),
 ]
 NOT_PLAIN = "not a plain folder name (letters, digits, '_', '-', '.'; no path separators, no '..')"
-DATASETS = ["ushape", "moons", "circles", "xor", "spiral", "blobs", "gaussian", "salary", "csv"]
+DATASETS = ["ushape", "moons", "circles", "xor", "spiral", "blobs", "gaussian", "salary", "digits", "uniform", "csv"]
 
 
 # ---- model -------------------------------------------------------------------------------------------------

@@ -96,6 +96,24 @@ def _salary(cfg, rng):
     return np.stack([cgpa, iq], axis=1), salary, ["cgpa", "iq"]
 
 
+def _digits(cfg, rng):
+    """scikit-learn's bundled 8x8 digits (no download): 64 pixel intensities 0-16, labels 0-9."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    n = cfg.n_samples or len(x)
+    return x[:n], y[:n], [f"pixel_{i // 8}_{i % 8}" for i in range(64)]
+
+
+def _uniform(cfg, rng):
+    """The Q&A script's data, drawn as it draws them: np.random.seed(s); X = rand(n, f); y = randint(2, size=n).
+    target learnable: y = 1 where the features sum to more than f / 2 instead (a line the net can find)."""
+    legacy = np.random.RandomState(cfg.numpy_seed)  # the same stream as np.random.seed(s) then np.random.*
+    x = legacy.rand(cfg.n_samples, cfg.n_features)
+    y = legacy.randint(2, size=cfg.n_samples) if cfg.target == "random" else (x.sum(axis=1) > cfg.n_features / 2)
+    return x, y.astype(int), [f"x{i + 1}" for i in range(cfg.n_features)]
+
+
 def _csv(cfg, rng, base_dir: Path, source: str, allow_large: bool = False):
     path = (base_dir / cfg.path).resolve()
     if not path.is_file():
@@ -177,14 +195,14 @@ def _numeric(values, column: str, file_name: str, source: str):
 
 GENERATORS = {
     "ushape": _ushape, "moons": _moons, "circles": _circles, "xor": _xor, "spiral": _spiral,
-    "blobs": _blobs, "gaussian": _gaussian, "salary": _salary,
+    "blobs": _blobs, "gaussian": _gaussian, "salary": _salary, "digits": _digits, "uniform": _uniform,
 }
 REGRESSION = {"salary"}
 
 
 def depends_on_seed(dataset: str) -> bool:
     """Whether the run seed generates the rows (generators do; the U-shape file and a user's CSV do not)."""
-    return dataset not in ("ushape", "csv")
+    return dataset not in ("ushape", "csv", "digits", "uniform")
 
 
 def _seed(rng) -> int:
@@ -205,9 +223,20 @@ def split_at(n_rows: int, validation_split: float) -> int:
     return int(np.floor(n_rows * (1.0 - validation_split)))
 
 
+def _shuffled_split(x, y, validation_split: float, split_seed: int):
+    """Rows reordered as sklearn's train_test_split(test_size=validation_split, random_state=split_seed) splits
+    them, training part first; and where it cuts."""
+    from sklearn.model_selection import train_test_split
+
+    train, held_out = train_test_split(np.arange(len(x)), test_size=validation_split, random_state=split_seed)
+    order = np.concatenate([train, held_out])
+    return np.asarray(x)[order], np.asarray(y)[order], len(train)
+
+
 def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", allow_large: bool = False) -> Dataset:
-    """The data a config describes, split (last rows held out, as in Keras) and optionally standardized.
-    `allow_large` lifts the limit on a CSV file's size (the generators' limits are checked with the config)."""
+    """The data a config describes, split (the last rows held out, as in Keras, or shuffled) and optionally
+    standardized. `allow_large` lifts the limit on a CSV file's size (the generators' limits are checked with the
+    config)."""
     rng = np.random.default_rng(seed)
     if cfg.dataset == "csv":
         x, y, names = _csv(cfg, rng, base_dir, source, allow_large)
@@ -223,7 +252,13 @@ def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", all
         # class labels become 0..k-1 in sorted order ({-1, 1} -> {0, 1})
         y = np.searchsorted(np.unique(y), y).astype(np.int32)
         y = y.reshape(-1, 1).astype(np.float32) if task == "binary" else y
-    cut = split_at(len(x), cfg.validation_split)
+    if cfg.split == "shuffled" and cfg.validation_split > 0:
+        try:
+            x, y, cut = _shuffled_split(x, y, cfg.validation_split, cfg.split_seed)
+        except ValueError as exc:  # scikit-learn refuses a split that leaves one side empty
+            raise UserError(f"{cfg.validation_split} of {len(x)} rows: {exc}", source, "data.validation_split") from None
+    else:
+        cut = split_at(len(x), cfg.validation_split)
     if cut < 1:
         raise UserError(
             f"{cfg.validation_split} of {len(x)} rows leaves no training rows", source, "data.validation_split"

@@ -1,5 +1,6 @@
 """A sweep's tables and comparison pictures, always rebuilt from its run folders (never out of step with them)."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,9 @@ import pandas as pd
 from . import plots, records
 
 METRICS = ["loss", "accuracy", "val_loss", "val_accuracy", "mae", "val_mae"]
+REPORTED = ["loss", "accuracy", "val_accuracy", "mae", "val_mae"]  # report.md's columns (all of them in summary.csv)
+CONFIDENCE = 0.95  # the t-interval of each cell's mean over seeds
+ALPHA = 0.05  # Welch's t-test: a difference between two cells is beyond seed noise when p < ALPHA
 
 
 def collect(planned: list, folders: list[Path]) -> pd.DataFrame:
@@ -45,9 +49,95 @@ def summarize(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     else:  # every run failed: no final metrics to aggregate, only the counts
         table = pd.DataFrame(index=grouped.size().index)
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
+    for metric in metrics:
+        low, high = zip(*grouped[metric].apply(t_interval)) if len(table) else ((), ())
+        table[f"{metric}_ci95_low"], table[f"{metric}_ci95_high"] = low, high
     table.insert(0, "runs", grouped.size())
     table.insert(1, "ok", grouped["status"].apply(lambda s: int((s == "ok").sum())))
     return table.reset_index()
+
+
+def t_interval(values) -> tuple[float, float]:
+    """The 95% t-interval of the mean of `values` (NaNs dropped): mean -+ t(0.975, n-1) * std / sqrt(n); NaN below 2."""
+    from scipy import stats
+
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    mean = values.mean()
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(mean - half), float(mean + half)
+
+
+def welch_p(a, b) -> float:
+    """Welch's two-sided t-test p-value for two cells' values over seeds; NaN below 2 values a side. Two cells
+    without any spread differ exactly (p 0) or not at all (p 1), where the test itself is undefined."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    if a.std() == 0 and b.std() == 0:
+        return 0.0 if a.mean() != b.mean() else 1.0
+    with warnings.catch_warnings():  # nearly equal values: scipy warns of precision loss, the p-value is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def differences(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """differences.csv: every pair of cells that differ only in the first key (the initializer in the lessons),
+    with each final metric's difference of means, Welch's p and whether it is beyond seed noise (p < ALPHA)."""
+    metrics = [m for m in ("accuracy", "val_accuracy", "mae", "val_mae") if m in frame.columns and frame[m].notna().any()]
+    if not keys or not metrics:
+        return pd.DataFrame()
+    compared, others = keys[0], keys[1:]
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    for context, part in (ok.groupby(others, sort=False) if others else [((), ok)]):
+        context = context if isinstance(context, tuple) else (context,)
+        cells = list(part.groupby(compared, sort=False))
+        for i, (a, values_a) in enumerate(cells):
+            for b, values_b in cells[i + 1:]:
+                row = {**dict(zip(others, context)), "compared": compared, "a": a, "b": b}
+                for metric in metrics:
+                    p = welch_p(values_a[metric], values_b[metric])
+                    row[f"{metric}_diff"] = values_a[metric].mean() - values_b[metric].mean()
+                    row[f"{metric}_p"] = p
+                    row[f"{metric}_beyond_noise"] = "" if np.isnan(p) else ("yes" if p < ALPHA else "no")
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def readable(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """The summary as a reader wants it: labels, counts, and each metric's mean with its 95% interval."""
+    labels = list(summary.columns[: list(summary.columns).index("ok") + 1])
+    table = summary[labels].copy()
+    for metric in metrics:
+        if f"{metric}_mean" in summary.columns:
+            table[f"{metric} mean [95% CI]"] = [
+                _with_interval(m, lo, hi) for m, lo, hi in
+                zip(summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"], summary[f"{metric}_ci95_high"])]
+            table[f"{metric} std"] = summary[f"{metric}_std"]
+    return table
+
+
+def _with_interval(mean, low, high) -> str:
+    if np.isnan(mean):
+        return "-"
+    return f"{mean:.3f}" if np.isnan(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def differences_text(pairs: pd.DataFrame) -> str:
+    """report.md's section on which differences exceed the seed noise, with the rule stated."""
+    if pairs.empty:
+        return ""
+    rule = (f"Differences beyond seed noise: pairs of cells that differ only in `{pairs['compared'].iloc[0]}`, "
+            f"Welch's two-sided t-test over seeds, p < {ALPHA} (no correction for the number of pairs; cells "
+            "without any spread compare exactly). Intervals above are 95% t-intervals of the mean over seeds.")
+    shown = [c for c in pairs.columns if c != "compared" and not c.endswith("_p")]
+    return f"\n{rule}\n\n{markdown(pairs[shown])}"
 
 
 def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -75,10 +165,12 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
     keys = cell_keys(frame, planned)
     summary = summarize(frame, keys)
     _atomic_csv(summary, sweep_dir / "summary.csv")
-    shown = [c for c in summary.columns if c in keys or c in ("runs", "ok") or c.split("_")[0] in ("accuracy", "loss", "mae")
-             and not c.startswith("val_")]
-    text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean, std, min and max over seeds of the\n"
-            f"final training metrics (validation in summary.csv).\n\n{markdown(summary[shown])}")
+    pairs = differences(frame, keys)
+    if not pairs.empty:
+        _atomic_csv(pairs, sweep_dir / "differences.csv")
+    text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean with its 95% t-interval and std over "
+            f"seeds of the\nfinal metrics (min and max in summary.csv).\n\n{markdown(readable(summary, REPORTED))}"
+            f"{differences_text(pairs)}")
     (sweep_dir / "report.md").write_text(text)
     if not figures:
         return summary

@@ -1,0 +1,63 @@
+"""A sweep's comparisons with their uncertainty: 95% t-intervals over seeds and Welch's test between cells."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from initlab import report
+
+
+def test_t_interval_is_the_textbook_one():
+    low, high = report.t_interval([1.0, 2.0, 3.0])  # mean 2, std 1, n 3: t(0.975, 2) = 4.303 (any t table)
+    assert (low, high) == pytest.approx((2 - 4.303 / np.sqrt(3), 2 + 4.303 / np.sqrt(3)), abs=1e-3)
+    values = np.random.default_rng(0).normal(size=200)  # large n: the normal 1.96 within a percent
+    low, high = report.t_interval(values)
+    assert (high - low) / 2 == pytest.approx(1.96 * values.std(ddof=1) / np.sqrt(200), rel=0.01)
+    assert np.isnan(report.t_interval([0.7])).all() and np.isnan(report.t_interval([0.7, np.nan])).all()
+
+
+def test_welch_p_separates_distinct_cells_and_not_noisy_ones():
+    assert report.welch_p([0.90, 0.91, 0.92], [0.50, 0.52, 0.51]) < 0.001
+    assert report.welch_p([0.5, 0.6, 0.7], [0.55, 0.65, 0.52]) > 0.5
+    a, b = [0.1, 0.4, 0.2, 0.3], [0.35, 0.3, 0.5, 0.45]
+    assert report.welch_p(a, b) == pytest.approx(report.welch_p(b, a))
+    # by hand: t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b), df by Welch-Satterthwaite
+    from scipy import stats
+
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 4
+    t = (np.mean(a) - np.mean(b)) / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 3)
+    assert report.welch_p(a, b) == pytest.approx(2 * stats.t.sf(abs(t), df))
+    assert report.welch_p([0.5, 0.5], [0.5, 0.5]) == 1.0 and report.welch_p([0.5, 0.5], [0.6, 0.6]) == 0.0
+    assert np.isnan(report.welch_p([0.5], [0.6, 0.7]))
+
+
+def _frame():
+    rows = []
+    for activation, shift in (("relu", 0.0), ("tanh", 0.3)):
+        for init, accuracies in (("zeros", [0.5, 0.5, 0.5]), ("he", [0.90, 0.92, 0.91]), ("glorot", [0.91, 0.89, 0.93])):
+            for seed, accuracy in enumerate(accuracies):
+                rows.append({"model.kernel_initializer": init, "model.activation": activation, "seed": seed,
+                             "status": "ok", "loss": 1 - accuracy, "accuracy": accuracy - shift * (init == "he")})
+    return pd.DataFrame(rows)
+
+
+def test_summary_keeps_its_columns_and_adds_the_intervals():
+    frame = _frame()
+    summary = report.summarize(frame, ["model.kernel_initializer", "model.activation"])
+    for stat in ("mean", "std", "min", "max", "ci95_low", "ci95_high"):
+        assert f"accuracy_{stat}" in summary.columns
+    he = summary[(summary["model.kernel_initializer"] == "he") & (summary["model.activation"] == "relu")].iloc[0]
+    assert (he["accuracy_ci95_low"], he["accuracy_ci95_high"]) == pytest.approx(report.t_interval([0.90, 0.92, 0.91]))
+
+
+def test_differences_compare_the_first_key_within_each_value_of_the_others():
+    pairs = report.differences(_frame(), ["model.kernel_initializer", "model.activation"])
+    assert len(pairs) == 6 and set(pairs["compared"]) == {"model.kernel_initializer"}
+    by = pairs.set_index(["model.activation", "a", "b"])
+    assert by.loc[("relu", "zeros", "he"), "accuracy_beyond_noise"] == "yes"
+    assert by.loc[("relu", "he", "glorot"), "accuracy_beyond_noise"] == "no"
+    assert by.loc[("tanh", "he", "glorot"), "accuracy_beyond_noise"] == "yes"  # he is 0.3 lower with tanh
+    assert by.loc[("tanh", "he", "glorot"), "accuracy_diff"] == pytest.approx(-0.3)
+    text = report.differences_text(pairs)
+    assert "Welch's two-sided t-test" in text and "p < 0.05" in text and "| relu | zeros | he |" in text
