@@ -205,13 +205,14 @@ def _std(initializer, fan_in: int, fan_out: int) -> float:
         variance = None
     if variance is not None:
         return float(math.sqrt(variance))
-    # A 2-D (fan_in, fan_out) draw has exactly these fans; redraw with new seeds until the sample is large.
-    config = _spec(initializer)["config"]
-    draws = max(1, math.ceil(MEASURED_SAMPLES / (fan_in * fan_out)))
-    values = [
-        np.asarray(type(initializer).from_config({**config, "seed": seed})((fan_in, fan_out)))
-        for seed in range(draws)
-    ]
+    config, cls = _spec(initializer)["config"], type(initializer)
+    copies = max(1, math.ceil(MEASURED_SAMPLES / (fan_in * fan_out)))
+    if "input_axes" in initializer.get_config():  # one draw of `copies` slices, each with exactly these fans
+        draw = cls.from_config({**config, "seed": 0, "input_axes": [0], "output_axes": [1]})
+        return float(np.std(np.asarray(draw((fan_in, fan_out, copies)))))
+    # Older Keras: a 2-D (fan_in, fan_out) draw has these fans; redraw with new seeds for a larger sample.
+    draws = [cls.from_config({**config, "seed": seed}) for seed in range(min(copies, 100))]
+    values = [np.asarray(draw((fan_in, fan_out))) for draw in draws]
     return float(np.std(np.concatenate([v.ravel() for v in values])))
 
 

@@ -218,10 +218,9 @@ def _calm_inputs(layer, f: dict) -> str:
         return _redraw_recurrent(layer, f)
     ratio = f["input_weight_std"] / f["input_target_std"]
     if ratio > 2:
-        in_use = _in_use(layer, "kernel")
-        glorot = "glorot_uniform" if in_use != "glorot_uniform" else "glorot_uniform again (the weights are not its draw)"
+        redraw = "again (in use: the weights are not its draw)" if _in_use(layer, "kernel") == "glorot_uniform" else ""
         return (f"the input kernel is {ratio:.3g}x Glorot's per-gate std {f['input_target_std']:.3g}: draw it with "
-                f"{glorot}")
+                f"glorot_uniform {redraw}".rstrip())
     return f"scale the inputs down (std {f['input_std']:.3g}): a LayerNormalization or standardized features"
 
 

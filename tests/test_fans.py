@@ -115,7 +115,8 @@ def test_grouped_conv_fan_out_is_per_group_backward():
     found = fans.fan_mismatch(layer, "kernel")
     assert found["factor"] == pytest.approx(np.sqrt((72 + 72) / (72 + 288)))
     assert "RandomUniform" in found["fix"] and "input_axes" not in found["fix"]  # no axes give filters / groups
-    fixed = built(keras.layers.Conv2D(32, 3, groups=4, use_bias=False, kernel_initializer=initializers_in(found["fix"])[0]), x)
+    fix = initializers_in(found["fix"])[0]
+    fixed = built(keras.layers.Conv2D(32, 3, groups=4, use_bias=False, kernel_initializer=fix), x)
     assert np.sqrt(kernel_variance(fixed)) == pytest.approx(found["intended_std"], rel=0.03)
 
 
@@ -176,7 +177,8 @@ def test_embedding_fan_in_is_one_row():
     assert out.std() == pytest.approx(default.embeddings.numpy().std(), rel=0.05)  # a row's std is the signal
     glorot = built(keras.layers.Embedding(500, 32, embeddings_initializer="glorot_uniform"), tokens)
     found = fans.fan_mismatch(glorot, "embeddings")
-    assert found["drawn_std"] == pytest.approx(np.sqrt(2 / 532)) and found["intended_std"] == pytest.approx(np.sqrt(2 / 33))
+    assert found["drawn_std"] == pytest.approx(np.sqrt(2 / 532))
+    assert found["intended_std"] == pytest.approx(np.sqrt(2 / 33))
 
 
 def test_multi_head_attention_projections():
@@ -223,6 +225,20 @@ def test_variance_scaling_without_a_closed_form_is_measured():
     assert found["intended_std"] == pytest.approx(np.sqrt(2 / 36), rel=0.02)
     fixed = initializers_in(found["fix"])[0]
     assert np.std(np.asarray(fixed((200, 200)))) == pytest.approx(np.sqrt(2 / 36), rel=0.02)
+
+
+class WithoutAxes(keras.initializers.VarianceScaling):
+    """A VarianceScaling as Keras before input_axes knew it."""
+
+    def get_config(self):
+        return {k: v for k, v in super().get_config().items() if k not in ("input_axes", "output_axes")}
+
+
+def test_measured_std_without_axes_equals_the_one_with_axes():
+    with_axes = keras.initializers.VarianceScaling(2.0, mode="fan_out", distribution="truncated_normal")
+    without = WithoutAxes(2.0, mode="fan_out", distribution="truncated_normal")
+    assert fans._std(with_axes, 18, 36) == pytest.approx(np.sqrt(2 / 36), rel=0.02)
+    assert fans._std(without, 18, 36) == pytest.approx(np.sqrt(2 / 36), rel=0.02)
 
 
 def test_fan_in_mode_ignores_a_wrong_fan_out():
