@@ -256,8 +256,8 @@ def check_embedding(layer) -> tuple[dict, list[dict]]:
     unit = "RandomNormal(stddev=1.0) (unit-scale rows)"
     if row_std < EMBEDDING_LOW * UNIT_SCALE:
         text = (f"tiny embeddings: row std {row_std:.3g}, {UNIT_SCALE / max(row_std, 1e-30):.3g}x below the unit "
-                f"scale the next layer's input kernel is drawn for; a tanh or sigmoid layer after it starts "
-                f"near-linear with a state that small (a normalization layer after it would undo this)")
+                f"scale the next layer's kernel is drawn for, so the signal after it starts that much smaller "
+                f"(a normalization layer right after the embedding would restore it)")
         return figures, [finding("note", text, f"embeddings_initializer={unit}" if in_use != "random_normal" else
                                  f"embeddings_initializer={unit}, or scale the rows by sqrt(output_dim) as "
                                  "Vaswani et al. 2017 do")]
@@ -290,7 +290,7 @@ def check_attention(layer, query, value, key=None) -> tuple[dict, list[dict]]:
     positions = rows.shape[-1]
     probabilities = np.asarray(ops.softmax(rows, axis=-1), np.float64)
     entropy = -(probabilities * np.log(np.clip(probabilities, 1e-30, None))).sum(axis=-1)
-    output = np.asarray(layer(query, value, key))
+    output = np.asarray(layer(query, value, key, training=False))
     figures = {
         "heads": layer.num_heads,
         "key_dim": layer.key_dim,
