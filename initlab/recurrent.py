@@ -46,7 +46,8 @@ def check_recurrent(layer, inputs) -> tuple[dict, list[dict]]:
     ||d h_T / d x_t|| first falls below 1e-3 of the last input's; None when it never does within the sequence),
     influence_first (that ratio for the first input), forget_bias (LSTM: the mean of the forget gate's bias slice).
     The influence is measured with a GradientTape for a random projection of h_T (its squared norm estimates the
-    Jacobian's squared Frobenius norm), in the order the layer reads the steps (reversed for go_backwards)."""
+    Jacobian's squared Frobenius norm), in the order the layer reads the steps (reversed for go_backwards). Masks are
+    not applied: every step counts."""
     x = np.asarray(inputs, np.float32)[:ROWS]
     if isinstance(layer, _keras().layers.Bidirectional):
         figures, findings = {}, []

@@ -120,6 +120,21 @@ def test_grouped_conv_fan_out_is_per_group_backward():
     assert np.sqrt(kernel_variance(fixed)) == pytest.approx(found["intended_std"], rel=0.03)
 
 
+@pytest.mark.parametrize(
+    "make, weight, honest, keras_said",
+    [
+        (lambda: keras.layers.DepthwiseConv1D(5, depth_multiplier=2), "kernel", (5, 10), (30, 10)),
+        (lambda: keras.layers.SeparableConv1D(4, 5), "depthwise_kernel", (5, 5), (30, 5)),
+        (lambda: keras.layers.Conv1DTranspose(8, 4, strides=2), "kernel", (12, 32), (32, 24)),
+        (lambda: keras.layers.Conv1D(8, 3, groups=2), "kernel", (9, 12), (9, 24)),
+    ],
+)
+def test_one_dimensional_kinds_follow_the_same_rules(make, weight, honest, keras_said):
+    layer = built(make(), normal(2, 16, 6))
+    assert fans.honest_fans(layer, weight) == honest
+    assert fans.fan_mismatch(layer, weight)["keras_fans"] == keras_said
+
+
 def test_ungrouped_conv_and_dense_fans_are_keras_fans():
     conv = built(keras.layers.Conv1D(8, 5), normal(2, 10, 3))
     dense = built(keras.layers.Dense(4), normal(2, 6))

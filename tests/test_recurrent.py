@@ -173,10 +173,10 @@ def test_influence_equals_the_jacobian_norm_ratio():
     figures, _ = recurrent.check_recurrent(layer, x)
     tf = _tf()
     inputs = tf.constant(x)
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(inputs)
         h = layer(inputs)
-    jacobian = np.asarray(tape.batch_jacobian(h, inputs))  # [batch, units, steps, features]
+    jacobian = np.asarray(tape.batch_jacobian(h, inputs, experimental_use_pfor=False))  # [batch, units, steps, in]
     frobenius = np.sqrt((jacobian**2).sum(axis=(1, 3)).mean(axis=0))
     assert figures["influence_first"] == pytest.approx(frobenius[0] / frobenius[-1], rel=0.25)
     ratios = frobenius / frobenius[-1]
