@@ -20,7 +20,7 @@ SAMPLES = measure.walk.MAX_BATCH
 NORMALIZATION_KINDS = ("BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization")
 KNOWN_KINDS = ("Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
                "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
-               "Embedding", "SimpleRNN", "LSTM", "GRU", "MultiHeadAttention")
+               "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "MultiHeadAttention")
 
 
 def target(activation: str, fan_in: int, fan_out: int) -> tuple[str, float, float, float]:
@@ -79,17 +79,18 @@ def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
         findings += _signal_findings(row, role, last, graph)
         findings += _special_findings(layer, figures)
     row["findings"] = [f["text"] for f in findings]
-    row["summary"] = findings[0]["short"] if findings else ""
+    severities = {f["severity"] for f in findings}
+    row["verdict"] = next((s for s in ("problem", "not checked", "note") if s in severities), "ok")
+    if row["verdict"] == "not checked" and "problem" not in severities and kernels and kind in KNOWN_KINDS:
+        row["verdict"] = "note" if "note" in severities else "ok"  # a part unchecked; the rest was judged
+    row["summary"] = next((f["short"] for f in findings if f["severity"] == row["verdict"]),
+                          findings[0]["short"] if findings else "")
     row["finding_codes"] = [f["code"] for f in findings]
     row["severities"] = [f["severity"] for f in findings]
     row["problems"] = "; ".join(f["text"] for f in findings if f["severity"] == "problem")
     row["suggestion"] = "; ".join(dict.fromkeys(f["suggestion"] for f in findings if f["suggestion"]
                                                 and f["severity"] == "problem")) or \
         "; ".join(dict.fromkeys(f["suggestion"] for f in findings if f["suggestion"]))
-    severities = {f["severity"] for f in findings}
-    row["verdict"] = next((s for s in ("problem", "not checked", "note") if s in severities), "ok")
-    if row["verdict"] == "not checked" and "problem" not in severities and kernels and kind in KNOWN_KINDS:
-        row["verdict"] = "note" if "note" in severities else "ok"  # a part unchecked; the rest was judged
     return row
 
 
@@ -118,22 +119,24 @@ def _kernel_figures(layer, variable, nonlinearity: str) -> dict:
     suggested, target_std, low, high = target(nonlinearity, fan_in, fan_out)
     initializer = fans._initializer_of(fans._owner_of(layer, variable)[0], name)
     in_use = fans._initializer_name(initializer) if initializer is not None else ""
-    drawn = _drawn_std(initializer, keras_in, keras_out)
+    mismatch = fans.fan_mismatch(layer, variable)
+    # without a mismatch Keras's fans give the same std as the honest ones
+    drawn = mismatch["drawn_std"] if mismatch else _drawn_std(initializer, fan_in, fan_out)
     flat = w.reshape(-1, units)
     return {
-        "weight": name, "shape": list(w.shape), "fan_in": fan_in, "fan_out": fan_out, "keras_fan_in": keras_in,
+        "weight": variable.path.removeprefix(layer.path + "/"), "shape": list(w.shape), "fan_in": fan_in, "fan_out": fan_out, "keras_fan_in": keras_in,
         "keras_fan_out": keras_out, "weight_rms": rms, "target_std": target_std, "target_low": low,
         "target_high": high, "scale_ratio": rms / target_std, "initializer": in_use, "suggested": suggested,
         "drawn_std": drawn, "all_zero": bool(not w.any()),
         "one_value": bool(w.size > 1 and np.all(w == w.flat[0])),
         "distinct_units": distinct_units(flat, np.zeros(units)) if units > 1 and flat.shape[0] > 1 else units,
-        "units": units, "mismatch": fans.fan_mismatch(layer, variable), "nonlinearity": nonlinearity,
+        "units": units, "mismatch": mismatch, "nonlinearity": nonlinearity,
         "embedding": name == "embeddings", "recurrent": name == "recurrent_kernel",
     }
 
 
 def _drawn_std(initializer, fan_in: int, fan_out: int) -> float | None:
-    """The std the layer's initializer draws for Keras's fans, when it has a closed form."""
+    """The std an initializer draws for these fans, when it has a closed form."""
     if initializer is None:
         return None
     try:
@@ -160,8 +163,8 @@ def _weight_findings(layer, w: dict, role, last: bool) -> list[dict]:
         return found  # an embedding's scale is judged by the embedding check
     ratio_low, ratio_high = w["weight_rms"] / w["target_low"], w["weight_rms"] / w["target_high"]
     off = "small" if ratio_low < TOO_SMALL else "large" if ratio_high > TOO_LARGE else ""
-    if w["recurrent"] and off == "small":
-        off = ""  # orthogonal recurrent kernels sit at 1/sqrt(gates) of the per-gate target: judged by radius
+    if w["recurrent"] and (off == "small" or measure.recurrent is not None):
+        off = ""  # judged by its spectral radius (orthogonal kernels sit at 1/sqrt(gates) of the per-gate target)
     mismatch = w["mismatch"]
     if mismatch:
         (kin, kout), (hin, hout) = mismatch["keras_fans"], mismatch["honest_fans"]

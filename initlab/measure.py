@@ -15,7 +15,7 @@ try:  # the recurrent, embedding and attention checks live in their own module
 except ImportError:  # pragma: no cover - only while that module is missing
     recurrent = None
 
-RECURRENT_KINDS = ("LSTM", "GRU", "SimpleRNN")
+RECURRENT_KINDS = ("LSTM", "GRU", "SimpleRNN", "Bidirectional")
 
 
 def weighted_layers(model) -> list:

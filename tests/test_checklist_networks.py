@@ -139,7 +139,8 @@ def test_a_recurrent_kernel_times_five_is_flagged_at_the_lstm_and_every_layer_is
     table = initlab.diagnose(model).set_index("layer")
     assert table.loc["lstm", "verdict"] == "problem"
     assert table.loc[["embed", "out"], "verdict"].ne("problem").all()
-    assert any(w["weight"] == "recurrent_kernel" for w in table.loc["lstm", "weights"])
+    assert table.loc["lstm", "problems"].startswith("expansive recurrence")
+    assert any(w["weight"].endswith("recurrent_kernel") for w in table.loc["lstm", "weights"])
 
 
 def test_a_transformer_block_reports_attention_and_layer_normalization():
@@ -147,7 +148,9 @@ def test_a_transformer_block_reports_attention_and_layer_normalization():
     assert set(table["layer"]) == {"attention", "norm_1", "norm_2", "ffn_1", "ffn_2", "head"}
     assert (table["verdict"] != "problem").all(), table[["layer", "findings"]]
     attention = table.set_index("layer").loc["attention"]
-    assert [w["weight"] for w in attention["weights"]] == ["kernel"] * 4  # query, key, value, output
+    assert [w["weight"] for w in attention["weights"]] == ["query/kernel", "key/kernel", "value/kernel",
+                                                           "attention_output/kernel"]
+    assert "logits_std" in attention["details"]  # the attention check ran on the batch the layer receives
     assert attention["residual"] != ""
 
 
