@@ -91,7 +91,8 @@ def _is_model(operation) -> bool:
 
 def probe_inputs(model, batch: int, seed: int = 0, given=None) -> list:
     """One array per model input: the caller's data when given (its first `batch` rows), else standard-normal
-    values (token ids below the smallest Embedding's vocabulary for integer inputs)."""
+    values (token ids below the smallest Embedding's vocabulary for integer inputs), undone through a Rescaling
+    layer that reads the input directly (EfficientNet expects pixels in [0, 255]: it sees unit scale after it)."""
     if given is not None:
         given = list(given) if isinstance(given, (list, tuple)) else [given]
         return [np.asarray(x)[:batch] for x in given]
@@ -104,8 +105,17 @@ def probe_inputs(model, batch: int, seed: int = 0, given=None) -> list:
             vocabulary = [layer.input_dim for layer in model._flatten_layers() if hasattr(layer, "input_dim")]
             arrays.append(rng.integers(0, min(vocabulary, default=2), size=shape).astype(dtype))
         else:
-            arrays.append(rng.standard_normal(shape).astype(dtype))
+            arrays.append(_before_rescaling(model, tensor, rng.standard_normal(shape)).astype(dtype))
     return arrays
+
+
+def _before_rescaling(model, tensor, z: np.ndarray) -> np.ndarray:
+    fn = graph(model)
+    readers = [node.operation for node in nodes(fn) if any(t is tensor for t in node.input_tensors)] if fn else []
+    if len(readers) == 1 and type(readers[0]).__name__ == "Rescaling":
+        scale, offset = np.asarray(readers[0].scale, np.float64), np.asarray(readers[0].offset, np.float64)
+        return (z - offset) / np.where(scale == 0, 1.0, scale)
+    return z
 
 
 def walk(fn, inputs: list, observe) -> list:
