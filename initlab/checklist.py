@@ -16,7 +16,6 @@ RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu", "swi
 TOO_SMALL, TOO_LARGE = 0.5, 2.0  # a weight scale outside [0.5, 2] x its target range is off
 VANISHED = 1e-3                  # activation std below this (inputs of std 1) is a lost signal
 SMALL_BRANCH = 0.05              # a residual branch below this share of the sum starts nearly switched off
-SAMPLES = measure.walk.MAX_BATCH
 NORMALIZATION_KINDS = ("BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization")
 KNOWN_KINDS = ("Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
                "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",

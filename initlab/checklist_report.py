@@ -124,13 +124,19 @@ def plot(table: pd.DataFrame, path, title: str) -> None:
     from .plots import _log_y, _save, plt
 
     fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    import matplotlib.ticker
+
     measured = table[table["activation_std"].notna() & (table["activation_std"] > 0)]
-    problem = table["verdict"] == "problem"
-    for ax, column, label in ((axes[0], "activation_std", "activation std"), (axes[1], "grad_rms", "kernel gradient rms")):
+    panels = ((axes[0], "activation_std", "activation std\n(after the nonlinearity)"),
+              (axes[1], "grad_rms", "kernel gradient rms"))
+    for ax, column, label in panels:
         values = table[column].where(table[column] > 0)
-        ax.plot(table["depth"], values, "-", color="0.6", lw=1)
-        ax.scatter(table["depth"], values, s=14, color="tab:blue", label="ok / note", zorder=3)
-        ax.scatter(table["depth"][problem], values[problem], s=30, color="tab:red", label="problem", zorder=4)
+        ax.plot(table["depth"], values, "-", color="0.7", lw=1)
+        for verdict, color, size in (("ok", "tab:blue", 12), ("not checked", "0.5", 12), ("note", "tab:orange", 18),
+                                     ("problem", "tab:red", 30)):
+            chosen = table["verdict"] == verdict
+            ax.scatter(table["depth"][chosen], values[chosen], s=size, color=color, label=verdict, zorder=3)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if values.notna().any():

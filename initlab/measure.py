@@ -18,24 +18,23 @@ except ImportError:  # pragma: no cover - only while that module is missing
 RECURRENT_KINDS = ("LSTM", "GRU", "SimpleRNN", "Bidirectional")
 
 
+def _weighted_nodes(fn):
+    """(graph, node) for every node of a leaf layer holding weights, nested models opened, in the order they run."""
+    for node in roles.nodes(fn):
+        operation = node.operation
+        inner = roles.graph(operation) if isinstance(operation, _keras().Model) else None
+        if inner is not None:
+            yield from _weighted_nodes(inner)
+        elif operation.weights:
+            yield fn, node
+
+
 def weighted_layers(model) -> list:
     """Every leaf layer holding weights, in the order the graph runs them (nested models opened), then any that
     the graph never reaches."""
-    found, seen = [], set()
-
-    def visit(fn):
-        for node in roles.nodes(fn):
-            operation = node.operation
-            inner = roles.graph(operation) if isinstance(operation, _keras().Model) else None
-            if inner is not None:
-                visit(inner)
-            elif operation.weights and id(operation) not in seen:
-                seen.add(id(operation))
-                found.append(operation)
-
     fn = roles.graph(model)
-    if fn is not None:
-        visit(fn)
+    found = list({id(node.operation): node.operation for _, node in (_weighted_nodes(fn) if fn else ())}.values())
+    seen = {id(layer) for layer in found}
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if layer.weights and id(layer) not in seen and not isinstance(layer, _keras().Model) and not _inside(layer, found):
             seen.add(id(layer))
@@ -50,21 +49,13 @@ def _inside(layer, layers) -> bool:
 
 def layer_roles(model) -> dict:
     """id(layer) -> (its first node, its Role), across the model's graph and the graphs of nested models."""
-    found = {}
-
-    def visit(fn):
-        readers = roles.consumers(fn)
-        for node in roles.nodes(fn):
-            operation = node.operation
-            inner = roles.graph(operation) if isinstance(operation, _keras().Model) else None
-            if inner is not None:
-                visit(inner)
-            elif operation.weights and id(operation) not in found:
-                found[id(operation)] = (node, roles.role(node, readers))
-
     fn = roles.graph(model)
-    if fn is not None:
-        visit(fn)
+    found, readers = {}, {}
+    for graph, node in _weighted_nodes(fn) if fn else ():
+        if id(node.operation) not in found:
+            if id(graph) not in readers:
+                readers[id(graph)] = roles.consumers(graph)
+            found[id(node.operation)] = (node, roles.role(node, readers[id(graph)]))
     return found
 
 

@@ -238,3 +238,17 @@ def test_diagnose_bad_model_files_are_one_line_errors(tmp_path):
         assert result.exit_code == 2, (path, result.output)
         assert words in result.stderr and "Traceback" not in result.output
         assert len(result.stderr.strip().splitlines()) <= 2  # one message (rich may wrap it once)
+
+
+def test_a_nested_model_is_opened_layer_by_layer():
+    keras = _keras()
+    layers = keras.layers
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.ReLU(name="base_relu")(layers.BatchNormalization(name="base_bn")(layers.Conv2D(8, 3, name="base_conv")(x)))
+    base = keras.Model(inputs, layers.GlobalAveragePooling2D()(x), name="base")
+    model = keras.Sequential([keras.Input((12, 12, 3)), base, layers.Dense(2, activation="softmax", name="head")])
+    before = _variables(model)
+    table = initlab.diagnose(model).set_index("layer")
+    assert table.index.tolist() == ["base_conv", "base_bn", "head"]
+    assert table.loc["base_conv", "nonlinearity"] == "relu" and table["activation_std"].notna().all()
+    assert _same(before, model)
