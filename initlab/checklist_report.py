@@ -123,7 +123,7 @@ def plot(table: pd.DataFrame, path, title: str) -> None:
     """Activation std (after the nonlinearity that follows) and kernel gradient rms by depth, problems marked."""
     from .plots import _log_y, _save, plt
 
-    fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     import matplotlib.ticker
 
     measured = table[table["activation_std"].notna() & (table["activation_std"] > 0)]
@@ -135,6 +135,8 @@ def plot(table: pd.DataFrame, path, title: str) -> None:
         for verdict, color, size in (("ok", "tab:blue", 12), ("not checked", "0.5", 12), ("note", "tab:orange", 18),
                                      ("problem", "tab:red", 30)):
             chosen = table["verdict"] == verdict
+            if not chosen.any():
+                continue
             ax.scatter(table["depth"][chosen], values[chosen], s=size, color=color, label=verdict, zorder=3)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(label)
@@ -143,7 +145,7 @@ def plot(table: pd.DataFrame, path, title: str) -> None:
             _log_y(ax)
         else:
             ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", color="0.4")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: never over the points
     axes[1].set_xlabel("depth (weighted layers in graph order)")
     axes[0].set_title(_cut(f"{title}: {len(measured)} layers measured, probe batch "
                            f"{int(table['probe_batch'].iloc[0]) if len(table) else 0}", 90), fontsize=10)
