@@ -228,10 +228,13 @@ def diagnose(
         table = checklist.diagnose(model, gradients=plot is not None)
     except UserError as error:
         _fail(error)
-    if csv is not None:
-        checklist_report.to_csv(table, csv)
-    if plot is not None:
-        checklist_report.plot(table, plot, target.name)
+    try:
+        if csv is not None:
+            checklist_report.to_csv(table, csv)
+        if plot is not None:
+            checklist_report.plot(table, plot, target.name)
+    except OSError as error:
+        _fail(UserError(f"cannot write there ({error.strerror})", str(error.filename or csv or plot)))
     if json_:
         typer.echo(checklist_report.to_json(table))
     else:
