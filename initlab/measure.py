@@ -91,7 +91,7 @@ class Recorder:
         layer = self.layer_of.get(id(node))
         if layer is not None:
             figures = self.figures[id(layer)]
-            inputs = walk._flat(args, {})
+            inputs = walk.flat(args, {})
             figures["input_std"] = std(inputs[0]) if inputs else math.nan
             figures["output_std"] = std(outputs[0])
             figures.update(self._special(layer, args, kwargs, inputs))
@@ -128,11 +128,12 @@ class Recorder:
 def kwargs_inputs(args, kwargs) -> list:
     """A merge layer's input list, however it was passed."""
     first = args[0] if args else next(iter(kwargs.values()))
-    return list(first) if isinstance(first, (list, tuple)) else walk._flat(args, {})
+    return list(first) if isinstance(first, (list, tuple)) else walk.flat(args, {})
 
 
 def measure(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False) -> dict:
-    """{"figures": id(layer) -> figures, "batch": the probe batch used, "measured": whether a graph was walked}."""
+    """{"figures": id(layer) -> its figures, "roles": id(layer) -> (node, Role), "layers": the weighted layers in
+    graph order, "batch": the probe batch walked (0: a subclassed model, nothing walked), "gradient_batch"}."""
     layers = weighted_layers(model)
     found = layer_roles(model)
     recorder = Recorder(found, layers)
@@ -169,7 +170,7 @@ def gradient_scales(model, layers, arrays, seed: int) -> list[float]:
     with walk.untouched(model):
         with tf.GradientTape() as tape:
             outputs = model([tf.constant(a) for a in arrays] if len(arrays) > 1 else tf.constant(arrays[0]), training=True)
-            outputs = walk._flat(outputs, {})
+            outputs = walk.flat(outputs, {})
             rng = np.random.default_rng(seed)
             loss = sum(tf.reduce_sum(tf.cast(y, tf.float32) * rng.standard_normal(tuple(y.shape)).astype(np.float32))
                        for y in outputs) / len(arrays[0])

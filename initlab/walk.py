@@ -131,12 +131,12 @@ def walk(fn, inputs: list, observe) -> list:
         operation = node.operation
         inner = graph(operation) if _is_model(operation) else None
         if inner is not None:
-            outputs = walk(inner, _flat(args, kwargs), observe)
+            outputs = walk(inner, flat(args, kwargs), observe)
         else:
             if "training" in getattr(operation, "_call_context_args", ()):
                 kwargs["training"] = True
             outputs = operation(*args, **kwargs)
-        outputs = _flat(outputs, {})
+        outputs = flat(outputs, {})
         observe(node, args, kwargs, outputs)
         for tensor, value in zip(node.outputs, outputs):
             tensors[id(tensor)] = value
@@ -148,5 +148,6 @@ def walk(fn, inputs: list, observe) -> list:
     return [tensors[id(t)] for t in fn.outputs if id(t) in tensors]
 
 
-def _flat(args, kwargs) -> list:
+def flat(args, kwargs) -> list:
+    """Every tensor in a call's arguments (or a layer's outputs), in order."""
     return [x for x in _keras().tree.flatten((args, kwargs)) if x is not None]
