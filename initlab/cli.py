@@ -244,6 +244,7 @@ def diagnose(
 
 def _model_to_diagnose(target: Path, overrides: list[str]):
     """A config's freshly built model, or a .keras file loaded without running any code stored in it."""
+    import warnings
     import zipfile
 
     from . import config as config_module, runs
@@ -258,7 +259,9 @@ def _model_to_diagnose(target: Path, overrides: list[str]):
     if not zipfile.is_zipfile(target):
         raise UserError("not a .keras file: not a zip archive (truncated or corrupt?)", str(target))
     try:
-        return keras().saving.load_model(target, compile=False, safe_mode=True)
+        with warnings.catch_warnings():  # Keras's notes on loading are not the report's business
+            warnings.simplefilter("ignore")
+            return keras().saving.load_model(target, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
