@@ -48,11 +48,13 @@ def layers(folder):
     return read_layers(folder)
 
 
-def diagnose(model):
-    """The initialization checklist on a Keras model's current weights, one row per weighted layer (a DataFrame)."""
+def diagnose(model, inputs=None):
+    """The initialization checklist on a Keras model's current weights as the first training step sees them, one
+    row per layer with weights (a DataFrame); `inputs`: a batch of your data (default: standard-normal values).
+    The model's variables are left bit for bit as they were."""
     from .checklist import diagnose as _diagnose
 
-    return _diagnose(model)
+    return _diagnose(model, inputs=inputs)
 
 
 def summary(folder) -> dict:

@@ -246,46 +246,73 @@ def initializers():
 
 @app.command()
 def diagnose(
-    target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name or a saved MODEL.keras.")],
+    target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name or a saved "
+                                           "MODEL.keras. A .keras file is loaded with Keras's safe_mode: code stored "
+                                           "in it (a Lambda layer) is refused, never run.")],
     set_: SetOption = None,
+    csv: Annotated[Optional[Path], typer.Option("--csv", dir_okay=False, help="Write every figure of every layer to this CSV file.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per layer with weights instead of the table.")] = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", dir_okay=False, help="Draw activation and gradient scale by depth to this PNG file.")] = None,
 ):
-    """The initialization checklist on initial weights: exit 0 when healthy, 1 when it found a problem, 2 for bad input."""
-    from . import checklist
+    """The initialization checklist as the first training step sees the model: exit 0 when healthy, 1 when it found a
+    problem (notes do not count), 2 for bad input."""
+    from . import checklist, checklist_report
 
     try:
+        for option, path in (("--csv", csv), ("--plot", plot)):
+            if path is not None and not path.resolve().parent.is_dir():
+                raise UserError(f"no folder {path.resolve().parent} to write {path.name} in", option, str(path))
         model = _model_to_diagnose(target, set_ or [])
-        table = checklist.diagnose(model)
+        table = checklist.diagnose(model, gradients=plot is not None)
     except UserError as error:
         _fail(error)
-    _print_diagnosis(table, str(target))
+    try:
+        if csv is not None:
+            checklist_report.to_csv(table, csv)
+        if plot is not None:
+            checklist_report.plot(table, plot, target.name)
+    except OSError as error:
+        _fail(UserError(f"cannot write there ({error.strerror})", str(error.filename or csv or plot)))
+    if json_:
+        typer.echo(checklist_report.to_json(table))
+    else:
+        _print_diagnosis(table, str(target))
     raise typer.Exit(code=0 if checklist.healthy(table) else 1)
 
 
 def _model_to_diagnose(target: Path, overrides: list[str]):
+    """A config's freshly built model, or a .keras file loaded without running any code stored in it."""
+    import warnings
+    import zipfile
+
     from . import catalog, config as config_module, runs
     from .backend import keras
 
     if target.suffix != ".keras":
         return runs.prepare(config_module.load(catalog.resolve(target), overrides))[2]
+    if target.is_dir():
+        raise UserError("is a folder; give a .keras file (a zip archive saved by model.save)", str(target))
     if not target.is_file():
         raise UserError("no such file", str(target))
+    if not zipfile.is_zipfile(target):
+        raise UserError("not a .keras file: not a zip archive (truncated or corrupt?)", str(target))
     try:
-        return keras().saving.load_model(target, compile=False)
+        with warnings.catch_warnings():  # Keras's notes on loading are not the report's business
+            warnings.simplefilter("ignore")
+            return keras().saving.load_model(target, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
-        raise UserError(f"not a loadable Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})", str(target)) from None
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "safe_mode" in str(exc) or "Lambda" in str(exc):
+            raise UserError("refused: the model stores Python code (a Lambda layer or function), which initlab "
+                            "never runs (Keras safe_mode); build the model in Python and call "
+                            "initlab.diagnose(model)", str(target)) from None
+        raise UserError(f"not a loadable Keras model ({type(exc).__name__}: {message[:200]})", str(target)) from None
 
 
 def _print_diagnosis(table, title: str) -> None:
-    view = Table(title=f"initialization checklist: {title}")
-    for column in ("layer", "activation", "fans", "weight rms / target std", "distinct units", "activation std",
-                   "dead", "saturated", "verdict"):
-        view.add_column(column)
-    for row in table.itertuples():
-        verdict = "[green]ok[/]" if row.verdict == "ok" else f"[red]{escape(row.problems)}[/]\n-> try {row.suggestion}"
-        view.add_row(row.layer, row.activation, f"{row.fan_in} -> {row.fan_out}",
-                     f"{row.weight_rms:.3g} / {row.target_std:.3g}", f"{row.distinct_units} of {row.units}",
-                     f"{row.activation_std:.3g}", f"{row.dead_fraction:.0%}", f"{row.saturated_fraction:.0%}", verdict)
-    out_console().print(view)
+    from .checklist_report import render
+
+    typer.echo(render(table, title))
 
 
 lessons_app = typer.Typer(help="The lessons shipped in the package: list them, show one, copy one to edit.")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checklist, plots, records
+from . import checklist, checklist_report, plots, records
 from .backend import keras as _keras
 from .probes import Probe
 
@@ -30,12 +30,10 @@ class InitDiagnostics(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.out.mkdir(parents=True, exist_ok=True)
-        self.table = checklist.diagnose(self.model)
-        self.table.to_csv(self.out / "diagnose.csv", index=False)
+        self.table = checklist.diagnose(self.model, inputs=self.x)  # on the user's own probe batch
+        checklist_report.to_csv(self.table, self.out / "diagnose.csv")
         if self.verbose:
-            from .cli import _print_diagnosis
-
-            _print_diagnosis(self.table, self.model.name)
+            print(checklist_report.render(self.table, self.model.name))
         self.probe = Probe(self.model, self.x, self.y)
         self._record(0)
 

@@ -62,7 +62,8 @@ def weighted(layer) -> bool:
 
 class Probe:
     """Measures a compiled model's weighted layers (Dense, conv) on a fixed batch: by default the first
-    min(256, n) training rows. The model's layers are called in order, as a Sequential chain."""
+    min(256, n) training rows. A Sequential model's layers are called in order as a chain; a functional model
+    (InitDiagnostics on a user's graph) runs as itself, with each weighted layer's output taken out."""
 
     def __init__(self, model, x_train: np.ndarray, y_train: np.ndarray):
         tf = _tf()
@@ -71,6 +72,11 @@ class Probe:
         self.y = tf.constant(y_train[:PROBE_ROWS])
         self.chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
         self.layers = [layer for layer in self.chain if weighted(layer)]
+        self.extract = None
+        if getattr(model, "_functional", None) is None and hasattr(model, "_nodes_by_depth"):
+            from .backend import keras
+
+            self.extract = keras().Model(model.inputs, [layer.output for layer in self.layers] + list(model.outputs))
         self._forward = tf.function(self._forward_and_gradients, autograph=False)  # no tensor-dependent control flow
 
     def _forward_and_gradients(self, x, y):
@@ -78,10 +84,13 @@ class Probe:
         kernels = [layer.kernel for layer in self.layers]
         with tf.GradientTape() as tape:
             outputs, a = [], x
-            for layer in self.chain:
-                a = layer(a, training=False)
-                if weighted(layer):
-                    outputs.append(a)
+            if self.extract is not None:
+                *outputs, a = self.extract(x, training=False)
+            else:
+                for layer in self.chain:
+                    a = layer(a, training=False)
+                    if weighted(layer):
+                        outputs.append(a)
             loss = self.model.compute_loss(x=x, y=y, y_pred=a, training=False)
         grads = tape.gradient(loss, kernels)
         return outputs, [tf.zeros_like(k) if g is None else g for g, k in zip(grads, kernels)]

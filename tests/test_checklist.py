@@ -54,7 +54,7 @@ def test_small_init_flags_a_vanishing_signal():
     assert not checklist.healthy(table)
     assert table["activation_std"].iloc[0] > table["activation_std"].iloc[5] * 100  # shrinks layer by layer
     assert table["problems"].str.contains("weights too small").iloc[:6].all()
-    assert table["suggestion"].iloc[0] == "he_normal"
+    assert table["suggestion"].iloc[0].startswith("he_normal:")  # what to use, then why
 
 
 def test_conv_fans_follow_keras():
@@ -66,7 +66,7 @@ def test_conv_fans_follow_keras():
         keras.layers.Dense(1, activation="sigmoid"),
     ])
     table = initlab.diagnose(model)
-    assert checklist.fans((3, 3, 8, 16)) == (72, 144)
+    assert checklist.fans.keras_fans((3, 3, 8, 16)) == (72, 144)
     assert (table["fan_in"].iloc[0], table["fan_out"].iloc[0]) == (72, 144)
     assert table["verdict"].iloc[0] == "ok"
     assert table["target_std"].iloc[0] == pytest.approx(np.sqrt(2 / 72))
