@@ -12,7 +12,7 @@ from .roles import graph, nodes
 
 MEMORY_BOUND = 1 << 30  # bytes of activations alive at once during the probe pass (README: 1 GiB)
 TEMPORARIES = 3         # a layer in training mode holds about this many output-sized buffers while it runs
-WORK_BOUND = 1 << 25      # 32 MiB for the work: statistics pool over positions, so big inputs need few samples
+WORK_BOUND = 1 << 25    # 32 MiB for the work: statistics pool over positions, so big inputs need few samples
 MIN_BATCH, MAX_BATCH = 8, 256
 UNKNOWN_LENGTH = 32     # the size given to an input axis the model leaves open (sequence length, image side)
 
