@@ -30,6 +30,7 @@ Float = Annotated[float, BeforeValidator(_not_bool)]
 InitSpec = Union[str, dict[str, Any]]
 Fraction = Annotated[Float, Field(ge=0.0, lt=1.0)]
 Scale = Annotated[Float, Field(ge=0, le=initializers.LARGEST)]  # a spread; bounded so the data stay finite in float32
+Weight = Annotated[Float, Field(ge=-initializers.LARGEST, le=initializers.LARGEST)]  # finite in float32, as drawn
 
 
 class Strict(BaseModel):
@@ -189,7 +190,7 @@ class ModelConfig(Strict):
     output_activation: str | None = None  # default follows the task: sigmoid, softmax or linear
     kernel_initializer: InitSpec = "glorot_uniform"  # a Keras name, {name: ..., params} or {class_name, config}
     bias_initializer: InitSpec = "zeros"
-    set_weights: Annotated[Float, Field(ge=-initializers.LARGEST, le=initializers.LARGEST)] | None = None  # after build, every weight array (kernels AND biases) set to this value
+    set_weights: Weight | None = None  # after build, every weight array (kernels AND biases) set to this value
 
     _activations = field_validator("activation", "output_activation")(lambda v: _keras_name("activation", v))
     _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_initializer)
@@ -324,6 +325,7 @@ class _TooLarge(yaml.composer.ComposerError):
 
 
 def _too_large(problem: str, mark) -> yaml.YAMLError:
+    """A document refused by the YAML limits (or an alias loop); `mark` is where in the file."""
     return _TooLarge(None, None, problem, mark)
 
 
@@ -333,7 +335,7 @@ def _expanded_size(node, sizes: dict, path: list) -> int:
     if id(node) in sizes:
         return sizes[id(node)]
     if any(node is seen for seen in path):
-        raise _TooLarge(None, None, "an alias refers to a value that contains it", node.start_mark)
+        raise _too_large("an alias refers to a value that contains it", node.start_mark)
     if len(path) >= limits.MAX_YAML_DEPTH:
         raise _too_large(f"aliases nest it deeper than {limits.MAX_YAML_DEPTH} levels", node.start_mark)
     path.append(node)

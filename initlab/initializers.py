@@ -14,12 +14,10 @@ from .errors import KeyedValueError, did_you_mean, shown
 LARGEST = 1e9  # the largest magnitude a scale parameter may take: draws stay finite in float32 (max 3.4e38)
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _finite(value) -> bool:
-    return _number(value) and abs(value) <= LARGEST
+    """A number (not a boolean), finite and at most LARGEST in magnitude."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and abs(value) <= LARGEST
 
 
 def _positive(value) -> bool:
@@ -35,7 +33,7 @@ class Param:
 
 FINITE = "a finite number of magnitude at most 1e9"
 POSITIVE = "a finite number > 0 and at most 1e9"
-# Keras replaces a given seed by nothing of ours: initlab seeds every layer itself (the run seed and the layer index).
+# A seed given in a spec is replaced: initlab seeds every layer itself (from the run seed and the layer index).
 SEED = Param(None, "an integer >= 0 or null (replaced by the per-layer seed)",
              lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0))
 # input_axes / output_axes pick the fan axes of kernels of rank > 2; initlab's Dense kernels are 2-D.
