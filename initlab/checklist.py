@@ -9,7 +9,7 @@ import pandas as pd
 from . import fans, measure
 from .backend import keras as _keras
 from .initializers import expected_variance
-from .probes import distinct_units
+from .units import distinct_units
 
 RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu", "swish", "mish", "softplus",
              "hard_silu", "celu"}

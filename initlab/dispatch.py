@@ -56,9 +56,9 @@ def _alone(config):
 
 
 def failed(config, error: str):
-    from . import runs
+    from .result import RunResult
 
-    return runs.RunResult(config, "unknown", "accuracy", engine=config.train.engine, error=error)
+    return RunResult(config, "unknown", "accuracy", engine=config.train.engine, error=error)
 
 
 def describe(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import roles, walk
 from .backend import keras as _keras, tf as _tf
-from .probes import dead_fraction, saturated_fraction
+from .units import dead_fraction, saturated_fraction
 
 try:  # the recurrent, embedding and attention checks live in their own module
     from . import recurrent

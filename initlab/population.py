@@ -13,7 +13,9 @@ import numpy as np
 from . import engine, initializers, model as model_module, signal
 from .backend import keras as _keras, tf as _tf
 from .data import Dataset
-from .probes import PROBE_ROWS, dead_fraction, distinct_units, saturated_fraction
+from .probes import PROBE_ROWS
+from .result import RunResult, histogram_epochs, keep_samples
+from .units import dead_fraction, distinct_units, saturated_fraction
 
 ELEMENTWISE_OPTIMIZERS = {"sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad", "adadelta", "lion", "ftrl"}
 
@@ -211,8 +213,6 @@ class Population:
 
 def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
     """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
-    from .runs import RunResult, histogram_epochs, keep_samples
-
     tf = _tf()
     started = time.perf_counter()
     population = Population(configs, data)

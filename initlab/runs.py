@@ -1,6 +1,7 @@
 """One experiment end to end: config -> data -> model -> engine -> records -> plots, into outputs/<name>/<run_id>/."""
 
 import functools
+import importlib.metadata
 import importlib.util
 import math
 import platform
@@ -8,19 +9,18 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import __version__, config as config_module, data as data_module, engine, initializers, model as model_module
+from . import config as config_module, data as data_module, engine, initializers, model as model_module
 from . import interrupts, limits, plots, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
+from .result import RunResult, histogram_epochs, keep_samples
 
-HISTOGRAM_EPOCHS = 12  # raw activation samples are kept at most at this many recorded epochs (first and last included)
 
 
 def run_id(config: config_module.Config) -> str:
@@ -66,19 +66,6 @@ def prepare(config: config_module.Config):
     return config, data, model
 
 
-def histogram_epochs(epochs: list[int]) -> set[int]:
-    picks = np.linspace(0, len(epochs) - 1, min(len(epochs), HISTOGRAM_EPOCHS)).round().astype(int)
-    return {epochs[i] for i in picks}
-
-
-def keep_samples(samples: dict, epoch: int, activations: dict, keep: set[int]) -> None:
-    """Raw activations of the `keep` epochs, and of the latest recorded one (a run that diverges or is cut short
-    still shows where it ended)."""
-    for key in [k for k in samples if int(k.split("/")[0].split("_")[1]) not in keep]:
-        del samples[key]
-    samples.update({f"epoch_{epoch}/{name}": a for name, a in activations.items()})
-
-
 def epochs_to(history: list[dict], metric: str, targets: list[float]) -> dict:
     """{'0.9': the first epoch whose training accuracy reached 0.9, or None}; empty for regression."""
     if metric != "accuracy":
@@ -106,33 +93,12 @@ def _versions() -> dict:
 
     keras = _keras()
     return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "initlab": __version__}
+            "numpy": np.__version__, "initlab": importlib.metadata.version("initlab")}
 
 
 def _number(value):
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-@dataclass
-class RunResult:
-    """Everything a trained run leaves behind, in memory and picklable: a worker returns it, write() files it."""
-    config: config_module.Config  # resolved, task defaults filled in
-    task: str
-    metric: str
-    history: list[dict] = field(default_factory=list)
-    layer_rows: list[dict] = field(default_factory=list)
-    samples: dict = field(default_factory=dict)  # 'epoch_<k>/<layer>' -> raw activations on the probe batch
-    signal: pd.DataFrame | None = None
-    weights_initial: dict = field(default_factory=dict)
-    weights_final: dict = field(default_factory=dict)
-    final: dict = field(default_factory=dict)
-    diverged_at: int | None = None
-    duration_s: float = 0.0
-    engine: str = "fast"
-    error: str | None = None  # set for a run that failed
-    company: int = 1  # how many runs trained together in its population (1: alone)
-    tensorboard_dir: str | None = None
 
 
 def train(config: config_module.Config, on_epoch=None, prepared=None) -> RunResult:
