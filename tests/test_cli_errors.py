@@ -76,7 +76,7 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
     ),
     "generator_key_on_ushape": (
         "data: {dataset: ushape, noise: 0.1}\n",
-        ["data.noise", "allowed: validation_split, standardize, dataset"],
+        ["data.noise", "allowed: validation_split, standardize, split, split_seed, dataset"],
     ),
     "unknown_in_layers": (
         "model: {layers: [{units: 2, activaton: relu}]}\n",
@@ -406,7 +406,7 @@ CSVS = {  # file content (None: no file), data keys beyond the defaults, fragmen
     "generator_key": (
         GOOD_CSV,
         {"noise": 0.1},
-        ["data.noise", "unknown key", "allowed: validation_split, standardize, dataset, path, features, target"],
+        ["data.noise", "unknown key", "allowed: validation_split, standardize, split, split_seed, dataset, path, features, target"],
     ),
 }
 

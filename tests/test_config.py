@@ -153,7 +153,8 @@ def test_digest_follows_the_content():
 def test_defaults_filled():
     resolved = validate({"name": "x"}).resolved()
     assert resolved["seed"] == 0
-    assert resolved["data"] == {"dataset": "ushape", "validation_split": 0.2, "standardize": False}
+    assert resolved["data"] == {"dataset": "ushape", "validation_split": 0.2, "standardize": False, "split": "last",
+                                "split_seed": 42}
     model, train = resolved["model"], resolved["train"]
     assert (model["hidden"], model["activation"], model["set_weights"]) == ([2], "relu", None)
     assert (model["kernel_initializer"], model["bias_initializer"]) == ("glorot_uniform", "zeros")
@@ -166,7 +167,8 @@ def test_defaults_filled():
 
 def test_generator_defaults_filled():
     resolved = validate({"name": "x", "data": {"dataset": "moons"}}).resolved()
-    expected = {"dataset": "moons", "validation_split": 0.2, "standardize": False, "n_samples": 100, "noise": 0.3}
+    expected = {"dataset": "moons", "validation_split": 0.2, "standardize": False, "split": "last", "split_seed": 42,
+                "n_samples": 100, "noise": 0.3}
     assert resolved["data"] == expected
 
 
