@@ -60,9 +60,7 @@ def run(
     allow_large: AllowLargeOption = False,
 ):
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
-    from . import catalog, config as config_module, runs
-
-    from . import interrupts
+    from . import catalog, config as config_module, interrupts
 
     try:
         with interrupts.raised():
