@@ -25,6 +25,15 @@ class Dataset:
         return self.x_train.shape[1]
 
 
+def plane(x_train: np.ndarray, x_val: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y coordinates of a resolution x resolution grid around every point of a 2-D data set (15% margin):
+    where decision boundaries are drawn."""
+    points = np.concatenate([x_train, x_val]) if len(x_val) else x_train
+    low, high = points.min(axis=0), points.max(axis=0)
+    pad = 0.15 * (high - low) + 1e-3
+    return tuple(np.linspace(low[i] - pad[i], high[i] + pad[i], resolution) for i in range(2))
+
+
 def ushape_path() -> Path:
     """The packaged copy of data/ushape.csv (works from any folder and after a non-editable install)."""
     return Path(str(resources.files("initlab") / "datasets" / "ushape.csv"))

@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .data import plane  # noqa: E402
+
 
 def _log_y(ax) -> None:
     """A log y axis labelled in plain text: the default labels are typeset as math, which took a third of the
@@ -85,10 +87,7 @@ def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> 
 
 def draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution: int = 250, marker_size: float = 28):
     """Draw decision regions and points on `ax`; returns the filled contour of a binary classifier."""
-    points = np.concatenate([x_train, x_val]) if len(x_val) else x_train
-    low, high = points.min(axis=0), points.max(axis=0)
-    pad = 0.15 * (high - low) + 1e-3
-    gx, gy = np.meshgrid(*(np.linspace(low[i] - pad[i], high[i] + pad[i], resolution) for i in range(2)))
+    gx, gy = np.meshgrid(*plane(x_train, x_val, resolution))
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
     scores = np.asarray(predict(grid))
     filled = None
@@ -106,6 +105,59 @@ def draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution: int =
     ax.set_xlim(gx.min(), gx.max())
     ax.set_ylim(gy.min(), gy.max())
     return filled
+
+
+def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, title: str = ""):
+    """A figure for boundary.gif and `show(i)`, which puts frame i on it: the recorded predictions on the plane (P(class
+    1) in ten bands, or the predicted class) with fixed axes and colour scale, so that frames compare, the data on top.
+    Returns (figure, show, the artists a frame changes)."""
+    multiclass = bool(frames["multiclass"])
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    xs, ys = frames["x"], frames["y"]
+    image = ax.imshow(np.asarray(frames["value"][0], np.float32), origin="lower", aspect="auto", alpha=0.45,
+                      extent=(xs[0], xs[-1], ys[0], ys[-1]), interpolation="bilinear",
+                      cmap="tab10" if multiclass else plt.get_cmap("RdBu_r", 10), vmin=0, vmax=9 if multiclass else 1)
+    points = [ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
+                         linewidths=0.5, s=16, label=label)
+              for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")) if len(x)]
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, fontsize=7, frameon=False)  # off the plane
+    _suptitle(fig, title, fontsize=8)
+    _fixed_layout(fig, (0.5, 0.55, 0.1, 0.7))
+    box = ax.get_position()
+    heading = fig.text(box.x0 + box.width / 2, box.y1 + 0.02, "", ha="center", va="bottom", fontsize=9)
+
+    def show(i: int):
+        image.set_data(np.asarray(frames["value"][i], np.float32))
+        heading.set_text(f"epoch {int(frames['epoch'][i])}   training accuracy {float(frames['accuracy'][i]):.3f}")
+
+    show(0)
+    return fig, show, [image, *points, heading]
+
+
+def boundary_animation(frames: dict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
+    """boundary.gif: one frame per recorded frame epoch, five a second, the last held a second. The still parts are
+    drawn once; each frame redraws only the plane, the points and its title (a whole draw per frame cost 0.15 s)."""
+    from PIL import Image
+
+    fig, show, changing = boundary_animation_figure(frames, x_train, y_train, x_val, y_val, title)
+    for artist in changing:
+        artist.set_visible(False)
+    fig.canvas.draw()
+    still = fig.canvas.copy_from_bbox(fig.bbox)
+    for artist in changing:
+        artist.set_visible(True)
+    pictures = []
+    for i in range(len(frames["epoch"])):
+        show(i)
+        fig.canvas.restore_region(still)
+        for artist in changing:
+            fig.draw_artist(artist)
+        pictures.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()).quantize(colors=64))
+    plt.close(fig)
+    durations = [200] * (len(pictures) - 1) + [1200]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0, optimize=False)
 
 
 def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:

@@ -29,8 +29,10 @@ def _mistakes() -> dict[str, Run]:
 RUNS = {
     "relu_constant": Run("relu_constant.yaml", {"boundary.png": "relu_constant_boundary.png", "history.png": "relu_constant_history.png"}),
     "relu_constant_long": Run("relu_constant_long.yaml", {"boundary.png": "relu_constant_long_boundary.png",
+                                                          "boundary.gif": "relu_constant_long_boundary.gif",
                                                           "gradients.png": "relu_constant_long_gradients.png"}),
-    "relu_he": Run("relu_he.yaml", {"boundary.png": "relu_he_boundary.png", "activations.png": "relu_he_activations.png"}),
+    "relu_he": Run("relu_he.yaml", {"boundary.png": "relu_he_boundary.png", "boundary.gif": "relu_he_boundary.gif",
+                                    "activations.png": "relu_he_activations.png"}),
     "relu_zero": Run("relu_zero.yaml", {"gradients.png": "relu_zero_gradients.png"}),
     **_mistakes(),
     **{name: Run(f"{name}.yaml") for name in (

@@ -42,3 +42,4 @@ class RunResult:
     error: str | None = None  # set for a run that failed
     company: int = 1  # how many runs trained together in its population (1: alone)
     tensorboard_dir: str | None = None
+    boundary: dict = field(default_factory=dict)  # boundary.npz: a 2-D classifier's frames (initlab.frames)

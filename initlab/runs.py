@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import config as config_module, data as data_module, engine, initializers, model as model_module
-from . import interrupts, limits, plots, records, signal
+from . import frames, interrupts, limits, plots, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
@@ -116,7 +116,10 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
                        weights_initial=model_module.weights_by_name(model),
                        signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed))
     probe = Probe(model, data.x_train, data.y_train)
-    keep = histogram_epochs(engine.record_epochs(config.train.epochs, config.record.every))
+    recorded = engine.record_epochs(config.train.epochs, config.record.every)
+    keep = histogram_epochs(recorded)
+    boundary = frames.Frames(model, data) if frames.drawable(data) else None
+    framed = frames.frame_epochs(recorded) if boundary else set()
     if config.record.tensorboard:
         result.tensorboard_dir = tempfile.mkdtemp(prefix="initlab-tensorboard-")
     writer = _tensorboard_writer(result.tensorboard_dir) if result.tensorboard_dir and result.engine == "fast" else None
@@ -125,6 +128,8 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
         rows, activations = probe.measure(epoch)
         result.layer_rows.extend(rows)
         keep_samples(result.samples, epoch, activations, keep)
+        if epoch in framed:
+            boundary.capture(epoch)
         if writer is not None:
             _write_histograms(writer, model, activations, epoch)
         if on_epoch is not None:
@@ -138,6 +143,7 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     model.set_weights(outcome.last_finite_weights)
     result.history, result.final, result.diverged_at = outcome.history, outcome.final, outcome.diverged_at
     result.weights_final = model_module.weights_by_name(model)
+    result.boundary = boundary.records() if boundary and boundary.epochs else {}
     result.duration_s = time.perf_counter() - started
     return result
 
@@ -199,6 +205,8 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     records.write_weights(result.weights_initial, stage / "weights_initial.npz")
     records.write_weights(result.weights_final, stage / "weights_final.npz")
     np.savez_compressed(stage / "histograms.npz", **result.samples)
+    if result.boundary:
+        np.savez_compressed(stage / "boundary.npz", **result.boundary)
     result.signal.to_csv(stage / "signal.csv", index=False)
     if result.tensorboard_dir:
         shutil.move(result.tensorboard_dir, stage / "tensorboard")
@@ -225,9 +233,13 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
     propagation = pd.read_csv(folder / "signal.csv")
     if len(propagation) >= 3:  # signal propagation is a story of depth: two hidden layers at least
         plots.signal(propagation, folder / "signal.png", f"{title}: signal at initialization")
-    if data.n_features == 2 and data.task != "regression":
+    if frames.drawable(data):
         predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
         plots.boundary(predict, data.x_train, data.y_train, data.x_val, data.y_val, folder / "boundary.png", title)
+    if (folder / "boundary.npz").is_file():
+        with np.load(folder / "boundary.npz") as recorded:
+            plots.boundary_animation(dict(recorded), data.x_train, data.y_train, data.x_val, data.y_val,
+                                     folder / "boundary.gif", title)
 
 
 def redraw(folder: str | Path) -> None:
@@ -236,7 +248,7 @@ def redraw(folder: str | Path) -> None:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError("no such folder", str(folder))
-    missing = {name: what for name, what in records.problems(folder).items() if not name.endswith(".png")}
+    missing = {name: what for name, what in records.problems(folder).items() if not name.endswith((".png", ".gif"))}
     if missing:
         raise UserError(f"damaged run folder, cannot draw it: {records.describe(missing)}; run it again", str(folder))
     if records.read_summary(folder)["status"] == "failed":

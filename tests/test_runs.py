@@ -11,7 +11,8 @@ from tests.conftest import make_config
 
 FILES = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
          "signal.csv",
-         "model.keras", "histograms.npz", "boundary.png", "history.png", "activations.png", "gradients.png"}
+         "model.keras", "histograms.npz", "boundary.png", "history.png", "activations.png", "gradients.png",
+         "boundary.npz", "boundary.gif"}
 
 
 def test_deep_runs_get_a_signal_picture(tmp_path):
@@ -122,3 +123,44 @@ def test_epochs_to_target_accuracy():
     history = [{"epoch": 1, "accuracy": 0.5}, {"epoch": 2, "accuracy": 0.8999999761581421}, {"epoch": 3, "accuracy": 0.95}]
     assert runs.epochs_to(history, "accuracy", [0.9, 0.99]) == {"0.9": 2, "0.99": None}
     assert runs.epochs_to([{"epoch": 1, "mae": 3.0}], "mae", [0.9]) == {}
+
+
+def test_boundary_frames_show_the_weights_of_their_epochs(tmp_path):
+    from PIL import Image
+
+    from initlab import data as data_module, model as model_module, plots
+
+    config = make_config(train={"epochs": 12})
+    folder = runs.run(config, tmp_path)
+    with np.load(folder / "boundary.npz") as recorded:
+        frames = dict(recorded)
+    assert frames["epoch"][0] == 0 and frames["epoch"][-1] == 12 and len(frames["epoch"]) == 13  # every early epoch
+    data = runs.load_data(config)
+    model = model_module.build(runs.prepare(config)[0], data.n_features, data.task, data.n_classes)
+    xs, ys = data_module.plane(data.x_train, data.x_val, len(frames["x"]))
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    for index, weights_file in ((0, "weights_initial.npz"), (-1, "weights_final.npz")):
+        with np.load(folder / weights_file) as weights:
+            model.set_weights([weights[name] for name in model_module.weights_by_name(model)])
+        expected = model(grid, training=False).numpy()[:, 0].reshape(gx.shape)
+        np.testing.assert_allclose(frames["value"][index], expected, atol=1e-3)  # stored as float16
+        predicted = (model(data.x_train, training=False).numpy()[:, 0] > 0.5)
+        assert frames["accuracy"][index] == np.mean(predicted == data.y_train.ravel().astype(bool))
+    metrics = records.read_metrics(folder)
+    assert not np.allclose(frames["value"][0], frames["value"][-1])
+    with Image.open(folder / "boundary.gif") as gif:
+        assert gif.n_frames == len(frames["epoch"])
+    fig, show, _ = plots.boundary_animation_figure(frames, data.x_train, data.y_train, data.x_val, data.y_val, "t")
+    image = fig.axes[0].images[0]
+    for i in (0, 5, len(frames["epoch"]) - 1):
+        show(i)
+        np.testing.assert_array_equal(image.get_array(), frames["value"][i].astype(np.float32))
+        assert f"epoch {frames['epoch'][i]} " in fig.texts[-1].get_text()
+        assert f"{frames['accuracy'][i]:.3f}" in fig.texts[-1].get_text()
+    assert image.get_extent() == [xs[0], xs[-1], ys[0], ys[-1]]  # fixed axes: every frame on the same plane
+    assert len(metrics) == 12
+    plots.plt.close(fig)
+    (folder / "boundary.gif").unlink()
+    runs.redraw(folder)  # initlab plot draws it again from the records
+    assert (folder / "boundary.gif").is_file()
