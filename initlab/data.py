@@ -252,9 +252,7 @@ def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", all
     else:
         x, y, names = GENERATORS[cfg.dataset](cfg, rng)
     task, n_classes = _task(cfg.dataset, np.asarray(y, float))
-    if task != "regression" and len(np.unique(y)) < 2:
-        key = "data.target" if cfg.dataset == "csv" else "data.n_samples"
-        raise UserError(f"the target has one class only ({np.unique(y)[0]:g}); a classifier needs two or more", source, key)
+    labels = np.unique(y)
     if task == "regression":
         y = np.asarray(y, np.float32).reshape(-1, 1)
     else:
@@ -276,6 +274,9 @@ def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", all
         raise UserError(
             f"{cfg.validation_split} of {len(x)} rows leaves no validation rows", source, "data.validation_split"
         )
+    if task != "regression" and len(labels) < 2:  # after the split's checks: a bad split is the clearer message
+        key = "data.target" if cfg.dataset == "csv" else "data.n_samples"
+        raise UserError(f"the target has one class only ({labels[0]:g}); a classifier needs two or more", source, key)
     x = np.asarray(x, np.float64)
     if cfg.standardize:
         mean, std = x[:cut].mean(axis=0), x[:cut].std(axis=0)

@@ -50,6 +50,7 @@ class InitDiagnostics(keras.callbacks.Callback):
         layers = records.read_layers(self.out)
         plots.gradients(layers, self.out / "gradients.png", self.model.name)
         plots.activations(self.samples, self.out / "activations.png", self.model.name)
+        plots.gradient_histograms(self.samples, self.out / "gradient_histograms.png", self.model.name)
 
     def _record(self, epoch: int) -> None:
         rows, activations = self.probe.measure(epoch)

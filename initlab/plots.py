@@ -228,13 +228,16 @@ def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
 MAX_HISTOGRAM_LAYERS = 12  # deeper nets show this many layers, evenly spread, first and last included
 
 
-def activations_figure(samples: dict, title: str = ""):
-    """Activation histograms, one panel per layer (rows) at initialization and at the last recorded epoch
-    (columns), in the style of Glorot & Bengio 2010, Figure 6: the panels of a column share one x range, so a
-    vanishing signal is a spike at 0 and saturation piles up at the ends; each panel has its own y scale, so a
-    small layer is never flattened by a large one. `samples` maps 'epoch_<k>/<layer>' to raw activation values."""
-    epochs = sorted({int(key.split("/")[0].split("_")[1]) for key in samples})
-    layers = list(dict.fromkeys(key.split("/")[1] for key in samples))
+def histograms_figure(samples: dict, title: str = "", quantity: str = "activation"):
+    """Histograms of a recorded quantity, one panel per layer (rows) at initialization and at the last recorded epoch
+    (columns), in the style of Glorot & Bengio 2010, Figures 6 and 7: the panels of a column share one x range, so
+    a vanishing signal is a spike at 0 and saturation piles up at the ends; each panel has its own y scale, so a
+    small layer is never flattened by a large one. `samples` maps 'epoch_<k>/<layer>' to raw activation values and
+    'epoch_<k>/<layer>/gradient' to kernel-gradient values; `quantity` picks 'activation' or 'gradient'."""
+    suffix = "/gradient" if quantity == "gradient" else ""
+    keys = [key for key in samples if (key.count("/") == 2) == (quantity == "gradient")]
+    epochs = sorted({int(key.split("/")[0].split("_")[1]) for key in keys})
+    layers = list(dict.fromkeys(key.split("/")[1] for key in keys))
     shown = [epochs[0], epochs[-1]] if len(epochs) > 1 else epochs
     if len(layers) > MAX_HISTOGRAM_LAYERS:
         picks = np.linspace(0, len(layers) - 1, MAX_HISTOGRAM_LAYERS).round().astype(int)
@@ -243,7 +246,7 @@ def activations_figure(samples: dict, title: str = ""):
     fig, axes = plt.subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.0 * len(layers) + 1.4),
                              squeeze=False)
     for column, epoch in enumerate(shown):
-        values = {layer: _finite(samples.get(f"epoch_{epoch}/{layer}")) for layer in layers}
+        values = {layer: _finite(samples.get(f"epoch_{epoch}/{layer}{suffix}")) for layer in layers}
         edges = _shared_bins(list(values.values()))
         for row, layer in enumerate(layers):
             ax = axes[row][column]
@@ -259,13 +262,22 @@ def activations_figure(samples: dict, title: str = ""):
             ax.set_yticks([])
             ax.tick_params(axis="x", labelsize=7, labelbottom=row == len(layers) - 1)
         axes[0][column].set_title(f"after {epoch} epochs" if epoch else "at initialization", fontsize=10)
-        axes[-1][column].set_xlabel("activation value")
+        axes[-1][column].set_xlabel("activation value" if quantity == "activation" else "dL/dW, kernel gradient")
     _suptitle(fig, title, fontsize=9)
     return _fixed_layout(fig, (0.2, 0.5, 0.15, 0.75), gap=0.4, row_gap=0.12)
 
 
+def activations_figure(samples: dict, title: str = ""):
+    return histograms_figure(samples, title, "activation")
+
+
 def activations(samples: dict, path, title: str = "") -> None:
     _save(activations_figure(samples, title), path)
+
+
+def gradient_histograms(samples: dict, path, title: str = "") -> None:
+    """gradient_histograms.png: the kernel gradients' histograms per layer, as activations.png shows activations."""
+    _save(histograms_figure(samples, title, "gradient"), path)
 
 
 def _finite(values) -> np.ndarray:

@@ -6,6 +6,7 @@ from .backend import tf as _tf
 from .units import dead_fraction, distinct_units, saturated_fraction
 
 PROBE_ROWS = 256
+GRADIENT_SAMPLES = 4096  # kernel-gradient entries kept per layer and recorded epoch (evenly strided)
 COLUMNS = [
     "epoch", "layer", "units", "activation_mean", "activation_std", "dead_fraction", "saturated_fraction",
     "weight_mean", "weight_std", "grad_norm", "distinct_units",
@@ -55,11 +56,14 @@ class Probe:
         return outputs, [tf.zeros_like(k) if g is None else g for g, k in zip(grads, kernels)]
 
     def measure(self, epoch: int) -> tuple[list[dict], dict[str, np.ndarray]]:
-        """One row per weighted layer (output last) with the columns of layers.csv, and each one's raw outputs."""
+        """One row per weighted layer (output last) with the columns of layers.csv, and raw samples: each layer's
+        outputs ('<layer>') and up to GRADIENT_SAMPLES entries of its kernel's gradient ('<layer>/gradient')."""
         outputs, grads = self._forward(self.x, self.y)
         rows, samples = [], {}
         for layer, a, g in zip(self.layers, outputs, grads):
             samples[layer.name] = a = a.numpy()
+            gradient = g.numpy().ravel()
+            samples[f"{layer.name}/gradient"] = gradient[:: max(1, gradient.size // GRADIENT_SAMPLES)]
             kernel = layer.kernel.numpy().astype(np.float64)
             units = kernel.shape[-1]
             kernel = kernel.reshape(-1, units)

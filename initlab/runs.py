@@ -229,7 +229,10 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
     layers = records.read_layers(folder)
     plots.gradients(layers, folder / "gradients.png", title)
     with np.load(folder / "histograms.npz") as samples:
-        plots.activations(dict(samples), folder / "activations.png", title)
+        samples = dict(samples)
+    plots.activations(samples, folder / "activations.png", title)
+    if any(key.endswith("/gradient") for key in samples):  # populations record gradient norms only
+        plots.gradient_histograms(samples, folder / "gradient_histograms.png", title)
     propagation = pd.read_csv(folder / "signal.csv")
     if len(propagation) >= 3:  # signal propagation is a story of depth: two hidden layers at least
         plots.signal(propagation, folder / "signal.png", f"{title}: signal at initialization")

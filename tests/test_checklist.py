@@ -100,7 +100,8 @@ def test_callback_in_a_plain_user_script(tmp_path):
     assert process.returncode == 0, process.stderr
     assert process.stdout.strip().splitlines()[-1] == "problem"
     out = tmp_path / "diag"
-    assert {"diagnose.csv", "layers.csv", "histograms.npz", "activations.png", "gradients.png"} <= {p.name for p in out.iterdir()}
+    assert {"diagnose.csv", "layers.csv", "histograms.npz", "activations.png", "gradients.png",
+            "gradient_histograms.png"} <= {p.name for p in out.iterdir()}
     layers = initlab.layers(out)
     assert layers["epoch"].unique().tolist() == [0, 2, 4, 5]
     hidden = layers[layers.layer == "dense"]

@@ -134,3 +134,21 @@ def test_curves_hold_the_recorded_values():
     np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), signal["z_mean_square_predicted"])
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), signal["grad_mean_square"])
     plots.plt.close("all")
+
+
+def test_gradient_histograms_hold_the_gradient_samples_and_activations_ignore_them():
+    _, _, samples, _ = _records()
+    gradients = {f"{key}/gradient": np.random.default_rng(7).normal(size=4096) * 10.0 ** -(3 + i)
+                 for i, key in enumerate(sorted(samples))}
+    both = {**samples, **gradients}
+    activations = plots.activations_figure(both, "a")
+    assert len(activations.axes) == 6  # 3 layers x (initialization, end): gradient keys are not layers
+    fig = plots.histograms_figure(both, "g", "gradient")
+    axes = np.array(fig.axes).reshape(3, 2)
+    for column, epoch in enumerate((0, 300)):
+        for row, layer in enumerate(("hidden_1", "hidden_2", "output")):
+            (drawn,) = [patch.get_data() for patch in axes[row][column].patches]
+            values = gradients[f"epoch_{epoch}/{layer}/gradient"]
+            np.testing.assert_array_equal(drawn.values, np.histogram(values, bins=drawn.edges)[0])
+    assert axes[-1][0].get_xlabel() == "dL/dW, kernel gradient"
+    plots.plt.close("all")

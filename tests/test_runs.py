@@ -12,7 +12,7 @@ from tests.conftest import make_config
 FILES = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
          "signal.csv",
          "model.keras", "histograms.npz", "boundary.png", "history.png", "activations.png", "gradients.png",
-         "boundary.npz", "boundary.gif"}
+         "boundary.npz", "boundary.gif", "gradient_histograms.png"}
 
 
 def test_deep_runs_get_a_signal_picture(tmp_path):
