@@ -13,7 +13,7 @@ import numpy as np
 from . import engine, initializers, model as model_module, signal
 from .backend import keras as _keras, tf as _tf
 from .data import Dataset
-from .probes import PROBE_ROWS
+from .probes import PROBE_ROWS, gradient_sample
 from .result import RunResult, histogram_epochs, keep_samples
 from .units import dead_fraction, distinct_units, saturated_fraction
 
@@ -167,7 +167,8 @@ class Population:
         return rows.stack(), diverged.stack()
 
     def _probe(self, x, y):
-        """Each layer's outputs [K, P, units] on the probe batch and each member's kernel gradient norms [K]."""
+        """Each layer's outputs [K, P, units] on the probe batch, each member's kernel gradient norms [K] and the
+        kernel gradients [K, fan_in, fan_out]."""
         tf = _tf()
         xs, ys = tf.tile(x[None], [self.k, 1, 1]), tf.tile(y[None], [self.k] + [1] * (len(y.shape)))
         with tf.GradientTape() as tape:
@@ -175,7 +176,7 @@ class Population:
             total = tf.reduce_sum(self._losses(ys, outputs[-1]))
         grads = tape.gradient(total, self.kernels)
         norms = [tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2])) for g in grads]
-        return outputs, norms
+        return outputs, norms, grads
 
     def weights_of(self, member: int) -> dict[str, np.ndarray]:
         out = {}
@@ -186,9 +187,11 @@ class Population:
     def measure(self, epoch: int) -> tuple[list[list[dict]], list[dict]]:
         """Per member: the layers.csv rows and the raw activations, as probes.Probe gives them for a solo run."""
         tf = _tf()
-        outputs, norms = self.probe(tf.constant(self.data.x_train[:PROBE_ROWS]), tf.constant(self.data.y_train[:PROBE_ROWS]))
+        outputs, norms, grads = self.probe(tf.constant(self.data.x_train[:PROBE_ROWS]),
+                                           tf.constant(self.data.y_train[:PROBE_ROWS]))
         outputs = [o.numpy() for o in outputs]
         norms = [g.numpy() for g in norms]
+        grads = [g.numpy() for g in grads]
         kernels = [k.numpy().astype(np.float64) for k in self.kernels]
         biases = [b.numpy() for b in self.biases]
         rows, samples = [], []
@@ -197,6 +200,7 @@ class Population:
             for i, name in enumerate(self.names):
                 a, kernel = outputs[i][m], kernels[i][m]
                 member_samples[name] = a
+                member_samples[f"{name}/gradient"] = gradient_sample(grads[i][m])
                 a = a.astype(np.float64)
                 member_rows.append({
                     "epoch": epoch, "layer": name, "units": kernel.shape[1],

@@ -11,6 +11,12 @@ COLUMNS = [
     "epoch", "layer", "units", "activation_mean", "activation_std", "dead_fraction", "saturated_fraction",
     "weight_mean", "weight_std", "grad_norm", "distinct_units",
 ]
+def gradient_sample(gradient: np.ndarray) -> np.ndarray:
+    """At most about GRADIENT_SAMPLES of a kernel gradient's entries, evenly strided: what histograms.npz keeps."""
+    flat = np.asarray(gradient).ravel()
+    return flat[:: max(1, flat.size // GRADIENT_SAMPLES)]
+
+
 def activation_name(layer) -> str:
     activation = getattr(layer, "activation", None)
     return getattr(activation, "__name__", "linear") if activation is not None else "linear"
@@ -62,8 +68,7 @@ class Probe:
         rows, samples = [], {}
         for layer, a, g in zip(self.layers, outputs, grads):
             samples[layer.name] = a = a.numpy()
-            gradient = g.numpy().ravel()
-            samples[f"{layer.name}/gradient"] = gradient[:: max(1, gradient.size // GRADIENT_SAMPLES)]
+            samples[f"{layer.name}/gradient"] = gradient_sample(g.numpy())
             kernel = layer.kernel.numpy().astype(np.float64)
             units = kernel.shape[-1]
             kernel = kernel.reshape(-1, units)

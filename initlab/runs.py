@@ -231,7 +231,7 @@ def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) 
     with np.load(folder / "histograms.npz") as samples:
         samples = dict(samples)
     plots.activations(samples, folder / "activations.png", title)
-    if any(key.endswith("/gradient") for key in samples):  # populations record gradient norms only
+    if any(key.endswith("/gradient") for key in samples):  # run folders written before these were recorded have none
         plots.gradient_histograms(samples, folder / "gradient_histograms.png", title)
     propagation = pd.read_csv(folder / "signal.csv")
     if len(propagation) >= 3:  # signal propagation is a story of depth: two hidden layers at least

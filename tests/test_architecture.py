@@ -12,7 +12,7 @@ LAYERS = {
     "faces": {"cli", "keras", "__init__", "__main__"},
     "lab": {"runs", "sweep", "dispatch", "reproduce"},
     "writers": {"report", "plots", "records", "checklist_report"},  # files from records only
-    "train": {"engine", "population", "probes", "signal", "result"},  # train and measure; never know run folders
+    "train": {"engine", "population", "probes", "signal", "result", "frames"},  # train and measure; never know run folders
     "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
     "model": {"model"},
     "ground": {"config", "data", "initializers", "limits", "catalog"},
