@@ -230,9 +230,10 @@ MAX_HISTOGRAM_LAYERS = 12  # deeper nets show this many layers, evenly spread, f
 
 def histograms_figure(samples: dict, title: str = "", quantity: str = "activation"):
     """Histograms of a recorded quantity, one panel per layer (rows) at initialization and at the last recorded epoch
-    (columns), in the style of Glorot & Bengio 2010, Figures 6 and 7: the panels of a column share one x range, so
-    a vanishing signal is a spike at 0 and saturation piles up at the ends; each panel has its own y scale, so a
-    small layer is never flattened by a large one. `samples` maps 'epoch_<k>/<layer>' to raw activation values and
+    (columns), in the style of Glorot & Bengio 2010, Figures 6 and 7: the hidden layers of a column share one x
+    range, so a vanishing signal is a spike at 0 and saturation piles up at the ends (the output layer, last, gets
+    its own: a linear output's range would hide them); each panel has its own y scale, so a small layer is never
+    flattened by a large one. `samples` maps 'epoch_<k>/<layer>' to raw activation values and
     'epoch_<k>/<layer>/gradient' to kernel-gradient values; `quantity` picks 'activation' or 'gradient'."""
     suffix = "/gradient" if quantity == "gradient" else ""
     keys = [key for key in samples if (key.count("/") == 2) == (quantity == "gradient")]
@@ -243,13 +244,15 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
         picks = np.linspace(0, len(layers) - 1, MAX_HISTOGRAM_LAYERS).round().astype(int)
         title = f"{title} ({MAX_HISTOGRAM_LAYERS} of {len(layers)} layers)".strip()
         layers = [layers[i] for i in picks]
-    fig, axes = plt.subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.0 * len(layers) + 1.4),
+    fig, axes = plt.subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.2 * len(layers) + 1.4),
                              squeeze=False)
+    hidden = layers[:-1] or layers
     for column, epoch in enumerate(shown):
         values = {layer: _finite(samples.get(f"epoch_{epoch}/{layer}{suffix}")) for layer in layers}
-        edges = _shared_bins(list(values.values()))
+        shared = _shared_bins([values[layer] for layer in hidden])
         for row, layer in enumerate(layers):
             ax = axes[row][column]
+            edges = shared if layer in hidden else _shared_bins([values[layer]])
             if len(values[layer]):
                 counts, _ = np.histogram(values[layer], bins=edges)
                 ax.stairs(counts, edges, fill=True, color=f"C{row % 10}", alpha=0.8)
@@ -260,11 +263,12 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
                     bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1})
             ax.set_xlim(edges[0], edges[-1])
             ax.set_yticks([])
-            ax.tick_params(axis="x", labelsize=7, labelbottom=row == len(layers) - 1)
-        axes[0][column].set_title(f"after {epoch} epochs" if epoch else "at initialization", fontsize=10)
+            ax.tick_params(axis="x", labelsize=7)
+        axes[0][column].set_title("at initialization" if not epoch else f"after {epoch} epoch{'s' * (epoch > 1)}",
+                                  fontsize=10)
         axes[-1][column].set_xlabel("activation value" if quantity == "activation" else "dL/dW, kernel gradient")
     _suptitle(fig, title, fontsize=9)
-    return _fixed_layout(fig, (0.2, 0.5, 0.15, 0.75), gap=0.4, row_gap=0.12)
+    return _fixed_layout(fig, (0.2, 0.5, 0.15, 0.75), gap=0.4, row_gap=0.32)
 
 
 def activations_figure(samples: dict, title: str = ""):

@@ -102,8 +102,9 @@ def test_activation_panels_hold_the_recorded_samples_per_layer_and_epoch():
     fig = plots.activations_figure(samples, "a")
     axes = np.array(fig.axes).reshape(3, 2)
     for column, epoch in enumerate((0, 300)):
-        x_ranges = {axes[row][column].get_xlim() for row in range(3)}
-        assert len(x_ranges) == 1  # the layers of a column share one x range
+        hidden_ranges = {axes[row][column].get_xlim() for row in range(2)}
+        assert len(hidden_ranges) == 1  # the hidden layers of a column share one x range ...
+        assert axes[2][column].get_xlim() != hidden_ranges.pop()  # ... the output (1e1 here, not 1e5) has its own
         for row, layer in enumerate(("hidden_1", "hidden_2", "output")):
             ax = axes[row][column]
             values = np.asarray(samples[f"epoch_{epoch}/{layer}"], np.float64)
