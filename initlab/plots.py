@@ -244,7 +244,7 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
         picks = np.linspace(0, len(layers) - 1, MAX_HISTOGRAM_LAYERS).round().astype(int)
         title = f"{title} ({MAX_HISTOGRAM_LAYERS} of {len(layers)} layers)".strip()
         layers = [layers[i] for i in picks]
-    fig, axes = plt.subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.2 * len(layers) + 1.4),
+    fig, axes = plt.subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.3 * len(layers) + 1.5),
                              squeeze=False)
     hidden = layers[:-1] or layers
     for column, epoch in enumerate(shown):
@@ -268,7 +268,7 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
                                   fontsize=10)
         axes[-1][column].set_xlabel("activation value" if quantity == "activation" else "dL/dW, kernel gradient")
     _suptitle(fig, title, fontsize=9)
-    return _fixed_layout(fig, (0.2, 0.5, 0.15, 0.75), gap=0.4, row_gap=0.32)
+    return _fixed_layout(fig, (0.2, 0.6, 0.15, 0.75), gap=0.4, row_gap=0.45)
 
 
 def activations_figure(samples: dict, title: str = ""):
