@@ -116,8 +116,8 @@ def _kernel_figures(layer, variable, nonlinearity: str) -> dict:
     units = w.shape[-1] if w.ndim > 1 else 1
     rms = float(np.sqrt(np.mean(w**2)))  # the scale of zero-mean draws and of constants alike
     suggested, target_std, low, high = target(nonlinearity, fan_in, fan_out)
-    initializer = fans._initializer_of(fans._owner_of(layer, variable)[0], name)
-    in_use = fans._initializer_name(initializer) if initializer is not None else ""
+    initializer = fans.initializer_of(fans.owner_of(layer, variable)[0], name)
+    in_use = fans.initializer_name(initializer) if initializer is not None else ""
     mismatch = fans.fan_mismatch(layer, variable)
     # without a mismatch Keras's fans give the same std as the honest ones
     drawn = mismatch["drawn_std"] if mismatch else _drawn_std(initializer, fan_in, fan_out)
@@ -139,7 +139,7 @@ def _drawn_std(initializer, fan_in: int, fan_out: int) -> float | None:
     if initializer is None:
         return None
     try:
-        variance = expected_variance(fans._spec(initializer), fan_in, fan_out)
+        variance = expected_variance(fans.initializer_spec(initializer), fan_in, fan_out)
     except ValueError:
         return None
     return None if variance is None else math.sqrt(variance)

@@ -47,7 +47,7 @@ def honest_fans(layer, weight) -> tuple[int, int]:
       the output std; fan_out = output_dim.
     - Anything else (biases, normalization scales, unknown layers): Keras's fans.
     """
-    owner, variable = _owner_of(layer, weight)
+    owner, variable = owner_of(layer, weight)
     return _honest(owner, _short_name(variable), tuple(int(d) for d in variable.shape))
 
 
@@ -57,9 +57,9 @@ def fan_mismatch(layer, weight) -> dict | None:
     Keras's fans), intended_std (the std the same initializer would draw with honest fans), factor
     (drawn_std / intended_std), fix (one concrete sentence)."""
     keras = _keras()
-    owner, variable = _owner_of(layer, weight)
+    owner, variable = owner_of(layer, weight)
     name, shape = _short_name(variable), tuple(int(d) for d in variable.shape)
-    initializer = _initializer_of(owner, name)
+    initializer = initializer_of(owner, name)
     # Every fan-based initializer Keras ships (Glorot, He, LeCun) is a VarianceScaling; the rest ignore fans.
     if not isinstance(initializer, keras.initializers.VarianceScaling):
         return None
@@ -68,7 +68,7 @@ def fan_mismatch(layer, weight) -> dict | None:
     if _mode_fan(mode, *drawn_fans) == _mode_fan(mode, *honest):
         return None
     drawn_std, intended_std = _std(initializer, *drawn_fans), _std(initializer, *honest)
-    label = _initializer_name(initializer)
+    label = initializer_name(initializer)
     return {
         "keras_fans": drawn_fans,
         "honest_fans": honest,
@@ -81,7 +81,7 @@ def fan_mismatch(layer, weight) -> dict | None:
     }
 
 
-def _owner_of(layer, weight):
+def owner_of(layer, weight):
     """(the layer or sublayer that holds `weight` itself, the variable); `weight` is a Variable or a short name."""
     # Keras has no public recursive walk: _flatten_layers reaches RNN cells, Bidirectional's directions and
     # MultiHeadAttention's EinsumDense projections.
@@ -171,7 +171,8 @@ def _honest_axes(owner, name: str, shape: tuple) -> tuple[list, list] | None:
     return None
 
 
-def _initializer_of(owner, name: str):
+def initializer_of(owner, name: str):
+    """The initializer object `owner` drew its weight `name` with ('kernel', 'recurrent_kernel', ...), or None."""
     # recurrent_kernel -> recurrent_initializer; a DepthwiseConv's `kernel` is drawn by depthwise_initializer
     for attribute in (f"{name}_initializer", f"{name.removesuffix('_kernel')}_initializer", "depthwise_initializer"):
         initializer = getattr(owner, attribute, None)
@@ -192,7 +193,8 @@ def _keras_drawn_fans(owner, name: str, shape: tuple, initializer) -> tuple[int,
     return keras_fans(shape)
 
 
-def _spec(initializer) -> dict:
+def initializer_spec(initializer) -> dict:
+    """Keras's {class_name, config} of an initializer object, as initializers.expected_variance reads specs."""
     config = {k: v for k, v in initializer.get_config().items() if k not in ("input_axes", "output_axes")}
     return {"class_name": type(initializer).__name__, "config": config}
 
@@ -200,12 +202,12 @@ def _spec(initializer) -> dict:
 def _std(initializer, fan_in: int, fan_out: int) -> float:
     """The std `initializer` draws for a kernel with these fans: the registry's closed form, else measured."""
     try:
-        variance = expected_variance(_spec(initializer), fan_in, fan_out)
+        variance = expected_variance(initializer_spec(initializer), fan_in, fan_out)
     except ValueError:  # a class the registry does not know
         variance = None
     if variance is not None:
         return float(math.sqrt(variance))
-    config, cls = _spec(initializer)["config"], type(initializer)
+    config, cls = initializer_spec(initializer)["config"], type(initializer)
     copies = max(1, math.ceil(MEASURED_SAMPLES / (fan_in * fan_out)))
     if "input_axes" in initializer.get_config():  # one draw of `copies` slices, each with exactly these fans
         draw = cls.from_config({**config, "seed": 0, "input_axes": [0], "output_axes": [1]})
@@ -216,7 +218,8 @@ def _std(initializer, fan_in: int, fan_out: int) -> float:
     return float(np.std(np.concatenate([v.ravel() for v in values])))
 
 
-def _initializer_name(initializer) -> str:
+def initializer_name(initializer) -> str:
+    """The registry's name for an initializer object ('GlorotUniform' -> 'glorot_uniform'), else its class name."""
     from .initializers import canonical_name
 
     try:

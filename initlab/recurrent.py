@@ -142,12 +142,12 @@ def _forget_bias(cell) -> float:
 
 
 def _initializer(owner, weight: str):
-    return fans._initializer_of(fans._owner_of(owner, weight)[0], weight.rsplit("/", 1)[-1])
+    return fans.initializer_of(fans.owner_of(owner, weight)[0], weight.rsplit("/", 1)[-1])
 
 
 def _in_use(owner, weight: str) -> str:
     initializer = _initializer(owner, weight)
-    return fans._initializer_name(initializer) if initializer is not None else ""
+    return fans.initializer_name(initializer) if initializer is not None else ""
 
 
 def _recurrent_findings(layer, kind: str, f: dict) -> list[dict]:
