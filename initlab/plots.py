@@ -98,13 +98,17 @@ def draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution: int =
         filled = ax.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
         if probability.min() < 0.5 < probability.max():
             ax.contour(gx, gy, probability, levels=[0.5], colors="k", linewidths=1.5)
-    for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")):
-        if len(x):
-            ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
-                       linewidths=0.6, s=marker_size, label=label)
+    _points(ax, x_train, y_train, x_val, y_val, marker_size)
     ax.set_xlim(gx.min(), gx.max())
     ax.set_ylim(gy.min(), gy.max())
     return filled
+
+
+def _points(ax, x_train, y_train, x_val, y_val, size: float) -> list:
+    """The data coloured by class: training rows as circles, validation rows as triangles."""
+    return [ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
+                       linewidths=0.6, s=size, label=label)
+            for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")) if len(x)]
 
 
 def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, title: str = ""):
@@ -117,9 +121,7 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
     image = ax.imshow(np.asarray(frames["value"][0], np.float32), origin="lower", aspect="auto", alpha=0.45,
                       extent=(xs[0], xs[-1], ys[0], ys[-1]), interpolation="bilinear",
                       cmap="tab10" if multiclass else plt.get_cmap("RdBu_r", 10), vmin=0, vmax=9 if multiclass else 1)
-    points = [ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
-                         linewidths=0.5, s=16, label=label)
-              for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")) if len(x)]
+    points = _points(ax, x_train, y_train, x_val, y_val, 16)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, fontsize=7, frameon=False)  # off the plane
