@@ -218,7 +218,7 @@ def validate(
     from . import catalog, config as config_module, runs
 
     try:
-        cfg, _, _ = runs.prepare(config_module.load(catalog.resolve(config), set_ or [], allow_large))
+        cfg, _ = runs.check(config_module.load(catalog.resolve(config), set_ or [], allow_large))
     except UserError as error:
         _fail(error)
     typer.echo(config_module.dump(cfg), nl=False)
