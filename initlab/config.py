@@ -38,11 +38,11 @@ class Strict(BaseModel):
 
 
 def _keras_name(kind: str, value: str | None) -> str | None:
-    """Check a Keras activation / optimizer / loss name (initlab/names.py); suggest the nearest one when it is unknown."""
+    """Check a Keras activation / optimizer / loss name (names.py); suggest the nearest one when it is unknown."""
     if value is None or names.accepts(kind, value):
         return value
-    allowed = names.known(kind)
-    raise ValueError(f"unknown {kind} '{value}'{did_you_mean(value, names.suggestions(kind))}; allowed: {', '.join(allowed)}")
+    nearest = did_you_mean(value, names.suggestions(kind))
+    raise ValueError(f"unknown {kind} '{value}'{nearest}; allowed: {', '.join(names.known(kind))}")
 
 
 INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"

@@ -59,7 +59,7 @@ def check(config: config_module.Config):
     problem = names.width_problem(config.model.output_activation, outputs)
     if problem:
         raise UserError(f"activation '{config.model.output_activation}' fails on the output layer ({outputs} "
-                        f"units): {problem}", source, "model.output_activation")
+                        f"unit{'' if outputs == 1 else 's'}): {problem}", source, "model.output_activation")
     tasks = names.loss_tasks(config.train.loss)
     if data.task not in tasks:
         raise UserError(f"loss '{config.train.loss}' does not fit a {data.task} task ({_targets(data)}); it fits "

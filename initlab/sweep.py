@@ -107,15 +107,15 @@ def load(path: str | Path, overrides: list[str] = (), allow_large: bool = False)
     combos = list(itertools.product(*sweep.grid.values())) if sweep.grid else [()]
     for number, case in enumerate(cases):
         for combo in combos:
-            for seed in sweep.seeds:
-                raw_run = _with(base, {k: v for k, v in case.items() if k != "label"}, path, f"cases.{number}")
-                raw_run = _with(raw_run, dict(zip(sweep.grid, combo)), path, "grid")
-                raw_run["seed"] = seed
-                labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
+            raw_cell = _with(base, {k: v for k, v in case.items() if k != "label"}, path, f"cases.{number}")
+            raw_cell = _with(raw_cell, dict(zip(sweep.grid, combo)), path, "grid")
+            labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
+            for seed in sweep.seeds:  # the seeds share the cell's copy: validating reads it, never changes it
+                raw_run = {**raw_cell, "seed": seed}
                 where = _describe(case.get("label"), labels, seed)
                 run_config = config_module.validate(raw_run, f"{path} (run {where})", list(overrides), allow_large)
                 run_config._source = base_path
-                planned.append(PlannedRun(run_config, labels, case.get("label")))
+                planned.append(PlannedRun(run_config, dict(labels), case.get("label")))
     return sweep, planned
 
 
