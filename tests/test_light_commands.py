@@ -165,3 +165,17 @@ def test_a_stale_report_is_written_again(trained_sweep, tmp_path):
     again = runner.invoke(app, ["sweep", str(fewer), "--out", str(out)], env=WIDE)
     assert again.exit_code == 0, again.output
     assert "2 runs of 2 planned" in report.read_text()
+
+
+def test_a_long_table_keeps_each_run_on_one_line(tmp_path):
+    (tmp_path / "base.yaml").write_text((REPO / "configs" / "relu_constant.yaml").read_text())
+    sweep = tmp_path / "long.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "long", "base": "base.yaml", "set": {"model.set_weights": None},
+                                     "grid": {"model.kernel_initializer": ["zeros", "he_normal"]},
+                                     "seeds": list(range(30))}))
+    listing = runner.invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "out"), "--dry-run"])  # 80 columns
+    assert listing.exit_code == 0, listing.output
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in listing.stdout.splitlines() if line.startswith("│")]
+    assert "long: 60 runs, 0 complete" in listing.stdout and len(rows) == 60  # wider than 80 columns, never wrapped
+    assert rows[0][1:] == ["zeros", "0", "no"] and rows[0][0].startswith("zeros-relu-2-s0-")
+    assert rows[-1][1:] == ["he_normal", "29", "no"] and not (tmp_path / "out").exists()
