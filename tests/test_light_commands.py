@@ -108,7 +108,7 @@ def test_initializers_and_lessons():
 
 @pytest.fixture(scope="module")
 def trained_sweep(tmp_path_factory):
-    """A tiny sweep (2 initializers x 2 seeds, 2 epochs) trained once here: (sweep file, --out folder)."""
+    """A tiny sweep (2 initializers x 2 seeds, 2 epochs) trained once here: (sweep file, --out folder, its stdout)."""
     folder = tmp_path_factory.mktemp("light")
     (folder / "base.yaml").write_text((REPO / "configs" / "relu_constant.yaml").read_text())
     sweep = folder / "sweep.yaml"
@@ -118,11 +118,11 @@ def trained_sweep(tmp_path_factory):
     out = folder / "out"
     trained = runner.invoke(app, ["sweep", str(sweep), "--out", str(out), "--no-pictures"], env=WIDE)
     assert trained.exit_code == 0, trained.output
-    return sweep, out
+    return sweep, out, trained.stdout
 
 
 def test_sweep_dry_run_lists_the_runs_and_which_are_complete(trained_sweep):
-    sweep, out = trained_sweep
+    sweep, out, _ = trained_sweep
     done = light("sweep", str(sweep), "--out", str(out), "--dry-run")
     assert done.returncode == 0, done.stderr
     rows = [[c.strip() for c in line.split("│")[1:-1]] for line in done.stdout.splitlines() if line.startswith("│")]
@@ -132,7 +132,7 @@ def test_sweep_dry_run_lists_the_runs_and_which_are_complete(trained_sweep):
 
 
 def test_runs_lists_the_finished_runs(trained_sweep):
-    _, out = trained_sweep
+    _, out, _ = trained_sweep
     done = light("runs", str(out))
     assert done.returncode == 0, done.stderr
     assert f"4 runs under {out}" in done.stdout
@@ -144,17 +144,18 @@ def _snapshot(folder: Path) -> dict:
 
 
 def test_a_rerun_that_finds_every_run_complete_trains_and_writes_nothing(trained_sweep):
-    sweep, out = trained_sweep
+    sweep, out, first_stdout = trained_sweep
     before = _snapshot(out)
     done = light("sweep", str(sweep), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "nothing to do: every run is complete" in done.stderr
     assert "mean (std) over seeds" in done.stdout and "he_normal" in done.stdout and "zeros" in done.stdout
+    assert done.stdout == first_stdout  # the same table, read back from summary.csv
     assert _snapshot(out) == before  # not one file written again, the report's included
 
 
 def test_a_stale_report_is_written_again(trained_sweep, tmp_path):
-    sweep, out = trained_sweep
+    sweep, out, _ = trained_sweep
     report = out / "light" / "report.md"
     (out / "light" / "loss_curves.png").unlink()  # as an interrupted report leaves it
     again = runner.invoke(app, ["sweep", str(sweep), "--out", str(out)], env=WIDE)
