@@ -148,14 +148,43 @@ def sweep(
 
 
 def _print_plan(the_plan) -> None:
-    table = Table(title=f"{the_plan.sweep.name}: {len(the_plan.planned)} runs, {sum(the_plan.done)} complete")
     keys = (["case"] if the_plan.planned[0].case is not None else []) + list(the_plan.planned[0].grid)
-    for column in ("run", *keys, "seed", "complete"):
-        table.add_column(column)
+    rows = []
     for i, (run, folder, done) in enumerate(zip(the_plan.planned, the_plan.folders, the_plan.done)):
         labels = ([run.case] if run.case is not None else []) + list(run.grid.values())
-        table.add_row(folder.name, *labels, str(run.seed), "yes" if done else "damaged" if i in the_plan.damaged else "no")
-    out_console().print(table)
+        rows.append([folder.name, *labels, str(run.seed), "yes" if done else "damaged" if i in the_plan.damaged else "no"])
+    _print_table(f"{the_plan.sweep.name}: {len(the_plan.planned)} runs, {sum(the_plan.done)} complete",
+                 ["run", *keys, "seed", "complete"], rows)
+
+
+LONG_TABLE = 50  # rows; Rich measures and wraps every cell (about 3 ms a row), so longer tables are drawn here
+
+
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A table as Rich draws it; a long one (a sweep's hundreds of runs) in the same box characters but with
+    every row on one line, never wrapped: fast, and each run's row greps whole."""
+    if len(rows) <= LONG_TABLE:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        out_console().print(table)
+        return
+    from rich import box
+
+    frame = box.HEAVY_HEAD
+    widths = [max(len(cell) for cell in cells) for cells in zip(columns, *rows)]
+    padded = [width + 2 for width in widths]
+
+    def line(cells, left, middle, right):
+        return left + middle.join(f" {cell.ljust(width)} " for cell, width in zip(cells, widths)) + right
+
+    typer.echo("\n".join([
+        title.center(sum(padded) + len(padded) + 1).rstrip(), frame.get_top(padded),
+        line(columns, frame.head_left, frame.head_vertical, frame.head_right), frame.get_row(padded, "head"),
+        *(line(row, frame.mid_left, frame.mid_vertical, frame.mid_right) for row in rows), frame.get_bottom(padded),
+    ]))
 
 
 def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
@@ -218,7 +247,7 @@ def validate(
     from . import catalog, config as config_module, runs
 
     try:
-        cfg, _, _ = runs.prepare(config_module.load(catalog.resolve(config), set_ or [], allow_large))
+        cfg, _ = runs.check(config_module.load(catalog.resolve(config), set_ or [], allow_large))
     except UserError as error:
         _fail(error)
     typer.echo(config_module.dump(cfg), nl=False)
@@ -399,24 +428,21 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
 
     if not folder.is_dir():
         _fail(UserError("no such folder", str(folder)))
-    table = Table()
-    for column in ("experiment", "run", "status", "epochs", "loss", "accuracy / mae", "val_loss", "val_accuracy / val_mae",
-                   "distinct units"):
-        table.add_column(column)
-    damaged = {}
+    rows, damaged = [], {}
     for run_folder in _run_folders(folder):
         problems = records.problems(run_folder)
         if problems:
             damaged[run_folder] = records.describe(problems)
-            table.add_row(run_folder.parent.name, run_folder.name, "damaged", *["-"] * 6)
+            rows.append([run_folder.parent.name, run_folder.name, "damaged", *["-"] * 6])
             continue
         summary = records.read_summary(run_folder)
         values = (list((summary.get("final") or {}).values()) + [None] * 4)[:4]
         cells = [f"{v:.4f}" if isinstance(v, (int, float)) else "-" for v in values]
-        table.add_row(run_folder.parent.name, run_folder.name, summary["status"], str(summary["epochs_run"]),
-                      *cells, str(summary["distinct_units"]))
-    table.title = f"{table.row_count} runs under {folder}" + (f", {len(damaged)} damaged" if damaged else "")
-    out_console().print(table)
+        rows.append([run_folder.parent.name, run_folder.name, summary["status"], str(summary["epochs_run"]),
+                     *cells, str(summary["distinct_units"])])
+    _print_table(f"{len(rows)} runs under {folder}" + (f", {len(damaged)} damaged" if damaged else ""),
+                 ["experiment", "run", "status", "epochs", "loss", "accuracy / mae", "val_loss",
+                  "val_accuracy / val_mae", "distinct units"], rows)
     for run_folder, problem in damaged.items():
         out_console().print(f"damaged: {run_folder}: {problem}; `initlab sweep` or `initlab run` trains it again",
                             highlight=False)

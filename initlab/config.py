@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import initializers, limits
+from . import initializers, limits, names
 from .errors import KeyedValueError, UserError, did_you_mean, shown
 
 
@@ -38,26 +38,11 @@ class Strict(BaseModel):
 
 
 def _keras_name(kind: str, value: str | None) -> str | None:
-    """Check a Keras activation / optimizer / loss name; suggest the nearest one when it is unknown."""
-    if value is None:
+    """Check a Keras activation / optimizer / loss name (names.py); suggest the nearest one when it is unknown."""
+    if value is None or names.accepts(kind, value):
         return value
-    from .backend import keras
-
-    k = keras()
-    module = {"activation": k.activations, "optimizer": k.optimizers, "loss": k.losses}[kind]
-    try:
-        module.get(value)
-        return value
-    except (ValueError, TypeError):
-        raise ValueError(f"unknown {kind} '{value}'{did_you_mean(value, _known(module))}; allowed: {', '.join(_known(module))}") from None
-
-
-def _known(module) -> list[str]:
-    """The lower-case names a Keras module's `get` accepts (optimizers: its concrete classes, lower-cased)."""
-    if module.__name__.endswith("optimizers"):
-        skip = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
-        return sorted(n.lower() for n in dir(module) if isinstance(getattr(module, n), type) and n not in skip)
-    return sorted(n for n in dir(module) if n[0].islower() and n not in ("get", "serialize", "deserialize"))
+    nearest = did_you_mean(value, names.suggestions(kind))
+    raise ValueError(f"unknown {kind} '{value}'{nearest}; allowed: {', '.join(names.known(kind))}")
 
 
 INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"
@@ -69,12 +54,6 @@ def _initializer(value, info: ValidationInfo):
         raise ValueError(f"expected {INIT_FORMS}, got {shown(value)}")
     initializers.check(value, role=info.field_name.split("_")[0])
     return value
-
-
-def _tf_message(exc: Exception) -> str:
-    """The readable part of an exception; TensorFlow's op errors wrap it in '{{function_node ...}} ... [Op:...]'."""
-    text = re.sub(r"\{\{.*?\}\}\s*", "", str(exc)).split(" [Op:")[0].strip()
-    return text or type(exc).__name__
 
 
 def _optional_initializer(value, info: ValidationInfo):
@@ -203,18 +182,14 @@ class ModelConfig(Strict):
 
     def activations_fit(self):
         """Some activations only fail when called, on some widths (glu halves its input: odd widths fail)."""
-        from .backend import keras
-
-        k = keras()
         for number, layer in enumerate(self.hidden_layers(), start=1):
-            try:
-                k.activations.get(layer.activation)(k.ops.zeros((1, layer.units)))
-            except Exception as exc:  # noqa: BLE001 - whatever Keras raises, the user sees it as a bad config
+            problem = names.width_problem(layer.activation, layer.units)
+            if problem:
                 where = f"layers.{number - 1}" if self.layers else f"hidden.{number - 1}"
                 raise ValueError(
                     f"activation '{layer.activation}' fails on hidden layer {number} ({where}, {layer.units} units): "
-                    f"{_tf_message(exc)}"
-                ) from None
+                    f"{problem}"
+                )
 
     def hidden_layers(self) -> list[LayerConfig]:
         """Every hidden layer with its defaults filled in from the model-wide keys."""
@@ -273,7 +248,7 @@ class Config(Strict):
         if found and not (info.context or {}).get("allow_large"):
             raise KeyedValueError(found[0][1], found[0][0])
         try:
-            self.model.activations_fit()  # allocates one row per layer: only after the limits
+            self.model.activations_fit()
         except ValueError as exc:
             raise KeyedValueError(str(exc), "model") from None
         return self

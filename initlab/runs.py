@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import config as config_module, data as data_module, engine, initializers, model as model_module
-from . import frames, interrupts, limits, plots, records, signal
+from . import frames, interrupts, limits, names, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
@@ -42,12 +42,12 @@ def load_data(config: config_module.Config) -> data_module.Dataset:
     return data_module.load(config.data, config.seed, config_module.source_dir(config), source, config._allow_large)
 
 
-def prepare(config: config_module.Config):
-    """(config with task defaults, data, compiled model with its initial weights): everything that can fail
-    on bad input, done before anything is written."""
+def check(config: config_module.Config):
+    """(config with task defaults, data): every check of a config that needs its data, without TensorFlow."""
     source = str(config._source or "config")
     data = load_data(config)
-    found = limits.problems(config, data.n_classes if data.task == "multiclass" else 1)
+    outputs = data.n_classes if data.task == "multiclass" else 1
+    found = limits.problems(config, outputs)
     if found and not config._allow_large:  # a CSV's classes are known only now: the output layer's width
         raise UserError(found[0][1], source, found[0][0])
     if config.record.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -56,6 +56,28 @@ def prepare(config: config_module.Config):
             source, "record.tensorboard",
         )
     config = model_module.with_task_defaults(config, data.task)
+    problem = names.width_problem(config.model.output_activation, outputs)
+    if problem:
+        raise UserError(f"activation '{config.model.output_activation}' fails on the output layer ({outputs} "
+                        f"unit{'' if outputs == 1 else 's'}): {problem}", source, "model.output_activation")
+    tasks = names.loss_tasks(config.train.loss)
+    if data.task not in tasks:
+        raise UserError(f"loss '{config.train.loss}' does not fit a {data.task} task ({_targets(data)}); it fits "
+                        f"{' and '.join(tasks)} tasks", source, "train.loss")
+    return config, data
+
+
+def _targets(data: data_module.Dataset) -> str:
+    if data.task == "multiclass":
+        return f"integer labels against {data.n_classes} outputs: use sparse_categorical_crossentropy"
+    return "one target column against one output"
+
+
+def prepare(config: config_module.Config):
+    """(config with task defaults, data, compiled model with its initial weights): everything that can fail
+    on bad input, done before anything is written."""
+    source = str(config._source or "config")
+    config, data = check(config)
     seed_everything(config.seed)
     try:
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
@@ -222,6 +244,8 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
 
 def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) -> None:
     """All of a run's pictures from its records (and its model, for the decision boundary)."""
+    from . import plots  # matplotlib: only when drawing (validate and sweep planning import this module)
+
     title = f"{config.name}: {run_name}"
     metrics = records.read_metrics(folder)
     if len(metrics):

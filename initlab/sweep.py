@@ -107,15 +107,15 @@ def load(path: str | Path, overrides: list[str] = (), allow_large: bool = False)
     combos = list(itertools.product(*sweep.grid.values())) if sweep.grid else [()]
     for number, case in enumerate(cases):
         for combo in combos:
-            for seed in sweep.seeds:
-                raw_run = _with(base, {k: v for k, v in case.items() if k != "label"}, path, f"cases.{number}")
-                raw_run = _with(raw_run, dict(zip(sweep.grid, combo)), path, "grid")
-                raw_run["seed"] = seed
-                labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
+            raw_cell = _with(base, {k: v for k, v in case.items() if k != "label"}, path, f"cases.{number}")
+            raw_cell = _with(raw_cell, dict(zip(sweep.grid, combo)), path, "grid")
+            labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
+            for seed in sweep.seeds:  # the seeds share the cell's copy: validating reads it, never changes it
+                raw_run = {**raw_cell, "seed": seed}
                 where = _describe(case.get("label"), labels, seed)
                 run_config = config_module.validate(raw_run, f"{path} (run {where})", list(overrides), allow_large)
                 run_config._source = base_path
-                planned.append(PlannedRun(run_config, labels, case.get("label")))
+                planned.append(PlannedRun(run_config, dict(labels), case.get("label")))
     return sweep, planned
 
 
@@ -257,7 +257,41 @@ def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail
         check(the_plan)  # again: another process may have finished runs while this one waited
         if on_start is not None:
             on_start()
+        if all(the_plan.done):
+            current = current_summary(the_plan)
+            if current is not None:
+                return current
         return _execute(the_plan, workers, scheduler, fail_fast, pictures, on_result)
+
+
+REPORT_FILES = ("sweep.csv", "summary.csv", "report.md", "loss_curves.png", "activation_std.png")
+
+
+def current_summary(the_plan: Plan):
+    """summary.csv as the last report wrote it, if that report is current: its tables and pictures were all written
+    after the newest run folder and sweep.csv lists exactly the planned runs, labels included. Else None.
+    A rerun that trains nothing then rewrites nothing (the boundary pictures alone would import TensorFlow)."""
+    import csv
+
+    import pandas as pd
+
+    expected = [*REPORT_FILES, *(["boundaries.png"] if _drawable(the_plan) else [])]
+    try:
+        written = min((the_plan.sweep_dir / name).stat().st_mtime_ns for name in expected)
+        newest_run = max((folder / "summary.json").stat().st_mtime_ns for folder in the_plan.folders)
+        with open(the_plan.sweep_dir / "sweep.csv", newline="") as file:
+            rows = list(csv.reader(file))
+    except (OSError, ValueError):
+        return None
+    listed = [[folder.name, *([run.case] if run.case is not None else []), *run.grid.values(), str(run.seed)]
+              for run, folder in zip(the_plan.planned, the_plan.folders)]
+    width = len(listed[0]) if listed else 0
+    if written < newest_run or [row[:width] for row in rows[1:]] != listed:
+        return None
+    summary = pd.read_csv(the_plan.sweep_dir / "summary.csv", dtype=str, keep_default_na=False)
+    statistics = [c for c in summary.columns if c.endswith(("_mean", "_std", "_min", "_max", "_ci95_low", "_ci95_high"))]
+    summary[statistics] = summary[statistics].apply(pd.to_numeric, errors="coerce")
+    return summary
 
 
 def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result):
@@ -299,8 +333,12 @@ def report(the_plan: Plan, figures: bool = True):
         caption = ", ".join(f"{v}" for v in run.grid.values()) if run.case is None else run.case
         return predict, data.x_train, data.y_train, data.x_val, data.y_val, caption
 
-    first = the_plan.data_for(the_plan.resolved[0]) if the_plan.resolved else None
-    drawable = first is not None and first.n_features == 2 and first.task != "regression"
     with records.writing(the_plan.sweep_dir):
         return report_module.write(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
-                                   boundary_model if drawable else None, figures)
+                                   boundary_model if _drawable(the_plan) else None, figures)
+
+
+def _drawable(the_plan: Plan) -> bool:
+    """Whether the sweep's report draws decision boundaries (2-D data, classes)."""
+    first = the_plan.data_for(the_plan.resolved[0]) if the_plan.resolved else None
+    return first is not None and first.n_features == 2 and first.task != "regression"

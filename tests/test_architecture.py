@@ -15,7 +15,7 @@ LAYERS = {
     "train": {"engine", "population", "probes", "signal", "result", "frames"},  # train and measure; never know run folders
     "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
     "model": {"model"},
-    "ground": {"config", "data", "initializers", "limits", "catalog"},
+    "ground": {"config", "data", "initializers", "limits", "catalog", "names"},
     "base": {"backend", "errors", "interrupts"},
 }
 RANK = {module: rank for rank, modules in enumerate(reversed(LAYERS.values())) for module in modules}
