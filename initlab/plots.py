@@ -4,6 +4,7 @@ import textwrap
 
 import matplotlib
 import matplotlib.figure
+import matplotlib.font_manager
 import matplotlib.ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -172,8 +173,9 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
 
 def boundary_animation(recorded: dict, path, title: str = "") -> None:
     """boundary.gif from boundary.npz (frames and data): one frame per recorded frame epoch, five a second, the last
-    held a second. Matplotlib draws the still parts, the points and each frame's heading once; numpy paints each
-    frame's plane under the points in a fixed palette (a matplotlib draw and a quantize per frame cost 20x more)."""
+    held a second. Matplotlib draws the still parts and the points once; per frame, numpy paints the plane under the
+    points and PIL writes the heading, straight into a fixed palette (a matplotlib draw and a quantize per frame cost
+    ten times as much)."""
     from PIL import Image
 
     fig, show, (image, *_, heading) = boundary_animation_figure(
@@ -182,35 +184,56 @@ def boundary_animation(recorded: dict, path, title: str = "") -> None:
     image.set_visible(False)
     heading.set_visible(False)
     canvas.draw()
-    still = canvas.copy_from_bbox(fig.bbox)
     on_white = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32)
     ax.patch.set_facecolor("black")
     ax.draw(canvas.get_renderer())  # the plane black under the same points and spines: their colour and coverage
-    overlay = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32)  # premultiplied by its coverage
-    heading.set_visible(True)
-    plane = _plane_pixels(ax, overlay.shape[0])
-    overlay = overlay[plane]
-    cover = 1 - (on_white[plane] - overlay).mean(axis=2, keepdims=True) / 255
+    on_black = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32)
     multiclass = bool(recorded["multiclass"])
     cmap, top = _field_colours(multiclass)
     palette = _palette(cmap(np.arange(10))[:, :3] * 255 * FIELD_ALPHA + 255 * (1 - FIELD_ALPHA))
-    at_y, at_x = _grid_positions(ax, overlay.shape[:2], len(recorded["y"]), len(recorded["x"]))
+    still_indices = _nearest(on_white)
+    plane = _plane_pixels(ax, on_white.shape[0])
+    covered = np.nonzero((on_white[plane] - on_black[plane]).mean(axis=2) < 255)  # under a point or a spine
+    cover = 1 - (on_white[plane][covered] - on_black[plane][covered]).mean(axis=1, keepdims=True) / 255
+    overlay = on_black[plane][covered]  # the overlay's colour, premultiplied by its coverage
+    at_y, at_x = _grid_positions(ax, on_white[plane].shape[:2], len(recorded["y"]), len(recorded["x"]))
+    write = _heading_writer(fig, heading)
     pictures = []
     for i in range(len(recorded["epoch"])):
         show(i)
-        canvas.restore_region(still)
-        fig.draw_artist(heading)
-        frame = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32)
+        indices = still_indices.copy()
+        write(indices, heading.get_text())
         value = _resampled(np.asarray(recorded["value"][i], np.float32), at_y, at_x, nearest=multiclass)
         band = np.clip(np.round(value) if multiclass else np.floor(value / top * 10), 0, 9).astype(np.uint8)
-        frame[plane] = palette[band] * (1 - cover) + overlay
-        indices = _nearest(frame, palette)
-        indices[plane] = np.where(cover[..., 0] <= 0, band, indices[plane])  # the bare plane: its band's exact colour
+        band[covered] = _nearest(palette[band[covered]] * (1 - cover) + overlay)
+        indices[plane] = band
         picture = Image.fromarray(indices, "P")
         picture.putpalette(palette.round().astype(np.uint8).ravel().tolist())
         pictures.append(picture)
     durations = [200] * (len(pictures) - 1) + [1200]
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0, optimize=False)
+
+
+def _heading_writer(fig, heading):
+    """write(indices, text): the heading's text in black on the white above the plane, as _palette's greys, where
+    the figure puts it; drawn with PIL in matplotlib's font (a matplotlib text draw per frame cost 20 ms)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(matplotlib.font_manager.findfont(heading.get_fontproperties()),
+                              heading.get_fontsize() * fig.dpi / 72)
+    x, y = heading.get_transform().transform(heading.get_position())
+    centre, bottom = round(x), round(fig.bbox.height - y)
+    width, height = round(fig.bbox.width), round(font.size * 2)
+    top = max(bottom - height, 0)
+
+    def write(indices: np.ndarray, text: str) -> None:
+        mask = Image.new("L", (width, bottom - top))
+        ImageDraw.Draw(mask).text((centre, bottom - top), text, fill=255, font=font, anchor="md")
+        ink = np.asarray(mask, np.float32)
+        grey = 10 + CUBE_LEVELS ** 3 + np.round((255 - ink) / 255 * (GREYS - 1)).astype(np.uint8)
+        indices[top:bottom] = np.where(ink > 0, grey, indices[top:bottom])
+
+    return write
 
 
 def _plane_pixels(ax, height: int) -> tuple[slice, slice]:
@@ -256,14 +279,14 @@ def _palette(plane_colours: np.ndarray) -> np.ndarray:
     return np.concatenate([plane_colours, cube, greys])
 
 
-def _nearest(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """The index of each pixel's nearest cube colour or grey in `palette` (arithmetic, no search)."""
+def _nearest(rgb: np.ndarray) -> np.ndarray:
+    """The index in _palette of each pixel's nearest cube colour or grey (arithmetic, no search)."""
     step = 255 / (CUBE_LEVELS - 1)
     levels = np.round(rgb / step)
     cube = 10 + (levels[..., 0] * CUBE_LEVELS + levels[..., 1]) * CUBE_LEVELS + levels[..., 2]
-    grey = np.round(rgb.mean(axis=2) / 255 * (GREYS - 1))
-    cube_error = ((rgb - levels * step) ** 2).sum(axis=2)
-    grey_error = ((rgb - (grey * 255 / (GREYS - 1))[..., None]) ** 2).sum(axis=2)
+    grey = np.round(rgb.mean(axis=-1) / 255 * (GREYS - 1))
+    cube_error = ((rgb - levels * step) ** 2).sum(axis=-1)
+    grey_error = ((rgb - (grey * 255 / (GREYS - 1))[..., None]) ** 2).sum(axis=-1)
     return np.where(grey_error < cube_error, 10 + CUBE_LEVELS ** 3 + grey, cube).astype(np.uint8)
 
 

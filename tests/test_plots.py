@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from initlab import plots
 
@@ -65,19 +66,29 @@ def _boundary_data():
     return predict, x[:80], y[:80], x[80:], y[80:]
 
 
+def _boundary_view():
+    """What boundary.npz holds for boundary.png (frames.still): the rule of _boundary_data on a grid, and the data."""
+    predict, x_train, y_train, x_val, y_val = _boundary_data()
+    value, xs, ys, multiclass = plots.predicted_view(predict, x_train, x_val, 150)
+    view = {"final_value": value.astype(np.float16), "final_x": xs, "final_y": ys, "multiclass": np.array(multiclass),
+            "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
+    return predict, view
+
+
 def test_per_run_pictures_keep_every_label_inside_their_fixed_layout():
     metrics, layers, samples, signal = _records()
     figures = [plots.history_figure(metrics, TITLE), plots.gradients_figure(layers, TITLE),
                plots.activations_figure(samples, TITLE), plots.signal_figure(signal, TITLE),
-               plots.boundary_figure(*_boundary_data(), TITLE)]
+               plots.boundary_figure(_boundary_view()[1], TITLE)]
     for fig in figures:
         assert max(_spills(fig)) <= 0.02, (_spills(fig), fig.axes[0].get_ylabel())
         plots.plt.close(fig)
 
 
 def test_boundary_shows_the_models_regions_where_the_data_is():
-    predict, x_train, y_train, x_val, y_val = _boundary_data()
-    fig = plots.boundary_figure(predict, x_train, y_train, x_val, y_val, "b")
+    predict, view = _boundary_view()
+    x_train, x_val = view["x_train"], view["x_val"]
+    fig = plots.boundary_figure(view, "b")
     ax = fig.axes[0]
     everything = np.concatenate([x_train, x_val])
     (x_low, x_high), (y_low, y_high) = ax.get_xlim(), ax.get_ylim()
@@ -153,3 +164,71 @@ def test_gradient_histograms_hold_the_gradient_samples_and_activations_ignore_th
             np.testing.assert_array_equal(drawn.values, np.histogram(values, bins=drawn.edges)[0])
     assert axes[-1][0].get_xlabel() == "dL/dW, kernel gradient"
     plots.plt.close("all")
+
+
+def _recorded_frames(multiclass: bool) -> dict:
+    """boundary.npz as a run writes it, from rules instead of a model: frames whose boundary line turns with the
+    epoch (a multiclass one: three classes around the centre), and the data of _boundary_data."""
+    _, x_train, y_train, x_val, y_val = _boundary_data()
+    xs, ys = plots.plane(x_train, x_val, 80)
+    gx, gy = np.meshgrid(xs, ys)
+    epochs = np.array([0, 1, 2, 5, 20])
+    if multiclass:
+        angle = np.arctan2(gy, gx - 5)
+        value = np.stack([np.floor((angle + np.pi + e / 10) / (2 * np.pi / 3)) % 3 for e in epochs])
+    else:
+        value = np.stack([1 / (1 + np.exp(-4 * (gx - 5 - (1 + e / 5) * gy))) for e in epochs])
+    return {"epoch": epochs, "accuracy": np.linspace(0.5, 0.9, len(epochs)), "value": value.astype(np.float16),
+            "x": xs, "y": ys, "multiclass": np.array(multiclass),
+            "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
+
+
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_gif_frames_are_the_animation_figures_frames(tmp_path, multiclass):
+    """boundary.gif is painted with numpy, not drawn frame by frame: each frame must still be the picture matplotlib
+    draws of that frame (plane, bands, points, axes), but for the heading's font rendering and the palette."""
+    from PIL import Image
+
+    recorded = _recorded_frames(multiclass)
+    plots.boundary_animation(recorded, tmp_path / "b.gif", "title")
+    fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
+                                                   recorded["x_val"], recorded["y_val"], "title")
+    heading = fig.texts[-1]
+    with Image.open(tmp_path / "b.gif") as gif:
+        assert gif.n_frames == len(recorded["epoch"])
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+            painted = np.asarray(gif.convert("RGB"), np.int16)
+            show(i)
+            fig.canvas.draw()
+            drawn = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(np.int16)
+            box = heading.get_window_extent()
+            words = slice(int(fig.bbox.height - box.y1) - 3, int(fig.bbox.height - box.y0) + 3)
+            apart = np.abs(painted - drawn).max(axis=2) > 30  # a palette step is 51: more is another colour
+            assert apart[words].any()  # the heading changes from frame to frame ...
+            apart[words] = False  # ... and its letters are PIL's, not matplotlib's: compared below by its text
+            assert apart.mean() < 0.005, (i, apart.mean())
+            assert heading.get_text() == (f"epoch {recorded['epoch'][i]}   training accuracy "
+                                          f"{recorded['accuracy'][i]:.3f}")
+    assert durations == [200] * (len(durations) - 1) + [1200]
+
+
+def test_gif_heading_is_written_where_the_figure_puts_it(tmp_path):
+    from PIL import Image
+
+    recorded = _recorded_frames(False)
+    plots.boundary_animation(recorded, tmp_path / "b.gif", "title")
+    fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
+                                                   recorded["x_val"], recorded["y_val"], "title")
+    fig.canvas.draw()
+    box = fig.texts[-1].get_window_extent()
+    with Image.open(tmp_path / "b.gif") as gif:
+        ink = np.asarray(gif.convert("L")) < 128
+    rows, columns = np.nonzero(ink[: int(fig.bbox.height - fig.axes[0].bbox.y1)])  # above the plane
+    heading = rows > fig.bbox.height - box.y1 - 4  # below the suptitle
+    left, right = columns[heading].min(), columns[heading].max()
+    assert abs((left + right) / 2 - (box.x0 + box.x1) / 2) <= 2  # centred over the plane, as the figure's ...
+    assert 0.94 * box.width <= right - left <= box.width  # ... as wide (matplotlib's box has a margin) ...
+    assert abs(rows[heading].max() - (fig.bbox.height - box.y0)) <= 4  # ... and as high
