@@ -232,3 +232,102 @@ def test_gif_heading_is_written_where_the_figure_puts_it(tmp_path):
     assert abs((left + right) / 2 - (box.x0 + box.x1) / 2) <= 2  # centred over the plane, as the figure's ...
     assert 0.94 * box.width <= right - left <= box.width  # ... as wide (matplotlib's box has a margin) ...
     assert abs(rows[heading].max() - (fig.bbox.height - box.y0)) <= 4  # ... and as high
+
+
+PICTURES = ["history.png", "gradients.png", "activations.png", "gradient_histograms.png", "boundary.png", "boundary.gif"]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """One brief run of the tutorial's network, written as `initlab run` writes it."""
+    from initlab import runs
+    from tests.conftest import make_config
+
+    return runs.run(make_config(train={"epochs": 3}), tmp_path_factory.mktemp("run"))
+
+
+def _copy(folder, tmp_path):
+    import shutil
+
+    return shutil.copytree(folder, tmp_path / folder.parent.name / folder.name)
+
+
+def _pixels(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def test_boundary_record_is_the_final_weights_view_of_the_plane(run_folder):
+    from initlab import model as model_module, runs
+    from tests.conftest import make_config
+
+    config = make_config(train={"epochs": 3})
+    data = runs.load_data(config)
+    model = model_module.build(runs.prepare(config)[0], data.n_features, data.task, data.n_classes)
+    with np.load(run_folder / "weights_final.npz") as weights:
+        model.set_weights([weights[name] for name in model_module.weights_by_name(model)])
+    with np.load(run_folder / "boundary.npz") as recorded:
+        recorded = dict(recorded)
+    gx, gy = np.meshgrid(recorded["final_x"], recorded["final_y"])
+    assert gx.shape == (150, 150)
+    expected = model(np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), training=False).numpy()
+    np.testing.assert_allclose(recorded["final_value"], expected.reshape(gx.shape), atol=1e-3)  # float16
+    for key in ("x_train", "y_train", "x_val", "y_val"):
+        np.testing.assert_array_equal(recorded[key], getattr(data, key))
+
+
+def test_every_picture_is_drawn_from_the_records_without_tensorflow(run_folder, tmp_path):
+    """`initlab plot`'s drawing in a fresh process: no model file, no TensorFlow, the same pictures as the run's."""
+    import subprocess
+    import sys
+
+    folder = _copy(run_folder, tmp_path)
+    (folder / "model.keras").unlink()
+    for name in PICTURES:
+        (folder / name).unlink()
+    code = ("import sys; from pathlib import Path; from initlab import drawing; "
+            "drawing.draw(Path(sys.argv[1]), sys.argv[2]); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    title = f"test: {folder.name}"
+    process = subprocess.run([sys.executable, "-c", code, str(folder), title], capture_output=True, text=True,
+                             timeout=300)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.split() == ["False", "False"]
+    for name in PICTURES:
+        np.testing.assert_array_equal(_pixels(folder / name), _pixels(run_folder / name), err_msg=name)
+
+
+def test_plot_redraws_a_folder_written_without_a_model(run_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from initlab import records
+    from initlab.cli import app
+
+    folder = _copy(run_folder, tmp_path)
+    (folder / "model.keras").unlink()
+    records.reseal(folder)  # as a run folder written without model.keras is sealed
+    (folder / "boundary.png").unlink()
+    (folder / "boundary.gif").unlink()
+    result = CliRunner().invoke(app, ["plot", str(folder)])
+    assert result.exit_code == 0, result.output
+    for name in ("boundary.png", "boundary.gif"):
+        np.testing.assert_array_equal(_pixels(folder / name), _pixels(run_folder / name), err_msg=name)
+    assert records.is_complete(folder)
+
+
+def test_plot_completes_an_older_folder_from_its_model(run_folder, tmp_path):
+    """A folder written before boundary.npz held the final view and the data: boundary.png and the GIF come from
+    its model and its data set, as they did then."""
+    from initlab import records, runs
+
+    folder = _copy(run_folder, tmp_path)
+    with np.load(folder / "boundary.npz") as recorded:
+        frames_only = {key: recorded[key] for key in ("epoch", "accuracy", "value", "x", "y", "multiclass")}
+    np.savez_compressed(folder / "boundary.npz", **frames_only)
+    records.reseal(folder)
+    (folder / "boundary.png").unlink()
+    (folder / "boundary.gif").unlink()
+    runs.redraw(folder)
+    for name in ("boundary.png", "boundary.gif"):
+        np.testing.assert_array_equal(_pixels(folder / name), _pixels(run_folder / name), err_msg=name)
