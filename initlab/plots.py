@@ -52,7 +52,7 @@ def _fixed_layout(fig, margins: tuple[float, float, float, float], gap: float = 
     return fig
 
 
-PNG_COMPRESSION = 3  # zlib's level: 6 (the default) cost twice as long for files 5% smaller
+PNG_COMPRESSION = 3  # zlib's level: 6 (the default) took 1.6x as long to encode for files 13% smaller
 
 
 def _save(fig, path, tight: bool = False) -> None:
@@ -262,7 +262,7 @@ def _resampled(values: np.ndarray, at_y: np.ndarray, at_x: np.ndarray, nearest: 
         return values[rows[:, None], columns[None, :]]
     y, x = np.clip(at_y, 0, values.shape[0] - 1), np.clip(at_x, 0, values.shape[1] - 1)
     y0, x0 = np.minimum(y.astype(int), values.shape[0] - 2), np.minimum(x.astype(int), values.shape[1] - 2)
-    fy, fx = (y - y0)[:, None], (x - x0)[None, :]
+    fy, fx = (y - y0).astype(np.float32)[:, None], (x - x0).astype(np.float32)[None, :]
     across = values[:, x0] * (1 - fx) + values[:, x0 + 1] * fx  # [rows, pixel columns]
     return across[y0] * (1 - fy) + across[y0 + 1] * fy
 
