@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import initlab  # noqa: E402
-from initlab import drawing, plots, records  # noqa: E402
+from initlab import animation, drawing, plots, records  # noqa: E402
 
 BEFORE = "0eed3ae"
 
@@ -58,7 +58,7 @@ def jobs(folder: Path, old: types.ModuleType) -> dict:
         "signal.png": (lambda p: plots.signal(signal, p, title), lambda p: old.signal(signal, p, title)),
         "boundary.png": (lambda p: plots.boundary(boundary, p, title),
                          lambda p: old.boundary(predict, *points, p, title)),
-        "boundary.gif": (lambda p: plots.boundary_animation(boundary, p, title),
+        "boundary.gif": (lambda p: animation.write(boundary, p, title),
                          lambda p: old.boundary_animation(boundary, *points, p, title)),
     }
     if len(signal) < 3:  # as a run draws it: only for two hidden layers or more

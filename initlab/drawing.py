@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import plots, records
+from . import animation, plots, records
 
 POINTS = {"x_train", "y_train", "x_val", "y_val"}
 STILL = {"final_value", "final_x", "final_y", "multiclass"} | POINTS  # what boundary.png is drawn from (frames.still)
@@ -32,7 +32,7 @@ def draw(folder: Path, title: str, boundary: dict | None = None) -> None:
     if STILL <= boundary.keys():
         plots.boundary(boundary, folder / "boundary.png", title)
     if FRAMES <= boundary.keys():
-        plots.boundary_animation(boundary, folder / "boundary.gif", title)
+        animation.write(boundary, folder / "boundary.gif", title)
 
 
 def recorded_boundary(folder: Path) -> dict:

@@ -4,7 +4,6 @@ import textwrap
 
 import matplotlib
 import matplotlib.figure
-import matplotlib.font_manager
 import matplotlib.ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -13,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .data import plane  # noqa: E402
+from .frames import view  # noqa: E402
 
 
 def _log_y(ax) -> None:
@@ -100,16 +99,6 @@ def boundary(view: dict, path, title: str = "") -> None:
     _save(boundary_figure(view, title), path)
 
 
-def predicted_view(predict, x_train, x_val, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """(value [y, x], xs, ys, multiclass) of `predict` (a map of [n, 2] points to class-1 probabilities or class
-    scores) on the plane around the data."""
-    xs, ys = plane(x_train, x_val, resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    scores = np.asarray(predict(np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)))
-    multiclass = scores.ndim == 2 and scores.shape[1] > 1
-    return (scores.argmax(axis=1) if multiclass else scores).reshape(gx.shape), xs, ys, multiclass
-
-
 def draw_boundary(ax, value, xs, ys, multiclass: bool, x_train, y_train, x_val, y_val, marker_size: float = 28):
     """Draw decision regions (`value` on the xs x ys grid) and points on `ax`; returns the filled contour of a binary
     classifier."""
@@ -138,7 +127,7 @@ def _points(ax, x_train, y_train, x_val, y_val, size: float) -> list:
 FIELD_ALPHA = 0.45  # the plane's colours over white: the points stay readable on top
 
 
-def _field_colours(multiclass: bool):
+def field_colours(multiclass: bool):
     """The colour map of the animation's plane (ten bands of P(class 1), or a colour per class) and its range."""
     return (plt.get_cmap("tab10"), 9) if multiclass else (plt.get_cmap("RdBu_r", 10), 1)
 
@@ -150,7 +139,7 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
     multiclass = bool(frames["multiclass"])
     fig, ax = _subplots(figsize=(4.8, 4.6))
     xs, ys = frames["x"], frames["y"]
-    cmap, top = _field_colours(multiclass)
+    cmap, top = field_colours(multiclass)
     image = ax.imshow(np.asarray(frames["value"][0], np.float32), origin="lower", aspect="auto", alpha=FIELD_ALPHA,
                       extent=(xs[0], xs[-1], ys[0], ys[-1]), interpolation="nearest" if multiclass else "bilinear",
                       interpolation_stage="data", cmap=cmap, vmin=0, vmax=top)
@@ -171,132 +160,13 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
     return fig, show, [image, *points, heading]
 
 
-def boundary_animation(recorded: dict, path, title: str = "") -> None:
-    """boundary.gif from boundary.npz (frames and data): one frame per recorded frame epoch, five a second, the last
-    held a second. Matplotlib draws the still parts and the points once; per frame, numpy paints the plane under the
-    points and PIL writes the heading, straight into a fixed palette (a matplotlib draw and a quantize per frame cost
-    ten times as much)."""
-    from PIL import Image
-
-    fig, show, (image, *_, heading) = boundary_animation_figure(
-        recorded, recorded["x_train"], recorded["y_train"], recorded["x_val"], recorded["y_val"], title)
-    canvas, ax = fig.canvas, image.axes
-    image.set_visible(False)
-    heading.set_visible(False)
-    canvas.draw()
-    on_white = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32)
-    ax.patch.set_facecolor("black")
-    ax.draw(canvas.get_renderer())  # the plane black under the same points and spines: their colour and coverage
-    on_black = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32)
-    multiclass = bool(recorded["multiclass"])
-    cmap, top = _field_colours(multiclass)
-    palette = _palette(cmap(np.arange(10))[:, :3] * 255 * FIELD_ALPHA + 255 * (1 - FIELD_ALPHA))
-    still_indices = _nearest(on_white)
-    plane = _plane_pixels(ax, on_white.shape[0])
-    covered = np.nonzero((on_white[plane] - on_black[plane]).mean(axis=2) < 255)  # under a point or a spine
-    cover = 1 - (on_white[plane][covered] - on_black[plane][covered]).mean(axis=1, keepdims=True) / 255
-    overlay = on_black[plane][covered]  # the overlay's colour, premultiplied by its coverage
-    at_y, at_x = _grid_positions(ax, on_white[plane].shape[:2], len(recorded["y"]), len(recorded["x"]))
-    write = _heading_writer(fig, heading)
-    pictures = []
-    for i in range(len(recorded["epoch"])):
-        show(i)
-        indices = still_indices.copy()
-        write(indices, heading.get_text())
-        value = _resampled(np.asarray(recorded["value"][i], np.float32), at_y, at_x, nearest=multiclass)
-        band = np.clip(np.round(value) if multiclass else np.floor(value / top * 10), 0, 9).astype(np.uint8)
-        band[covered] = _nearest(palette[band[covered]] * (1 - cover) + overlay)
-        indices[plane] = band
-        picture = Image.fromarray(indices, "P")
-        picture.putpalette(palette.round().astype(np.uint8).ravel().tolist())
-        pictures.append(picture)
-    durations = [200] * (len(pictures) - 1) + [1200]
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0, optimize=False)
-
-
-def _heading_writer(fig, heading):
-    """write(indices, text): the heading's text in black on the white above the plane, as _palette's greys, where
-    the figure puts it; drawn with PIL in matplotlib's font (a matplotlib text draw per frame cost 20 ms)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(matplotlib.font_manager.findfont(heading.get_fontproperties()),
-                              heading.get_fontsize() * fig.dpi / 72)
-    x, y = heading.get_transform().transform(heading.get_position())
-    centre, bottom = round(x), round(fig.bbox.height - y)
-    width, height = round(fig.bbox.width), round(font.size * 2)
-    top = max(bottom - height, 0)
-
-    def write(indices: np.ndarray, text: str) -> None:
-        mask = Image.new("L", (width, bottom - top))
-        ImageDraw.Draw(mask).text((centre, bottom - top), text, fill=255, font=font, anchor="md")
-        ink = np.asarray(mask, np.float32)
-        grey = 10 + CUBE_LEVELS ** 3 + np.round((255 - ink) / 255 * (GREYS - 1)).astype(np.uint8)
-        indices[top:bottom] = np.where(ink > 0, grey, indices[top:bottom])
-
-    return write
-
-
-def _plane_pixels(ax, height: int) -> tuple[slice, slice]:
-    """The rows (top first) and columns of the picture whose centres lie inside the axes."""
-    x0, y0, x1, y1 = ax.bbox.extents
-    return (slice(int(np.ceil(height - y1 - 0.5)), int(np.ceil(height - y0 - 0.5))),
-            slice(int(np.ceil(x0 - 0.5)), int(np.ceil(x1 - 0.5))))
-
-
-def _grid_positions(ax, shape: tuple[int, int], grid_rows: int, grid_columns: int):
-    """Where the centres of the plane's pixels fall on the recorded grid, in cells (rows top first, columns), as
-    imshow places a grid over the axes: cell i spans [i, i + 1) of the extent."""
-    x0, y0, x1, y1 = ax.bbox.extents
-    height = ax.figure.bbox.height
-    first_row, first_column = int(np.ceil(height - y1 - 0.5)), int(np.ceil(x0 - 0.5))
-    centres_x = first_column + np.arange(shape[1]) + 0.5
-    centres_y = height - (first_row + np.arange(shape[0]) + 0.5)
-    return (centres_y - y0) / (y1 - y0) * grid_rows - 0.5, (centres_x - x0) / (x1 - x0) * grid_columns - 0.5
-
-
-def _resampled(values: np.ndarray, at_y: np.ndarray, at_x: np.ndarray, nearest: bool) -> np.ndarray:
-    """values [rows, columns] read at fractional cells, bilinear (or nearest: classes have no in-between)."""
-    if nearest:
-        rows = np.clip(np.round(at_y), 0, values.shape[0] - 1).astype(int)
-        columns = np.clip(np.round(at_x), 0, values.shape[1] - 1).astype(int)
-        return values[rows[:, None], columns[None, :]]
-    y, x = np.clip(at_y, 0, values.shape[0] - 1), np.clip(at_x, 0, values.shape[1] - 1)
-    y0, x0 = np.minimum(y.astype(int), values.shape[0] - 2), np.minimum(x.astype(int), values.shape[1] - 2)
-    fy, fx = (y - y0).astype(np.float32)[:, None], (x - x0).astype(np.float32)[None, :]
-    across = values[:, x0] * (1 - fx) + values[:, x0 + 1] * fx  # [rows, pixel columns]
-    return across[y0] * (1 - fy) + across[y0 + 1] * fy
-
-
-CUBE_LEVELS = 6  # the palette: the ten plane colours, a 6x6x6 colour cube, then greys for text and its edges
-GREYS = 256 - 10 - CUBE_LEVELS ** 3
-
-
-def _palette(plane_colours: np.ndarray) -> np.ndarray:
-    """256 RGB colours: the plane's ten exact colours first, then a colour cube and a ramp of greys."""
-    levels = np.linspace(0, 255, CUBE_LEVELS)
-    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
-    greys = np.repeat(np.linspace(0, 255, GREYS)[:, None], 3, axis=1)
-    return np.concatenate([plane_colours, cube, greys])
-
-
-def _nearest(rgb: np.ndarray) -> np.ndarray:
-    """The index in _palette of each pixel's nearest cube colour or grey (arithmetic, no search)."""
-    step = 255 / (CUBE_LEVELS - 1)
-    levels = np.round(rgb / step)
-    cube = 10 + (levels[..., 0] * CUBE_LEVELS + levels[..., 1]) * CUBE_LEVELS + levels[..., 2]
-    grey = np.round(rgb.mean(axis=-1) / 255 * (GREYS - 1))
-    cube_error = ((rgb - levels * step) ** 2).sum(axis=-1)
-    grey_error = ((rgb - (grey * 255 / (GREYS - 1))[..., None]) ** 2).sum(axis=-1)
-    return np.where(grey_error < cube_error, 10 + CUBE_LEVELS ** 3 + grey, cube).astype(np.uint8)
-
-
 def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:
     """Decision boundaries side by side: panels[(row, col)] = (predict, x_train, y_train, x_val, y_val, caption)."""
     fig, axes = _subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
                           squeeze=False)
     for (r, c), (predict, x_train, y_train, x_val, y_val, caption) in panels.items():
         ax = axes[r][c]
-        draw_boundary(ax, *predicted_view(predict, x_train, x_val, 120), x_train, y_train, x_val, y_val, marker_size=8)
+        draw_boundary(ax, *view(predict, x_train, x_val, 120), x_train, y_train, x_val, y_val, marker_size=8)
         if len(rows) == 1 and len(cols) == 1:
             ax.set_title(caption, fontsize=8)
         ax.set_xticks([])

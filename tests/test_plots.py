@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from initlab import plots
+from initlab import animation, data, frames, plots
 
 
 def test_activation_histograms_of_saturated_float32_and_non_finite_values(tmp_path):
@@ -69,7 +69,7 @@ def _boundary_data():
 def _boundary_view():
     """What boundary.npz holds for boundary.png (frames.still): the rule of _boundary_data on a grid, and the data."""
     predict, x_train, y_train, x_val, y_val = _boundary_data()
-    value, xs, ys, multiclass = plots.predicted_view(predict, x_train, x_val, 150)
+    value, xs, ys, multiclass = frames.view(predict, x_train, x_val, 150)
     view = {"final_value": value.astype(np.float16), "final_x": xs, "final_y": ys, "multiclass": np.array(multiclass),
             "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
     return predict, view
@@ -170,7 +170,7 @@ def _recorded_frames(multiclass: bool) -> dict:
     """boundary.npz as a run writes it, from rules instead of a model: frames whose boundary line turns with the
     epoch (a multiclass one: three classes around the centre), and the data of _boundary_data."""
     _, x_train, y_train, x_val, y_val = _boundary_data()
-    xs, ys = plots.plane(x_train, x_val, 80)
+    xs, ys = data.plane(x_train, x_val, 80)
     gx, gy = np.meshgrid(xs, ys)
     epochs = np.array([0, 1, 2, 5, 20])
     if multiclass:
@@ -190,7 +190,7 @@ def test_gif_frames_are_the_animation_figures_frames(tmp_path, multiclass):
     from PIL import Image
 
     recorded = _recorded_frames(multiclass)
-    plots.boundary_animation(recorded, tmp_path / "b.gif", "title")
+    animation.write(recorded, tmp_path / "b.gif", "title")
     fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
                                                    recorded["x_val"], recorded["y_val"], "title")
     heading = fig.texts[-1]
@@ -219,7 +219,7 @@ def test_gif_heading_is_written_where_the_figure_puts_it(tmp_path):
     from PIL import Image
 
     recorded = _recorded_frames(False)
-    plots.boundary_animation(recorded, tmp_path / "b.gif", "title")
+    animation.write(recorded, tmp_path / "b.gif", "title")
     fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
                                                    recorded["x_val"], recorded["y_val"], "title")
     fig.canvas.draw()
