@@ -37,7 +37,8 @@ def write(recorded: dict, path, title: str = "") -> None:
         indices = still_indices.copy()
         write_heading(indices, heading.get_text())
         value = _resampled(np.asarray(recorded["value"][i], np.float32), at_y, at_x, nearest=multiclass)
-        band = np.clip(np.round(value) if multiclass else np.floor(value / top * 10), 0, 9).astype(np.uint8)
+        band = np.clip(np.round(value) if multiclass else np.floor(value / top * 10), 0, 9)
+        band = np.where(np.isfinite(band), band, WHITE).astype(np.uint8)  # a diverged run's NaN: left blank, as imshow
         band[covered] = _nearest(palette[band[covered]] * (1 - cover) + overlay)
         indices[plane] = band
         picture = Image.fromarray(indices, "P")
@@ -100,6 +101,7 @@ def _resampled(values: np.ndarray, at_y: np.ndarray, at_x: np.ndarray, nearest: 
 
 CUBE_LEVELS = 6  # the palette: the ten plane colours, a 6x6x6 colour cube, then greys for text and its edges
 GREYS = 256 - 10 - CUBE_LEVELS ** 3
+WHITE = 10 + CUBE_LEVELS ** 3 - 1  # the cube's last colour
 
 
 def _palette(plane_colours: np.ndarray) -> np.ndarray:

@@ -331,3 +331,29 @@ def test_plot_completes_an_older_folder_from_its_model(run_folder, tmp_path):
     runs.redraw(folder)
     for name in ("boundary.png", "boundary.gif"):
         np.testing.assert_array_equal(_pixels(folder / name), _pixels(run_folder / name), err_msg=name)
+
+
+def test_gif_leaves_a_non_finite_plane_blank(tmp_path):
+    """A run that diverges records NaN predictions in its last frames: the plane is left white there, as imshow
+    leaves it, and nothing is said about it on stderr."""
+    import warnings
+
+    from PIL import Image
+
+    recorded = _recorded_frames(False)
+    recorded["value"][-1][:, :40] = np.nan  # the left half of the last frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        animation.write(recorded, tmp_path / "b.gif", "title")
+    fig, *_ = plots.boundary_animation_figure(recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")))
+    x0, y0, x1, y1 = fig.axes[0].bbox.extents
+    with Image.open(tmp_path / "b.gif") as gif:
+        gif.seek(gif.n_frames - 1)
+        last = np.asarray(gif.convert("RGB"))
+        gif.seek(0)
+        first = np.asarray(gif.convert("RGB"))
+    row = int(fig.bbox.height - (y0 + y1) / 2)
+    left, right = slice(int(x0) + 3, int((x0 + x1) / 2) - 3), slice(int((x0 + x1) / 2) + 3, int(x1) - 3)
+    bare = np.abs(first[row, left].astype(int) - first[row, left][0]).max(axis=1) == 0  # no point on this pixel
+    assert bare.sum() > 20 and (last[row, left][bare] == 255).all()
+    assert (last[row, right] != 255).any()
