@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import config as config_module, data as data_module, engine, initializers, model as model_module
 from . import drawing, frames, interrupts, limits, records, signal
