@@ -1,13 +1,17 @@
-"""What each picture of a run costs to draw, from that run's records (the fixed layouts against tight_layout).
+"""What each picture of a run costs to draw from that run's records, today against the drawing code of an earlier
+commit (by default the one before pictures were drawn from records alone), loaded beside today's.
 
-Run from the repository: python benchmarks/pictures_benchmark.py [--config configs/mistake_small_tanh.yaml] [--repeats 5]
+Run from the repository: python benchmarks/pictures_benchmark.py [--config configs/relu_constant.yaml] [--repeats 5]
 """
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +21,49 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import initlab  # noqa: E402
-from initlab import plots, records  # noqa: E402
+from initlab import animation, drawing, plots, records  # noqa: E402
+
+BEFORE = "0eed3ae"
 
 
-def jobs(folder: Path) -> dict:
-    """Each picture `initlab run` draws, as a function of an output path (the boundary from a fixed smooth rule,
-    so that only drawing is timed, not the model)."""
+def plots_at(commit: str) -> types.ModuleType:
+    """initlab/plots.py as it was at `commit`, as a module of the package (its relative imports resolve today)."""
+    source = subprocess.run(["git", "show", f"{commit}:initlab/plots.py"], cwd=REPO, capture_output=True, text=True,
+                            check=True).stdout
+    module = types.ModuleType("initlab.plots_before")
+    module.__package__ = "initlab"
+    exec(compile(source, f"{commit}:initlab/plots.py", "exec"), module.__dict__)  # noqa: S102 - our own history
+    return module
+
+
+def jobs(folder: Path, old: types.ModuleType) -> dict:
+    """Each picture `initlab run` draws, as (today's job, the earlier commit's job), each a function of an output
+    path. The earlier boundary.png was drawn from the live model: its job calls the model, as it did."""
+    from initlab.backend import keras
+
     metrics, layers = records.read_metrics(folder), records.read_layers(folder)
     samples, signal = dict(np.load(folder / "histograms.npz")), pd.read_csv(folder / "signal.csv")
-    x = np.random.default_rng(0).normal(size=(100, 2))
-    y = (x[:, 0] > x[:, 1]).astype(float)
+    boundary = drawing.recorded_boundary(folder)
+    points = [boundary[key] for key in ("x_train", "y_train", "x_val", "y_val")]
+    model = keras().saving.load_model(folder / "model.keras", compile=False)
+    predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
     title = f"{folder.parent.name}: {folder.name}"
-    return {
-        "history.png": lambda p: plots.history(metrics, p, title),
-        "gradients.png": lambda p: plots.gradients(layers, p, title),
-        "activations.png": lambda p: plots.activations(samples, p, title),
-        "signal.png": lambda p: plots.signal(signal, p, title),
-        "boundary.png": lambda p: plots.boundary(lambda g: 1 / (1 + np.exp(g[:, :1] - g[:, 1:])), x[:80], y[:80],
-                                                 x[80:], y[80:], p, title),
+    found = {
+        "history.png": (lambda p: plots.history(metrics, p, title), lambda p: old.history(metrics, p, title)),
+        "gradients.png": (lambda p: plots.gradients(layers, p, title), lambda p: old.gradients(layers, p, title)),
+        "activations.png": (lambda p: plots.activations(samples, p, title),
+                            lambda p: old.activations(samples, p, title)),
+        "gradient_histograms.png": (lambda p: plots.gradient_histograms(samples, p, title),
+                                    lambda p: old.gradient_histograms(samples, p, title)),
+        "signal.png": (lambda p: plots.signal(signal, p, title), lambda p: old.signal(signal, p, title)),
+        "boundary.png": (lambda p: plots.boundary(boundary, p, title),
+                         lambda p: old.boundary(predict, *points, p, title)),
+        "boundary.gif": (lambda p: animation.write(boundary, p, title),
+                         lambda p: old.boundary_animation(boundary, *points, p, title)),
     }
+    if len(signal) < 3:  # as a run draws it: only for two hidden layers or more
+        del found["signal.png"]
+    return found
 
 
 def timed(job, path: Path, repeats: int) -> float:
@@ -50,25 +78,31 @@ def timed(job, path: Path, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", default="configs/mistake_small_tanh.yaml")
+    parser.add_argument("--config", default="configs/relu_constant.yaml")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--before", default=BEFORE, help="the commit whose drawing code is timed beside today's")
     args = parser.parse_args()
+    old = plots_at(args.before)
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as scratch:
-        folder = initlab.run(initlab.load_config(REPO / args.config, ["train.epochs=20"]), Path(scratch) / "out")
-        fixed_save = plots._save
+        folder = initlab.run(initlab.load_config(REPO / args.config), Path(scratch) / "out")
         rows = []
-        for name, job in jobs(folder).items():
-            fixed = timed(job, Path(scratch) / name, args.repeats)
-            plots._save = lambda fig, path, margins=None, gap=0.8: fixed_save(fig, path)  # tight_layout, as before
-            tight = timed(job, Path(scratch) / name, args.repeats)
-            plots._save = fixed_save
-            rows.append((name, tight, fixed))
-    print(f"| picture ({args.config}, median of {args.repeats}) | tight_layout (s) | fixed layout (s) | ratio |")
-    print("|---|---:|---:|---:|")
-    for name, tight, fixed in rows:
-        print(f"| {name} | {tight:.3f} | {fixed:.3f} | {tight / fixed:.2f}x |")
-    total_tight, total_fixed = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    print(f"| all five | {total_tight:.3f} | {total_fixed:.3f} | {total_tight / total_fixed:.2f}x |")
+        for name, (today, before) in jobs(folder, old).items():
+            then_path, now_path = Path(scratch) / f"before_{name}", Path(scratch) / name
+            then, now = timed(before, then_path, args.repeats), timed(today, now_path, args.repeats)
+            rows.append((name, then, now, then_path.stat().st_size, now_path.stat().st_size))
+        started = time.perf_counter()
+        drawing.draw(folder, "all")
+        whole = time.perf_counter() - started
+    print(f"{args.config}, median of {args.repeats} after a first call; 1-minute load {load:.2f} -> "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")
+    print(f"| picture | {args.before} (s) | now (s) | faster | size {args.before} (KB) | size now (KB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, then, now, then_size, now_size in rows:
+        print(f"| {name} | {then:.3f} | {now:.3f} | {then / now:.1f}x | {then_size / 1e3:.0f} | {now_size / 1e3:.0f} |")
+    then, now = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    print(f"| all {len(rows)} | {then:.3f} | {now:.3f} | {then / now:.1f}x | | |")
+    print(f"\n`drawing.draw` of the whole run folder, once, fonts warm: {whole:.3f} s")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from .data import Dataset, plane
 
 FRAMES = 40  # at most this many frames: a few dozen, dense early where initialization matters
 RESOLUTION = 80  # grid points per axis
+STILL_RESOLUTION = 150  # the final picture's grid: finer, for a smooth boundary line
 
 
 def drawable(data: Dataset) -> bool:
@@ -51,3 +52,22 @@ class Frames:
         """What boundary.npz holds: epoch, accuracy, value [frames, y, x], the grid's x and y, multiclass."""
         return {"epoch": np.array(self.epochs), "accuracy": np.array(self.accuracy), "value": np.stack(self.values),
                 "x": self.xs, "y": self.ys, "multiclass": np.array(self.multiclass)}
+
+
+def still(model, data: Dataset) -> dict[str, np.ndarray]:
+    """What boundary.png is drawn from, kept in boundary.npz beside the frames: the model's view of the plane on a
+    finer grid (final_value [y, x], final_x, final_y) and the data drawn on it, so that pictures need no model."""
+    value, xs, ys, multiclass = view(lambda grid: model(grid, training=False), data.x_train, data.x_val,
+                                     STILL_RESOLUTION)
+    return {"final_value": value.astype(np.float16), "final_x": xs, "final_y": ys, "multiclass": np.array(multiclass),
+            "x_train": data.x_train, "y_train": data.y_train, "x_val": data.x_val, "y_val": data.y_val}
+
+
+def view(predict, x_train, x_val, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(value [y, x], xs, ys, multiclass): `predict` (a map of [n, 2] points to class-1 probabilities or class
+    scores) on the plane around the data, as P(class 1) or the predicted class."""
+    xs, ys = plane(x_train, x_val, resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    scores = np.asarray(predict(np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)))
+    multiclass = scores.ndim == 2 and scores.shape[1] > 1
+    return (scores.argmax(axis=1) if multiclass else scores).reshape(gx.shape), xs, ys, multiclass

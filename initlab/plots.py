@@ -3,14 +3,16 @@
 import textwrap
 
 import matplotlib
+import matplotlib.figure
 import matplotlib.ticker
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .data import plane  # noqa: E402
+from .frames import view  # noqa: E402
 
 
 def _log_y(ax) -> None:
@@ -27,6 +29,14 @@ def _suptitle(fig, title: str, fontsize: float = 10) -> None:
     fig.suptitle(textwrap.fill(title, characters, break_on_hyphens=False), fontsize=fontsize)
 
 
+def _subplots(*grid: int, figsize: tuple[float, float], **options):
+    """(figure, axes) as pyplot.subplots gives them, outside pyplot's registry (no global state, nothing to close),
+    on an Agg canvas."""
+    fig = matplotlib.figure.Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*grid, **options)
+
+
 def _fixed_layout(fig, margins: tuple[float, float, float, float], gap: float = 0.8, row_gap: float = 0.3):
     """Place the panels by fixed margins (left, bottom, right, top) and gaps, in inches, and return the figure:
     tight_layout measures every label first, which costs as much as drawing the picture again."""
@@ -41,18 +51,20 @@ def _fixed_layout(fig, margins: tuple[float, float, float, float], gap: float = 
     return fig
 
 
+PNG_COMPRESSION = 3  # zlib's level: 6 (the default) took 1.6x as long to encode for files 13% smaller
+
+
 def _save(fig, path, tight: bool = False) -> None:
     """Write a PNG and free the figure; `tight` for the comparison pictures, whose outside legends vary in width."""
     if tight:
         fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": PNG_COMPRESSION})
 
 
 def history_figure(metrics: pd.DataFrame, title: str = ""):
     """Loss and the task's metric per epoch, training and validation."""
     metric = [c for c in metrics.columns if c not in ("epoch", "loss") and not c.startswith("val_")][0]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = _subplots(1, 2, figsize=(10, 3.8))
     for ax, column in zip(axes, ("loss", metric)):
         ax.plot(metrics["epoch"], metrics[column], label="train")
         if metrics[f"val_{column}"].notna().any():
@@ -69,11 +81,13 @@ def history(metrics: pd.DataFrame, path, title: str = "") -> None:
     _save(history_figure(metrics, title), path)
 
 
-def boundary_figure(predict, x_train, y_train, x_val, y_val, title: str = ""):
-    """Decision regions of a 2-D classifier (`predict` maps [n, 2] points to class-1 probabilities or class
-    scores) with the training points as circles and the validation points as triangles."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.6))
-    filled = draw_boundary(ax, predict, x_train, y_train, x_val, y_val)
+def boundary_figure(view: dict, title: str = ""):
+    """Decision regions of a 2-D classifier from its recorded view of the plane (frames.still: `final_value` on the
+    `final_x` x `final_y` grid, P(class 1) or the predicted class, and the data), with the training points as
+    circles and the validation points as triangles."""
+    fig, ax = _subplots(figsize=(5.5, 4.6))
+    filled = draw_boundary(ax, view["final_value"], view["final_x"], view["final_y"], bool(view["multiclass"]),
+                           view["x_train"], view["y_train"], view["x_val"], view["y_val"])
     if filled is not None:
         fig.colorbar(filled, ax=ax, label="P(class 1)")
     ax.legend(loc="lower left", fontsize=8)
@@ -81,26 +95,25 @@ def boundary_figure(predict, x_train, y_train, x_val, y_val, title: str = ""):
     return _fixed_layout(fig, (0.7, 0.4, 0.1, 0.45), gap=0.3)
 
 
-def boundary(predict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
-    _save(boundary_figure(predict, x_train, y_train, x_val, y_val, title), path)
+def boundary(view: dict, path, title: str = "") -> None:
+    _save(boundary_figure(view, title), path)
 
 
-def draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution: int = 250, marker_size: float = 28):
-    """Draw decision regions and points on `ax`; returns the filled contour of a binary classifier."""
-    gx, gy = np.meshgrid(*plane(x_train, x_val, resolution))
-    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-    scores = np.asarray(predict(grid))
+def draw_boundary(ax, value, xs, ys, multiclass: bool, x_train, y_train, x_val, y_val, marker_size: float = 28):
+    """Draw decision regions (`value` on the xs x ys grid) and points on `ax`; returns the filled contour of a binary
+    classifier."""
+    gx, gy = np.meshgrid(xs, ys)
+    value = np.asarray(value, np.float32)
     filled = None
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        ax.contourf(gx, gy, scores.argmax(axis=1).reshape(gx.shape), alpha=0.35, cmap="tab10")
+    if multiclass:
+        ax.contourf(gx, gy, value, alpha=0.35, cmap="tab10")
     else:
-        probability = scores.reshape(gx.shape)
-        filled = ax.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
-        if probability.min() < 0.5 < probability.max():
-            ax.contour(gx, gy, probability, levels=[0.5], colors="k", linewidths=1.5)
+        filled = ax.contourf(gx, gy, value, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+        if value.min() < 0.5 < value.max():
+            ax.contour(gx, gy, value, levels=[0.5], colors="k", linewidths=1.5)
     _points(ax, x_train, y_train, x_val, y_val, marker_size)
-    ax.set_xlim(gx.min(), gx.max())
-    ax.set_ylim(gy.min(), gy.max())
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
     return filled
 
 
@@ -111,16 +124,25 @@ def _points(ax, x_train, y_train, x_val, y_val, size: float) -> list:
             for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")) if len(x)]
 
 
+FIELD_ALPHA = 0.45  # the plane's colours over white: the points stay readable on top
+
+
+def field_colours(multiclass: bool):
+    """The colour map of the animation's plane (ten bands of P(class 1), or a colour per class) and its range."""
+    return (plt.get_cmap("tab10"), 9) if multiclass else (plt.get_cmap("RdBu_r", 10), 1)
+
+
 def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, title: str = ""):
     """A figure for boundary.gif and `show(i)`, which puts frame i on it: the recorded predictions on the plane (P(class
     1) in ten bands, or the predicted class) with fixed axes and colour scale, so that frames compare, the data on top.
     Returns (figure, show, the artists a frame changes)."""
     multiclass = bool(frames["multiclass"])
-    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    fig, ax = _subplots(figsize=(4.8, 4.6))
     xs, ys = frames["x"], frames["y"]
-    image = ax.imshow(np.asarray(frames["value"][0], np.float32), origin="lower", aspect="auto", alpha=0.45,
-                      extent=(xs[0], xs[-1], ys[0], ys[-1]), interpolation="bilinear",
-                      cmap="tab10" if multiclass else plt.get_cmap("RdBu_r", 10), vmin=0, vmax=9 if multiclass else 1)
+    cmap, top = field_colours(multiclass)
+    image = ax.imshow(np.asarray(frames["value"][0], np.float32), origin="lower", aspect="auto", alpha=FIELD_ALPHA,
+                      extent=(xs[0], xs[-1], ys[0], ys[-1]), interpolation="nearest" if multiclass else "bilinear",
+                      interpolation_stage="data", cmap=cmap, vmin=0, vmax=top)
     points = _points(ax, x_train, y_train, x_val, y_val, 16)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
@@ -138,37 +160,13 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
     return fig, show, [image, *points, heading]
 
 
-def boundary_animation(frames: dict, x_train, y_train, x_val, y_val, path, title: str = "") -> None:
-    """boundary.gif: one frame per recorded frame epoch, five a second, the last held a second. The still parts are
-    drawn once; each frame redraws only the plane, the points and its title (a whole draw per frame cost 0.15 s)."""
-    from PIL import Image
-
-    fig, show, changing = boundary_animation_figure(frames, x_train, y_train, x_val, y_val, title)
-    for artist in changing:
-        artist.set_visible(False)
-    fig.canvas.draw()
-    still = fig.canvas.copy_from_bbox(fig.bbox)
-    for artist in changing:
-        artist.set_visible(True)
-    pictures = []
-    for i in range(len(frames["epoch"])):
-        show(i)
-        fig.canvas.restore_region(still)
-        for artist in changing:
-            fig.draw_artist(artist)
-        pictures.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()).quantize(colors=64))
-    plt.close(fig)
-    durations = [200] * (len(pictures) - 1) + [1200]
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0, optimize=False)
-
-
 def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:
     """Decision boundaries side by side: panels[(row, col)] = (predict, x_train, y_train, x_val, y_val, caption)."""
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
-                             squeeze=False)
+    fig, axes = _subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
+                          squeeze=False)
     for (r, c), (predict, x_train, y_train, x_val, y_val, caption) in panels.items():
         ax = axes[r][c]
-        draw_boundary(ax, predict, x_train, y_train, x_val, y_val, resolution=120, marker_size=8)
+        draw_boundary(ax, *view(predict, x_train, x_val, 120), x_train, y_train, x_val, y_val, marker_size=8)
         if len(rows) == 1 and len(cols) == 1:
             ax.set_title(caption, fontsize=8)
         ax.set_xticks([])
@@ -186,7 +184,7 @@ def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: s
 
 
 def _panels(count: int):
-    fig, axes = plt.subplots(1, count, figsize=(5.2 * count + 1.5, 4.4), squeeze=False, sharey=True)
+    fig, axes = _subplots(1, count, figsize=(5.2 * count + 1.5, 4.4), squeeze=False, sharey=True)
     return fig, axes[0]
 
 
@@ -246,8 +244,8 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
         picks = np.linspace(0, len(layers) - 1, MAX_HISTOGRAM_LAYERS).round().astype(int)
         title = f"{title} ({MAX_HISTOGRAM_LAYERS} of {len(layers)} layers)".strip()
         layers = [layers[i] for i in picks]
-    fig, axes = plt.subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.3 * len(layers) + 1.5),
-                             squeeze=False)
+    fig, axes = _subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.3 * len(layers) + 1.5),
+                          squeeze=False)
     hidden = layers[:-1] or layers
     for column, epoch in enumerate(shown):
         values = {layer: _finite(samples.get(f"epoch_{epoch}/{layer}{suffix}")) for layer in layers}
@@ -308,7 +306,7 @@ def gradients_figure(layers: pd.DataFrame, title: str = ""):
     symmetric = layers[layers["units"] > 1].groupby("layer")["distinct_units"].min() < layers[
         layers["units"] > 1].groupby("layer")["units"].first()
     panels = 2 if symmetric.any() else 1
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.8), squeeze=False)
+    fig, axes = _subplots(1, panels, figsize=(5.5 * panels, 3.8), squeeze=False)
     log_scale = bool((layers["grad_norm"] > 0).any())
     for layer, rows in layers.groupby("layer", sort=False):
         norms = rows["grad_norm"].where(rows["grad_norm"] > 0) if log_scale else rows["grad_norm"]
@@ -342,7 +340,7 @@ def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
 
 def signal_figure(frame: pd.DataFrame, title: str = ""):
     """Measured E[z^2] and E[(dL/dz)^2] per layer at initialization beside the closed-form prediction."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = _subplots(1, 2, figsize=(10, 3.8))
     depth = range(1, len(frame) + 1)
     for ax, column, label in ((axes[0], "z_mean_square", "forward: E[z^2]"),
                               (axes[1], "grad_mean_square", "backward: E[(dL/dz)^2]")):
@@ -373,7 +371,7 @@ def _at_least_a_decade(ax) -> None:
 
 def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") -> None:
     """Several initializers' forward and backward signal by depth, measured (markers) and predicted (dashes)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = _subplots(1, 2, figsize=(11, 4.2))
     for i, (label, frame) in enumerate(frames.items()):
         hidden = frame.iloc[:-1]
         depth = range(1, len(hidden) + 1)

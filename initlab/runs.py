@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import config as config_module, data as data_module, engine, initializers, model as model_module
 from . import frames, interrupts, limits, names, records, signal
@@ -227,8 +226,6 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     records.write_weights(result.weights_initial, stage / "weights_initial.npz")
     records.write_weights(result.weights_final, stage / "weights_final.npz")
     np.savez_compressed(stage / "histograms.npz", **result.samples)
-    if result.boundary:
-        np.savez_compressed(stage / "boundary.npz", **result.boundary)
     result.signal.to_csv(stage / "signal.csv", index=False)
     if result.tensorboard_dir:
         shutil.move(result.tensorboard_dir, stage / "tensorboard")
@@ -238,35 +235,12 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     model_module.compile(model, config, data.task)
     model.optimizer.build(model.trainable_variables)  # a loadable file wants the optimizer's variables to exist
     model.save(stage / "model.keras")
+    if frames.drawable(data):  # the frames, the final weights' view of the plane and the data: pictures need no model
+        np.savez_compressed(stage / "boundary.npz", **{**result.boundary, **frames.still(model, data)})
     if pictures:
-        draw(stage, model, data, config, run_name)
+        from . import drawing  # matplotlib: only when drawing (validate and sweep planning import this module)
 
-
-def draw(folder: Path, model, data: data_module.Dataset, config, run_name: str) -> None:
-    """All of a run's pictures from its records (and its model, for the decision boundary)."""
-    from . import plots  # matplotlib: only when drawing (validate and sweep planning import this module)
-
-    title = f"{config.name}: {run_name}"
-    metrics = records.read_metrics(folder)
-    if len(metrics):
-        plots.history(metrics, folder / "history.png", title)
-    layers = records.read_layers(folder)
-    plots.gradients(layers, folder / "gradients.png", title)
-    with np.load(folder / "histograms.npz") as samples:
-        samples = dict(samples)
-    plots.activations(samples, folder / "activations.png", title)
-    if any(key.endswith("/gradient") for key in samples):  # run folders written before these were recorded have none
-        plots.gradient_histograms(samples, folder / "gradient_histograms.png", title)
-    propagation = pd.read_csv(folder / "signal.csv")
-    if len(propagation) >= 3:  # signal propagation is a story of depth: two hidden layers at least
-        plots.signal(propagation, folder / "signal.png", f"{title}: signal at initialization")
-    if frames.drawable(data):
-        predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
-        plots.boundary(predict, data.x_train, data.y_train, data.x_val, data.y_val, folder / "boundary.png", title)
-    if (folder / "boundary.npz").is_file():
-        with np.load(folder / "boundary.npz") as recorded:
-            plots.boundary_animation(dict(recorded), data.x_train, data.y_train, data.x_val, data.y_val,
-                                     folder / "boundary.gif", title)
+        drawing.draw(stage, f"{config.name}: {run_name}")
 
 
 def redraw(folder: str | Path) -> None:
@@ -280,14 +254,25 @@ def redraw(folder: str | Path) -> None:
         raise UserError(f"damaged run folder, cannot draw it: {records.describe(missing)}; run it again", str(folder))
     if records.read_summary(folder)["status"] == "failed":
         raise UserError("a failed run has no records to draw", str(folder))
+    boundary = drawing.recorded_boundary(folder)
+    if not drawing.STILL <= boundary.keys() and (folder / "model.keras").is_file():
+        boundary = _older_boundary(folder, boundary)
+    with records.writing(folder, key=None):
+        drawing.draw(folder, f"{config_module.read_yaml(folder / 'config.yaml')['name']}: {folder.name}", boundary)
+        records.reseal(folder)
+
+
+def _older_boundary(folder: Path, recorded: dict) -> dict:
+    """A run folder written before boundary.npz held the final view of the plane and the data: both from its model
+    and its data set, as pictures were drawn then."""
     config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"),
                                     allow_large=True)  # it trained once: the limits were passed or lifted then
     config._source = Path(records.read_summary(folder)["config_dir"]) / "config.yaml"
     data = load_data(config)
+    if not frames.drawable(data):
+        return recorded
     model = _keras().saving.load_model(folder / "model.keras", compile=False)
-    with records.writing(folder, key=None):
-        draw(folder, model, data, config, folder.name)
-        records.reseal(folder)
+    return {**recorded, **frames.still(model, data)}
 
 
 def _tensorboard_writer(folder: str):

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from initlab import plots
+from initlab import animation, data, frames, plots
 
 
 def test_activation_histograms_of_saturated_float32_and_non_finite_values(tmp_path):
@@ -65,19 +66,29 @@ def _boundary_data():
     return predict, x[:80], y[:80], x[80:], y[80:]
 
 
+def _boundary_view():
+    """What boundary.npz holds for boundary.png (frames.still): the rule of _boundary_data on a grid, and the data."""
+    predict, x_train, y_train, x_val, y_val = _boundary_data()
+    value, xs, ys, multiclass = frames.view(predict, x_train, x_val, 150)
+    view = {"final_value": value.astype(np.float16), "final_x": xs, "final_y": ys, "multiclass": np.array(multiclass),
+            "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
+    return predict, view
+
+
 def test_per_run_pictures_keep_every_label_inside_their_fixed_layout():
     metrics, layers, samples, signal = _records()
     figures = [plots.history_figure(metrics, TITLE), plots.gradients_figure(layers, TITLE),
                plots.activations_figure(samples, TITLE), plots.signal_figure(signal, TITLE),
-               plots.boundary_figure(*_boundary_data(), TITLE)]
+               plots.boundary_figure(_boundary_view()[1], TITLE)]
     for fig in figures:
         assert max(_spills(fig)) <= 0.02, (_spills(fig), fig.axes[0].get_ylabel())
         plots.plt.close(fig)
 
 
 def test_boundary_shows_the_models_regions_where_the_data_is():
-    predict, x_train, y_train, x_val, y_val = _boundary_data()
-    fig = plots.boundary_figure(predict, x_train, y_train, x_val, y_val, "b")
+    predict, view = _boundary_view()
+    x_train, x_val = view["x_train"], view["x_val"]
+    fig = plots.boundary_figure(view, "b")
     ax = fig.axes[0]
     everything = np.concatenate([x_train, x_val])
     (x_low, x_high), (y_low, y_high) = ax.get_xlim(), ax.get_ylim()
@@ -153,3 +164,196 @@ def test_gradient_histograms_hold_the_gradient_samples_and_activations_ignore_th
             np.testing.assert_array_equal(drawn.values, np.histogram(values, bins=drawn.edges)[0])
     assert axes[-1][0].get_xlabel() == "dL/dW, kernel gradient"
     plots.plt.close("all")
+
+
+def _recorded_frames(multiclass: bool) -> dict:
+    """boundary.npz as a run writes it, from rules instead of a model: frames whose boundary line turns with the
+    epoch (a multiclass one: three classes around the centre), and the data of _boundary_data."""
+    _, x_train, y_train, x_val, y_val = _boundary_data()
+    xs, ys = data.plane(x_train, x_val, 80)
+    gx, gy = np.meshgrid(xs, ys)
+    epochs = np.array([0, 1, 2, 5, 20])
+    if multiclass:
+        angle = np.arctan2(gy, gx - 5)
+        value = np.stack([np.floor((angle + np.pi + e / 10) / (2 * np.pi / 3)) % 3 for e in epochs])
+    else:
+        value = np.stack([1 / (1 + np.exp(-4 * (gx - 5 - (1 + e / 5) * gy))) for e in epochs])
+    return {"epoch": epochs, "accuracy": np.linspace(0.5, 0.9, len(epochs)), "value": value.astype(np.float16),
+            "x": xs, "y": ys, "multiclass": np.array(multiclass),
+            "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
+
+
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_gif_frames_are_the_animation_figures_frames(tmp_path, multiclass):
+    """boundary.gif is painted with numpy, not drawn frame by frame: each frame must still be the picture matplotlib
+    draws of that frame (plane, bands, points, axes), but for the heading's font rendering and the palette."""
+    from PIL import Image
+
+    recorded = _recorded_frames(multiclass)
+    animation.write(recorded, tmp_path / "b.gif", "title")
+    fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
+                                                   recorded["x_val"], recorded["y_val"], "title")
+    heading = fig.texts[-1]
+    with Image.open(tmp_path / "b.gif") as gif:
+        assert gif.n_frames == len(recorded["epoch"])
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+            painted = np.asarray(gif.convert("RGB"), np.int16)
+            show(i)
+            fig.canvas.draw()
+            drawn = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(np.int16)
+            box = heading.get_window_extent()
+            words = slice(int(fig.bbox.height - box.y1) - 3, int(fig.bbox.height - box.y0) + 3)
+            apart = np.abs(painted - drawn).max(axis=2) > 30  # a palette step is 51: more is another colour
+            assert apart[words].any()  # the heading changes from frame to frame ...
+            apart[words] = False  # ... and its letters are PIL's, not matplotlib's: compared below by its text
+            assert apart.mean() < 0.005, (i, apart.mean())
+            assert heading.get_text() == (f"epoch {recorded['epoch'][i]}   training accuracy "
+                                          f"{recorded['accuracy'][i]:.3f}")
+    assert durations == [200] * (len(durations) - 1) + [1200]
+
+
+def test_gif_heading_is_written_where_the_figure_puts_it(tmp_path):
+    from PIL import Image
+
+    recorded = _recorded_frames(False)
+    animation.write(recorded, tmp_path / "b.gif", "title")
+    fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
+                                                   recorded["x_val"], recorded["y_val"], "title")
+    fig.canvas.draw()
+    box = fig.texts[-1].get_window_extent()
+    with Image.open(tmp_path / "b.gif") as gif:
+        ink = np.asarray(gif.convert("L")) < 128
+    rows, columns = np.nonzero(ink[: int(fig.bbox.height - fig.axes[0].bbox.y1)])  # above the plane
+    heading = rows > fig.bbox.height - box.y1 - 4  # below the suptitle
+    left, right = columns[heading].min(), columns[heading].max()
+    assert abs((left + right) / 2 - (box.x0 + box.x1) / 2) <= 2  # centred over the plane, as the figure's ...
+    assert 0.94 * box.width <= right - left <= box.width  # ... as wide (matplotlib's box has a margin) ...
+    assert abs(rows[heading].max() - (fig.bbox.height - box.y0)) <= 4  # ... and as high
+
+
+PICTURES = ["history.png", "gradients.png", "activations.png", "gradient_histograms.png", "boundary.png", "boundary.gif"]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """One brief run of the tutorial's network, written as `initlab run` writes it."""
+    from initlab import runs
+    from tests.conftest import make_config
+
+    return runs.run(make_config(train={"epochs": 3}), tmp_path_factory.mktemp("run"))
+
+
+def _copy(folder, tmp_path):
+    import shutil
+
+    return shutil.copytree(folder, tmp_path / folder.parent.name / folder.name)
+
+
+def _pixels(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def test_boundary_record_is_the_final_weights_view_of_the_plane(run_folder):
+    from initlab import model as model_module, runs
+    from tests.conftest import make_config
+
+    config = make_config(train={"epochs": 3})
+    data = runs.load_data(config)
+    model = model_module.build(runs.prepare(config)[0], data.n_features, data.task, data.n_classes)
+    with np.load(run_folder / "weights_final.npz") as weights:
+        model.set_weights([weights[name] for name in model_module.weights_by_name(model)])
+    with np.load(run_folder / "boundary.npz") as recorded:
+        recorded = dict(recorded)
+    gx, gy = np.meshgrid(recorded["final_x"], recorded["final_y"])
+    assert gx.shape == (150, 150)
+    expected = model(np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), training=False).numpy()
+    np.testing.assert_allclose(recorded["final_value"], expected.reshape(gx.shape), atol=1e-3)  # float16
+    for key in ("x_train", "y_train", "x_val", "y_val"):
+        np.testing.assert_array_equal(recorded[key], getattr(data, key))
+
+
+def test_every_picture_is_drawn_from_the_records_without_tensorflow(run_folder, tmp_path):
+    """`initlab plot`'s drawing in a fresh process: no model file, no TensorFlow, the same pictures as the run's."""
+    import subprocess
+    import sys
+
+    folder = _copy(run_folder, tmp_path)
+    (folder / "model.keras").unlink()
+    for name in PICTURES:
+        (folder / name).unlink()
+    code = ("import sys; from pathlib import Path; from initlab import drawing; "
+            "drawing.draw(Path(sys.argv[1]), sys.argv[2]); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    title = f"test: {folder.name}"
+    process = subprocess.run([sys.executable, "-c", code, str(folder), title], capture_output=True, text=True,
+                             timeout=300)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.split() == ["False", "False"]
+    for name in PICTURES:
+        np.testing.assert_array_equal(_pixels(folder / name), _pixels(run_folder / name), err_msg=name)
+
+
+def test_plot_redraws_a_folder_written_without_a_model(run_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from initlab import records
+    from initlab.cli import app
+
+    folder = _copy(run_folder, tmp_path)
+    (folder / "model.keras").unlink()
+    records.reseal(folder)  # as a run folder written without model.keras is sealed
+    (folder / "boundary.png").unlink()
+    (folder / "boundary.gif").unlink()
+    result = CliRunner().invoke(app, ["plot", str(folder)])
+    assert result.exit_code == 0, result.output
+    for name in ("boundary.png", "boundary.gif"):
+        np.testing.assert_array_equal(_pixels(folder / name), _pixels(run_folder / name), err_msg=name)
+    assert records.is_complete(folder)
+
+
+def test_plot_completes_an_older_folder_from_its_model(run_folder, tmp_path):
+    """A folder written before boundary.npz held the final view and the data: boundary.png and the GIF come from
+    its model and its data set, as they did then."""
+    from initlab import records, runs
+
+    folder = _copy(run_folder, tmp_path)
+    with np.load(folder / "boundary.npz") as recorded:
+        frames_only = {key: recorded[key] for key in ("epoch", "accuracy", "value", "x", "y", "multiclass")}
+    np.savez_compressed(folder / "boundary.npz", **frames_only)
+    records.reseal(folder)
+    (folder / "boundary.png").unlink()
+    (folder / "boundary.gif").unlink()
+    runs.redraw(folder)
+    for name in ("boundary.png", "boundary.gif"):
+        np.testing.assert_array_equal(_pixels(folder / name), _pixels(run_folder / name), err_msg=name)
+
+
+def test_gif_leaves_a_non_finite_plane_blank(tmp_path):
+    """A run that diverges records NaN predictions in its last frames: the plane is left white there, as imshow
+    leaves it, and nothing is said about it on stderr."""
+    import warnings
+
+    from PIL import Image
+
+    recorded = _recorded_frames(False)
+    recorded["value"][-1][:, :40] = np.nan  # the left half of the last frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        animation.write(recorded, tmp_path / "b.gif", "title")
+    fig, *_ = plots.boundary_animation_figure(recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")))
+    x0, y0, x1, y1 = fig.axes[0].bbox.extents
+    with Image.open(tmp_path / "b.gif") as gif:
+        gif.seek(gif.n_frames - 1)
+        last = np.asarray(gif.convert("RGB"))
+        gif.seek(0)
+        first = np.asarray(gif.convert("RGB"))
+    row = int(fig.bbox.height - (y0 + y1) / 2)
+    left, right = slice(int(x0) + 3, int((x0 + x1) / 2) - 3), slice(int((x0 + x1) / 2) + 3, int(x1) - 3)
+    bare = np.abs(first[row, left].astype(int) - first[row, left][0]).max(axis=1) == 0  # no point on this pixel
+    assert bare.sum() > 20 and (last[row, left][bare] == 255).all()
+    assert (last[row, right] != 255).any()
