@@ -33,8 +33,9 @@ def distinct_units(kernels: list, biases: list, rtol: float = 1e-6):
     window = tolerance * np.abs(signs).sum(axis=1)[:, None]
     valid = np.arange(widest)[None, :] < np.array([w.shape[-1] for w in kernels])[:, None]  # [layers, units]
     # exact sums for float32 weights of one scale, so numpy's matmul and this sum agree; padding sorts last
-    projection = tf.where(valid, tf.reduce_sum(units * signs[:, None, :], axis=-1), np.inf)
-    order = tf.math.top_k(-projection, widest).indices  # ascending; ties keep the lower index first, as a stable sort
+    projection = tf.reduce_sum(units * signs[:, None, :], axis=-1)
+    # ascending (top_k keeps the lower index first among ties, as a stable sort does); padding last
+    order = tf.math.top_k(-tf.where(valid, projection, np.inf), widest).indices
 
     def visit(p, representative):
         """The p-th unit in projection order is a new function unless an earlier representative within the window
