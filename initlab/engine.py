@@ -9,7 +9,7 @@ from . import cadence, stats
 from .backend import keras as _keras, tf as _tf
 from .data import Dataset
 from .probes import Probe, activation_name
-from .result import keep_samples
+from .result import histogram_epochs, keep_samples
 
 CHUNK_RECORDS = 64  # recorded epochs per graph call at most: what comes back stays small
 CHUNK_STEPS = 2000  # batch steps per graph call at most (per 16 members): Ctrl-C and progress answer within ~1 s
@@ -305,7 +305,7 @@ def train_fast(model, data: Dataset, config, task: str, metric: str, on_chunk: C
     loop = FastLoop(model, data, config, task)
     outcome = Outcome()
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
-    train_chunks(loop, [outcome], metric, recorded, ends, recorded if keep is None else keep, on_chunk)
+    train_chunks(loop, [outcome], metric, recorded, ends, histogram_epochs(recorded) if keep is None else keep, on_chunk)
     outcome.last_finite_weights = model.get_weights()
     for prefix, x, y in (("", loop.x, loop.y), ("val_", loop.x_val, loop.y_val)):
         loss, value = loop.evaluate(x, y) if len(x) else (np.nan, np.nan)
