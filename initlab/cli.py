@@ -244,13 +244,14 @@ def validate(
     allow_large: AllowLargeOption = False,
 ):
     """Check a config (keys, types, ranges, limits, names, data file) and print it resolved, defaults filled in."""
-    from . import catalog, config as config_module, runs
+    from . import cadence, catalog, config as config_module, runs
 
     try:
         cfg, _ = runs.check(config_module.load(catalog.resolve(config), set_ or [], allow_large))
     except UserError as error:
         _fail(error)
     typer.echo(config_module.dump(cfg), nl=False)
+    typer.echo(f"# {cadence.describe(cfg.train.epochs, cfg.record.every)}")
 
 
 @app.command()

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator,
-    model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, ValidationInfo,
+    field_validator, model_validator,
 )
 
 from . import initializers, limits, names
@@ -218,8 +218,17 @@ class TrainConfig(Strict):
     _loss = field_validator("loss")(lambda v: _keras_name("loss", v))
 
 
+def _every(value):
+    """record.every: auto or a whole number >= 1 (not true, not 2.5)."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"expected auto or a whole number of epochs >= 1, got {shown(value)}")
+
+
 class RecordConfig(Strict):
-    every: Int = Field(1, ge=1)  # per-layer records every N epochs (epoch 0 and the last are always kept)
+    # auto: every epoch to 20, then about 200 epochs log-spaced to the last (dense early, where initialization
+    # matters; a run of 200 epochs or fewer records them all); N: exactly every N. Epoch 0 and the last always.
+    every: Annotated[Literal["auto"] | int, PlainValidator(_every)] = "auto"
     tensorboard: bool = False  # also write TensorBoard histograms
     targets: list[Annotated[Float, Field(gt=0, le=1)]] = [0.8, 0.9]  # summary.json: epochs_to each training accuracy
 

@@ -3,6 +3,7 @@ boundary.gif is drawn from (frames come from the weights of their epoch, never f
 
 import numpy as np
 
+from .backend import tf as _tf
 from .data import Dataset, plane
 
 FRAMES = 40  # at most this many frames: a few dozen, dense early where initialization matters
@@ -35,10 +36,14 @@ class Frames:
         self.grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
         self.multiclass = data.task == "multiclass"
         self.epochs, self.accuracy, self.values = [], [], []
+        tf = _tf()
+        self.inputs = tf.constant(np.concatenate([self.grid, data.x_train]))
+        # compiled once: up to FRAMES eager forward passes of grid and data cost ten times more than one trace
+        self.predict = tf.function(lambda x: model(x, training=False), autograph=False)
 
     def capture(self, epoch: int) -> None:
-        on_grid = np.asarray(self.model(self.grid, training=False))
-        on_train = np.asarray(self.model(self.data.x_train, training=False))
+        predicted = self.predict(self.inputs).numpy()
+        on_grid, on_train = predicted[: len(self.grid)], predicted[len(self.grid) :]
         truth = np.asarray(self.data.y_train).ravel()
         if self.multiclass:
             value, predicted = on_grid.argmax(axis=1), on_train.argmax(axis=1)

@@ -10,12 +10,11 @@ import time
 
 import numpy as np
 
-from . import engine, initializers, model as model_module, signal
+from . import cadence, engine, initializers, model as model_module, signal, stats
 from .backend import keras as _keras, tf as _tf
 from .data import Dataset
-from .probes import PROBE_ROWS, gradient_sample
-from .result import RunResult, histogram_epochs, keep_samples
-from .units import dead_fraction, distinct_units, saturated_fraction
+from .probes import PROBE_ROWS
+from .result import RunResult, histogram_epochs
 
 ELEMENTWISE_OPTIMIZERS = {"sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad", "adadelta", "lion", "ftrl"}
 
@@ -68,13 +67,13 @@ class Population:
         self.optimizer = optimizer.__class__(learning_rate=first.train.learning_rate)
         self.optimizer.build(self.variables)
         self.seeds = tf.constant([c.seed for c in configs], tf.int32)
-        self.active = tf.Variable(tf.ones([self.k], tf.bool), trainable=False)
         self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
         self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
+        self.probe_x, self.probe_y = tf.constant(data.x_train[:PROBE_ROWS]), tf.constant(data.y_train[:PROBE_ROWS])
         self.has_val = len(data.x_val) > 0
         self.batch_size, self.shuffle = first.train.batch_size, first.train.shuffle
-        self.run_epochs = tf.function(self._run_epochs, autograph=False)  # loops written out: see engine.over_batches
-        self.probe = tf.function(self._probe, autograph=False)
+        self.probe_rows, self.kernel_shapes = int(self.probe_x.shape[0]), [tuple(k.shape[1:]) for k in self.kernels]
+        self.run_chunk = engine.chunk_function(self)
 
     def forward(self, x):
         """x [K, B, d] -> (outputs per layer [K, B, units]), the last being the predictions."""
@@ -127,56 +126,42 @@ class Population:
         orders = tf.tile(tf.range(tf.shape(x)[0])[None, :], [self.k, 1])
         return self._sweep(x, y, orders, train=False)
 
-    def _run_epochs(self, first_epoch, n_epochs):
-        """Like FastLoop._run_epochs, per member: a member whose loss or weights stop being finite gets the
-        weights from before that epoch back and stays frozen; the others go on. Returns (rows [n, 4, K], newly
-        diverged [n, K])."""
+    def epoch(self, epoch, active):
+        """Like FastLoop.epoch, per member: (rows [4, K], still finite [K]). A member whose loss or weights stop being
+        finite gets the weights from before that epoch back and stays frozen (inactive); the others go on."""
         tf = _tf()
         n = tf.shape(self.x)[0]
+        for saved, variable in zip(self.backup, self.variables):
+            saved.assign(variable)
+        if self.shuffle:
+            orders = tf.stack([engine.epoch_order(self.seeds[m], epoch, n) for m in range(self.k)])
+        else:
+            orders = tf.tile(tf.range(n)[None, :], [self.k, 1])
+        loss, metric = self._sweep(self.x, self.y, orders, train=True)
+        if self.has_val:
+            val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
+        else:
+            val_loss = val_metric = tf.fill([self.k], np.float32(np.nan))
+        finite = tf.math.is_finite(loss)
+        for variable in self.variables:
+            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(tf.reshape(variable, [self.k, -1])), axis=1))
+        keep = tf.logical_and(active, finite)
+        restored = []
+        for saved, variable in zip(self.backup, self.variables):
+            mask = tf.reshape(keep, [self.k] + [1] * (len(variable.shape) - 1))
+            restored.append(variable.assign(tf.where(mask, variable, saved)))
+        with tf.control_dependencies(restored):
+            return tf.stack([loss, metric, val_loss, val_metric]), tf.identity(keep)
 
-        def epoch_body(i, rows, diverged):
-            for saved, variable in zip(self.backup, self.variables):
-                saved.assign(variable)
-            epoch = first_epoch + i + 1
-            if self.shuffle:
-                orders = tf.stack([engine.epoch_order(self.seeds[m], epoch, n) for m in range(self.k)])
-            else:
-                orders = tf.tile(tf.range(n)[None, :], [self.k, 1])
-            loss, metric = self._sweep(self.x, self.y, orders, train=True)
-            if self.has_val:
-                val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
-            else:
-                val_loss = val_metric = tf.fill([self.k], np.float32(np.nan))
-            finite = tf.math.is_finite(loss)
-            for variable in self.variables:
-                finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(tf.reshape(variable, [self.k, -1])), axis=1))
-            keep = tf.logical_and(self.active, finite)
-            newly = tf.logical_and(self.active, tf.logical_not(finite))
-            restored = []
-            for saved, variable in zip(self.backup, self.variables):
-                mask = tf.reshape(keep, [self.k] + [1] * (len(variable.shape) - 1))
-                restored.append(variable.assign(tf.where(mask, variable, saved)))
-            with tf.control_dependencies(restored):
-                self.active.assign(keep)
-            return i + 1, rows.write(i, tf.stack([loss, metric, val_loss, val_metric])), diverged.write(i, newly)
-
-        _, rows, diverged = tf.while_loop(
-            lambda i, *_: i < n_epochs, epoch_body,
-            (tf.constant(0), tf.TensorArray(tf.float32, size=n_epochs), tf.TensorArray(tf.bool, size=n_epochs)),
-        )
-        return rows.stack(), diverged.stack()
-
-    def _probe(self, x, y):
-        """Each layer's outputs [K, P, units] on the probe batch, each member's kernel gradient norms [K] and the
-        kernel gradients [K, fan_in, fan_out]."""
+    def measure(self):
+        """stats.measure of every member on the probe batch (each member's kernel gradient of its own loss)."""
         tf = _tf()
-        xs, ys = tf.tile(x[None], [self.k, 1, 1]), tf.tile(y[None], [self.k] + [1] * (len(y.shape)))
+        xs = tf.tile(self.probe_x[None], [self.k, 1, 1])
+        ys = tf.tile(self.probe_y[None], [self.k] + [1] * len(self.probe_y.shape))
         with tf.GradientTape() as tape:
             outputs = self.forward(xs)
-            total = tf.reduce_sum(self._losses(ys, outputs[-1]))
-        grads = tape.gradient(total, self.kernels)
-        norms = [tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2])) for g in grads]
-        return outputs, norms, grads
+            total = tf.reduce_sum(self._losses(ys, outputs[-1]))  # members share no weight: d total / d kernel_k = d loss_k
+        return stats.measure(self.activations, outputs, self.kernels, self.biases, tape.gradient(total, self.kernels))
 
     def weights_of(self, member: int) -> dict[str, np.ndarray]:
         out = {}
@@ -184,40 +169,9 @@ class Population:
             out[f"{name}/kernel"], out[f"{name}/bias"] = kernel[member].numpy(), bias[member].numpy()
         return out
 
-    def measure(self, epoch: int) -> tuple[list[list[dict]], list[dict]]:
-        """Per member: the layers.csv rows and the raw activations, as probes.Probe gives them for a solo run."""
-        tf = _tf()
-        outputs, norms, grads = self.probe(tf.constant(self.data.x_train[:PROBE_ROWS]),
-                                           tf.constant(self.data.y_train[:PROBE_ROWS]))
-        outputs = [o.numpy() for o in outputs]
-        norms = [g.numpy() for g in norms]
-        grads = [g.numpy() for g in grads]
-        kernels = [k.numpy().astype(np.float64) for k in self.kernels]
-        biases = [b.numpy() for b in self.biases]
-        rows, samples = [], []
-        for m in range(self.k):
-            member_rows, member_samples = [], {}
-            for i, name in enumerate(self.names):
-                a, kernel = outputs[i][m], kernels[i][m]
-                member_samples[name] = a
-                member_samples[f"{name}/gradient"] = gradient_sample(grads[i][m])
-                a = a.astype(np.float64)
-                member_rows.append({
-                    "epoch": epoch, "layer": name, "units": kernel.shape[1],
-                    "activation_mean": float(a.mean()), "activation_std": float(a.std()),
-                    "dead_fraction": dead_fraction(self.activations[i], a),
-                    "saturated_fraction": saturated_fraction(self.activations[i], a),
-                    "weight_mean": float(kernel.mean()), "weight_std": float(kernel.std()),
-                    "grad_norm": float(norms[i][m]), "distinct_units": distinct_units(kernel, biases[i][m]),
-                })
-            rows.append(member_rows)
-            samples.append(member_samples)
-        return rows, samples
-
 
 def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
     """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
-    tf = _tf()
     started = time.perf_counter()
     population = Population(configs, data)
     metric = population.metric_name
@@ -231,34 +185,13 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         for m, c in enumerate(configs)
     ]
     first = configs[0]
-    epochs = engine.record_epochs(first.train.epochs, first.record.every)
-    keep = histogram_epochs(epochs)
-    running = set(range(len(configs)))
-
-    def record(epoch: int) -> None:
-        rows, samples = population.measure(epoch)
-        for m in running:
-            results[m].layer_rows.extend(rows[m])
-            keep_samples(results[m].samples, epoch, samples[m], keep)
-        if on_epoch is not None:
-            on_epoch(epoch)
-
-    record(0)
-    for start, stop in zip(epochs, epochs[1:]):
-        rows, diverged = population.run_epochs(tf.constant(start), tf.constant(stop - start))
-        rows, diverged = rows.numpy(), diverged.numpy()
-        for m in sorted(running):
-            for j in range(stop - start):
-                loss, value, val_loss, val_value = (float(v) for v in rows[j, :, m])
-                results[m].history.append({"epoch": start + j + 1, "loss": loss, metric: value,
-                                           "val_loss": val_loss, f"val_{metric}": val_value})
-                if diverged[j, m]:
-                    results[m].diverged_at = start + j + 1
-                    running.discard(m)
-                    break
-        if not running:
-            break
-        record(stop)
+    recorded = cadence.record_epochs(first.train.epochs, first.record.every)
+    outcomes = [engine.Outcome() for _ in configs]
+    engine.train_chunks(population, outcomes, metric, recorded, set(), histogram_epochs(recorded),
+                        on_epoch or (lambda epoch: None))
+    for result, outcome in zip(results, outcomes):
+        result.history, result.diverged_at = outcome.history, outcome.diverged_at
+        result.layer_rows, result.samples = outcome.layer_rows, outcome.samples
     for prefix, x, y in (("", population.x, population.y), ("val_", population.x_val, population.y_val)):
         losses, values = population.evaluate(x, y) if len(x) else (np.full(len(configs), np.nan),) * 2
         for m, result in enumerate(results):

@@ -43,9 +43,10 @@ class Probe:
             from .backend import keras
 
             self.extract = keras().Model(model.inputs, [layer.output for layer in self.layers] + list(model.outputs))
-        self._forward = tf.function(self._forward_and_gradients, autograph=False)  # no tensor-dependent control flow
+        self._forward = tf.function(self.forward_and_gradients, autograph=False)  # no tensor-dependent control flow
 
-    def _forward_and_gradients(self, x, y):
+    def forward_and_gradients(self, x, y):
+        """Each weighted layer's outputs on x, and the loss gradient for each kernel (zeros where none flows)."""
         tf = _tf()
         kernels = [layer.kernel for layer in self.layers]
         with tf.GradientTape() as tape:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config as config_module, data as data_module, engine, initializers, model as model_module
+from . import cadence, config as config_module, data as data_module, engine, initializers, model as model_module
 from . import frames, interrupts, limits, names, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
@@ -137,7 +137,7 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
                        weights_initial=model_module.weights_by_name(model),
                        signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed))
     probe = Probe(model, data.x_train, data.y_train)
-    recorded = engine.record_epochs(config.train.epochs, config.record.every)
+    recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     keep = histogram_epochs(recorded)
     boundary = frames.Frames(model, data) if frames.drawable(data) else None
     framed = frames.frame_epochs(recorded) if boundary else set()
@@ -146,13 +146,18 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     writer = _tensorboard_writer(result.tensorboard_dir) if result.tensorboard_dir and result.engine == "fast" else None
 
     def on_record(epoch: int) -> None:
+        """keras engine: the records at a recorded epoch, taken by the probe."""
         rows, activations = probe.measure(epoch)
         result.layer_rows.extend(rows)
         keep_samples(result.samples, epoch, activations, keep)
+        on_chunk(epoch)
+
+    def on_chunk(epoch: int) -> None:
+        """After a chunk of the fast engine (after each recorded epoch of the keras engine): frames, progress."""
         if epoch in framed:
             boundary.capture(epoch)
-        if writer is not None:
-            _write_histograms(writer, model, activations, epoch)
+        if writer is not None and epoch in recorded:
+            _write_histograms(writer, model, probe.measure(epoch)[1], epoch)  # TensorBoard keeps its own calls
         if on_epoch is not None:
             on_epoch(epoch)
         interrupts.check()
@@ -160,7 +165,9 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     if config.train.engine == "keras":
         outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir)
     else:
-        outcome = engine.train_fast(model, data, config, data.task, metric, on_record)
+        ends = framed | (set(recorded) if writer is not None else set())
+        outcome = engine.train_fast(model, data, config, data.task, metric, on_chunk, ends, keep)
+        result.layer_rows, result.samples = outcome.layer_rows, outcome.samples
     model.set_weights(outcome.last_finite_weights)
     result.history, result.final, result.diverged_at = outcome.history, outcome.final, outcome.diverged_at
     result.weights_final = model_module.weights_by_name(model)

@@ -12,10 +12,10 @@ LAYERS = {
     "faces": {"cli", "keras", "__init__", "__main__"},
     "lab": {"runs", "sweep", "dispatch", "reproduce"},
     "writers": {"report", "plots", "records", "checklist_report", "drawing", "animation"},  # files from records only
-    "train": {"engine", "population", "probes", "signal", "result", "frames"},  # train and measure; never know run folders
+    "train": {"engine", "population", "probes", "signal", "result", "frames", "stats"},  # train and measure; never know run folders
     "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
     "model": {"model"},
-    "ground": {"config", "data", "initializers", "limits", "catalog", "names"},
+    "ground": {"config", "data", "initializers", "limits", "catalog", "names", "cadence"},
     "base": {"backend", "errors", "interrupts"},
 }
 RANK = {module: rank for rank, modules in enumerate(reversed(LAYERS.values())) for module in modules}

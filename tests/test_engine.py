@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from initlab import data as data_module, engine, model as model_module
+from initlab import cadence, data as data_module, engine, model as model_module, runs
 from initlab.backend import keras as _keras, tf as _tf
+from initlab.probes import Probe
+from initlab.result import histogram_epochs
 from tests.conftest import make_config
 
 
@@ -122,7 +124,72 @@ def test_divergence_stops_with_last_finite_weights(engine_name):
     assert all(np.all(np.isfinite(w)) for w in weights)
 
 
-def test_record_epochs():
-    assert engine.record_epochs(5, 1) == [0, 1, 2, 3, 4, 5]
-    assert engine.record_epochs(25, 10) == [0, 10, 20, 25]
-    assert engine.record_epochs(3, 10) == [0, 3]
+def test_record_every_n_is_exact():
+    assert cadence.record_epochs(5, 1) == [0, 1, 2, 3, 4, 5]
+    assert cadence.record_epochs(25, 10) == [0, 10, 20, 25]
+    assert cadence.record_epochs(3, 10) == [0, 3]
+    for name in ("fast", "keras"):
+        config = make_config(train={"epochs": 10, "engine": name}, record={"every": 4})
+        assert sorted({row["epoch"] for row in runs.train(config).layer_rows}) == [0, 4, 8, 10], name
+
+
+def test_auto_cadence_records_every_early_epoch_then_log_spaced():
+    assert cadence.record_epochs(150) == list(range(151))  # short runs: every epoch
+    for epochs in (201, 3000, 10**6):
+        recorded = cadence.record_epochs(epochs)
+        assert recorded[: cadence.EARLY + 1] == list(range(cadence.EARLY + 1)) and recorded[-1] == epochs
+        assert len(recorded) == cadence.POINTS + 1 and recorded == sorted(set(recorded))
+    assert cadence.describe(3000) == "records: every epoch to 20, then 180 log-spaced to 3000, 201 in all"
+
+
+def test_default_cadence_on_a_long_run():
+    """3000 full-batch epochs of the tutorial's data: epoch 0, every early epoch, about 200 points log-spaced
+    (the gaps between records grow, each about the same factor past the last), and the last epoch."""
+    config = make_config(train={"epochs": 3000, "batch_size": 100}, model={"hidden": [3]})
+    result = runs.train(config)
+    epochs = sorted({row["epoch"] for row in result.layer_rows})
+    assert len(result.history) == 3000 and epochs[0] == 0 and epochs[-1] == 3000
+    assert epochs[:21] == list(range(21)) and len(epochs) == 201
+    later = np.array(epochs[21:])
+    assert np.all(np.diff(np.diff(later)) >= -1)  # gaps never shrink (rounding aside): dense early
+    ratios = later[1:] / later[:-1]
+    assert ratios.max() < 1.06 and np.ptp(ratios[len(ratios) // 2 :]) < 0.01  # one factor apart: log-spaced
+    kept = {int(key.split("/")[0].split("_")[1]) for key in result.samples}
+    assert kept == histogram_epochs(epochs)
+
+
+RECORD_CASES = {
+    "tutorial": dict(model={"set_weights": 0.5}, train={"epochs": 6}),  # one distinct unit, dead ReLU units
+    "deep_tanh": dict(model={"hidden": [6, 4], "activation": "tanh", "kernel_initializer": {"name": "random_normal", "stddev": 1.5}},
+                      train={"epochs": 5, "batch_size": 7}),  # saturated units, uneven batches
+    "multiclass": dict(data={"dataset": "blobs", "centers": 3, "n_samples": 90}, model={"hidden": [5]},
+                       train={"epochs": 5}, record={"every": 2}),
+}
+
+
+@pytest.mark.parametrize("case", RECORD_CASES)
+def test_in_graph_records_equal_the_probe_on_the_same_run(case):
+    """The same run, chunks ending at every record: what the compiled loop records equals probes.Probe's
+    measurement of the model after the chunk, distinct units exactly, and the kept raw samples alike."""
+    config, data, model = runs.prepare(make_config(**RECORD_CASES[case]))
+    recorded = cadence.record_epochs(config.train.epochs, config.record.every)
+    probe, old_rows, old_samples = Probe(model, data.x_train, data.y_train), [], {}
+
+    def on_chunk(epoch):
+        rows, samples = probe.measure(epoch)
+        old_rows.extend(rows)
+        old_samples.update({f"epoch_{epoch}/{name}": value for name, value in samples.items()})
+
+    outcome = engine.train_fast(model, data, config, data.task, model_module.metric_name(data.task), on_chunk,
+                                set(recorded), histogram_epochs(recorded))
+    assert [(r["epoch"], r["layer"]) for r in outcome.layer_rows] == [(r["epoch"], r["layer"]) for r in old_rows]
+    assert [r["epoch"] for r in old_rows][:: len(probe.layers)] == recorded
+    for new, old in zip(outcome.layer_rows, old_rows):
+        assert new.keys() == old.keys()
+        assert (new["units"], new["distinct_units"], new["dead_fraction"], new["saturated_fraction"]) == \
+            (old["units"], old["distinct_units"], old["dead_fraction"], old["saturated_fraction"]), new
+        for key in ("activation_mean", "activation_std", "weight_mean", "weight_std", "grad_norm"):
+            np.testing.assert_allclose(new[key], old[key], rtol=1e-6, atol=1e-9, err_msg=f"{key} at {old}")
+    assert outcome.samples.keys() <= old_samples.keys() and len(outcome.samples) > 0
+    for key, value in outcome.samples.items():
+        np.testing.assert_allclose(value, old_samples[key], rtol=1e-6, atol=1e-9, err_msg=key)
