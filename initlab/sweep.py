@@ -270,7 +270,7 @@ def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result)
     try:
         for results in dispatch.run_groups([[the_plan.resolved[i] for i in group] for group in work], workers, scheduler):
             for result in results:
-                runs.write(result, out, pictures)
+                runs.write(result, out, pictures, model_file=False)  # model.keras on demand: runs.ensure_model
                 if on_result is not None:
                     on_result(result)
             failed = next((r for r in results if r.error), None)
