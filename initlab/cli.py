@@ -245,8 +245,9 @@ def initializers():
 @app.command()
 def diagnose(
     target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name, a run folder "
-                                           "(its trained weights) or a saved MODEL.keras. A .keras file is loaded with Keras's safe_mode: code stored "
-                                           "in it (a Lambda layer) is refused, never run.")],
+                                           "(its trained weights) or a saved MODEL.keras. A .keras file is loaded "
+                                           "with Keras's safe_mode: code stored in it (a Lambda layer) is refused, "
+                                           "never run.")],
     set_: SetOption = None,
     csv: Annotated[Optional[Path], typer.Option("--csv", dir_okay=False, help="Write every figure of every layer to this CSV file.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per layer with weights instead of the table.")] = False,

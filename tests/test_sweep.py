@@ -361,7 +361,8 @@ def test_a_sweep_run_gets_its_model_on_demand(tmp_path):
     from initlab import records, runs
     from initlab.backend import keras
 
-    path = write_sweep(tmp_path, {"name": "lazy", "base": "base.yaml", "grid": {"model.kernel_initializer": INITIALIZERS[:2]}})
+    grid = {"model.kernel_initializer": INITIALIZERS[:2]}
+    path = write_sweep(tmp_path, {"name": "lazy", "base": "base.yaml", "grid": grid})
     out = tmp_path / "out"
     assert invoke(path, out, "--set", "train.epochs=2", "--no-pictures").exit_code == 0
     first, second = sorted(d for d in (out / "lazy").iterdir() if d.is_dir())
