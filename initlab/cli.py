@@ -274,9 +274,10 @@ def initializers():
 
 @app.command()
 def diagnose(
-    target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name or a saved "
-                                           "MODEL.keras. A .keras file is loaded with Keras's safe_mode: code stored "
-                                           "in it (a Lambda layer) is refused, never run.")],
+    target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name, a run folder "
+                                           "(its trained weights) or a saved MODEL.keras. A .keras file is loaded "
+                                           "with Keras's safe_mode: code stored in it (a Lambda layer) is refused, "
+                                           "never run.")],
     set_: SetOption = None,
     csv: Annotated[Optional[Path], typer.Option("--csv", dir_okay=False, help="Write every figure of every layer to this CSV file.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per layer with weights instead of the table.")] = False,
@@ -309,13 +310,16 @@ def diagnose(
 
 
 def _model_to_diagnose(target: Path, overrides: list[str]):
-    """A config's freshly built model, or a .keras file loaded without running any code stored in it."""
+    """A config's freshly built model, a run folder's trained model, or a .keras file loaded without running any
+    code stored in it."""
     import warnings
     import zipfile
 
     from . import catalog, config as config_module, runs
     from .backend import keras
 
+    if target.is_dir() and any((target / name).is_file() for name in ("config.yaml", "summary.json")):
+        target = runs.ensure_model(target)  # a run folder: its trained model (a sweep's is written on demand)
     if target.suffix != ".keras":
         return runs.prepare(config_module.load(catalog.resolve(target), overrides))[2]
     if target.is_dir():

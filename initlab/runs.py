@@ -4,11 +4,13 @@ import functools
 import importlib.metadata
 import importlib.util
 import math
+import os
 import platform
 import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from .errors import UserError
 from .probes import PROBE_ROWS, Probe
 from .result import RunResult, histogram_epochs, keep_samples
 
+MODEL = "model.keras"  # written by `initlab run`; in a sweep's run folders only on demand (ensure_model)
 
 
 def run_id(config: config_module.Config) -> str:
@@ -211,22 +214,23 @@ def summary_of(result: RunResult, run_name: str) -> dict:
     }
 
 
-def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True) -> Path:
-    """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only."""
+def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True, model_file: bool = True) -> Path:
+    """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only.
+    Without model_file (a sweep's runs) no model.keras is written: ensure_model(folder) writes it when asked."""
     target = run_dir(result.config, out)
     with records.staged(target) as stage:
-        _fill(stage, result, target.name, pictures)
+        _fill(stage, result, target.name, pictures, model_file)
     return target
 
 
-def _fill(stage: Path, result: RunResult, run_name: str, pictures: bool) -> None:
+def _fill(stage: Path, result: RunResult, run_name: str, pictures: bool, model_file: bool = True) -> None:
     (stage / "config.yaml").write_text(config_module.dump(result.config))
     if result.error is None:
-        _write_records(result, stage, run_name, pictures)
+        _write_records(result, stage, run_name, pictures, model_file)
     records.seal(stage, summary_of(result, run_name))  # last: lists every file, marks the folder complete
 
 
-def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool) -> None:
+def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool, model_file: bool) -> None:
     config = result.config
     records.write_metrics(result.history, stage / "metrics.csv", result.metric)
     records.write_layers(result.layer_rows, stage / "layers.csv")
@@ -236,12 +240,14 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     result.signal.to_csv(stage / "signal.csv", index=False)
     if result.tensorboard_dir:
         shutil.move(result.tensorboard_dir, stage / "tensorboard")
+    if not (pictures or model_file):  # a sweep's run: no Keras model at all (building and saving one cost more
+        if result.boundary:               # than its training); its still view is made with the model, on demand
+            np.savez_compressed(stage / "boundary.npz", **result.boundary)
+        return
     data = load_data(config)
-    model = model_module.build(config, data.n_features, data.task, data.n_classes)
-    model.set_weights([result.weights_final[name] for name in model_module.weights_by_name(model)])
-    model_module.compile(model, config, data.task)
-    model.optimizer.build(model.trainable_variables)  # a loadable file wants the optimizer's variables to exist
-    model.save(stage / "model.keras")
+    model = trained_model(config, result.weights_final, data)
+    if model_file:
+        model.save(stage / MODEL)
     if frames.drawable(data):  # the frames, the final weights' view of the plane and the data: pictures need no model
         np.savez_compressed(stage / "boundary.npz", **{**result.boundary, **frames.still(model, data)})
     if pictures:
@@ -250,35 +256,76 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
         drawing.draw(stage, f"{config.name}: {run_name}")
 
 
-def redraw(folder: str | Path) -> None:
-    """`initlab plot`: the pictures again, from a finished run folder whose records are whole (a UserError says
-    what is missing); its summary then lists the new pictures."""
+def trained_model(config: config_module.Config, weights: dict[str, np.ndarray], data: data_module.Dataset):
+    """The compiled Keras model of a config holding `weights` (weights_*.npz's keys): what model.keras holds."""
+    model = model_module.build(config, data.n_features, data.task, data.n_classes)
+    model.set_weights([weights[name] for name in model_module.weights_by_name(model)])
+    model_module.compile(model, config, data.task)
+    model.optimizer.build(model.trainable_variables)  # a loadable file wants the optimizer's variables to exist
+    return model
+
+
+def ensure_model(folder: str | Path) -> Path:
+    """A finished run folder's model.keras, written from its config.yaml and weights_final.npz if it has none yet
+    (a sweep writes its runs without one); the folder's summary then lists it. A UserError if it cannot be."""
     folder = Path(folder)
+    path = folder / MODEL
+    config = _saved_config(folder, "a model")
+    if path.is_file():
+        return path
+    data = load_data(config)
+    with records.holding(folder.parent), records.writing(folder, key=None):
+        if path.is_file():  # another process wrote it while this one waited for the lock
+            return path
+        staging = folder / f".{uuid.uuid4().hex[:8]}.{MODEL}"  # hidden, never sealed; renamed whole
+        try:
+            with np.load(folder / "weights_final.npz") as weights:
+                trained_model(config, dict(weights), data).save(staging)
+            os.replace(staging, path)
+        finally:
+            staging.unlink(missing_ok=True)
+        records.reseal(folder)
+    return path
+
+
+def _saved_config(folder: Path, wanted: str) -> config_module.Config:
+    """The resolved config of a complete, trained run folder (a UserError says what is missing or wrong)."""
     if not folder.is_dir():
         raise UserError("no such folder", str(folder))
     missing = {name: what for name, what in records.problems(folder).items() if not name.endswith((".png", ".gif"))}
     if missing:
-        raise UserError(f"damaged run folder, cannot draw it: {records.describe(missing)}; run it again", str(folder))
+        raise UserError(f"damaged run folder, cannot make {wanted} from it: {records.describe(missing)}; run it again",
+                        str(folder))
     if records.read_summary(folder)["status"] == "failed":
-        raise UserError("a failed run has no records to draw", str(folder))
-    boundary = drawing.recorded_boundary(folder)
-    if not drawing.STILL <= boundary.keys() and (folder / "model.keras").is_file():
-        boundary = _older_boundary(folder, boundary)
-    with records.writing(folder, key=None):
-        drawing.draw(folder, f"{config_module.read_yaml(folder / 'config.yaml')['name']}: {folder.name}", boundary)
-        records.reseal(folder)
-
-
-def _older_boundary(folder: Path, recorded: dict) -> dict:
-    """A run folder written before boundary.npz held the final view of the plane and the data: both from its model
-    and its data set, as pictures were drawn then."""
+        raise UserError(f"a failed run has no records to make {wanted} from", str(folder))
     config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"),
                                     allow_large=True)  # it trained once: the limits were passed or lifted then
     config._source = Path(records.read_summary(folder)["config_dir"]) / "config.yaml"
+    return config
+
+
+def redraw(folder: str | Path) -> None:
+    """`initlab plot`: the pictures again, from a finished run folder whose records are whole (a UserError says
+    what is missing); its summary then lists the new pictures."""
+    folder = Path(folder)
+    config = _saved_config(folder, "pictures")
+    from . import drawing  # matplotlib: only when drawing
+
+    boundary = drawing.recorded_boundary(folder)
+    if not drawing.STILL <= boundary.keys():  # an older folder, or a sweep's run: the still view from its model
+        boundary = _still_from_model(folder, config, boundary)
+    with records.writing(folder, key=None):
+        drawing.draw(folder, f"{config.name}: {folder.name}", boundary)
+        records.reseal(folder)
+
+
+def _still_from_model(folder: Path, config: config_module.Config, recorded: dict) -> dict:
+    """What boundary.png needs (the final weights' view of the plane, the data) for a folder whose boundary.npz
+    lacks it: a sweep's run, or one written before boundary.npz held it; from its model.keras, written if need be."""
     data = load_data(config)
     if not frames.drawable(data):
         return recorded
-    model = _keras().saving.load_model(folder / "model.keras", compile=False)
+    model = _keras().saving.load_model(ensure_model(folder), compile=False)
     return {**recorded, **frames.still(model, data)}
 
 

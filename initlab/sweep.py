@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -301,21 +302,63 @@ def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result)
     pictures = len(the_plan.planned) <= 12 if pictures is None else pictures
     work = [[pending[j] for j in members] for members in groups([the_plan.resolved[i] for i in pending])]
     out = the_plan.sweep_dir.parent
+
+    def write(results: list) -> None:
+        for result in results:
+            runs.write(result, out, pictures, model_file=False)  # model.keras on demand: runs.ensure_model
+            if on_result is not None:
+                on_result(result)
+
     try:
-        for results in dispatch.run_groups([[the_plan.resolved[i] for i in group] for group in work], workers, scheduler):
-            for result in results:
-                runs.write(result, out, pictures)
-                if on_result is not None:
-                    on_result(result)
-            failed = next((r for r in results if r.error), None)
-            if fail_fast and failed is not None:
-                raise SweepFailed(f"{runs.run_id(failed.config)}: {failed.error}")
+        # without pictures a run folder is plain files (no Keras, no matplotlib): written while the next group trains
+        with WriteBehind(threaded=not pictures) as behind:
+            for results in dispatch.run_groups([[the_plan.resolved[i] for i in group] for group in work], workers,
+                                               scheduler):
+                behind.submit(write, results)
+                failed = next((r for r in results if r.error), None)
+                if fail_fast and failed is not None:
+                    raise SweepFailed(f"{runs.run_id(failed.config)}: {failed.error}")
     except BaseException as error:
         with contextlib.suppress(UserError):  # a full disk: the first error is the one to tell
             # interrupted, the tables only: the pictures take seconds (the next call draws them)
             report(the_plan, figures=not isinstance(error, KeyboardInterrupt))
         raise
     return report(the_plan)
+
+
+class WriteBehind:
+    """One group's run folders written in a thread while the next group trains. At most one group waits to be written
+    (memory stays bounded by two groups); a write's error (a full disk) is raised at the next submit or on leaving,
+    where the writes still under way are finished first (an interrupted sweep keeps every group it trained)."""
+
+    def __init__(self, threaded: bool):
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="initlab-writer") if threaded else None
+        self.writing = None
+
+    def submit(self, write, results: list) -> None:
+        self.wait()
+        if self.pool is None:
+            write(results)
+        else:
+            self.writing = self.pool.submit(write, results)
+
+    def wait(self) -> None:
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            writing.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        try:
+            self.wait()
+        except Exception:
+            if kind is None:
+                raise  # otherwise the error that stopped the sweep is the one to tell
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
 
 
 def report(the_plan: Plan, figures: bool = True):

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from initlab import records
+from initlab import records, runs
 from initlab.cli import app
 from tests.conftest import raw_config
 from tests.test_sweep_execution import (_initlab, assert_clean, complete_runs, listed, run_sweep, sweep_command,
@@ -112,6 +112,9 @@ def test_damaged_folders_are_listed_refused_and_retrained(tmp_path):
     (no_metrics / "metrics.csv").unlink()
     npz = (cut_npz / "weights_final.npz").read_bytes()
     (cut_npz / "weights_final.npz").write_bytes(npz[:-100])
+    assert not (no_model / "model.keras").exists()  # a sweep's runs get model.keras on demand, then it is sealed
+    runs.ensure_model(no_model)
+    assert "model.keras" in records.read_summary(no_model)["files"] and records.is_complete(no_model)
     (no_model / "model.keras").unlink()
     kept = snapshot(intact)
 
@@ -138,7 +141,8 @@ def test_damaged_folders_are_listed_refused_and_retrained(tmp_path):
     assert "trained 4 runs (0 failed); 1 already complete" in again.stderr, again.stderr
     assert all(records.is_complete(f) for f in folders) and listed(out / "damage") == {f.name for f in folders}
     assert_clean(out / "damage")
-    assert {k: v for k, v in snapshot(intact).items() if not k.endswith((".png", ".json"))} == \
+    # plot added its pictures and the model.keras it drew from; the records are untouched
+    assert {k: v for k, v in snapshot(intact).items() if not k.endswith((".png", ".json", ".keras"))} == \
         {k: v for k, v in kept.items() if not k.endswith(".json")}
 
 

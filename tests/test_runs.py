@@ -164,3 +164,16 @@ def test_boundary_frames_show_the_weights_of_their_epochs(tmp_path):
     (folder / "boundary.gif").unlink()
     runs.redraw(folder)  # initlab plot draws it again from the records
     assert (folder / "boundary.gif").is_file()
+
+
+def test_records_csv_files_are_the_bytes_pandas_writes(tmp_path):
+    from initlab.probes import COLUMNS
+
+    result = runs.train(make_config(data={"validation_split": 0.0}, train={"epochs": 2}))
+    assert all(np.isnan(row["val_loss"]) for row in result.history)  # empty cells, as pandas writes NaN
+    odd = {"epoch": 3, "loss": float("inf"), "accuracy": np.float32(0.1), "val_loss": None, "val_accuracy": np.nan}
+    metric_columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    for rows, columns in ((result.history + [odd], metric_columns), (result.layer_rows, COLUMNS)):
+        records.write_rows(rows, columns, tmp_path / "fast.csv")
+        pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "pandas.csv", index=False)
+        assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()

@@ -350,3 +350,44 @@ def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path, monkeypatch):
     assert drawn["cols"] == ["[2] / 0.01", "[2] / 0.1", "[3] / 0.01", "[3] / 0.1"]
     assert len(drawn["panels"]) == 8  # one per cell, the first seed's run
     assert sorted(drawn["panels"].values()) == sorted(f.name for f, run in zip(folders, planned) if run.seed == 0)
+
+
+# ---- a sweep's run folders: no model.keras until asked ---------------------------------------------------------------
+RUN_RECORDS = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
+               "signal.csv", "histograms.npz"}
+
+
+def test_a_sweep_run_gets_its_model_on_demand(tmp_path):
+    from initlab import records, runs
+    from initlab.backend import keras
+
+    grid = {"model.kernel_initializer": INITIALIZERS[:2]}
+    path = write_sweep(tmp_path, {"name": "lazy", "base": "base.yaml", "grid": grid})
+    out = tmp_path / "out"
+    assert invoke(path, out, "--set", "train.epochs=2", "--no-pictures").exit_code == 0
+    first, second = sorted(d for d in (out / "lazy").iterdir() if d.is_dir())
+    for folder in (first, second):  # the records, sealed, and no Keras model was built to write them
+        assert {p.name for p in folder.iterdir()} == RUN_RECORDS
+        assert set(records.read_summary(folder)["files"]) == RUN_RECORDS - {"summary.json"}
+
+    diagnosed = runner.invoke(app, ["diagnose", str(first), "--json"])
+    assert diagnosed.exit_code in (0, 1), diagnosed.output
+    assert [row["layer"] for row in json.loads(diagnosed.stdout)] == ["hidden_1", "output"]
+    assert "model.keras" in records.read_summary(first)["files"] and records.is_complete(first)
+    written = (first / "model.keras").stat().st_mtime_ns
+    assert runs.ensure_model(first) == first / "model.keras" and (first / "model.keras").stat().st_mtime_ns == written
+
+    # the file holds the trained weights: it predicts what they predict, and scores the summary's final loss
+    model = keras().saving.load_model(first / "model.keras")
+    data = runs.load_data(make_config())
+    with np.load(first / "weights_final.npz") as weights:
+        hidden = np.maximum(data.x_train @ weights["hidden_1/kernel"] + weights["hidden_1/bias"], 0)
+        expected = 1 / (1 + np.exp(-(hidden @ weights["output/kernel"] + weights["output/bias"])))
+    np.testing.assert_allclose(model.predict(data.x_train, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    scores = model.evaluate(data.x_train, data.y_train, batch_size=32, verbose=0, return_dict=True)
+    assert abs(scores["loss"] - records.read_summary(first)["final"]["loss"]) < 1e-5
+
+    drawn = runner.invoke(app, ["plot", str(second)])  # pictures of a folder that had no model.keras
+    assert drawn.exit_code == 0, drawn.output
+    assert {"model.keras", "history.png", "boundary.png"} <= set(records.read_summary(second)["files"])
+    assert records.is_complete(second) and not [p for p in second.iterdir() if p.name.startswith(".")]

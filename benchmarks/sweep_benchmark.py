@@ -1,0 +1,146 @@
+"""Sweeps of 40, 400 and 2000 runs against one plain model.fit: wall time, time per run, peak memory, disk per run.
+
+python benchmarks/sweep_benchmark.py [--repeats N] [--sizes 40 400 2000] [--append]   (from anywhere)
+
+Every sweep is configs/compare_initializers_relu.yaml (8 initializers, 10 ReLU units, 100 epochs on the U-shape)
+with more seeds: 5, 50 and 250. Each command is a fresh process; its peak memory is the child's ru_maxrss. One plain
+fit is `python benchmarks/plain_keras.py --units 10 --initializer he_normal` (one run of the sweep), timed in the
+same session, round-robin with the sweeps, as is the floor every process pays: importing TensorFlow, Keras, initlab.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SWEEP = REPO / "configs/compare_initializers_relu.yaml"
+PLAIN = [sys.executable, "benchmarks/plain_keras.py", "--units", "10", "--initializer", "he_normal"]
+FLOOR = [sys.executable, "-c", "import tensorflow, keras, initlab"]
+TARGETS = {40: 0.6, 400: 2.0}  # sweep wall time / one plain fit, at most
+PEAK_TARGET = {400: 1024}  # MiB
+
+
+def initlab_command() -> str:
+    beside = Path(sys.executable).parent / "initlab"
+    return str(beside) if beside.exists() else "initlab"
+
+
+def sweep_file(folder: Path, runs: int) -> Path:
+    """The benchmark sweep with runs / 8 seeds, its base config found where the original's is."""
+    sweep = yaml.safe_load(SWEEP.read_text())
+    sweep["base"] = str((SWEEP.parent / sweep["base"]).resolve())
+    sweep["name"] = f"bench_{runs}"
+    sweep["seeds"] = list(range(runs // len(sweep["grid"]["model.kernel_initializer"])))
+    path = folder / f"bench_{runs}.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    return path
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak resident MiB) of one fresh child process run from the repo root."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({child.returncode}):\n{stderr.decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024  # Linux: kilobytes
+
+
+def disk_per_run(sweep_dir: Path) -> tuple[float, float]:
+    """(bytes of files, bytes of disk blocks) per run folder."""
+    folders = [d for d in sweep_dir.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    files = [p.stat() for d in folders for p in d.rglob("*") if p.is_file()]
+    return sum(s.st_size for s in files) / len(folders), sum(s.st_blocks * 512 for s in files) / len(folders)
+
+
+def run(sizes: list[int], repeats: int) -> dict:
+    """Round-robin: each repeat times the plain fit, the import floor and every sweep once (a fresh output folder)."""
+    times = {"plain": [], "floor": [], **{n: [] for n in sizes}}
+    peaks = {"plain": [], "floor": [], **{n: [] for n in sizes}}
+    disk = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        files = {n: sweep_file(scratch, n) for n in sizes}
+        for repeat in range(repeats):
+            for name in ["plain", "floor", *sizes]:
+                out = scratch / f"out-{name}-{repeat}"
+                command = {"plain": PLAIN, "floor": FLOOR}.get(name) or \
+                    [initlab_command(), "sweep", str(files[name]), "--out", str(out)]
+                seconds, peak = measure(command)
+                times[name].append(seconds)
+                peaks[name].append(peak)
+                print(f"  {name}: {seconds:.2f} s, peak {peak:.0f} MiB", file=sys.stderr)
+                if name in sizes:
+                    disk[name] = disk_per_run(out / f"bench_{name}")
+                    subprocess.run(["rm", "-rf", str(out)], check=True)
+    return {"times": times, "peaks": peaks, "disk": disk}
+
+
+def report(measured: dict, sizes: list[int], repeats: int, load: str) -> str:
+    import keras
+    import tensorflow
+
+    times, peaks, disk = measured["times"], measured["peaks"], measured["disk"]
+    plain, floor = statistics.median(times["plain"]), statistics.median(times["floor"])
+    lines = [
+        "", "# Benchmark: sweeps of 40, 400 and 2000 runs against one plain `model.fit`", "",
+        f"- command: `python benchmarks/sweep_benchmark.py --repeats {repeats} --append` (from the repo root)",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
+        f"- machine: nproc {os.cpu_count()}, {platform.platform()}, python {platform.python_version()}, "
+        f"tensorflow {tensorflow.__version__}, keras {keras.__version__}",
+        f"- 1-minute load average before / after: {load} (above 2: other engineers' work shared the 2 cores)",
+        "- the sweep: `configs/compare_initializers_relu.yaml` (8 initializers x 10 ReLU units x 100 epochs, "
+        "populations of up to 64 runs) with 5, 50 and 250 seeds; `initlab sweep` as a user runs it (run folders "
+        "without per-run pictures or model.keras, the sweep's tables and pictures); each a fresh process, "
+        f"{repeats} round-robin repeats, medians; peak memory is the child's ru_maxrss",
+        f"- one plain fit (`{' '.join(PLAIN[1:])}`): {plain:.2f} s, peak {statistics.median(peaks['plain']):.0f} MiB; "
+        f"import floor (`python -c \"import tensorflow, keras, initlab\"`): {floor:.2f} s "
+        f"({floor / plain:.2f} of a plain fit)",
+        "",
+        "| runs | wall s | repeats s | per run s | x one plain fit | target | peak MiB | disk per run (files / blocks) |",
+        "| ---: | ---: | --- | ---: | ---: | --- | ---: | --- |",
+    ]
+    for n in sizes:
+        wall, peak = statistics.median(times[n]), statistics.median(peaks[n])
+        ratio = wall / plain
+        goals = []
+        if n in TARGETS:
+            goals.append(f"<= {TARGETS[n]}: {'met' if ratio <= TARGETS[n] else 'missed'}")
+        if n in PEAK_TARGET:
+            goals.append(f"peak <= {PEAK_TARGET[n]} MiB: {'met' if peak <= PEAK_TARGET[n] else 'missed'}")
+        files, blocks = disk[n]
+        lines.append(f"| {n} | {wall:.2f} | {', '.join(f'{t:.2f}' for t in times[n])} | {wall / n:.3f} | "
+                     f"{ratio:.2f} | {'; '.join(goals) or '-'} | {peak:.0f} | {files / 1024:.0f} KiB / "
+                     f"{blocks / 1024:.0f} KiB |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[40, 400, 2000], help="runs per sweep (multiples of 8)")
+    parser.add_argument("--append", action="store_true", help="append the section to benchmarks/results.md")
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    measured = run(args.sizes, args.repeats)
+    section = report(measured, args.sizes, args.repeats, f"{load_before:.2f} / {os.getloadavg()[0]:.2f}")
+    print(section)
+    if args.append:
+        with open(Path(__file__).with_name("results.md"), "a") as out:
+            out.write(section)
+
+
+if __name__ == "__main__":
+    main()
