@@ -14,7 +14,7 @@ LAYERS = {
     "writers": {"report", "plots", "records", "checklist_report"},  # files from records only
     "train": {"engine", "population", "probes", "signal", "result", "frames"},  # train and measure; never know run folders
     "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
-    "model": {"model"},
+    "model": {"model", "lsuv"},
     "ground": {"config", "data", "initializers", "limits", "catalog"},
     "base": {"backend", "errors", "interrupts"},
 }
