@@ -140,7 +140,9 @@ def length_fixed_point(activation: str, weight_var_n: float, bias_var: float, it
     """q* of q_l = sigma_w^2 E[phi(z)^2] + sigma_b^2, z ~ N(0, q_{l-1}), iterated from q = 1."""
     q = 1.0
     for _ in range(iterations):
-        q = weight_var_n * mean_square_activation(activation, q) + bias_var
+        q, before = weight_var_n * mean_square_activation(activation, q) + bias_var, q
+        if abs(q - before) <= 1e-12 * max(q, 1e-300):
+            break
     return q
 
 
@@ -159,9 +161,11 @@ def depth_scale(activation: str, weight_var_n: float, bias_var: float) -> dict:
     phi, slope = _ACTIVATIONS[activation]
     q = length_fixed_point(activation, weight_var_n, bias_var)
     chi_1 = weight_var_n * _pair_mean(slope, slope, q, 1.0)
-    c = 0.5
-    for _ in range(1000):
-        c = min(1.0, (weight_var_n * _pair_mean(phi, phi, q, c) + bias_var) / q) if q > 0 else 1.0
+    c = 1.0 if chi_1 <= 1 else 0.5  # ordered: every pair of inputs ends up aligned, c* = 1
+    for _ in range(1000 if chi_1 > 1 else 0):
+        c, before = (min(1.0, (weight_var_n * _pair_mean(phi, phi, q, c) + bias_var) / q) if q > 0 else 1.0), c
+        if abs(c - before) < 1e-10:
+            break
     chi_c = weight_var_n * _pair_mean(slope, slope, q, c)
     xi = float("inf") if abs(np.log(chi_c)) < 1e-12 else -1.0 / np.log(chi_c)
     return {"q_star": q, "c_star": float(c), "chi_1": chi_1, "xi_c": abs(float(xi))}

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).parents[1] / "initlab"
 # Top to bottom. A module may import its own layer or any layer below it, never one above.
 LAYERS = {
     "faces": {"cli", "keras", "__init__", "__main__"},
-    "lab": {"runs", "sweep", "dispatch", "reproduce"},
+    "lab": {"runs", "sweep", "dispatch", "reproduce", "papers"},
     "writers": {"report", "plots", "records", "checklist_report"},  # files from records only
     "train": {"engine", "population", "probes", "signal", "result", "frames"},  # train and measure; never know run folders
     "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
