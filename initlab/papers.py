@@ -126,7 +126,7 @@ def _norm_ratios(path: Path, x: np.ndarray) -> np.ndarray:
     """||x W_1 ... W_L|| / ||x|| per probe row, through the hidden layers of a linear net (biases are zero)."""
     with np.load(path / "weights_initial.npz") as weights:
         a = x.astype(np.float64)
-        for name in sorted((k.split("/")[0] for k in weights if k.startswith("hidden_")), key=lambda n: int(n.split("_")[1])):
+        for name in sorted({k.split("/")[0] for k in weights if k.startswith("hidden_")}, key=lambda n: int(n.split("_")[1])):
             a = a @ weights[f"{name}/kernel"].astype(np.float64)
     return np.linalg.norm(a, axis=1) / np.linalg.norm(x, axis=1)
 

@@ -58,23 +58,29 @@ def test_saxe2014_orthogonal_preserves_norms_and_its_learning_time_stays_flat(re
     row = replayed[0]["saxe2014"]
     exact, loose = _numbers(row["measured"])[:2]
     assert exact <= 1e-4 < 0.05 < loose  # orthogonal: float32 rounding only; Gaussian: norms spread
-    assert row["verdict"] == "holds"
+    orthogonal, gaussian = (list(map(int, re.findall(r"\d+", part))) for part in
+                            re.search(r"orthogonal ([\d, ]+), Gaussian ([\d, ]+)", row["measured"]).groups())
+    assert orthogonal[-1] <= 1.5 * orthogonal[0] and gaussian[-1] > orthogonal[-1]
+    # the brief run stops at depth 16, where the Gaussian nets are 1.75x slower, short of the 2x margin (the full
+    # sweep's depth 32: 3.25x, "holds")
+    assert row["verdict"].startswith("holds qualitatively")
 
 
 def test_mishkin2016_lsuv_variance_one_and_the_thin_net_trains_where_small_init_stalls(replayed):
     row = replayed[0]["mishkin2016"]
-    worst, small, lsuv, _ = _numbers(row["measured"])
+    worst, small, lsuv, _ = _numbers(row["measured"].replace("N(0, 0.01^2)", "small init"))
     assert row["verdict"] == "holds"
     assert worst < 0.1 and small >= papers.STALLED > papers.TRAINS > lsuv
 
 
 def test_schoenholz2017_phase_diagram_measured_against_six_xi(replayed):
     row = replayed[0]["schoenholz2017"]
-    assert "cells on the side of 6 xi_c" in row["measured"]
-    assert row["verdict"].startswith(VERDICTS["schoenholz2017"])
-
-
-VERDICTS = {"schoenholz2017": "holds"}
+    agree = float(re.search(r"(\d+)% of", row["measured"]).group(1))
+    deepest = dict(re.findall(r"([\d.]+): (\d+)", row["measured"].split("sigma_w^2: ")[1]))
+    assert int(deepest["1.76"]) == max(map(int, deepest.values()))  # the deepest net that trains sits at the edge of chaos
+    # 2 x 3 cells and 4 epochs: sigma_w^2 = 1 still trains at depth 24 (6 xi_c = 22) and 4 does not (6 xi_c = 42),
+    # so only 4 of 6 cells agree (the full sweep: 83% of 30, "holds")
+    assert agree < 80 and row["verdict"].startswith("holds qualitatively")
 
 
 def test_each_paper_sweep_has_its_header_and_an_index_entry():
