@@ -399,16 +399,22 @@ def reproduce(
     configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),
     out: OutOption = Path("outputs"),
+    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names claims (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017), --quick runs each one's smaller sweep.")] = False,
 ):
     """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
-    from . import catalog, reproduce as reproduce_module
+    from . import catalog, papers as papers_module, reproduce as reproduce_module
 
-    unknown = [name for name in only or [] if name not in reproduce_module.NAMES]
+    names = list(papers_module.CLAIMS) if papers else reproduce_module.NAMES
+    unknown = [name for name in only or [] if name not in names]
     if unknown:
-        _fail(UserError(f"unknown entry '{unknown[0]}'{did_you_mean(unknown[0], reproduce_module.NAMES)}; "
-                        f"allowed: {', '.join(reproduce_module.NAMES)}", "--only"))
+        _fail(UserError(f"unknown entry '{unknown[0]}'{did_you_mean(unknown[0], names)}; "
+                        f"allowed: {', '.join(names)}", "--only"))
+    report = lambda line: typer.echo(line, err=True)  # noqa: E731
     try:
-        reproduce_module.reproduce(configs or catalog.folder(), docs, out, only, quick, report=lambda line: typer.echo(line, err=True))
+        if papers:
+            papers_module.reproduce(docs, out, quick, only, report=report)
+        else:
+            reproduce_module.reproduce(configs or catalog.folder(), docs, out, only, quick, report=report)
     except UserError as error:
         _fail(error)
     typer.echo(str(docs))

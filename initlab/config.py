@@ -170,6 +170,9 @@ class ModelConfig(Strict):
     kernel_initializer: InitSpec = "glorot_uniform"  # a Keras name, {name: ..., params} or {class_name, config}
     bias_initializer: InitSpec = "zeros"
     set_weights: Weight | None = None  # after build, every weight array (kernels AND biases) set to this value
+    data_init: Literal["lsuv"] | None = None  # lsuv: rescale each layer on one training batch to output variance 1
+    data_init_tol: Float = Field(0.1, gt=0, lt=1)  # lsuv stops when |output variance - 1| < tol
+    data_init_iters: Int = Field(10, ge=1, le=100)  # lsuv's most rescalings per layer
 
     _activations = field_validator("activation", "output_activation")(lambda v: _keras_name("activation", v))
     _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_initializer)
@@ -178,6 +181,13 @@ class ModelConfig(Strict):
     def _hidden_from_layers(self):
         if self.layers is not None:
             self.hidden = [layer.units for layer in self.layers]
+        return self
+
+    @model_validator(mode="after")
+    def _orthogonal_under_lsuv(self):
+        """LSUV starts from orthogonal kernels (the paper's Algorithm 1) unless the user chose an initializer."""
+        if self.data_init == "lsuv" and "kernel_initializer" not in self.model_fields_set:
+            self.kernel_initializer = "orthogonal"
         return self
 
     def activations_fit(self):
@@ -242,6 +252,7 @@ class Config(Strict):
     record: RecordConfig = RecordConfig()
     _source: Path | None = PrivateAttr(None)  # the file it was read from: relative data paths start there
     _allow_large: bool = PrivateAttr(False)  # validated with --allow-large: the data limits are lifted too
+    _data_init: dict | None = PrivateAttr(None)  # what model.data_init did to the initial weights (summary.json)
 
     @field_validator("name")
     @classmethod

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import initializers
+from . import initializers, lsuv
 from .backend import keras as _keras
 from .config import Config
 
@@ -54,6 +54,18 @@ def build(config: Config, n_features: int, task: str, n_classes: int):
         # the tutorial's cell: every array from get_weights(), kernels and biases alike, overwritten by one value
         model.set_weights([np.full(w.shape, spec.set_weights, dtype=w.dtype) for w in model.get_weights()])
     return model
+
+
+def data_init(model, config: Config, x: np.ndarray) -> dict | None:
+    """model.data_init on a built model: its layers' weights rescaled on the batch x (LSUV); what it did, or None."""
+    spec = config.model
+    if spec.data_init is None:
+        return None
+    pairs = [(layer.kernel.numpy(), layer.bias.numpy()) for layer in model.layers]
+    scaled, report = lsuv.lsuv(pairs, [layer.activation for layer in model.layers], x, spec.data_init_tol, spec.data_init_iters)
+    for layer, pair in zip(model.layers, scaled):
+        layer.set_weights(list(pair))
+    return report
 
 
 def compile(model, config: Config, task: str) -> None:

@@ -387,3 +387,36 @@ def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") ->
     axes[0].legend(fontsize=8, loc="upper right")
     fig.suptitle(title or "measured (dots) against theory (dashes) at initialization")
     _save(fig, path, tight=True)
+
+
+def paper_lines(panels: list[dict], path, title: str) -> None:
+    """A replayed paper's figure: one panel per dict {title, xlabel, log, series: {label: (x, y)}}, side by side."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for label, (x, y) in panel["series"].items():
+            ax.plot(x, y, "o-" if len(x) < 40 else "-", markersize=3, label=label)
+        if panel["log"]:
+            _log_y(ax)
+        ax.set_xlabel(panel["xlabel"])
+        ax.set_title(panel["title"], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _suptitle(fig, title)
+    _save(fig, path, tight=True)
+
+
+def phase_diagram(grid: pd.DataFrame, weight_var: np.ndarray, xi: np.ndarray, multiple: float, path, title: str) -> None:
+    """Training accuracy over (sigma_w^2 columns, depth rows) as a heatmap, with the mean-field depth scale xi_c and
+    `multiple` xi_c drawn over it (the cells are centred on their sigma_w^2 and depth)."""
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    x, y = grid.columns.to_numpy(float), grid.index.to_numpy(float)
+    image = ax.pcolormesh(x, y, grid.to_numpy(float), shading="nearest", cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label="training accuracy")
+    ax.plot(weight_var, xi, "w--", label="xi_c (mean field)")
+    ax.plot(weight_var, multiple * xi, "w-", label=f"{multiple:g} xi_c")
+    ax.set_ylim(0, y.max() * 1.1 + 1)
+    ax.set_xlabel("sigma_w^2")
+    ax.set_ylabel("depth (hidden layers)")
+    ax.legend(fontsize=8, loc="upper right")
+    _suptitle(fig, title)
+    _save(fig, path, tight=True)

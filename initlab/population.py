@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from . import cadence, engine, initializers, model as model_module, signal, stats
+from . import cadence, engine, initializers, lsuv, model as model_module, signal, stats
 from .backend import keras as _keras, tf as _tf
 from .data import Dataset
 from .probes import PROBE_ROWS
@@ -24,8 +24,9 @@ def can_join(config) -> bool:
     return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS
 
 
-def initial_weights(config, n_features: int, task: str, n_classes: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed."""
+def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed; then
+    model.data_init on the probe batch x as runs.prepare does it (its report kept on the config, for summary.json)."""
     layers = config.model.hidden_layers()
     units = [layer.units for layer in layers] + [n_classes if task == "multiclass" else 1]
     kernels = [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
@@ -39,6 +40,12 @@ def initial_weights(config, n_features: int, task: str, n_classes: int) -> list[
             k, b = np.full_like(k, config.model.set_weights), np.full_like(b, config.model.set_weights)
         weights.append((k, b))
         fan_in = width
+    if config.model.data_init is not None:
+        keras = _keras()
+        activations = [keras.activations.get(layer.activation) for layer in layers]
+        activations.append(keras.activations.get(config.model.output_activation or model_module.TASK_DEFAULTS[task][0]))
+        spec = config.model
+        weights, config._data_init = lsuv.lsuv(weights, activations, x, spec.data_init_tol, spec.data_init_iters)
     return weights
 
 
@@ -57,7 +64,7 @@ class Population:
         self.names = model_module.layer_names(len(layers))
         self.activations = [layer.activation for layer in layers] + [first.model.output_activation]
         self.activation_fns = [keras.activations.get(name) for name in self.activations]
-        drawn = [initial_weights(c, data.n_features, data.task, data.n_classes) for c in configs]
+        drawn = [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS]) for c in configs]
         self.initial = drawn
         self.kernels = [tf.Variable(np.stack([m[i][0] for m in drawn]), name=f"{n}_kernel") for i, n in enumerate(self.names)]
         self.biases = [tf.Variable(np.stack([m[i][1] for m in drawn]), name=f"{n}_bias") for i, n in enumerate(self.names)]

@@ -83,6 +83,7 @@ def prepare(config: config_module.Config):
     seed_everything(config.seed)
     try:
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
+        config._data_init = model_module.data_init(model, config, data.x_train[:PROBE_ROWS])
         model_module.compile(model, config, data.task)
         model.compute_loss(y=data.y_train[:2], y_pred=model(data.x_train[:2]))
     except (ValueError, TypeError) as exc:
@@ -209,6 +210,7 @@ def summary_of(result: RunResult, run_name: str) -> dict:
         "run_id": run_name,
         "config_dir": str(config_module.source_dir(config)),
         "error": result.error,
+        "data_init": config._data_init,  # model.data_init's rescaling (LSUV): rounds and output variance per layer
         "versions": dict(_versions()),
         "git_commit": _git_commit(),
     }

@@ -1,9 +1,13 @@
 """Signal propagation at initialization, measured beside the closed-form prediction, forward and backward.
 
-Forward:  E[z_l^2] = fan_in * Var(W_l) * E[a_{l-1}^2],  with E[a^2] = g(E[z^2]) for the activation
-          (ReLU: E[z^2]/2; tanh: E[tanh(z)^2], about E[z^2] near zero; linear: E[z^2]).
+Forward:  E[z_l^2] = fan_in * Var(W_l) * E[a_{l-1}^2] + E[b_l^2],  with E[a^2] = g(E[z^2]) for the activation
+          (ReLU: E[z^2]/2; tanh: E[tanh(z)^2], about E[z^2] near zero; linear: E[z^2]); in mean-field terms
+          q_l = sigma_w^2 E[phi(z)^2] + sigma_b^2 (sigma_w^2 = fan_in * Var(W)).
 Backward: E[d_l^2] = E[f'(z_l)^2] * fan_out_l * Var(W_{l+1}) * E[d_{l+1}^2], d = dL/dz, with a unit-variance
           gradient injected at the output (ReLU: E[f'^2] = 1/2). fan_out_l is the next layer's width.
+Depth scale (Schoenholz et al. 2017): the length q* and correlation c* fixed points of deep random nets, and
+          xi_c = -1 / ln(sigma_w^2 E[phi'(u1) phi'(u2)]) at c* (in the ordered phase c* = 1: -1/ln(chi_1)), which
+          diverges at the order-to-chaos transition chi_1 = sigma_w^2 E[phi'(z)^2] = 1.
 """
 
 import numpy as np
@@ -83,10 +87,11 @@ def measure_weights(layers: list[tuple], x: np.ndarray, seed: int = 0) -> pd.Dat
         loss = tf.reduce_sum(zs[-1] * g)
     deltas = tape.gradient(loss, zs)
     rows = []
-    for (name, kernel, _, activation), z, a, delta in zip(layers, zs, activations, deltas):
+    for (name, kernel, bias, activation), z, a, delta in zip(layers, zs, activations, deltas):
         kernel = np.asarray(kernel, np.float64)
         rows.append({
             "layer": name,
+            "bias_mean_square": float(np.mean(np.asarray(bias, np.float64) ** 2)),
             "activation": activation,
             "fan_in": kernel.shape[0],
             "units": kernel.shape[1],
@@ -107,7 +112,7 @@ def predict(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     forward, incoming = [], float(frame["input_mean_square"].iloc[0])
     for row in frame.itertuples():
-        v = row.fan_in * row.weight_var * incoming
+        v = row.fan_in * row.weight_var * incoming + getattr(row, "bias_mean_square", 0.0)  # older signal.csv: none
         forward.append(v)
         incoming = mean_square_activation(row.activation, v) if supported(row.activation) else np.nan
     frame["z_mean_square_predicted"] = forward
@@ -123,3 +128,44 @@ def predict(frame: pd.DataFrame) -> pd.DataFrame:
         above = backward[i]
     frame["grad_mean_square_predicted"] = backward
     return frame
+
+
+# ---- mean field: fixed points and the depth scale (Schoenholz, Gilmer, Ganguli and Sohl-Dickstein 2017) --------
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(101)  # E[h(z)], z ~ N(0, 1): sum(w * h(nodes))
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+_ACTIVATIONS = {"tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2), "linear": (lambda z: z, np.ones_like)}
+
+
+def length_fixed_point(activation: str, weight_var_n: float, bias_var: float, iterations: int = 500) -> float:
+    """q* of q_l = sigma_w^2 E[phi(z)^2] + sigma_b^2, z ~ N(0, q_{l-1}), iterated from q = 1."""
+    q = 1.0
+    for _ in range(iterations):
+        q, before = weight_var_n * mean_square_activation(activation, q) + bias_var, q
+        if abs(q - before) <= 1e-12 * max(q, 1e-300):
+            break
+    return q
+
+
+def _pair_mean(h1, h2, q: float, c: float) -> float:
+    """E[h1(u1) h2(u2)] for u1, u2 ~ N(0, q) with correlation c (a 2-D Gauss-Hermite rule)."""
+    z1, z2 = _NODES[:, None], _NODES[None, :]
+    u1 = np.sqrt(q) * z1
+    u2 = np.sqrt(q) * (c * z1 + np.sqrt(max(1 - c * c, 0.0)) * z2)
+    return float(np.sum(_WEIGHTS[:, None] * _WEIGHTS[None, :] * h1(u1) * h2(u2)))
+
+
+def depth_scale(activation: str, weight_var_n: float, bias_var: float) -> dict:
+    """{q*, c*, chi_1, xi_c} for a deep random net of `activation` (tanh or linear) with fan_in * Var(W) =
+    weight_var_n and Var(b) = bias_var: the correlation map c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q*
+    iterated to its fixed point from c = 0.5, and xi_c = -1 / ln(sigma_w^2 E[phi'(u1) phi'(u2)]) there."""
+    phi, slope = _ACTIVATIONS[activation]
+    q = length_fixed_point(activation, weight_var_n, bias_var)
+    chi_1 = weight_var_n * _pair_mean(slope, slope, q, 1.0)
+    c = 1.0 if chi_1 <= 1 else 0.5  # ordered: every pair of inputs ends up aligned, c* = 1
+    for _ in range(1000 if chi_1 > 1 else 0):
+        c, before = (min(1.0, (weight_var_n * _pair_mean(phi, phi, q, c) + bias_var) / q) if q > 0 else 1.0), c
+        if abs(c - before) < 1e-10:
+            break
+    chi_c = weight_var_n * _pair_mean(slope, slope, q, c)
+    xi = float("inf") if abs(np.log(chi_c)) < 1e-12 else -1.0 / np.log(chi_c)
+    return {"q_star": q, "c_star": float(c), "chi_1": chi_1, "xi_c": abs(float(xi))}

@@ -10,11 +10,11 @@ PACKAGE = Path(__file__).parents[1] / "initlab"
 # Top to bottom. A module may import its own layer or any layer below it, never one above.
 LAYERS = {
     "faces": {"cli", "keras", "__init__", "__main__"},
-    "lab": {"runs", "sweep", "dispatch", "reproduce"},
+    "lab": {"runs", "sweep", "dispatch", "reproduce", "papers"},
     "writers": {"report", "plots", "records", "checklist_report", "drawing", "animation"},  # files from records only
     "train": {"engine", "population", "probes", "signal", "result", "frames", "stats"},  # train and measure; never know run folders
     "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
-    "model": {"model"},
+    "model": {"model", "lsuv"},
     "ground": {"config", "data", "initializers", "limits", "catalog", "names", "cadence"},
     "base": {"backend", "errors", "interrupts"},
 }

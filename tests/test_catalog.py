@@ -99,8 +99,10 @@ def test_the_wheel_carries_the_lessons_and_runs_them_from_an_empty_folder(tmp_pa
                     str(ROOT)], check=True, cwd=tmp_path)
     wheel = next(wheels.glob("initlab-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
-        shipped = {Path(n).stem for n in archive.namelist() if n.startswith("initlab/lessons/") and n.endswith(".yaml")}
-    assert shipped == set(catalog.names()) | {"index"}
+        shipped = [n for n in archive.namelist() if n.startswith("initlab/lessons/") and n.endswith(".yaml")]
+    assert {Path(n).stem for n in shipped if n.count("/") == 2} == set(catalog.names()) | {"index"}
+    papers = {p.name for p in (catalog.folder() / "papers").glob("*.yaml")}
+    assert {Path(n).name for n in shipped if n.startswith("initlab/lessons/papers/")} == papers and len(papers) > 5
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)], check=True)
     empty = tmp_path / "empty"

@@ -84,3 +84,47 @@ def test_layers_the_theory_does_not_cover_give_no_prediction_and_no_crash():
     assert np.isfinite(frame["z_mean_square"]).all()
     assert np.isfinite(frame["z_mean_square_predicted"].iloc[0])  # the first layer only needs the input
     assert np.isnan(frame["z_mean_square_predicted"].iloc[1:]).all()
+
+
+def test_random_biases_enter_the_forward_recursion_as_sigma_b_squared():
+    """tanh with N(0, 0.5^2) biases: q_l = sigma_w^2 E[tanh(z)^2] + sigma_b^2, measured within the finite-width spread;
+    leaving sigma_b^2 out would miss by far more than that spread."""
+    frames = []
+    for seed in range(SEEDS):
+        config = make_config(seed=seed, model={"hidden": [WIDTH] * DEPTH, "activation": "tanh", "kernel_initializer": "glorot_normal",
+                                               "bias_initializer": {"name": "random_normal", "stddev": 0.5}})
+        model = model_module.build(model_module.with_task_defaults(config, "binary"), WIDTH, "binary", 2)
+        x = np.random.default_rng(seed).standard_normal((256, WIDTH)).astype(np.float32)
+        frames.append(signal.measure(model, x, seed).iloc[:-1])
+    assert np.all(np.abs(_log_ratio(frames, "z_mean_square")) <= _tolerance([WIDTH] * DEPTH))
+    frame = frames[0]
+    assert frame["bias_mean_square"].to_numpy() == pytest.approx(0.25, rel=0.3)
+    without = [signal.predict(f.assign(bias_mean_square=0.0)) for f in frames]
+    assert np.all((_log_ratio(without, "z_mean_square") > _tolerance([WIDTH] * DEPTH))[1:])  # layer 1: 1 against 0.25
+    # the closed form, layer by layer, from the measured input and each layer's drawn weights and biases
+    q = frame["fan_in"].iloc[0] * frame["weight_var"].iloc[0] * frame["input_mean_square"].iloc[0] + frame["bias_mean_square"].iloc[0]
+    for i in range(1, DEPTH):
+        q = frame["fan_in"].iloc[i] * frame["weight_var"].iloc[i] * signal.gaussian_expectation(lambda z: np.tanh(z) ** 2, q) \
+            + frame["bias_mean_square"].iloc[i]
+        assert frame["z_mean_square_predicted"].iloc[i] == pytest.approx(q, rel=1e-9)
+
+
+def test_mean_field_fixed_point_and_depth_scale():
+    """q* solves its own recursion and a deep random tanh net's E[z^2] settles on it; chi_1 = 1 at sigma_w^2 = 1
+    without biases, and xi_c peaks at the order-to-chaos line (sigma_b^2 = 0.05: sigma_w^2 ~ 1.76, as in the paper)."""
+    point = signal.depth_scale("tanh", 2.5, 0.05)
+    q = point["q_star"]
+    assert q == pytest.approx(2.5 * signal.mean_square_activation("tanh", q) + 0.05, rel=1e-9)
+    assert 0 < point["c_star"] < 1 and point["chi_1"] > 1  # chaotic: nearby inputs decorrelate
+    width, depth = 400, 20
+    config = make_config(model={"hidden": [width] * depth, "activation": "tanh",
+                                "kernel_initializer": {"name": "random_normal", "stddev": float(np.sqrt(2.5 / width))},
+                                "bias_initializer": {"name": "random_normal", "stddev": float(np.sqrt(0.05))}})
+    model = model_module.build(model_module.with_task_defaults(config, "binary"), width, "binary", 2)
+    x = np.random.default_rng(0).standard_normal((128, width)).astype(np.float32)
+    measured = signal.measure(model, x)["z_mean_square"].iloc[10:-1]
+    assert measured.mean() == pytest.approx(q, rel=0.1)
+    assert signal.depth_scale("tanh", 1.0, 0.0)["chi_1"] == pytest.approx(1.0, abs=0.01)
+    grid = np.linspace(1.0, 3.0, 21)
+    xi = [signal.depth_scale("tanh", w, 0.05)["xi_c"] for w in grid]
+    assert grid[int(np.argmax(xi))] == pytest.approx(1.76, abs=0.1) and max(xi) > 10 * min(xi)
