@@ -391,3 +391,25 @@ def test_a_sweep_run_gets_its_model_on_demand(tmp_path):
     assert drawn.exit_code == 0, drawn.output
     assert {"model.keras", "history.png", "boundary.png"} <= set(records.read_summary(second)["files"])
     assert records.is_complete(second) and not [p for p in second.iterdir() if p.name.startswith(".")]
+
+
+def test_write_behind_finishes_what_it_was_given_and_raises_its_errors():
+    written = []
+
+    def write(results):
+        if results == ["full"]:
+            raise OSError(28, "No space left on device")
+        written.extend(results)
+
+    with sweep.WriteBehind(threaded=True) as behind:
+        behind.submit(write, [1, 2])
+        behind.submit(write, [3])
+    assert written == [1, 2, 3]
+    with pytest.raises(OSError, match="No space left"), sweep.WriteBehind(threaded=True) as behind:
+        behind.submit(write, ["full"])
+        behind.submit(write, [4])  # the error of the group before is raised here, before this one is written
+    assert written == [1, 2, 3]
+    with pytest.raises(KeyboardInterrupt), sweep.WriteBehind(threaded=True) as behind:
+        behind.submit(write, [5])
+        raise KeyboardInterrupt  # Ctrl-C while the next group trains: the group given is still written
+    assert written == [1, 2, 3, 5]
