@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results_page  # noqa: E402  (beside this script: one section of results.md per benchmark)
+
 REPO = Path(__file__).resolve().parent.parent
 SWEEP_40 = "configs/compare_initializers_relu.yaml"
 SWEEP_400 = "benchmarks/sweep_400.yaml"  # the same 8 initializers x 50 seeds
@@ -92,16 +95,8 @@ def section(times: dict[str, list[float]], cpu: dict[str, list[float]], repeats:
 
 
 def write_section(text: str) -> None:
-    """Replace this benchmark's section of results.md (up to the next top-level heading), or append it."""
-    path = REPO / "benchmarks" / "results.md"
-    page = path.read_text() if path.exists() else ""
-    start = page.find(HEADING)
-    if start < 0:
-        page = page.rstrip("\n") + "\n\n" + text
-    else:
-        end = page.find("\n# ", start + len(HEADING))
-        page = page[:start] + text + (page[end:] if end >= 0 else "")
-    path.write_text(page)
+    """Replace this benchmark's section of results.md, or append it."""
+    results_page.update(text)
 
 
 def main() -> None:

@@ -22,6 +22,9 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from initlab.backend import keras
 from initlab import checklist, walk
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results_page  # noqa: E402  (beside this script: one section of results.md per benchmark)
 name, size = sys.argv[1], int(sys.argv[2])
 model = getattr(keras().applications, name)(input_shape=(size, size, 3), weights=None)
 built = time.perf_counter()
@@ -84,8 +87,7 @@ def main() -> None:
     ])
     print(section)
     if args.append:
-        with open(Path(__file__).with_name("results.md"), "a") as out:
-            out.write(section)
+        results_page.update(section)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results_page  # noqa: E402  (beside this script: one section of results.md per benchmark)
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = "benchmarks/circles_long.yaml"
 TARGET_RATIO, TARGET_RECORDS = 1.5, 50  # default records / minimal records; recorded epochs by default
@@ -90,8 +93,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.append:
-        with open(REPO / "benchmarks/results.md", "a") as results:
-            results.write("\n" + text)
+        results_page.update(text)
 
 
 if __name__ == "__main__":

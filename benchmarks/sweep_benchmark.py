@@ -21,6 +21,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results_page  # noqa: E402  (beside this script: one section of results.md per benchmark)
+
 REPO = Path(__file__).resolve().parent.parent
 SWEEP = REPO / "configs/compare_initializers_relu.yaml"
 PLAIN = [sys.executable, "benchmarks/plain_keras.py", "--units", "10", "--initializer", "he_normal"]
@@ -138,8 +141,7 @@ def main() -> None:
     section = report(measured, args.sizes, args.repeats, f"{load_before:.2f} / {os.getloadavg()[0]:.2f}")
     print(section)
     if args.append:
-        with open(Path(__file__).with_name("results.md"), "a") as out:
-            out.write(section)
+        results_page.update(section)
 
 
 if __name__ == "__main__":
