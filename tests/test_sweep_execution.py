@@ -112,8 +112,9 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
 # alone. (A population with one bad member among healthy ones cannot be written as a config any more: the
 # initializer registry refuses the list-valued constant that used to fail only when drawn. The fall-back to
 # training members alone is covered by test_failed_group_in_process.)
-# If config validation ever catches this at plan time, this sweep exits 2 instead and these tests need another
-# failure (test_failed_group_in_process does not depend on it).
+# A loss that does not fit the task fails when its run is prepared, with initlab's own one-line reason (runs.check);
+# if sweep planning ever checks it, this sweep exits 2 instead and these tests need another failure
+# (test_failed_group_in_process does not depend on it).
 FAILING_GRID = {
     "train.loss": ["binary_crossentropy", "sparse_categorical_crossentropy"],
     "model.kernel_initializer": ["glorot_uniform", "he_uniform"],
@@ -134,7 +135,7 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
         assert row["status"] == summary["status"]
         if row["train.loss"] == "sparse_categorical_crossentropy":
             assert summary["status"] == "failed"
-            assert summary["error"] and "Error" in summary["error"] and "{{function_node" not in summary["error"]
+            assert "does not fit a binary task" in summary["error"] and "{{function_node" not in summary["error"]
             assert sorted(os.listdir(sweep_dir / row["run_id"])) == ["config.yaml", "summary.json"]
         else:  # the healthy population trained together
             assert summary["status"] == "ok" and summary["error"] is None and summary["population"] == 2
@@ -153,7 +154,7 @@ def test_fail_fast_stops_after_the_first_failure(tmp_path):
     out = tmp_path / "out"
     done = run_sweep(sweep, out, "--no-pictures", "--fail-fast")
     assert done.returncode == 1, done.stderr
-    assert "a run failed" in done.stderr and "is not in [0, 1)" in done.stderr, done.stderr  # the class index
+    assert "a run failed" in done.stderr and "does not fit a binary task" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     sweep_dir = out / "failing"
     assert_clean(sweep_dir)
