@@ -228,6 +228,7 @@ def test_in_graph_member_records_equal_the_probe_on_the_same_run():
         _assert_rows_close(outcome.layer_rows, rows, "in graph vs Probe", rtol=1e-6, atol=1e-9)
         assert outcome.samples.keys() <= samples.keys() and len(outcome.samples) > 0
         for key, value in outcome.samples.items():
-            # float32 activations: the batched matmul may round the last bit otherwise (seen: 1.5e-8 once in 240)
-            np.testing.assert_allclose(value, samples[key], rtol=1e-6, atol=1e-7, err_msg=key)
+            # the Probe runs each member's Keras model (one matmul), the population a batched matmul: float32 rounding
+            # differs in the last bits (seen: 2.2e-7 on one of 240 values), so the population's own tolerance
+            np.testing.assert_allclose(value, samples[key], **TOL, err_msg=key)
     assert {row["distinct_units"] for row in outcomes[1].layer_rows if row["layer"] != "output"} == {1}
