@@ -22,7 +22,6 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIG = "configs/relu_constant.yaml"
 SWEEP = "configs/compare_initializers_relu.yaml"  # the same network with 10 hidden units, 40 runs
 TARGET_RUN, TARGET_SWEEP = 0.45, 0.6  # initlab run / plain script, 40-run sweep / one plain run (issue 8)
-TARGET_TRAINING = 10.0  # model.fit / initlab's training of the same 100 epochs
 TITLE = "# Benchmark: the tutorial's experiment (configs/relu_constant.yaml) and a 40-run sweep"
 
 
@@ -159,8 +158,8 @@ def report(process: dict[str, list[float]], training: dict[str, list[float]], re
     for name in training:
         if name != fit:
             value = med[fit] / med[name]
-            lines.append(f"| training: model.fit / {name.split(', ', 1)[1]} | {value:.1f}x | {low[fit] / low[name]:.1f}x | "
-                         f">= {TARGET_TRAINING:g}: {'met' if value >= TARGET_TRAINING else 'MISSED'} |")
+            lines.append(f"| training: model.fit / initlab's whole training, {name.split(', ', 1)[1]} | {value:.1f}x | "
+                         f"{low[fit] / low[name]:.1f}x | - (tracing, records, signal and frames included) |")
     return "\n".join(lines) + "\n"
 
 
