@@ -140,7 +140,6 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     result = RunResult(config, data.task, metric, engine=config.train.engine,
                        weights_initial=model_module.weights_by_name(model),
                        signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed))
-    probe = Probe(model, data.x_train, data.y_train)
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     keep = histogram_epochs(recorded)
     boundary = frames.Frames(model, data) if frames.drawable(data) else None
@@ -148,6 +147,8 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     if config.record.tensorboard:
         result.tensorboard_dir = tempfile.mkdtemp(prefix="initlab-tensorboard-")
     writer = _tensorboard_writer(result.tensorboard_dir) if result.tensorboard_dir and result.engine == "fast" else None
+    # the fast engine records inside its own loop; the keras engine and TensorBoard histograms use a probe
+    probe = Probe(model, data.x_train, data.y_train) if config.train.engine == "keras" or writer is not None else None
 
     def on_record(epoch: int) -> None:
         """keras engine: the records at a recorded epoch, taken by the probe."""

@@ -383,5 +383,6 @@ def report(the_plan: Plan, figures: bool = True):
 
 def _drawable(the_plan: Plan) -> bool:
     """Whether the sweep's report draws decision boundaries (2-D data, classes)."""
-    first = the_plan.data_for(the_plan.resolved[0]) if the_plan.resolved else None
-    return first is not None and first.n_features == 2 and first.task != "regression"
+    from .frames import drawable
+
+    return bool(the_plan.resolved) and drawable(the_plan.data_for(the_plan.resolved[0]))
