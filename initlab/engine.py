@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 
 from . import cadence, stats
-from .backend import keras as _keras, tf as _tf
+from .backend import custom_gradients_forgotten, keras as _keras, tf as _tf
 from .data import Dataset
 from .probes import Probe, activation_name
 from .result import histogram_epochs, keep_samples
@@ -81,12 +81,13 @@ def train_keras(
         callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, histogram_freq=_every_int(config.record.every)))
     on_record(0)
     has_val = len(data.x_val) > 0
-    fit = model.fit(
-        data.x_train, data.y_train,
-        validation_data=(data.x_val, data.y_val) if has_val else None,
-        epochs=config.train.epochs, batch_size=config.train.batch_size, shuffle=config.train.shuffle,
-        callbacks=callbacks, verbose=0,
-    )
+    with custom_gradients_forgotten():
+        fit = model.fit(
+            data.x_train, data.y_train,
+            validation_data=(data.x_val, data.y_val) if has_val else None,
+            epochs=config.train.epochs, batch_size=config.train.batch_size, shuffle=config.train.shuffle,
+            callbacks=callbacks, verbose=0,
+        )
     logs = fit.history
     for i in range(len(logs["loss"])):
         row = {"epoch": i + 1, "loss": logs["loss"][i], metric: logs[metric][i]}
@@ -274,28 +275,29 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
     most = max(1, CHUNK_STEPS // (batches * -(-loop.k // 16)))
     widths = [shape[-1] for shape in loop.kernel_shapes]
     active = np.ones(loop.k, bool)
-    for first, stops, flags in chunks(recorded, set(ends) | keep, most):  # a kept epoch's samples end a chunk
-        rows, diverged, values, distinct, active, latest_epoch, latest = (
-            x if isinstance(x, list) else x.numpy()
-            for x in loop.run_chunk(tf.constant(first), tf.constant(stops), tf.constant(flags), tf.constant(active)))
-        latest = [x.numpy() for x in latest]
-        for m, outcome in enumerate(outcomes):
-            if outcome.diverged_at is not None:
-                continue
-            for j, row in enumerate(rows[:, :, m].tolist()):
-                outcome.history.append({"epoch": first + j + 1, "loss": row[0], metric: row[1], "val_loss": row[2],
-                                        f"val_{metric}": row[3]})
-                if diverged[j, m]:
-                    outcome.diverged_at = first + j + 1
-                    break
-            for stop, flag, v, d in zip(stops, flags, values[:, m], distinct[:, m]):
-                if flag and (outcome.diverged_at is None or stop < outcome.diverged_at):
-                    outcome.layer_rows.extend(stats.layer_rows(stop, loop.names, v, d, widths))
-            if latest_epoch[m] >= 0:
-                keep_samples(outcome.samples, int(latest_epoch[m]), stats.member_samples(loop.names, latest, m), keep)
-        if not active.any():
-            break
-        on_chunk(stops[-1])
+    with custom_gradients_forgotten():  # the chunk function is traced in the first call
+        for first, stops, flags in chunks(recorded, set(ends) | keep, most):  # a kept epoch's samples end a chunk
+            rows, diverged, values, distinct, active, latest_epoch, latest = (
+                x if isinstance(x, list) else x.numpy()
+                for x in loop.run_chunk(tf.constant(first), tf.constant(stops), tf.constant(flags), tf.constant(active)))
+            latest = [x.numpy() for x in latest]
+            for m, outcome in enumerate(outcomes):
+                if outcome.diverged_at is not None:
+                    continue
+                for j, row in enumerate(rows[:, :, m].tolist()):
+                    outcome.history.append({"epoch": first + j + 1, "loss": row[0], metric: row[1], "val_loss": row[2],
+                                            f"val_{metric}": row[3]})
+                    if diverged[j, m]:
+                        outcome.diverged_at = first + j + 1
+                        break
+                for stop, flag, v, d in zip(stops, flags, values[:, m], distinct[:, m]):
+                    if flag and (outcome.diverged_at is None or stop < outcome.diverged_at):
+                        outcome.layer_rows.extend(stats.layer_rows(stop, loop.names, v, d, widths))
+                if latest_epoch[m] >= 0:
+                    keep_samples(outcome.samples, int(latest_epoch[m]), stats.member_samples(loop.names, latest, m), keep)
+            if not active.any():
+                break
+            on_chunk(stops[-1])
 
 
 def train_fast(model, data: Dataset, config, task: str, metric: str, on_chunk: Callable[[int], None],
