@@ -271,7 +271,7 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
     (history, diverged_at, layer_rows, samples at the `keep` epochs and the latest); on_chunk(last epoch reached)
     after each chunk, outside TensorFlow."""
     tf = _tf()
-    batches = -(-len(loop.x) // loop.batch_size)
+    batches = -(-int(loop.x.shape[0]) // loop.batch_size)
     most = max(1, CHUNK_STEPS // (batches * -(-loop.k // 16)))
     widths = [shape[-1] for shape in loop.kernel_shapes]
     active = np.ones(loop.k, bool)

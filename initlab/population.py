@@ -6,6 +6,7 @@ its own shuffle order, and its own optimizer state: the optimizers allowed here 
 so one optimizer over stacked variables is K independent optimizers.
 """
 
+import json
 import time
 
 import numpy as np
@@ -55,8 +56,7 @@ class Population:
     def __init__(self, configs: list, data: Dataset):
         tf, keras = _tf(), _keras()
         first = configs[0]
-        self.configs, self.data, self.k = configs, data, len(configs)
-        self.task = data.task
+        self.k, self.task = len(configs), data.task
         self.metric_name = model_module.metric_name(data.task)
         self.metric = engine.metric_function(data.task)
         self.loss = keras.losses.get(first.train.loss)
@@ -64,8 +64,7 @@ class Population:
         self.names = model_module.layer_names(len(layers))
         self.activations = [layer.activation for layer in layers] + [first.model.output_activation]
         self.activation_fns = [keras.activations.get(name) for name in self.activations]
-        drawn = [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS]) for c in configs]
-        self.initial = drawn
+        drawn = self._draw(configs, data)
         self.kernels = [tf.Variable(np.stack([m[i][0] for m in drawn]), name=f"{n}_kernel") for i, n in enumerate(self.names)]
         self.biases = [tf.Variable(np.stack([m[i][1] for m in drawn]), name=f"{n}_bias") for i, n in enumerate(self.names)]
         self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair]
@@ -73,14 +72,35 @@ class Population:
         optimizer = keras.optimizers.get(first.train.optimizer)
         self.optimizer = optimizer.__class__(learning_rate=first.train.learning_rate)
         self.optimizer.build(self.variables)
-        self.seeds = tf.constant([c.seed for c in configs], tf.int32)
-        self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
-        self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
-        self.probe_x, self.probe_y = tf.constant(data.x_train[:PROBE_ROWS]), tf.constant(data.y_train[:PROBE_ROWS])
+        self.optimizer_start = [v.numpy() for v in self.optimizer.variables]
+        # Seeds and data are variables, not constants, so that the next group of this shape reuses the traced graph.
+        fixed = lambda value: tf.Variable(value, trainable=False)  # noqa: E731
+        self.seeds = fixed(np.array([c.seed for c in configs], np.int32))
+        self.x, self.y, self.x_val, self.y_val, self.probe_x, self.probe_y = map(fixed, _arrays(data))
         self.has_val = len(data.x_val) > 0
         self.batch_size, self.shuffle = first.train.batch_size, first.train.shuffle
         self.probe_rows, self.kernel_shapes = int(self.probe_x.shape[0]), [tuple(k.shape[1:]) for k in self.kernels]
         self.run_chunk = engine.chunk_function(self)
+
+    def _draw(self, configs: list, data: Dataset) -> list:
+        """Each member's initial (kernel, bias) per layer; keeps the configs, data and draws."""
+        self.configs, self.data = configs, data
+        self.initial = [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS])
+                        for c in configs]
+        return self.initial
+
+    def reload(self, configs: list, data: Dataset) -> None:
+        """Start over with other members of the same shape (shape_key): their weights, seeds and data, the optimizer
+        as built; the compiled loop stays. Every number it computes is the one a fresh Population computes."""
+        drawn = self._draw(configs, data)
+        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
+            kernel.assign(np.stack([m[i][0] for m in drawn]))
+            bias.assign(np.stack([m[i][1] for m in drawn]))
+        for variable, value in zip(self.optimizer.variables, self.optimizer_start):
+            variable.assign(value)
+        self.seeds.assign(np.array([c.seed for c in configs], np.int32))
+        for variable, value in zip((self.x, self.y, self.x_val, self.y_val, self.probe_x, self.probe_y), _arrays(data)):
+            variable.assign(value)
 
     def forward(self, x):
         """x [K, B, d] -> (outputs per layer [K, B, units]), the last being the predictions."""
@@ -177,10 +197,52 @@ class Population:
         return out
 
 
+def _arrays(data: Dataset) -> tuple:
+    return data.x_train, data.y_train, data.x_val, data.y_val, data.x_train[:PROBE_ROWS], data.y_train[:PROBE_ROWS]
+
+
+def shape_key(configs: list, data: Dataset) -> str:
+    """Groups with the same key trace the same graph: member count, array shapes and everything of the config but
+    seeds and initial weights."""
+    plain = configs[0].resolved()
+    for key in ("name", "seed", "data", "record"):
+        plain.pop(key)
+    for key in ("kernel_initializer", "bias_initializer", "set_weights"):
+        plain["model"].pop(key)
+    for layer in plain["model"].get("layers") or []:
+        layer.pop("kernel_initializer", None)
+        layer.pop("bias_initializer", None)
+    plain["shapes"] = [(a.shape, str(a.dtype)) for a in _arrays(data)]
+    return json.dumps([len(configs), data.task, data.n_classes, plain], sort_keys=True, default=str)
+
+
+_kept: tuple[str, Population] | None = None  # the last population, whose compiled loop the next group may reuse
+
+
+def forget_compiled() -> None:
+    """Drop the kept population (its variables and compiled loop)."""
+    global _kept
+    _kept = None
+
+
+def population_for(configs: list, data: Dataset) -> Population:
+    """A Population of configs: the kept one reloaded when its shape matches (tracing costs ~1 s a group), else new.
+    Only one is kept, so memory stays bounded however many groups a sweep has."""
+    global _kept
+    key = shape_key(configs, data)
+    if _kept is not None and _kept[0] == key:
+        _kept[1].reload(configs, data)
+        return _kept[1]
+    forget_compiled()  # before tracing the next one
+    population = Population(configs, data)
+    _kept = (key, population)
+    return population
+
+
 def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
     """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
     started = time.perf_counter()
-    population = Population(configs, data)
+    population = population_for(configs, data)
     metric = population.metric_name
     results = [
         RunResult(c, data.task, metric, engine=c.train.engine,
@@ -200,7 +262,7 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         result.history, result.diverged_at = outcome.history, outcome.diverged_at
         result.layer_rows, result.samples = outcome.layer_rows, outcome.samples
     for prefix, x, y in (("", population.x, population.y), ("val_", population.x_val, population.y_val)):
-        losses, values = population.evaluate(x, y) if len(x) else (np.full(len(configs), np.nan),) * 2
+        losses, values = population.evaluate(x, y) if x.shape[0] else (np.full(len(configs), np.nan),) * 2
         for m, result in enumerate(results):
             result.final[f"{prefix}loss"], result.final[f"{prefix}{metric}"] = float(losses[m]), float(values[m])
     elapsed = (time.perf_counter() - started) / len(configs)

@@ -145,15 +145,46 @@ def test_initial_weights_are_drawn_exactly_as_model_build_draws_them(spec):
         assert np.array_equal(got, want)
 
 
-def test_population_is_byte_identical_run_to_run(ushape_population):
-    configs, first = ushape_population
-    second = _population(configs)
-    for a, b in zip(first, second):
+def _assert_identical(first: list, second: list) -> None:
+    for a, b in zip(first, second, strict=True):
+        assert a.config == b.config
         assert a.history == b.history and a.layer_rows == b.layer_rows and a.final == b.final
         for part in ("weights_initial", "weights_final", "samples"):
             one, two = getattr(a, part), getattr(b, part)
             assert one.keys() == two.keys() and all(np.array_equal(one[k], two[k]) for k in one), part
         pd.testing.assert_frame_equal(a.signal, b.signal, check_exact=True)
+
+
+def test_population_is_byte_identical_run_to_run(ushape_population):
+    configs, first = ushape_population
+    population.forget_compiled()
+    _assert_identical(first, _population(configs))
+
+
+@pytest.mark.parametrize("data", [{}, {"dataset": "blobs", "centers": 3, "n_samples": 90}])
+def test_a_reused_compiled_loop_gives_the_bytes_of_a_fresh_one(data):
+    """The next group of the same shape reloads the kept population (its traced loop): every member's numbers are
+    byte for byte those of a population traced for it. Blobs follow the seed: the second group has other data."""
+    first = _configs(INITIALIZERS[:4], [0] * 4 if data else range(4), model={"hidden": [4]}, train={"epochs": 3}, data=data)
+    second = _configs(INITIALIZERS[4:], [1] * 4 if data else range(4, 8), model={"hidden": [4]}, train={"epochs": 3},
+                      data=data)
+    population.forget_compiled()
+    fresh = _population(second)
+    population.forget_compiled()
+    _population(first)
+    kept = population._kept[1]
+    reused = _population(second)
+    assert population._kept[1] is kept  # traced for the first group, reloaded for the second
+    _assert_identical(reused, fresh)
+    _assert_identical(_population(first), _population(first))  # and back
+
+
+def test_another_shape_traces_anew_and_keeps_one():
+    configs = _configs(INITIALIZERS[:2], range(2), model={"hidden": [4]}, train={"epochs": 1})
+    _population(configs)
+    kept = population._kept[1]
+    _population(_configs(INITIALIZERS[:2], range(2), model={"hidden": [5]}, train={"epochs": 1}))
+    assert population._kept[1] is not kept and population._kept[1].kernel_shapes[0] == (2, 5)
 
 
 # Unscaled salary data (IQ ~ 100) with linear units and plain SGD: large initial weights overflow within a few
