@@ -66,6 +66,21 @@ def custom_gradients_forgotten():
                     del registry[name]
 
 
+@contextlib.contextmanager
+def graph_optimizer_off():
+    """Functions first called inside are compiled without TensorFlow's graph optimizer (grappler). initlab's training
+    graphs are small: optimizing one costs 0.4-0.7 s on its first call and saved nothing measurable over 3000 epochs
+    (benchmarks/results.md). Its fusions round float32 differently, by ~1e-8 against model.fit, inside every
+    tolerance of the engine tests."""
+    options = tf().config.optimizer
+    before = options.get_experimental_options().get("disable_meta_optimizer", False)
+    options.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        options.set_experimental_options({"disable_meta_optimizer": before})
+
+
 def seed_everything(seed: int) -> None:
     """Python, numpy and TensorFlow seeds, and deterministic ops: the same config gives the same bytes.
     Only initlab's own runs call this; a user's process (InitDiagnostics) keeps its own settings."""

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 
 from . import cadence, stats
-from .backend import custom_gradients_forgotten, keras as _keras, tf as _tf
+from .backend import custom_gradients_forgotten, graph_optimizer_off, keras as _keras, tf as _tf
 from .data import Dataset
 from .probes import Probe, activation_name
 from .result import histogram_epochs, keep_samples
@@ -275,7 +275,7 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
     most = max(1, CHUNK_STEPS // (batches * -(-loop.k // 16)))
     widths = [shape[-1] for shape in loop.kernel_shapes]
     active = np.ones(loop.k, bool)
-    with custom_gradients_forgotten():  # the chunk function is traced in the first call
+    with custom_gradients_forgotten(), graph_optimizer_off():  # the chunk function is traced and compiled in its first call
         for first, stops, flags in chunks(recorded, set(ends) | keep, most):  # a kept epoch's samples end a chunk
             rows, diverged, values, distinct, active, latest_epoch, latest = (
                 x if isinstance(x, list) else x.numpy()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cadence, config as config_module, data as data_module, engine, initializers, model as model_module
-from . import frames, interrupts, limits, names, records, signal
+from . import drawing, frames, interrupts, limits, names, painting, records, signal
 from .backend import keras as _keras, seed_everything
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
@@ -185,11 +185,12 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
     """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder.
     Its staging folder is made before training: an output that cannot be written fails first, and the experiment
     folder's lock is held while it trains."""
-    with interrupts.held():
-        prepared = prepare(config)
-    target = run_dir(prepared[0], out)
-    with records.staged(target) as stage:
-        _fill(stage, train(config, on_epoch, prepared), target.name, pictures=True)
+    with painting.Painters() as painters:  # they import matplotlib while this process imports TensorFlow
+        with interrupts.held():
+            prepared = prepare(config)
+        target = run_dir(prepared[0], out)
+        with records.staged(target) as stage:
+            _fill(stage, train(config, on_epoch, prepared), target.name, pictures=True, draw=painters.draw)
     return target
 
 
@@ -226,14 +227,15 @@ def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True,
     return target
 
 
-def _fill(stage: Path, result: RunResult, run_name: str, pictures: bool, model_file: bool = True) -> None:
+def _fill(stage: Path, result: RunResult, run_name: str, pictures: bool, model_file: bool = True, draw=None) -> None:
+    """The run folder's files in `stage`; pictures drawn by draw(folder, title) (drawing.draw by default)."""
     (stage / "config.yaml").write_text(config_module.dump(result.config))
     if result.error is None:
-        _write_records(result, stage, run_name, pictures, model_file)
+        _write_records(result, stage, run_name, pictures, model_file, draw)
     records.seal(stage, summary_of(result, run_name))  # last: lists every file, marks the folder complete
 
 
-def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool, model_file: bool) -> None:
+def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool, model_file: bool, draw) -> None:
     config = result.config
     records.write_metrics(result.history, stage / "metrics.csv", result.metric)
     records.write_layers(result.layer_rows, stage / "layers.csv")
@@ -254,9 +256,7 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     if frames.drawable(data):  # the frames, the final weights' view of the plane and the data: pictures need no model
         np.savez_compressed(stage / "boundary.npz", **{**result.boundary, **frames.still(model, data)})
     if pictures:
-        from . import drawing  # matplotlib: only when drawing (validate and sweep planning import this module)
-
-        drawing.draw(stage, f"{config.name}: {run_name}")
+        (draw or drawing.draw)(stage, f"{config.name}: {run_name}")
 
 
 def trained_model(config: config_module.Config, weights: dict[str, np.ndarray], data: data_module.Dataset):
@@ -312,7 +312,6 @@ def redraw(folder: str | Path) -> None:
     what is missing); its summary then lists the new pictures."""
     folder = Path(folder)
     config = _saved_config(folder, "pictures")
-    from . import drawing  # matplotlib: only when drawing
 
     boundary = drawing.recorded_boundary(folder)
     if not drawing.STILL <= boundary.keys():  # an older folder, or a sweep's run: the still view from its model

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).parents[1] / "initlab"
 LAYERS = {
     "faces": {"cli", "keras", "__init__", "__main__"},
     "lab": {"runs", "sweep", "dispatch", "reproduce", "papers"},
-    "writers": {"report", "plots", "records", "checklist_report", "drawing", "animation"},  # files from records only
+    "writers": {"report", "plots", "records", "checklist_report", "drawing", "animation", "painting"},  # files from records only
     "train": {"engine", "population", "probes", "signal", "result", "frames", "stats"},  # train and measure; never know run folders
     "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
     "model": {"model", "lsuv"},
@@ -20,7 +20,7 @@ LAYERS = {
 }
 RANK = {module: rank for rank, modules in enumerate(reversed(LAYERS.values())) for module in modules}
 FORBIDDEN = {("keras", "cli"): "the callback never imports the CLI"}
-WITHOUT_TENSORFLOW = {"plots", "report", "records", "checklist_report", "drawing", "animation"}  # figures and files never need a live model
+WITHOUT_TENSORFLOW = {"plots", "report", "records", "checklist_report", "drawing", "animation", "painting"}  # figures and files never need a live model
 
 
 def modules() -> list[str]:

@@ -1,0 +1,66 @@
+"""Painters: a run's pictures drawn by helper processes are the very files drawing.draw writes in the run's own
+process; a painter that dies or fails leaves its pictures to the caller, who draws them (and raises what drawing
+raises)."""
+
+import shutil
+
+import pytest
+
+from initlab import drawing, painting, runs
+from tests.conftest import make_config
+
+TITLE = "test: painted"
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """A brief run with two hidden layers (so signal.png too), pictures drawn here (TensorFlow is imported)."""
+    return runs.run(make_config(model={"hidden": [4, 4]}, train={"epochs": 3}), tmp_path_factory.mktemp("run"))
+
+
+def _bare_copy(run_folder, tmp_path):
+    """The run folder without its pictures, and the pictures drawn here with TITLE: {name: bytes}."""
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    for name in drawing.PICTURES:
+        (folder / name).unlink(missing_ok=True)
+    drawing.draw(folder, TITLE)
+    drawn = {name: (folder / name).read_bytes() for name in drawing.PICTURES if (folder / name).exists()}
+    for name in drawn:
+        (folder / name).unlink()
+    return folder, drawn
+
+
+def test_painters_draw_the_same_bytes_as_this_process(run_folder, tmp_path):
+    folder, drawn = _bare_copy(run_folder, tmp_path)
+    assert set(drawn) == set(drawing.PICTURES)
+    with painting.Painters(2) as painters:
+        assert len(painters.processes) == 2
+        painters.draw(folder, TITLE)
+    assert {name: (folder / name).read_bytes() for name in drawn} == drawn
+
+
+def test_a_dead_painter_leaves_its_pictures_to_the_caller(run_folder, tmp_path):
+    folder, drawn = _bare_copy(run_folder, tmp_path)
+    with painting.Painters(2) as painters:
+        painters.processes[0].kill()
+        painters.processes[0].wait()
+        painters.draw(folder, TITLE)
+    assert {name: (folder / name).read_bytes() for name in drawn} == drawn
+
+
+def test_a_failing_picture_raises_in_the_caller_as_drawing_does(run_folder, tmp_path):
+    folder, _ = _bare_copy(run_folder, tmp_path)
+    (folder / "histograms.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="histograms.npz"):
+        drawing.draw(folder, TITLE)
+    with painting.Painters(1) as painters, pytest.raises(FileNotFoundError, match="histograms.npz"):
+        painters.draw(folder, TITLE)
+    assert (folder / "history.png").exists()  # the others were drawn
+
+
+def test_no_painters_in_a_process_that_has_tensorflow():
+    import tensorflow  # noqa: F401
+
+    with painting.Painters() as painters:
+        assert painters.processes == []
