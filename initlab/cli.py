@@ -221,16 +221,18 @@ def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
     return summary
 
 
-def _print_summary(summary) -> None:
-    if summary is None or len(summary) == 0:
+def _print_summary(summary: list[dict] | None) -> None:
+    if not summary:
         return
+    from .sweep import STATISTICS
+
     table = Table(title="mean (std) over seeds")
-    shown = [c for c in summary.columns if not c.endswith(("_mean", "_std", "_min", "_max", "_ci95_low", "_ci95_high"))]
-    metrics = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean") and not c.startswith("loss")
+    shown = [c for c in summary[0] if not c.endswith(STATISTICS)]
+    metrics = [c[: -len("_mean")] for c in summary[0] if c.endswith("_mean") and not c.startswith("loss")
                and not c.startswith("val_loss")]
     for column in shown + metrics:
         table.add_column(column)
-    for _, row in summary.iterrows():
+    for row in summary:
         cells = [str(row[c]) for c in shown]
         cells += [f"{row[m + '_mean']:.3f} ({row[m + '_std']:.3f})" if row[m + "_mean"] == row[m + "_mean"] else "-" for m in metrics]
         table.add_row(*cells)

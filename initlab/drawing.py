@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import records
 
@@ -36,6 +35,8 @@ def draw(folder: Path, title: str, boundary: dict | None = None, only: set[str] 
         if wanted("gradient_histograms.png") and any(key.endswith("/gradient") for key in samples):
             plots.gradient_histograms(samples, folder / "gradient_histograms.png", title)
     if wanted("signal.png"):
+        import pandas as pd
+
         propagation = pd.read_csv(folder / "signal.csv")
         if len(propagation) >= 3:  # signal propagation is a story of depth: two hidden layers at least
             plots.signal(propagation, folder / "signal.png", f"{title}: signal at initialization")

@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .errors import UserError
 from .probes import COLUMNS
@@ -175,11 +174,17 @@ def read_summary(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / SUMMARY).read_text())
 
 
-def read_metrics(run_dir: Path) -> pd.DataFrame:
+def read_metrics(run_dir: Path):
+    """metrics.csv as a DataFrame (pandas imported here: commands that train nothing import this module)."""
+    import pandas as pd
+
     return pd.read_csv(Path(run_dir) / "metrics.csv")
 
 
-def read_layers(run_dir: Path) -> pd.DataFrame:
+def read_layers(run_dir: Path):
+    """layers.csv as a DataFrame."""
+    import pandas as pd
+
     return pd.read_csv(Path(run_dir) / "layers.csv")
 
 

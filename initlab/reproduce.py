@@ -93,7 +93,7 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         if only and name not in only:
             continue
         the_plan = sweep_module.plan(configs / file, overrides, out)
-        summary = sweep_module.execute(the_plan)
+        summary = pd.DataFrame(sweep_module.execute(the_plan))
         for source, target in pictures.items():
             shutil.copyfile(the_plan.sweep_dir / source, figures / target)
         pairs = the_plan.sweep_dir / "differences.csv"

@@ -10,10 +10,16 @@ Depth scale (Schoenholz et al. 2017): the length q* and correlation c* fixed poi
           diverges at the order-to-chaos transition chi_1 = sigma_w^2 E[phi'(z)^2] = 1.
 """
 
+from __future__ import annotations  # pandas only where frames are made: runs imports this module to plan
+
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from .backend import tf as _tf
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 
@@ -71,6 +77,8 @@ def measure(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
 def measure_weights(layers: list[tuple], x: np.ndarray, seed: int = 0) -> pd.DataFrame:
     """Per layer (name, kernel, bias, activation name): measured E[z^2], E[a^2] and E[(dL/dz)^2] on inputs x,
     for L = sum(z_out * g) with g ~ N(0, 1) fixed, so the gradient entering the output has unit variance."""
+    import pandas as pd
+
     tf = _tf()
     from .backend import keras
 

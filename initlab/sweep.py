@@ -251,7 +251,8 @@ def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail
     Interrupted (Ctrl-C) or failing fast, the reports are still rebuilt from the folders that are complete.
     One process at a time works on a sweep folder (its lock, see records.holding): a second one started on the
     same sweep waits (on_wait is told), then trains only what the first left undone (on_start: planned again). Locking the whole folder,
-    not each run, keeps the grouping into populations, and so the bytes, independent of who trains what."""
+    not each run, keeps the grouping into populations, and so the bytes, independent of who trains what.
+    Returns summary.csv's rows (dicts; statistics as floats)."""
     from . import records
 
     with records.holding(the_plan.sweep_dir, on_wait):
@@ -268,13 +269,12 @@ def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail
 REPORT_FILES = ("sweep.csv", "summary.csv", "report.md", "loss_curves.png", "activation_std.png")
 
 
-def current_summary(the_plan: Plan):
-    """summary.csv as the last report wrote it, if that report is current: its tables and pictures were all written
-    after the newest run folder and sweep.csv lists exactly the planned runs, labels included. Else None.
-    A rerun that trains nothing then rewrites nothing (the boundary pictures alone would import TensorFlow)."""
+def current_summary(the_plan: Plan) -> list[dict] | None:
+    """summary.csv's rows as the last report wrote them, if that report is current: its tables and pictures were all
+    written after the newest run folder and sweep.csv lists exactly the planned runs, labels included. Else None.
+    A rerun that trains nothing then rewrites nothing (the boundary pictures alone would import TensorFlow), and
+    reads with the csv module (pandas' import alone is ~0.5 s)."""
     import csv
-
-    import pandas as pd
 
     expected = [*REPORT_FILES, *(["boundaries.png"] if _drawable(the_plan) else [])]
     try:
@@ -289,10 +289,23 @@ def current_summary(the_plan: Plan):
     width = len(listed[0]) if listed else 0
     if written < newest_run or [row[:width] for row in rows[1:]] != listed:
         return None
-    summary = pd.read_csv(the_plan.sweep_dir / "summary.csv", dtype=str, keep_default_na=False)
-    statistics = [c for c in summary.columns if c.endswith(("_mean", "_std", "_min", "_max", "_ci95_low", "_ci95_high"))]
-    summary[statistics] = summary[statistics].apply(pd.to_numeric, errors="coerce")
+    with open(the_plan.sweep_dir / "summary.csv", newline="") as file:
+        summary = list(csv.DictReader(file))
+    for row in summary:
+        for column in row:
+            if column.endswith(STATISTICS):
+                row[column] = _number(row[column])
     return summary
+
+
+STATISTICS = ("_mean", "_std", "_min", "_max", "_ci95_low", "_ci95_high")  # summary.csv's numeric columns end so
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:  # empty: no value
+        return math.nan
 
 
 def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result):
@@ -323,7 +336,7 @@ def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result)
             # interrupted, the tables only: the pictures take seconds (the next call draws them)
             report(the_plan, figures=not isinstance(error, KeyboardInterrupt))
         raise
-    return report(the_plan)
+    return report(the_plan).to_dict("records")
 
 
 class WriteBehind:

@@ -103,6 +103,17 @@ def test_ushape_is_make_moons_exactly():
     assert ds.y_train.mean() == 0.5
 
 
+def test_ushape_is_read_to_the_bits_pandas_reads():
+    """The loader reads the file with numpy (planning a sweep must not pay pandas' import): the same float64 bits."""
+    frame = pd.read_csv(data.ushape_path())
+    ds = load(dataset="ushape", validation_split=0.0, standardize=False)
+    x, y, names = data.GENERATORS["ushape"](None, None)
+    assert names == ["X", "Y"] and x.dtype == np.float64
+    assert x.tobytes() == frame[["X", "Y"]].to_numpy().tobytes()
+    np.testing.assert_array_equal(y, frame["class"].to_numpy())
+    np.testing.assert_array_equal(ds.x_train, frame[["X", "Y"]].to_numpy().astype(np.float32))
+
+
 def test_ushape_loads_from_the_packaged_copy_anywhere(tmp_path, monkeypatch):
     packaged = data.ushape_path()
     assert packaged == Path(initlab.__file__).parent / "datasets" / "ushape.csv"
