@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Iterator
 
-from . import interrupts
+from . import interrupts, limits
 
 # Keras seeding and op determinism are process-global: two groups training at once in one process (a Dask
 # worker with several threads) would draw from each other's seeds. One group trains at a time per process.
@@ -99,13 +99,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def check_scheduler(scheduler: str) -> None:
     """Raise a UserError unless the distributed extra is installed and a Dask scheduler answers at `scheduler`:
     called before anything is trained or written."""
@@ -131,7 +124,7 @@ def _in_processes(groups: list[list], workers: int) -> Iterator[list]:
     from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, as_completed
 
     workers = min(workers, len(groups))
-    threads = max(1, _cores() // workers)
+    threads = max(1, limits.cores() // workers)
     # TensorFlow must not be forked once started: spawn fresh interpreters instead. Unlike multiprocessing.Pool,
     # the executor notices a worker that dies (Pool would wait for its result forever).
     executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),

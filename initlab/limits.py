@@ -18,6 +18,16 @@ MAX_YAML_DEPTH = 100  # nesting of a YAML document; not raised by --allow-large
 OVERRIDE = "pass --allow-large to go beyond it"
 
 
+def cores() -> int:
+    """The cores this process may run on (its affinity, which a container or taskset narrows), else all of them."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def over(what: str, estimate: int, limit: int, unit: str = "") -> str | None:
     """'parameters in the model: 20,000,000, over the limit of 10,000,000 (...)' when estimate > limit, else None."""
     if estimate <= limit:

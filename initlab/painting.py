@@ -6,7 +6,6 @@ error's text. A painter that cannot start, dies or fails leaves that picture to 
 it as before (and raises what drawing raises)."""
 
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import drawing
+from . import drawing, limits
 
 MOST = 2  # painters: one per core of a 2-core machine, the run's own process only waits while they draw
 
@@ -23,10 +22,12 @@ class Painters:
     """Up to MOST painter processes, started at once; `with Painters() as painters: ... painters.draw(folder, title)`."""
 
     def __init__(self, count: int | None = None):
-        """count: by default MOST (at most one per core), and none in a process that has TensorFlow already (a
-        notebook, the tests, `initlab reproduce`): there they would only add their start-up (~1 s of CPU each)."""
+        """count: by default MOST (at most one per core), and none on one core or in a process that has TensorFlow
+        already (a notebook, the tests, `initlab reproduce`): there they would only add their start-up (~1 s of CPU
+        each)."""
         if count is None:
-            count = 0 if "tensorflow" in sys.modules else min(MOST, os.cpu_count() or 1)
+            cores = limits.cores()
+            count = 0 if "tensorflow" in sys.modules or cores < 2 else min(MOST, cores)  # one core: nothing to overlap
         self.processes = []
         for _ in range(count):
             try:
