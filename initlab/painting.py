@@ -16,6 +16,9 @@ from pathlib import Path
 from . import drawing, limits
 
 MOST = 2  # painters: one per core of a 2-core machine, the run's own process only waits while they draw
+# This very initlab, whatever the working folder holds (`python -m` would import ./initlab first, in a checkout).
+SERVE = f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); " \
+        "from initlab.painting import serve; serve()"
 
 
 class Painters:
@@ -32,7 +35,7 @@ class Painters:
         for _ in range(count):
             try:
                 self.processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "initlab.painting"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    [sys.executable, "-c", SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL, text=True, bufsize=1))
             except OSError:  # no process to spare: the pictures are drawn here
                 break
@@ -106,7 +109,3 @@ def serve() -> None:
             error = f"{type(exc).__name__}: {exc}"
         sys.stdout.write(json.dumps({"error": error}) + "\n")
         sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    serve()

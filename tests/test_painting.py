@@ -64,3 +64,21 @@ def test_no_painters_in_a_process_that_has_tensorflow():
 
     with painting.Painters() as painters:
         assert painters.processes == []
+
+
+def test_painters_use_this_initlab_whatever_the_working_folder_holds(run_folder, tmp_path, monkeypatch):
+    """From a folder with another `initlab` package in it (a checkout beside an installed initlab), painters still
+    import the initlab that started them."""
+    folder, drawn = _bare_copy(run_folder, tmp_path)
+    decoy = tmp_path / "elsewhere" / "initlab"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('the wrong initlab')\n")
+    monkeypatch.chdir(decoy.parent)
+    with painting.Painters(2) as painters:
+        for process in painters.processes:
+            assert process.poll() is None
+        painters.processes[0].stdin.write('{"folder": "/nonexistent", "title": "t", "picture": "history.png"}\n')
+        painters.processes[0].stdin.flush()
+        assert "FileNotFoundError" in painters.processes[0].stdout.readline()  # it answers: real initlab code
+        painters.draw(folder, TITLE)
+    assert {name: (folder / name).read_bytes() for name in drawn} == drawn
