@@ -311,13 +311,18 @@ def _number(text: str) -> float:
 def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result):
     from . import dispatch, runs
 
-    pending = [i for i, done in enumerate(the_plan.done) if not done]
     pictures = len(the_plan.planned) <= 12 if pictures is None else pictures
-    work = [[pending[j] for j in members] for members in groups([the_plan.resolved[i] for i in pending])]
+    # Groups are cut from the whole plan, done runs included, and a group trains whole, so every run trains in the
+    # same company however often the sweep was interrupted or a folder damaged: a run's numbers depend on its
+    # company in float32's last bits (a batched matmul). Only its runs that are not done are written.
+    work = [members for members in groups(the_plan.resolved) if not all(the_plan.done[i] for i in members)]
+    pending = {the_plan.folders[i] for i, done in enumerate(the_plan.done) if not done}
     out = the_plan.sweep_dir.parent
 
     def write(results: list) -> None:
         for result in results:
+            if runs.run_dir(result.config, out) not in pending:
+                continue  # done already, trained again only as company
             runs.write(result, out, pictures, model_file=False)  # model.keras on demand: runs.ensure_model
             if on_result is not None:
                 on_result(result)

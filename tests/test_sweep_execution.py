@@ -105,6 +105,35 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     assert all(json.loads((d / "summary.json").read_text())["status"] == "ok" for d in done)
 
 
+COMPANY_GRID = {"model.kernel_initializer": ["he_normal", "glorot_uniform", "zeros", {"name": "random_normal", "stddev": 0.3}]}
+
+
+def test_a_resumed_sweep_writes_the_bytes_of_an_uninterrupted_one(tmp_path):
+    """Runs lost to an interruption or damage train again in their whole population, not in a smaller one of their
+    own, so their files are the bytes the uninterrupted sweep wrote (a run's float32 numbers depend on its company in
+    the last bits: measured up to ~1e-7); the runs that were done are not written again."""
+    sweep = write_sweep(tmp_path, "company", COMPANY_GRID, seeds=(0, 1, 2))
+    raw = yaml.safe_load(sweep.read_text())
+    sweep.write_text(yaml.safe_dump({**raw, "set": {"model.hidden": [10], "train.epochs": 25}}))
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    first = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(whole), "--no-pictures"])
+    assert first.exit_code == 0, first.output
+    shutil.copytree(whole, resumed)
+    folders = run_folders(resumed / "company")
+    assert len(folders) == 12 and {json.loads((f / "summary.json").read_text())["population"] for f in folders} == {12}
+    lost = folders[::3]
+    for folder in lost:
+        shutil.rmtree(folder)
+    kept = {f.name: (f / "summary.json").stat().st_mtime_ns for f in folders if f not in lost}
+    again = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(resumed), "--no-pictures"])
+    assert again.exit_code == 0, again.output
+    assert "trained 4 runs" in again.output
+    for folder in lost:
+        for name in RECORDS:
+            assert (folder / name).read_bytes() == (whole / "company" / folder.name / name).read_bytes(), name
+    assert {name: (resumed / "company" / name / "summary.json").stat().st_mtime_ns for name in kept} == kept
+
+
 # ---- 2. failed runs --------------------------------------------------------------------------------------------
 # A real training-time failure that passes validation and planning (plan loads the data but builds no model):
 # sparse categorical cross-entropy on the binary U-shape: the one sigmoid unit makes the label 1 an out-of-range
