@@ -57,7 +57,8 @@ class Painters:
                 if not _ask(process, {"folder": str(folder), "title": title, "picture": picture}):
                     left.append(picture)
 
-        threads = [threading.Thread(target=paint, args=(process,)) for process in self.processes]
+        # daemons: after Ctrl-C in join() nothing waits for them, and a closed pipe ends them quietly (_ask)
+        threads = [threading.Thread(target=paint, args=(process,), daemon=True) for process in self.processes]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -88,7 +89,7 @@ def _ask(process, job: dict) -> bool:
         process.stdin.write(json.dumps(job) + "\n")
         process.stdin.flush()
         answer = process.stdout.readline()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: the pipe was closed here (Ctrl-C while drawing)
         return False
     try:
         return json.loads(answer)["error"] is None
