@@ -282,6 +282,19 @@ class Config(Strict):
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.resolved(), sort_keys=True).encode()).hexdigest()[:10]
 
+    def without_initial_weights(self) -> dict:
+        """resolved() without what only names the run or sets its initial weights (name, seed, initializers,
+        set_weights): runs that agree on the rest can train in one population (sweep.group_key, population.shape_key)."""
+        plain = self.resolved()
+        for key in ("name", "seed"):
+            plain.pop(key)
+        for key in ("kernel_initializer", "bias_initializer", "set_weights"):
+            plain["model"].pop(key)
+        for layer in plain["model"].get("layers") or []:
+            layer.pop("kernel_initializer", None)
+            layer.pop("bias_initializer", None)
+        return plain
+
 
 # ---- loading ---------------------------------------------------------------------------------------------------
 class _UniqueKeyLoader(yaml.SafeLoader):

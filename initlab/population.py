@@ -204,14 +204,9 @@ def _arrays(data: Dataset) -> tuple:
 def shape_key(configs: list, data: Dataset) -> str:
     """Groups with the same key trace the same graph: member count, array shapes and everything of the config but
     seeds and initial weights."""
-    plain = configs[0].resolved()
-    for key in ("name", "seed", "data", "record"):
+    plain = configs[0].without_initial_weights()
+    for key in ("data", "record"):  # the data are loaded into the graph's variables; records are its arguments
         plain.pop(key)
-    for key in ("kernel_initializer", "bias_initializer", "set_weights"):
-        plain["model"].pop(key)
-    for layer in plain["model"].get("layers") or []:
-        layer.pop("kernel_initializer", None)
-        layer.pop("bias_initializer", None)
     plain["shapes"] = [(a.shape, str(a.dtype)) for a in _arrays(data)]
     return json.dumps([len(configs), data.task, data.n_classes, plain], sort_keys=True, default=str)
 

@@ -152,16 +152,9 @@ def _with(raw: dict, changes: dict, path: Path, section: str) -> dict:
 def group_key(config: Config, dataset_depends_on_seed: bool) -> str:
     """Runs with the same key can train as one population: all but seed and initializers agree (and the data,
     where the seed generates it)."""
-    plain = config.resolved()
-    plain.pop("name")
-    seed = plain.pop("seed")
-    for key in ("kernel_initializer", "bias_initializer", "set_weights"):
-        plain["model"].pop(key)
-    for layer in plain["model"].get("layers") or []:
-        layer.pop("kernel_initializer", None)
-        layer.pop("bias_initializer", None)
+    plain = config.without_initial_weights()
     if dataset_depends_on_seed:
-        plain["data_seed"] = seed
+        plain["data_seed"] = config.seed
     return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
 
 
