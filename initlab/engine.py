@@ -281,6 +281,7 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
                 x if isinstance(x, list) else x.numpy()
                 for x in loop.run_chunk(tf.constant(first), tf.constant(stops), tf.constant(flags), tf.constant(active)))
             latest = [x.numpy() for x in latest]
+            values, distinct = values.tolist(), distinct.tolist()  # Python numbers once, not per member and stop
             for m, outcome in enumerate(outcomes):
                 if outcome.diverged_at is not None:
                     continue
@@ -290,9 +291,9 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
                     if diverged[j, m]:
                         outcome.diverged_at = first + j + 1
                         break
-                for stop, flag, v, d in zip(stops, flags, values[:, m], distinct[:, m]):
+                for stop, flag, at_stop, counts in zip(stops, flags, values, distinct):
                     if flag and (outcome.diverged_at is None or stop < outcome.diverged_at):
-                        outcome.layer_rows.extend(stats.layer_rows(stop, loop.names, v, d, widths))
+                        outcome.layer_rows.extend(stats.layer_rows(stop, loop.names, at_stop[m], counts[m], widths))
                 if latest_epoch[m] >= 0:
                     keep_samples(outcome.samples, int(latest_epoch[m]), stats.member_samples(loop.names, latest, m), keep)
             if not active.any():

@@ -1,11 +1,17 @@
-"""A run's pictures drawn by helper processes, side by side. They start before TensorFlow is imported, so they import
-matplotlib on a core that TensorFlow's import leaves idle, and the run's own process never imports it at all.
+"""Pictures drawn by helper processes, side by side. They start before TensorFlow is imported, so they import
+matplotlib on a core that TensorFlow's import leaves idle, and draw while the caller's process goes on.
 
-Protocol: one JSON line per picture in, `{"folder", "title", "picture"}`; one JSON line out, `{"error": null}` or the
-error's text. A painter that cannot start, dies or fails leaves that picture to the caller's own process, which draws
-it as before (and raises what drawing raises)."""
+A job is any picklable call of initlab's writers (a functools.partial of a module-level function): a run's pictures,
+a sweep's comparison pictures. Protocol: one line per job in (the pickled call, base64), one JSON line out,
+`{"error": null}` or the error's text. A job that a painter cannot take, or that fails or dies in it, is called in
+the caller's own process afterwards (and raises there what it raises).
 
+"""
+
+import base64
+import functools
 import json
+import pickle
 import queue
 import signal
 import subprocess
@@ -24,7 +30,8 @@ SERVE = f"import os; os.nice(10); import sys; sys.path.insert(0, {str(Path(__fil
 
 
 class Painters:
-    """Up to MOST painter processes, started at once; `with Painters() as painters: ... painters.draw(folder, title)`."""
+    """Up to MOST painter processes, started at once: `with Painters() as painters:` then `painters.draw(folder,
+    title)` for a run's pictures, or `painters.submit(job)` for each job and `painters.wait()`."""
 
     def __init__(self, count: int | None = None):
         """count: by default MOST (at most one per core), and none on one core or in a process that has TensorFlow
@@ -33,7 +40,7 @@ class Painters:
         if count is None:
             cores = limits.cores()
             count = 0 if "tensorflow" in sys.modules or cores < 2 else min(MOST, cores)  # one core: nothing to overlap
-        self.processes = []
+        self.processes, self.threads, self.todo, self.left = [], [], queue.Queue(), []
         for _ in range(count):
             try:
                 self.processes.append(subprocess.Popen(
@@ -42,32 +49,53 @@ class Painters:
             except OSError:  # no process to spare: the pictures are drawn here
                 break
 
-    def draw(self, folder: Path, title: str) -> None:
-        """Every picture of drawing.draw, shared out among the painters (the costliest first); what a painter could not
-        draw is drawn here afterwards."""
-        todo = queue.Queue()
-        for picture in drawing.PICTURES:
-            todo.put(picture)
-        left = []
+    def submit(self, job) -> None:
+        """Queue a job (a picklable call): the painters take jobs in the order submitted, each as it is free."""
+        if not self.threads:
+            self.threads = [threading.Thread(target=self._paint, args=(process,), daemon=True)
+                            for process in self.processes]
+            for thread in self.threads:
+                thread.start()
+        self.todo.put(job)
 
-        def paint(process) -> None:
-            while True:
-                try:
-                    picture = todo.get_nowait()
-                except queue.Empty:
-                    return
-                if not _ask(process, {"folder": str(folder), "title": title, "picture": picture}):
-                    left.append(picture)
-
-        # daemons: after Ctrl-C in join() nothing waits for them, and a closed pipe ends them quietly (_ask)
-        threads = [threading.Thread(target=paint, args=(process,), daemon=True) for process in self.processes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
+    def wait(self) -> None:
+        """Until every submitted job is done; those no painter did are called here, in order, and the first error
+        any of them raised is raised once all were tried."""
+        for _ in self.threads:
+            self.todo.put(None)  # one end mark per painter
+        for thread in self.threads:
             thread.join()
-        left.extend(todo.queue)  # no painter at all
-        if left:
-            drawing.draw(folder, title, only=set(left))
+        self.threads = []
+        left, self.left = self.left, []
+        while not self.todo.empty():  # no painter at all, or every one died
+            job = self.todo.get_nowait()
+            if job is not None:
+                left.append(job)
+        errors = []
+        for job in left:
+            try:
+                job()
+            except Exception as error:  # noqa: BLE001 - raised below, after the other jobs had their turn
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def draw(self, folder: Path, title: str) -> None:
+        """Every picture of drawing.draw, shared out among the painters (the costliest first)."""
+        if not self.processes:
+            drawing.draw(folder, title)  # here, reading each record once
+            return
+        for picture in drawing.PICTURES:
+            self.submit(functools.partial(drawing.draw, folder, title, only={picture}))
+        self.wait()
+
+    def _paint(self, process) -> None:
+        """One painter's thread: hand it jobs until the end mark; a job it did not do is left to the caller."""
+        while (job := self.todo.get()) is not None:
+            if not _ask(process, job):
+                self.left.append(job)
+                if process.poll() is not None:  # it died: the jobs still queued are for the others, or the caller
+                    return
 
     def close(self) -> None:
         """End their input: each painter exits by itself (not waited for: its interpreter's teardown takes ~0.4 s)."""
@@ -85,10 +113,19 @@ class Painters:
         self.close()
 
 
-def _ask(process, job: dict) -> bool:
-    """Whether the painter drew the job's picture."""
+def encode(job) -> str:
+    """A job as one line of the protocol."""
+    return base64.b64encode(pickle.dumps(job)).decode("ascii") + "\n"
+
+
+def _ask(process, job) -> bool:
+    """Whether the painter did the job."""
     try:
-        process.stdin.write(json.dumps(job) + "\n")
+        line = encode(job)
+    except Exception:  # noqa: BLE001 - a job that cannot be pickled is the caller's to do
+        return False
+    try:
+        process.stdin.write(line)
         process.stdin.flush()
         answer = process.stdout.readline()
     except (OSError, ValueError):  # ValueError: the pipe was closed here (Ctrl-C while drawing)
@@ -100,15 +137,14 @@ def _ask(process, job: dict) -> bool:
 
 
 def serve() -> None:
-    """A painter: draw each picture asked for on stdin until stdin closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the run's process; its exit closes our stdin
-    from . import animation, plots  # noqa: F401 - matplotlib now, while the run's process imports TensorFlow
+    """A painter: do each job read from stdin until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the caller's process; its exit closes our stdin
+    from . import animation, plots, report  # noqa: F401 - matplotlib and pandas now, while the caller imports TensorFlow
     for line in sys.stdin:
-        job = json.loads(line)
         try:
-            drawing.draw(Path(job["folder"]), job["title"], only={job["picture"]})
+            pickle.loads(base64.b64decode(line))()
             error = None
-        except Exception as exc:  # noqa: BLE001 - reported; the run's process draws it again and raises
+        except Exception as exc:  # noqa: BLE001 - reported; the caller does the job again and raises
             error = f"{type(exc).__name__}: {exc}"
         sys.stdout.write(json.dumps({"error": error}) + "\n")
         sys.stdout.flush()

@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .frames import view  # noqa: E402
 
 
 def _log_y(ax) -> None:
@@ -161,12 +160,14 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
 
 
 def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:
-    """Decision boundaries side by side: panels[(row, col)] = (predict, x_train, y_train, x_val, y_val, caption)."""
+    """Decision boundaries side by side: panels[(row, col)] = (view, caption), each view a model's recorded view of
+    the plane as frames.still gives it (final_value, final_x, final_y, multiclass and the data points)."""
     fig, axes = _subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
                           squeeze=False)
-    for (r, c), (predict, x_train, y_train, x_val, y_val, caption) in panels.items():
+    for (r, c), (view, caption) in panels.items():
         ax = axes[r][c]
-        draw_boundary(ax, *view(predict, x_train, x_val, 120), x_train, y_train, x_val, y_val, marker_size=8)
+        draw_boundary(ax, view["final_value"], view["final_x"], view["final_y"], bool(view["multiclass"]),
+                      view["x_train"], view["y_train"], view["x_val"], view["y_val"], marker_size=8)
         if len(rows) == 1 and len(cols) == 1:
             ax.set_title(caption, fontsize=8)
         ax.set_xticks([])

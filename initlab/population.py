@@ -190,11 +190,11 @@ class Population:
             total = tf.reduce_sum(self._losses(ys, outputs[-1]))  # members share no weight: d total / d kernel_k = d loss_k
         return stats.measure(self.activations, outputs, self.kernels, self.biases, tape.gradient(total, self.kernels))
 
-    def weights_of(self, member: int) -> dict[str, np.ndarray]:
-        out = {}
-        for name, kernel, bias in zip(self.names, self.kernels, self.biases):
-            out[f"{name}/kernel"], out[f"{name}/bias"] = kernel[member].numpy(), bias[member].numpy()
-        return out
+    def weights(self) -> list[dict[str, np.ndarray]]:
+        """Every member's weights by name ('<layer>/kernel', '<layer>/bias'); each variable read once."""
+        named = [(f"{name}/{part}", variable.numpy()) for name, kernel, bias in zip(self.names, self.kernels, self.biases)
+                 for part, variable in (("kernel", kernel), ("bias", bias))]
+        return [{key: array[member].copy() for key, array in named} for member in range(self.k)]
 
 
 def _arrays(data: Dataset) -> tuple:
@@ -261,8 +261,8 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         for m, result in enumerate(results):
             result.final[f"{prefix}loss"], result.final[f"{prefix}{metric}"] = float(losses[m]), float(values[m])
     elapsed = (time.perf_counter() - started) / len(configs)
-    for m, result in enumerate(results):
-        result.weights_final = population.weights_of(m)
+    for result, weights in zip(results, population.weights()):
+        result.weights_final = weights
         result.duration_s = elapsed
         result.company = len(configs)
     return results

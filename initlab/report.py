@@ -1,12 +1,13 @@
 """A sweep's tables and comparison pictures, always rebuilt from its run folders (never out of step with them)."""
 
+import functools
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import plots, records
+from . import painting, plots, records
 
 METRICS = ["loss", "accuracy", "val_loss", "val_accuracy", "mae", "val_mae"]
 REPORTED = ["loss", "accuracy", "val_accuracy", "mae", "val_mae"]  # report.md's columns (all of them in summary.csv)
@@ -154,9 +155,10 @@ def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_model=None,
-          figures: bool = True) -> pd.DataFrame:
-    """sweep.csv, summary.csv, report.md and (with figures) the comparison pictures in sweep_dir; returns the summary."""
+def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_view=None,
+          figures: bool = True, painters: painting.Painters | None = None) -> pd.DataFrame:
+    """sweep.csv, summary.csv, report.md and (with figures) the comparison pictures in sweep_dir, drawn by `painters`
+    if given; returns the summary. boundary_view(run, folder) -> (a frames.still view of its plane, caption)."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     frame = collect(planned, folders)
     _atomic_csv(frame, sweep_dir / "sweep.csv")
@@ -174,12 +176,16 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
     (sweep_dir / "report.md").write_text(text)
     if not figures:
         return summary
+    painters = painters or painting.Painters(0)
     cells = _cells(planned, folders, keys)
     if cells:  # failed runs have no records to draw
-        _loss_curves(cells, sweep_dir / "loss_curves.png", sweep_name)
-        _activation_std(cells, sweep_dir / "activation_std.png", sweep_name)
-    if boundary_model is not None:
-        _boundaries(planned, folders, keys, sweep_dir / "boundaries.png", sweep_name, boundary_model)
+        painters.submit(functools.partial(_loss_curves, cells, sweep_dir / "loss_curves.png", sweep_name))
+        painters.submit(functools.partial(_activation_std, cells, sweep_dir / "activation_std.png", sweep_name))
+    if boundary_view is not None:  # the views are taken here, while the painters draw
+        grid = _boundaries(planned, folders, keys, sweep_name, boundary_view)
+        if grid is not None:
+            painters.submit(functools.partial(plots.boundary_grid, *grid[:3], sweep_dir / "boundaries.png", grid[3]))
+    painters.wait()
     return summary
 
 
@@ -225,17 +231,18 @@ def _activation_std(cells, path, title) -> None:
     plots.profiles(profiles, path, f"{title}: activation std per layer at initialization (mean over seeds)")
 
 
-def _boundaries(planned, folders, keys, path, title, boundary_model) -> None:
-    """The first seed's decision boundary for each cell: rows by the first key, columns by the others together."""
+def _boundaries(planned, folders, keys, title, boundary_view) -> tuple | None:
+    """The first seed's decision boundary for each cell, as plots.boundary_grid draws them: (panels, rows, columns,
+    title), rows by the first key, columns by the others together; None without a complete run to show."""
     first_seed = min(run.seed for run in planned)
     chosen = [(run, folder) for run, folder in zip(planned, folders)
               if run.seed == first_seed and records.is_complete(folder) and (folder / "weights_final.npz").exists()]
     if not chosen:
-        return
+        return None
     value = lambda run, key: run.case if key == "case" else run.grid[key]  # noqa: E731
     row = lambda run: value(run, keys[0]) if keys else ""  # noqa: E731
     col = lambda run: " / ".join(value(run, key) for key in keys[1:])  # noqa: E731
     rows = list(dict.fromkeys(row(run) for run, _ in chosen))
     cols = list(dict.fromkeys(col(run) for run, _ in chosen))
-    panels = {(rows.index(row(run)), cols.index(col(run))): boundary_model(run, folder) for run, folder in chosen}
-    plots.boundary_grid(panels, rows, cols, path, f"{title}: decision boundaries (seed {first_seed})")
+    panels = {(rows.index(row(run)), cols.index(col(run))): boundary_view(run, folder) for run, folder in chosen}
+    return panels, rows, cols, f"{title}: decision boundaries (seed {first_seed})"

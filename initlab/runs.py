@@ -218,12 +218,14 @@ def summary_of(result: RunResult, run_name: str) -> dict:
     }
 
 
-def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True, model_file: bool = True) -> Path:
+def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True, model_file: bool = True,
+          draw=None) -> Path:
     """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only.
-    Without model_file (a sweep's runs) no model.keras is written: ensure_model(folder) writes it when asked."""
+    Without model_file (a sweep's runs) no model.keras is written: ensure_model(folder) writes it when asked.
+    Pictures are drawn by draw(folder, title) (painting.Painters.draw), by drawing.draw if None."""
     target = run_dir(result.config, out)
     with records.staged(target) as stage:
-        _fill(stage, result, target.name, pictures, model_file)
+        _fill(stage, result, target.name, pictures, model_file, draw)
     return target
 
 

@@ -101,8 +101,9 @@ def sample_shapes(k: int, rows: int, kernel_shapes: list[tuple]) -> list[tuple]:
     return shapes
 
 
-def layer_rows(epoch: int, names: list[str], values: np.ndarray, distinct: np.ndarray, widths: list[int]) -> list[dict]:
-    """One member's layers.csv rows at `epoch` from its values [layers, len(STATISTICS)] and distinct [layers]."""
+def layer_rows(epoch: int, names: list[str], values, distinct, widths: list[int]) -> list[dict]:
+    """One member's layers.csv rows at `epoch` from its values [layers, len(STATISTICS)] and distinct [layers]
+    (arrays or nested lists)."""
     return [{"epoch": epoch, "layer": name, "units": width, **dict(zip(STATISTICS, map(float, row))),
              "distinct_units": int(count)}
             for name, width, row, count in zip(names, widths, values, distinct)]

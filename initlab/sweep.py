@@ -302,6 +302,15 @@ def _number(text: str) -> float:
 
 
 def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result):
+    from . import painting
+
+    # Training here, this process imports TensorFlow and leaves a core idle: painters start now and draw at the end.
+    # Workers of its own or a cluster's would have no core to spare for them.
+    with painting.Painters(None if workers == 1 and scheduler is None else 0) as painters:
+        return _train_and_report(the_plan, workers, scheduler, fail_fast, pictures, on_result, painters)
+
+
+def _train_and_report(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result, painters):
     from . import dispatch, runs
 
     pictures = len(the_plan.planned) <= 12 if pictures is None else pictures
@@ -316,7 +325,7 @@ def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result)
         for result in results:
             if runs.run_dir(result.config, out) not in pending:
                 continue  # done already, trained again only as company
-            runs.write(result, out, pictures, model_file=False)  # model.keras on demand: runs.ensure_model
+            runs.write(result, out, pictures, model_file=False, draw=painters.draw)  # model.keras: runs.ensure_model
             if on_result is not None:
                 on_result(result)
 
@@ -334,7 +343,7 @@ def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result)
             # interrupted, the tables only: the pictures take seconds (the next call draws them)
             report(the_plan, figures=not isinstance(error, KeyboardInterrupt))
         raise
-    return report(the_plan).to_dict("records")
+    return report(the_plan, painters=painters).to_dict("records")
 
 
 class WriteBehind:
@@ -372,10 +381,14 @@ class WriteBehind:
                 self.pool.shutdown()
 
 
-def report(the_plan: Plan, figures: bool = True):
-    from . import model as model_module, records, report as report_module
+BOUNDARY_RESOLUTION = 120  # grid points per axis of each small panel of boundaries.png
 
-    def boundary_model(run, folder):
+
+def report(the_plan: Plan, figures: bool = True, painters=None):
+    """The sweep's tables and (with figures) pictures, drawn by `painters` if given; returns summary.csv's frame."""
+    from . import frames, model as model_module, records, report as report_module
+
+    def boundary_view(run, folder):
         import numpy as np
 
         config = the_plan.resolved[the_plan.planned.index(run)]
@@ -383,13 +396,12 @@ def report(the_plan: Plan, figures: bool = True):
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
         with np.load(folder / "weights_final.npz") as weights:
             model.set_weights([weights[f"{layer.name}/{w.name}"] for layer in model.layers for w in layer.weights])
-        predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
         caption = ", ".join(f"{v}" for v in run.grid.values()) if run.case is None else run.case
-        return predict, data.x_train, data.y_train, data.x_val, data.y_val, caption
+        return frames.still(model, data, BOUNDARY_RESOLUTION), caption
 
     with records.writing(the_plan.sweep_dir):
         return report_module.write(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
-                                   boundary_model if _drawable(the_plan) else None, figures)
+                                   boundary_view if _drawable(the_plan) else None, figures, painters)
 
 
 def _drawable(the_plan: Plan) -> bool:

@@ -2,7 +2,9 @@
 process; a painter that dies or fails leaves its pictures to the caller, who draws them (and raises what drawing
 raises)."""
 
+import functools
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -77,8 +79,39 @@ def test_painters_use_this_initlab_whatever_the_working_folder_holds(run_folder,
     with painting.Painters(2) as painters:
         for process in painters.processes:
             assert process.poll() is None
-        painters.processes[0].stdin.write('{"folder": "/nonexistent", "title": "t", "picture": "history.png"}\n')
+        job = functools.partial(drawing.draw, Path("/nonexistent"), "t", only={"history.png"})
+        painters.processes[0].stdin.write(painting.encode(job))
         painters.processes[0].stdin.flush()
         assert "FileNotFoundError" in painters.processes[0].stdout.readline()  # it answers: real initlab code
         painters.draw(folder, TITLE)
     assert {name: (folder / name).read_bytes() for name in drawn} == drawn
+
+
+SWEEP_PICTURES = ("loss_curves.png", "activation_std.png", "boundaries.png")
+
+
+def test_a_sweeps_pictures_painted_are_the_bytes_drawn_here(tmp_path):
+    """A sweep's comparison pictures (the boundaries from views taken in this process) and its runs' own pictures,
+    drawn by painters, are the files drawn without them."""
+    import yaml
+
+    from initlab import sweep
+    from tests.conftest import raw_config
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(raw_config(name="base", model={"hidden": [3]},
+                                                                  train={"epochs": 3})))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"name": "painted", "base": "base.yaml", "seeds": [0, 1],
+                                    "grid": {"model.kernel_initializer": ["he_normal", "zeros"]}}))
+    drawn = {}
+    for count in (0, 2):
+        the_plan = sweep.plan(path, [], tmp_path / f"out{count}")
+        with painting.Painters(count) as painters:
+            assert len(painters.processes) == count
+            sweep._train_and_report(the_plan, 1, None, False, True, None, painters)
+        folders = [the_plan.sweep_dir, *the_plan.folders]
+        drawn[count] = {(folder.name, name): (folder / name).read_bytes() for folder in folders
+                        for name in (*SWEEP_PICTURES, *drawing.PICTURES) if (folder / name).exists()}
+    # one hidden layer: no signal.png; trained in a population: no frames, so no boundary.gif
+    assert {name for _, name in drawn[0]} == set(SWEEP_PICTURES) | set(drawing.PICTURES) - {"signal.png", "boundary.gif"}
+    assert drawn[2] == drawn[0]

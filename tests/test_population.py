@@ -248,7 +248,7 @@ def test_in_graph_member_records_equal_the_probe_on_the_same_run():
 
     def on_chunk(epoch):
         for m, (model, probe) in enumerate(zip(models, probes)):
-            model.set_weights([members.weights_of(m)[name] for name in model_module.weights_by_name(model)])
+            model.set_weights([members.weights()[m][name] for name in model_module.weights_by_name(model)])
             rows, samples = probe.measure(epoch)
             old_rows[m].extend(rows)
             old_samples[m].update({f"epoch_{epoch}/{name}": value for name, value in samples.items()})

@@ -329,9 +329,9 @@ def test_summary_of_runs_that_all_failed_has_the_counts():
     assert summary.to_dict("list") == {"model.activation": ["relu", "tanh"], "runs": [2, 1], "ok": [0, 0]}
 
 
-def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path, monkeypatch):
+def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path):
     """Rows by the first key, columns by the others together: no cell overwrites another."""
-    from initlab import plots, report
+    from initlab import report
 
     path = write_sweep(tmp_path, {"name": "three", "base": "base.yaml", "seeds": [0, 1], "grid": {
         "model.activation": ["relu", "tanh"], "model.hidden": [[2], [3]], "train.learning_rate": [0.01, 0.1]}})
@@ -343,13 +343,13 @@ def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path, monkeypatch):
         (folder / "summary.json").write_text('{"files": {"weights_final.npz": 0}}')  # complete: lists its one file
         (folder / "weights_final.npz").write_bytes(b"")
         folders.append(folder)
-    drawn = {}
-    monkeypatch.setattr(plots, "boundary_grid", lambda panels, rows, cols, *_: drawn.update(panels=panels, rows=rows, cols=cols))
-    report._boundaries(planned, folders, list(planned[0].grid), tmp_path / "b.png", "three", lambda run, folder: folder.name)
-    assert drawn["rows"] == ["relu", "tanh"]
-    assert drawn["cols"] == ["[2] / 0.01", "[2] / 0.1", "[3] / 0.01", "[3] / 0.1"]
-    assert len(drawn["panels"]) == 8  # one per cell, the first seed's run
-    assert sorted(drawn["panels"].values()) == sorted(f.name for f, run in zip(folders, planned) if run.seed == 0)
+    panels, rows, cols, title = report._boundaries(planned, folders, list(planned[0].grid), "three",
+                                                   lambda run, folder: folder.name)
+    assert rows == ["relu", "tanh"]
+    assert cols == ["[2] / 0.01", "[2] / 0.1", "[3] / 0.01", "[3] / 0.1"]
+    assert len(panels) == 8  # one per cell, the first seed's run
+    assert sorted(panels.values()) == sorted(f.name for f, run in zip(folders, planned) if run.seed == 0)
+    assert title == "three: decision boundaries (seed 0)"
 
 
 # ---- a sweep's run folders: no model.keras until asked ---------------------------------------------------------------
