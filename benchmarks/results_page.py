@@ -19,15 +19,15 @@ def sections(text: str) -> list[str]:
 
 
 def update(section: str, page: Path = PAGE) -> None:
-    """Put `section` (markdown starting with '# <title>') in the page: in place of the section of the same title,
-    else at the end."""
+    """Put `section` (markdown starting with '# <title>') in the page: in place of the sections of the same title
+    (the first one's place; any later ones are stale), else at the end."""
     title = section.splitlines()[0].strip()
     old = sections(page.read_text()) if page.exists() else []
     body = section.rstrip("\n") + "\n\n"
-    for i, part in enumerate(old):
-        if part.splitlines()[0].strip() == title:
-            old[i] = body
-            break
+    same = [i for i, part in enumerate(old) if part.splitlines()[0].strip() == title]
+    if same:
+        old[same[0]] = body
+        old = [part for i, part in enumerate(old) if i not in same[1:]]
     else:
         old.append(body)
     page.write_text("".join(old).rstrip("\n") + "\n")

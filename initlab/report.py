@@ -181,11 +181,14 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
     if cells:  # failed runs have no records to draw
         painters.submit(functools.partial(_loss_curves, cells, sweep_dir / "loss_curves.png", sweep_name))
         painters.submit(functools.partial(_activation_std, cells, sweep_dir / "activation_std.png", sweep_name))
-    if boundary_view is not None:  # the views are taken here, while the painters draw
-        grid = _boundaries(planned, folders, keys, sweep_name, boundary_view)
-        if grid is not None:
-            painters.submit(functools.partial(plots.boundary_grid, *grid[:3], sweep_dir / "boundaries.png", grid[3]))
-    painters.wait()
+    try:
+        if boundary_view is not None:  # the views are taken here, while the painters draw
+            grid = _boundaries(planned, folders, keys, sweep_name, boundary_view)
+            if grid is not None:
+                painters.submit(functools.partial(plots.boundary_grid, *grid[:3], sweep_dir / "boundaries.png",
+                                                  grid[3]))
+    finally:
+        painters.wait()
     return summary
 
 

@@ -185,7 +185,7 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
     """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder.
     Its staging folder is made before training: an output that cannot be written fails first, and the experiment
     folder's lock is held while it trains."""
-    with painting.Painters() as painters:  # they import matplotlib while this process imports TensorFlow
+    with painting.Painters() as painters:  # they start up while this process imports TensorFlow
         with interrupts.held():
             prepared = prepare(config)
         target = run_dir(prepared[0], out)
