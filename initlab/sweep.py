@@ -301,23 +301,33 @@ def _number(text: str) -> float:
         return math.nan
 
 
+PAINTED_GROUPS = 1  # sweeps that train at most this many groups here get painters (see _execute)
+
+
 def _execute(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result):
     from . import painting
 
-    # Training here, this process imports TensorFlow and leaves a core idle: painters start now and draw at the end.
-    # Workers of its own or a cluster's would have no core to spare for them.
-    with painting.Painters(None if workers == 1 and scheduler is None else 0) as painters:
-        return _train_and_report(the_plan, workers, scheduler, fail_fast, pictures, on_result, painters)
+    work = work_of(the_plan)
+    # Training here, this process imports TensorFlow and leaves a core idle: painters start now and draw at the end
+    # (the 40-run lesson: ~1.5 s of ~12 s). Each holds ~100 MiB for as long as the sweep runs, so a longer sweep,
+    # where the pictures are a small part of the time, goes without; so do workers and clusters: no core to spare.
+    here = workers == 1 and scheduler is None and len(work) <= PAINTED_GROUPS
+    with painting.Painters(None if here else 0) as painters:
+        return _train_and_report(the_plan, work, workers, scheduler, fail_fast, pictures, on_result, painters)
 
 
-def _train_and_report(the_plan: Plan, workers, scheduler, fail_fast, pictures, on_result, painters):
+def work_of(the_plan: Plan) -> list[list[int]]:
+    """The groups to train: those with a run not done. Groups are cut from the whole plan, done runs included, and a
+    group trains whole, so every run trains in the same company however often the sweep was interrupted or a folder
+    damaged: a run's numbers depend on its company in float32's last bits (a batched matmul)."""
+    return [members for members in groups(the_plan.resolved) if not all(the_plan.done[i] for i in members)]
+
+
+def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictures, on_result, painters):
+    """Train the groups of `work`, writing only their runs that are not done, then the report."""
     from . import dispatch, runs
 
     pictures = len(the_plan.planned) <= 12 if pictures is None else pictures
-    # Groups are cut from the whole plan, done runs included, and a group trains whole, so every run trains in the
-    # same company however often the sweep was interrupted or a folder damaged: a run's numbers depend on its
-    # company in float32's last bits (a batched matmul). Only its runs that are not done are written.
-    work = [members for members in groups(the_plan.resolved) if not all(the_plan.done[i] for i in members)]
     pending = {the_plan.folders[i] for i, done in enumerate(the_plan.done) if not done}
     out = the_plan.sweep_dir.parent
 

@@ -108,10 +108,36 @@ def test_a_sweeps_pictures_painted_are_the_bytes_drawn_here(tmp_path):
         the_plan = sweep.plan(path, [], tmp_path / f"out{count}")
         with painting.Painters(count) as painters:
             assert len(painters.processes) == count
-            sweep._train_and_report(the_plan, 1, None, False, True, None, painters)
+            sweep._train_and_report(the_plan, sweep.work_of(the_plan), 1, None, False, True, None, painters)
         folders = [the_plan.sweep_dir, *the_plan.folders]
         drawn[count] = {(folder.name, name): (folder / name).read_bytes() for folder in folders
                         for name in (*SWEEP_PICTURES, *drawing.PICTURES) if (folder / name).exists()}
     # one hidden layer: no signal.png; trained in a population: no frames, so no boundary.gif
     assert {name for _, name in drawn[0]} == set(SWEEP_PICTURES) | set(drawing.PICTURES) - {"signal.png", "boundary.gif"}
     assert drawn[2] == drawn[0]
+
+
+@pytest.mark.parametrize("hidden, painted", [([[3]], True), ([[3], [2]], False)])
+def test_only_a_sweep_of_one_group_trained_here_gets_painters(tmp_path, monkeypatch, hidden, painted):
+    """Painters hold ~100 MiB each for the whole sweep: worth it only where the pictures are a good part of its time."""
+    import yaml
+
+    from initlab import sweep
+    from tests.conftest import raw_config
+
+    asked = []
+
+    class Recorded(painting.Painters):
+        def __init__(self, count=None):
+            asked.append(count)
+            super().__init__(0)
+
+    monkeypatch.setattr(painting, "Painters", Recorded)
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(raw_config(name="base", train={"epochs": 2})))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"name": "groups", "base": "base.yaml", "seeds": [0, 1],
+                                    "grid": {"model.hidden": hidden}}))
+    the_plan = sweep.plan(path, [], tmp_path / "out")
+    assert len(sweep.work_of(the_plan)) == len(hidden)
+    sweep.execute(the_plan, pictures=False)
+    assert asked == [None if painted else 0]  # None: as many as the machine allows
