@@ -54,6 +54,7 @@ class Painters:
     def submit(self, job) -> None:
         """Queue a job (a picklable call): the painters take jobs in the order submitted, each as it is free."""
         if not self.threads:
+            # daemons: after Ctrl-C in wait() nothing waits for them, and a closed pipe ends them quietly (_ask)
             self.threads = [threading.Thread(target=self._paint, args=(process,), daemon=True)
                             for process in self.processes]
             for thread in self.threads:

@@ -13,7 +13,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-
 def _log_y(ax) -> None:
     """A log y axis labelled in plain text: the default labels are typeset as math, which took a third of the
     time of every picture with a log axis."""
