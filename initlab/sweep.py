@@ -405,7 +405,7 @@ def report(the_plan: Plan, figures: bool = True, painters=None):
         data = the_plan.data_for(config)
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
         with np.load(folder / "weights_final.npz") as weights:
-            model.set_weights([weights[f"{layer.name}/{w.name}"] for layer in model.layers for w in layer.weights])
+            model.set_weights([weights[name] for name in model_module.weights_by_name(model)])  # weights_*.npz's keys
         caption = ", ".join(f"{v}" for v in run.grid.values()) if run.case is None else run.case
         return frames.still(model, data, BOUNDARY_RESOLUTION), caption
 
