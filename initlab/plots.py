@@ -21,10 +21,16 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
 
 
+TITLE_TOP = 0.08  # inches between the figure's top edge and its title
+
+
 def _suptitle(fig, title: str, fontsize: float = 10) -> None:
     """The figure's title, wrapped onto a second line when it is wider than the picture (run names are long)."""
-    characters = int(fig.get_size_inches()[0] * 72 / (0.6 * fontsize))  # a generous average glyph width
-    fig.suptitle(textwrap.fill(title, characters, break_on_hyphens=False), fontsize=fontsize)
+    width, height = fig.get_size_inches()
+    characters = int(width * 72 / (0.6 * fontsize))  # a generous average glyph width
+    # a fixed distance from the top edge: matplotlib's default (2% of the height) drifts down a tall grid's panels
+    fig.suptitle(textwrap.fill(title, characters, break_on_hyphens=False), fontsize=fontsize,
+                 y=1 - TITLE_TOP / height)
 
 
 def _subplots(*grid: int, figsize: tuple[float, float], **options):
@@ -161,6 +167,11 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
 def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:
     """Decision boundaries side by side: panels[(row, col)] = (view, caption), each view a model's recorded view of
     the plane as frames.still gives it (final_value, final_x, final_y, multiclass and the data points)."""
+    _save(boundary_grid_figure(panels, rows, cols, title), path)
+
+
+def boundary_grid_figure(panels: dict, rows: list[str], cols: list[str], title: str = ""):
+    """boundary_grid's figure, laid out."""
     fig, axes = _subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
                           squeeze=False)
     for (r, c), (view, caption) in panels.items():
@@ -180,7 +191,8 @@ def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: s
         if not ax.has_data():
             ax.axis("off")
     _suptitle(fig, title)
-    _save(fig, path, tight=True)
+    fig.tight_layout()
+    return fig
 
 
 def _panels(count: int):
@@ -385,7 +397,7 @@ def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") ->
         ax.set_title(name)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper right")
-    fig.suptitle(title or "measured (dots) against theory (dashes) at initialization")
+    _suptitle(fig, title or "measured (dots) against theory (dashes) at initialization", fontsize=12)
     _save(fig, path, tight=True)
 
 

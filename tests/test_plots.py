@@ -1,5 +1,6 @@
 """Pictures from awkward records: they must be drawn, not crash the run that made the records."""
 
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
@@ -357,3 +358,23 @@ def test_gif_leaves_a_non_finite_plane_blank(tmp_path):
     bare = np.abs(first[row, left].astype(int) - first[row, left][0]).max(axis=1) == 0  # no point on this pixel
     assert bare.sum() > 20 and (last[row, left][bare] == 255).all()
     assert (last[row, right] != 255).any()
+
+
+@pytest.mark.parametrize("rows", [1, 3, 8])
+def test_boundary_grid_title_sits_above_every_panel_however_tall_the_grid(rows):
+    """A sweep's boundaries.png is a row per case: in a tall grid matplotlib's default title position (2% of the
+    height from the top) fell onto the first row's column titles."""
+    recorded = _recorded_frames(False)
+    view = {"final_value": recorded["value"][-1], "final_x": recorded["x"], "final_y": recorded["y"],
+            "multiclass": recorded["multiclass"], **{k: recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")}}
+    cols = ["relu", "tanh", "sigmoid"]
+    panels = {(r, c): (view, "") for r in range(rows) for c in range(len(cols))}
+    fig = plots.boundary_grid_figure(panels, [f"case {r}" for r in range(rows)], cols, "a sweep: decision boundaries")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (title,) = [text for text in fig.findobj(matplotlib.text.Text) if text.get_text() == fig.get_suptitle()]
+    title_box = title.get_window_extent(renderer)
+    for ax in fig.axes:
+        below = ax.get_tightbbox(renderer)  # the panel with its column title and row label
+        assert below.y1 < title_box.y0, (ax.get_title(), below.y1, title_box.y0)
+    assert max(_spills(fig)) <= 0
