@@ -3,7 +3,10 @@ import os
 import pytest
 from hypothesis import settings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from initlab import backend  # noqa: E402 - no TensorFlow yet
+
+# before any test module imports TensorFlow: the tests' own processes compute as the runs they start do
+backend.environment()
 # CI never flakes: every hypothesis test draws the same examples on every run (a fixed seed from the test's name)
 settings.register_profile("initlab", derandomize=True, deadline=None)
 settings.load_profile("initlab")

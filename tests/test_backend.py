@@ -1,0 +1,69 @@
+"""The environment initlab starts TensorFlow in: a run's numbers must not depend on which x86-64 CPU computed them."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from initlab import backend
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _initlab() -> list[str]:
+    found = shutil.which("initlab", path=os.path.dirname(sys.executable)) or shutil.which("initlab")
+    return [found] if found else [sys.executable, "-m", "initlab"]
+
+
+def _final_weights(tmp_path: Path, name: str, isa: str | None) -> dict[str, np.ndarray]:
+    """A short run of the saturated digits lesson, as a user starts it, with ONEDNN_MAX_CPU_ISA set or not."""
+    env = {key: value for key, value in os.environ.items() if key != backend.ONEDNN_ISA}
+    if isa is not None:
+        env[backend.ONEDNN_ISA] = isa
+    process = subprocess.run([*_initlab(), "run", str(CONFIGS / "digits_large_tanh.yaml"), "--set", "train.epochs=2",
+                              "--out", str(tmp_path / name)], capture_output=True, text=True, env=env, timeout=300)
+    assert process.returncode == 0, process.stderr
+    with np.load(Path(process.stdout.strip()) / "weights_final.npz") as weights:
+        return dict(weights)
+
+
+def _avx512() -> bool:
+    try:
+        return " avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def test_a_run_computes_as_on_an_avx2_cpu_unless_told_otherwise(tmp_path):
+    default = _final_weights(tmp_path, "default", None)
+    avx2 = _final_weights(tmp_path, "avx2", "AVX2")
+    assert default.keys() == avx2.keys()
+    for name in default:
+        np.testing.assert_array_equal(default[name], avx2[name], err_msg=name)
+    if _avx512():  # why the cap exists: oneDNN's AVX-512 code rounds otherwise, and training carries it on
+        every = _final_weights(tmp_path, "all", "ALL")
+        assert any(not np.array_equal(every[name], avx2[name]) for name in avx2)
+
+
+def _environment_after(code: str, isa: str | None) -> str:
+    env = {key: value for key, value in os.environ.items() if key != backend.ONEDNN_ISA}
+    if isa is not None:
+        env[backend.ONEDNN_ISA] = isa
+    process = subprocess.run([sys.executable, "-c", f"{code}; from initlab import backend; backend.environment(); "
+                              f"import os; print(os.environ.get({backend.ONEDNN_ISA!r}))"],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert process.returncode == 0, process.stderr
+    return process.stdout.strip()
+
+
+@pytest.mark.parametrize("code, isa, kept", [
+    ("pass", None, backend.SAME_ON_EVERY_CPU),  # initlab starts TensorFlow: capped
+    ("pass", "ALL", "ALL"),  # the user's own choice
+    ("import tensorflow", None, "None"),  # a notebook that has TensorFlow already: left as it is
+])
+def test_the_cap_is_a_default_a_user_and_a_running_tensorflow_keep_their_own(code, isa, kept):
+    assert _environment_after(code, isa) == kept
