@@ -24,16 +24,16 @@ def _native_stderr_silenced():
 
 _loaded = None
 # oneDNN (TensorFlow's CPU kernels) picks its code by the CPU's instruction set, and its AVX-512 code rounds float32
-# differently from its AVX2 code: capped at AVX2, a run gives the same numbers on every x86-64 CPU that has AVX2 (most
-# since 2013), where they moved from machine to machine (digits_large_tanh: held-out accuracy 0.242 or 0.267). The
-# lab's networks are small: the cap costs nothing measurable (digits_he_relu trains in 1.8-2.0 s either way). Set the
-# variable yourself to choose otherwise.
+# differently from its AVX2 code: capped at AVX2, an AVX-512 CPU computes as an AVX2 one (most x86-64 CPUs since 2013)
+# where a run's numbers moved from machine to machine (digits_large_tanh: held-out accuracy 0.242 or 0.267). Other
+# differences between CPUs remain, and show in chaotic runs (README, Guarantees). The lab's networks are small: the
+# cap costs nothing measurable (digits_he_relu trains in 1.8-2.0 s either way). Set the variable yourself to choose.
 ONEDNN_ISA, SAME_ON_EVERY_CPU = "ONEDNN_MAX_CPU_ISA", "AVX2"
 
 
 def environment() -> None:
-    """The environment variables TensorFlow starts with in initlab: Keras on TensorFlow, quiet, the same numbers on
-    every CPU (ONEDNN_MAX_CPU_ISA); each only where the caller has not set it."""
+    """The environment variables TensorFlow starts with in initlab: Keras on TensorFlow, quiet, AVX-512 CPUs computing
+    as AVX2 ones (ONEDNN_MAX_CPU_ISA); each only where the caller has not set it."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:  # a process that has TensorFlow already keeps its own choice

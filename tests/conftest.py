@@ -1,9 +1,7 @@
-import os
-
 import pytest
 from hypothesis import settings
 
-from initlab import backend  # noqa: E402 - no TensorFlow yet
+from initlab import backend  # stdlib only: no TensorFlow yet
 
 # before any test module imports TensorFlow: the tests' own processes compute as the runs they start do
 backend.environment()

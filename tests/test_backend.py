@@ -1,4 +1,4 @@
-"""The environment initlab starts TensorFlow in: a run's numbers must not depend on which x86-64 CPU computed them."""
+"""The environment initlab starts TensorFlow in: on an AVX-512 CPU a run computes as on an AVX2 one."""
 
 import os
 import shutil
