@@ -1,3 +1,7 @@
+import os
+import shutil
+import sys
+
 import pytest
 from hypothesis import settings
 
@@ -8,6 +12,12 @@ backend.environment()
 # CI never flakes: every hypothesis test draws the same examples on every run (a fixed seed from the test's name)
 settings.register_profile("initlab", derandomize=True, deadline=None)
 settings.load_profile("initlab")
+
+
+def initlab_command() -> list[str]:
+    """The console script as a user runs it: this environment's `initlab`, or `python -m initlab` without one."""
+    found = shutil.which("initlab", path=os.path.dirname(sys.executable)) or shutil.which("initlab")
+    return [found] if found else [sys.executable, "-m", "initlab"]
 
 
 def raw_config(**sections) -> dict:

@@ -1,7 +1,6 @@
 """The environment initlab starts TensorFlow in: on an AVX-512 CPU a run computes as on an AVX2 one."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +9,9 @@ import numpy as np
 import pytest
 
 from initlab import backend
+from tests.conftest import initlab_command
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-
-
-def _initlab() -> list[str]:
-    found = shutil.which("initlab", path=os.path.dirname(sys.executable)) or shutil.which("initlab")
-    return [found] if found else [sys.executable, "-m", "initlab"]
 
 
 def _final_weights(tmp_path: Path, name: str, isa: str | None) -> dict[str, np.ndarray]:
@@ -24,7 +19,7 @@ def _final_weights(tmp_path: Path, name: str, isa: str | None) -> dict[str, np.n
     env = {key: value for key, value in os.environ.items() if key != backend.ONEDNN_ISA}
     if isa is not None:
         env[backend.ONEDNN_ISA] = isa
-    process = subprocess.run([*_initlab(), "run", str(CONFIGS / "digits_large_tanh.yaml"), "--set", "train.epochs=2",
+    process = subprocess.run([*initlab_command(), "run", str(CONFIGS / "digits_large_tanh.yaml"), "--set", "train.epochs=2",
                               "--out", str(tmp_path / name)], capture_output=True, text=True, env=env, timeout=300)
     assert process.returncode == 0, process.stderr
     with np.load(Path(process.stdout.strip()) / "weights_final.npz") as weights:

@@ -1,15 +1,13 @@
 """The command line as a user types it (success paths; errors are in test_cli_errors.py)."""
 
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
+from tests.conftest import initlab_command
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 runner = CliRunner()
@@ -58,16 +56,11 @@ def test_runs_lists_and_plot_redraws(tmp_path):
     assert (folder / "boundary.png").stat().st_size > 10_000 and (folder / "history.png").exists()
 
 
-def _initlab():
-    found = shutil.which("initlab", path=os.path.dirname(sys.executable)) or shutil.which("initlab")
-    return [found] if found else [sys.executable, "-m", "initlab"]
-
-
 def test_real_process_from_another_folder_is_quiet(tmp_path):
     """As a user runs it: a fresh process, a named data set found from any folder, no TensorFlow noise."""
     config = tmp_path / "mine.yaml"
     config.write_text((CONFIGS / "relu_constant.yaml").read_text().replace("epochs: 100", "epochs: 5"))
-    process = subprocess.run([*_initlab(), "run", str(config)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    process = subprocess.run([*initlab_command(), "run", str(config)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr
     folder = tmp_path / process.stdout.strip()
     assert (folder / "summary.json").exists()

@@ -1,9 +1,7 @@
 """Bad input: one clear message naming the file, the key and what is allowed; exit code 2; nothing written."""
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
+from tests.conftest import initlab_command
 
 runner = CliRunner()
 COMMANDS = ["validate", "run"]
@@ -446,11 +445,6 @@ def test_csv_path_is_relative_to_the_config_not_the_cwd(tmp_path, monkeypatch):
 
 
 # ---- the real command ------------------------------------------------------------------------------------------------
-def initlab_command() -> list[str]:
-    script = shutil.which("initlab") or shutil.which("initlab", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "initlab"]
-
-
 def test_real_process_prints_one_clean_line(tmp_path, out):
     # an unknown activation is only found after TensorFlow starts: its start-up noise must not show
     config = write(tmp_path, "name: bad\nmodel: {activation: rleu}\n")

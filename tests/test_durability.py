@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from initlab import records, runs
 from initlab.cli import app
-from tests.conftest import raw_config
-from tests.test_sweep_execution import (_initlab, assert_clean, complete_runs, listed, run_sweep, sweep_command,
+from tests.conftest import initlab_command, raw_config
+from tests.test_sweep_execution import (assert_clean, complete_runs, listed, run_sweep, sweep_command,
                                         write_sweep)
 
 runner = CliRunner()
@@ -221,6 +221,9 @@ def test_permission_denied_is_a_user_error(tmp_path):
 
 
 # ---- signals, with real processes ----------------------------------------------------------------------------------
+LONG_ENOUGH = 1000  # epochs of a sweep's run that a signal must catch in the middle of the sweep (~1 s a run)
+
+
 def wait_for(condition, process: subprocess.Popen, what: str, limit: float = 240) -> None:
     deadline = time.monotonic() + limit
     while not condition():
@@ -248,7 +251,7 @@ def test_sigterm_during_run_writes_nothing(tmp_path):
     config = tmp_path / "long.yaml"
     config.write_text(yaml.safe_dump(raw_config(name="long", train={"epochs": 200_000})))
     out = tmp_path / "out"
-    process = subprocess.Popen([*_initlab(), "run", str(config), "--out", str(out)], stdout=subprocess.PIPE,
+    process = subprocess.Popen([*initlab_command(), "run", str(config), "--out", str(out)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     # the staging folder is made once the model is built, before the first epoch
     wait_for(lambda: list((out / "long").glob(".*.tmp")) if (out / "long").is_dir() else [], process, "training")
@@ -267,7 +270,8 @@ def test_sigterm_during_a_sweep_with_workers_then_resume(tmp_path):
     """--workers 2: the parent stops, its spawned workers with it; the next call trains only what is missing and
     clears what a killed writer left."""
     rates = [0.001 * (i + 1) for i in range(8)]
-    sweep = write_sweep(tmp_path, "workers", {"train.learning_rate": rates})
+    # runs of ~1 s: with 3 epochs a fast machine finished all 8 between two looks for the first complete one
+    sweep = write_sweep(tmp_path, "workers", {"train.learning_rate": rates, "train.epochs": [LONG_ENOUGH]})
     out = tmp_path / "out"
     sweep_dir = out / "workers"
     process = subprocess.Popen(sweep_command(sweep, out, "--workers", "2", "--no-pictures"), stdout=subprocess.PIPE,
@@ -298,7 +302,7 @@ def test_sigterm_during_a_sweep_with_workers_then_resume(tmp_path):
 def test_sigint_during_a_sweep_on_dask(tmp_path):
     distributed = pytest.importorskip("distributed")
     rates = [0.001 * (i + 1) for i in range(8)]
-    sweep = write_sweep(tmp_path, "dask", {"train.learning_rate": rates})
+    sweep = write_sweep(tmp_path, "dask", {"train.learning_rate": rates, "train.epochs": [LONG_ENOUGH]})
     out = tmp_path / "out"
     sweep_dir = out / "dask"
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

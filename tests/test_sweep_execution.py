@@ -17,15 +17,10 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
-from tests.conftest import raw_config
+from tests.conftest import initlab_command, raw_config
 
 RECORDS = ["metrics.csv", "layers.csv", "weights_initial.npz", "weights_final.npz"]
 BASE = raw_config(name="base", model={"hidden": [4]}, train={"epochs": 3})
-
-
-def _initlab() -> list[str]:
-    found = shutil.which("initlab", path=os.path.dirname(sys.executable))
-    return [found] if found else [sys.executable, "-m", "initlab"]
 
 
 def write_sweep(folder: Path, name: str, grid: dict, seeds=(0,)) -> Path:
@@ -37,7 +32,7 @@ def write_sweep(folder: Path, name: str, grid: dict, seeds=(0,)) -> Path:
 
 
 def sweep_command(sweep: Path, out: Path, *extra: str) -> list[str]:
-    return [*_initlab(), "sweep", str(sweep), "--out", str(out), *extra]
+    return [*initlab_command(), "sweep", str(sweep), "--out", str(out), *extra]
 
 
 def run_sweep(sweep: Path, out: Path, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess:
