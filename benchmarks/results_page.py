@@ -21,6 +21,7 @@ def sections(text: str) -> list[str]:
 def update(section: str, page: Path = PAGE) -> None:
     """Put `section` (markdown starting with '# <title>') in the page: in place of the sections of the same title
     (the first one's place; any later ones are stale), else at the end."""
+    section = section.lstrip("\n")  # a script's section may open with a blank line: its title is the first line
     title = section.splitlines()[0].strip()
     old = sections(page.read_text()) if page.exists() else []
     body = section.rstrip("\n") + "\n\n"
