@@ -34,6 +34,17 @@ def test_a_partial_run_leaves_the_lesson_table_alone(tmp_path):
     assert not (docs / "tables" / "lessons.md").exists()
 
 
+def test_a_sweep_is_trained_afresh_not_taken_from_earlier_outputs(tmp_path):
+    """outputs/ may hold complete runs made by another version or on another CPU: the docs must not show them."""
+    _reproduce(tmp_path, "qa_compare_random_labels")
+    sweep_dir = tmp_path / "outputs" / "qa_compare_random_labels"
+    summaries = sorted(sweep_dir.glob("*/summary.json"))
+    first = {path: path.stat().st_mtime_ns for path in summaries}
+    assert len(first) == 40
+    _reproduce(tmp_path, "qa_compare_random_labels")
+    assert all(path.stat().st_mtime_ns != written for path, written in first.items())
+
+
 def test_unknown_entry_exits_2(tmp_path):
     result = runner.invoke(app, ["reproduce", "--only", "relu_constnt", "--docs", str(tmp_path / "docs")])
     assert result.exit_code == 2
