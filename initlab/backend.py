@@ -1,6 +1,7 @@
 """Import TensorFlow and Keras once: quietly, deterministically, with the thread pools the caller asks for."""
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -107,3 +108,22 @@ def tf():
     import tensorflow
 
     return tensorflow
+
+
+@functools.cache
+def versions() -> dict:
+    """The versions of the stack in this process (it imports TensorFlow): what summary.json records a run was made
+    with, taken where the run trains (a Dask worker may run other versions than the sweep's process)."""
+    import importlib.metadata
+    import platform
+
+    import numpy
+
+    return {"python": platform.python_version(), "tensorflow": tf().__version__, "keras": keras().__version__,
+            "numpy": numpy.__version__, "initlab": importlib.metadata.version("initlab")}
+
+
+def numerics() -> dict:
+    """The settings beside the versions that decide a run's float32 bits: oneDNN's instruction-set cap (None:
+    none, the CPU's own)."""
+    return {"onednn_max_cpu_isa": os.environ.get(ONEDNN_ISA)}

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from . import cadence, engine, initializers, lsuv, model as model_module, signal, stats
-from .backend import keras as _keras, tf as _tf
+from .backend import keras as _keras, numerics, tf as _tf, versions
 from .data import Dataset
 from .probes import PROBE_ROWS
 from .result import RunResult, histogram_epochs
@@ -265,4 +265,5 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         result.weights_final = weights
         result.duration_s = elapsed
         result.company = len(configs)
+        result.versions, result.numerics = versions(), numerics()
     return results

@@ -2,6 +2,7 @@
 
 import functools
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,18 @@ CONFIDENCE = 0.95  # the t-interval of each cell's mean over seeds
 ALPHA = 0.05  # Welch's t-test: a difference between two cells is beyond seed noise when p < ALPHA
 
 
-def collect(planned: list, folders: list[Path]) -> pd.DataFrame:
-    """sweep.csv: one row per planned run whose folder exists, with its labels, status and final metrics."""
+def complete_summaries(folders: list[Path]) -> list[dict | None]:
+    """Each folder's summary.json, None where the run is not complete."""
+    return [records.read_summary(folder) if records.is_complete(folder) else None for folder in folders]
+
+
+def collect(planned: list, folders: list[Path], summaries: list[dict | None]) -> pd.DataFrame:
+    """sweep.csv: one row per complete planned run (summaries: complete_summaries(folders)), with its labels,
+    status and final metrics."""
     rows = []
-    for run, folder in zip(planned, folders):
-        if not records.is_complete(folder):
+    for run, folder, summary in zip(planned, folders, summaries):
+        if summary is None:
             continue
-        summary = records.read_summary(folder)
         row = {"run_id": folder.name}
         if run.case is not None:
             row["case"] = run.case
@@ -160,7 +166,8 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
     """sweep.csv, summary.csv, report.md and (with figures) the comparison pictures in sweep_dir, drawn by `painters`
     if given; returns the summary. boundary_view(run, folder) -> (a frames.still view of its plane, caption)."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    frame = collect(planned, folders)
+    summaries = complete_summaries(folders)
+    frame = collect(planned, folders, summaries)
     _atomic_csv(frame, sweep_dir / "sweep.csv")
     if frame.empty:
         return frame
@@ -172,7 +179,7 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
         _atomic_csv(pairs, sweep_dir / "differences.csv")
     text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean with its 95% t-interval and std over "
             f"seeds of the\nfinal metrics (min and max in summary.csv).\n\n{markdown(readable(summary, REPORTED))}"
-            f"{differences_text(pairs)}")
+            f"{differences_text(pairs)}{setups_text(summaries)}")
     (sweep_dir / "report.md").write_text(text)
     if not figures:
         return summary
@@ -190,6 +197,23 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
     finally:
         painters.wait()
     return summary
+
+
+def setups_text(summaries: list[dict | None]) -> str:
+    """A paragraph for report.md when the complete runs were not all made with the same versions, numerics and
+    commit (a sweep resumed after an upgrade, or on another machine); empty when they were."""
+    made = [{**summary.get("versions", {}), **summary.get("numerics", {}), "git commit": summary.get("git_commit")}
+            for summary in summaries if summary is not None]
+    differing = []
+    for key in sorted({key for setup in made for key in setup}):
+        counts = Counter(str(setup.get(key, "not recorded")) for setup in made)
+        if len(counts) > 1:
+            differing.append(f"{key} " + ", ".join(f"{value} ({n} run{'s' * (n > 1)})" for value, n in counts.most_common()))
+    if not differing:
+        return ""
+    return ("\n**Not every run was made alike**: " + "; ".join(differing) + ". Runs made with other versions or "
+            "numerics can differ in their last bits, and more where training is chaotic; `initlab sweep --rerun` "
+            "trains every run again here.\n")
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -46,3 +46,5 @@ class RunResult:
     company: int = 1  # how many runs trained together in its population (1: alone)
     tensorboard_dir: str | None = None
     boundary: dict = field(default_factory=dict)  # boundary.npz: a 2-D classifier's frames (initlab.frames)
+    versions: dict = field(default_factory=dict)  # backend.versions() where it trained ({}: it failed before)
+    numerics: dict = field(default_factory=dict)  # backend.numerics() where it trained

@@ -1,11 +1,9 @@
 """One experiment end to end: config -> data -> model -> engine -> records -> plots, into outputs/<name>/<run_id>/."""
 
 import functools
-import importlib.metadata
 import importlib.util
 import math
 import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -17,7 +15,7 @@ import numpy as np
 
 from . import cadence, config as config_module, data as data_module, engine, initializers, model as model_module
 from . import drawing, frames, interrupts, limits, names, painting, records, signal
-from .backend import keras as _keras, seed_everything
+from .backend import keras as _keras, numerics, seed_everything, versions
 from .errors import UserError
 from .probes import PROBE_ROWS, Probe
 from .result import RunResult, histogram_epochs, keep_samples
@@ -112,15 +110,6 @@ def _git_commit() -> str | None:
         return None
 
 
-@functools.cache
-def _versions() -> dict:
-    import tensorflow as tf
-
-    keras = _keras()
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "initlab": importlib.metadata.version("initlab")}
-
-
 def _number(value):
     value = float(value)
     return value if math.isfinite(value) else None
@@ -139,7 +128,8 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     metric = model_module.metric_name(data.task)
     result = RunResult(config, data.task, metric, engine=config.train.engine,
                        weights_initial=model_module.weights_by_name(model),
-                       signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed))
+                       signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed),
+                       versions=versions(), numerics=numerics())
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     keep = histogram_epochs(recorded)
     boundary = frames.Frames(model, data) if frames.drawable(data) else None
@@ -213,7 +203,8 @@ def summary_of(result: RunResult, run_name: str) -> dict:
         "config_dir": str(config_module.source_dir(config)),
         "error": result.error,
         "data_init": config._data_init,  # model.data_init's rescaling (LSUV): rounds and output variance per layer
-        "versions": dict(_versions()),
+        "versions": dict(result.versions or versions()),  # a run that failed before training: this process's
+        "numerics": dict(result.numerics or numerics()),
         "git_commit": _git_commit(),
     }
 

@@ -61,3 +61,44 @@ def test_differences_compare_the_first_key_within_each_value_of_the_others():
     assert by.loc[("tanh", "he", "glorot"), "accuracy_diff"] == pytest.approx(-0.3)
     text = report.differences_text(pairs)
     assert "Welch's two-sided t-test" in text and "p < 0.05" in text and "| relu | zeros | he |" in text
+
+
+def _summary(tensorflow: str, isa: str | None = "AVX2", commit: str | None = "abc") -> dict:
+    summary = {"versions": {"python": "3.11.7", "tensorflow": tensorflow, "keras": "3.15.1"}, "git_commit": commit}
+    if isa is not None:
+        summary["numerics"] = {"onednn_max_cpu_isa": isa}
+    return summary
+
+
+def test_a_report_says_when_its_runs_were_not_made_alike():
+    alike = [_summary("2.21.0"), _summary("2.21.0"), None]  # None: a run not complete
+    assert report.setups_text(alike) == ""
+    mixed = report.setups_text([_summary("2.21.0"), _summary("2.21.0"), _summary("2.20.0", isa=None)])
+    assert "Not every run was made alike" in mixed and "--rerun" in mixed
+    assert "tensorflow 2.21.0 (2 runs), 2.20.0 (1 run)" in mixed
+    assert "onednn_max_cpu_isa AVX2 (2 runs), not recorded (1 run)" in mixed  # a folder from before the record
+    assert "keras" not in mixed and "git commit" not in mixed
+
+
+def test_a_resumed_sweep_whose_runs_came_from_another_setup_is_marked_in_its_report(tmp_path):
+    import json
+
+    from tests.test_sweep import invoke, write_sweep
+
+    path = write_sweep(tmp_path, {"name": "mixed", "base": "base.yaml", "grid": {"model.kernel_initializer":
+                                                                               ["glorot_uniform"]}, "seeds": [0, 1]})
+    out = tmp_path / "out"
+    assert invoke(path, out, "--no-pictures").exit_code == 0
+    sweep_dir = out / "mixed"
+    assert "Not every run was made alike" not in (sweep_dir / "report.md").read_text()
+    folders = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+    made = json.loads((folders[0] / "summary.json").read_text())
+    assert made["numerics"] == {"onednn_max_cpu_isa": "AVX2"} and made["versions"]["tensorflow"]
+    today = made["versions"]["tensorflow"]
+    made["versions"]["tensorflow"] = "2.0.0"  # as if trained before an upgrade
+    (folders[0] / "summary.json").write_text(json.dumps(made))
+    rerun = tmp_path / "again.yaml"
+    rerun.write_text(path.read_text().replace("- 0\n- 1\n", "- 0\n- 1\n- 2\n"))
+    assert invoke(rerun, out, "--no-pictures").exit_code == 0  # trains seed 2, keeps the two complete runs
+    text = (sweep_dir / "report.md").read_text()
+    assert f"**Not every run was made alike**: tensorflow {today} (2 runs), 2.0.0 (1 run)." in text

@@ -1,12 +1,13 @@
 """A run folder end to end: the files, their columns, determinism, atomic replacement, the Python API."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import initlab
-from initlab import records, runs
+from initlab import backend, records, runs
 from tests.conftest import make_config
 
 FILES = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
@@ -37,6 +38,7 @@ def test_run_folder_has_every_file_and_column(tmp_path):
     assert set(summary["epochs_to"]) == {"0.8", "0.9"}
     assert set(summary["final"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert set(summary["versions"]) == {"python", "tensorflow", "keras", "numpy", "initlab"}
+    assert summary["numerics"] == {"onednn_max_cpu_isa": os.environ.get(backend.ONEDNN_ISA)}  # AVX2 unless set
     with np.load(folder / "weights_final.npz") as weights:
         assert sorted(weights) == ["hidden_1/bias", "hidden_1/kernel", "output/bias", "output/kernel"]
 
