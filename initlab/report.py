@@ -200,10 +200,11 @@ def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, 
 
 
 def setups_text(summaries: list[dict | None]) -> str:
-    """A paragraph for report.md when the complete runs were not all made with the same versions, numerics and
-    commit (a sweep resumed after an upgrade, or on another machine); empty when they were."""
+    """A paragraph for report.md when the trained runs were not all made with the same versions, numerics and
+    commit (a sweep resumed after an upgrade, or on another machine); empty when they were. A failed run records
+    the writer's, if any: it is left out."""
     made = [{**summary.get("versions", {}), **summary.get("numerics", {}), "git commit": summary.get("git_commit")}
-            for summary in summaries if summary is not None]
+            for summary in summaries if summary is not None and summary.get("status") != "failed"]
     differing = []
     for key in sorted({key for setup in made for key in setup}):
         counts = Counter(str(setup.get(key, "not recorded")) for setup in made)

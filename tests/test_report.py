@@ -63,15 +63,17 @@ def test_differences_compare_the_first_key_within_each_value_of_the_others():
     assert "Welch's two-sided t-test" in text and "p < 0.05" in text and "| relu | zeros | he |" in text
 
 
-def _summary(tensorflow: str, isa: str | None = "AVX2", commit: str | None = "abc") -> dict:
-    summary = {"versions": {"python": "3.11.7", "tensorflow": tensorflow, "keras": "3.15.1"}, "git_commit": commit}
+def _summary(tensorflow: str, isa: str | None = "AVX2", commit: str | None = "abc", status: str = "ok") -> dict:
+    summary = {"status": status, "versions": {"python": "3.11.7", "tensorflow": tensorflow, "keras": "3.15.1"},
+               "git_commit": commit}
     if isa is not None:
         summary["numerics"] = {"onednn_max_cpu_isa": isa}
     return summary
 
 
 def test_a_report_says_when_its_runs_were_not_made_alike():
-    alike = [_summary("2.21.0"), _summary("2.21.0"), None]  # None: a run not complete
+    alike = [_summary("2.21.0"), _summary("2.21.0"), None,  # None: a run not complete
+             _summary("2.21.0", isa=None, status="failed")]  # a failed run: the writer's setup, not a trainer's
     assert report.setups_text(alike) == ""
     mixed = report.setups_text([_summary("2.21.0"), _summary("2.21.0"), _summary("2.20.0", isa=None)])
     assert "Not every run was made alike" in mixed and "--rerun" in mixed
