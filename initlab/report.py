@@ -209,7 +209,8 @@ def setups_text(summaries: list[dict | None]) -> str:
     for key in sorted({key for setup in made for key in setup}):
         counts = Counter(str(setup.get(key, "not recorded")) for setup in made)
         if len(counts) > 1:
-            differing.append(f"{key} " + ", ".join(f"{value} ({n} run{'s' * (n > 1)})" for value, n in counts.most_common()))
+            runs = [f"{value} ({n} run{'s' * (n > 1)})" for value, n in counts.most_common()]
+            differing.append(f"{key} {', '.join(runs)}")
     if not differing:
         return ""
     return ("\n**Not every run was made alike**: " + "; ".join(differing) + ". Runs made with other versions or "

@@ -19,8 +19,9 @@ def _final_weights(tmp_path: Path, name: str, isa: str | None) -> dict[str, np.n
     env = {key: value for key, value in os.environ.items() if key != backend.ONEDNN_ISA}
     if isa is not None:
         env[backend.ONEDNN_ISA] = isa
-    process = subprocess.run([*initlab_command(), "run", str(CONFIGS / "digits_large_tanh.yaml"), "--set", "train.epochs=2",
-                              "--out", str(tmp_path / name)], capture_output=True, text=True, env=env, timeout=300)
+    command = [*initlab_command(), "run", str(CONFIGS / "digits_large_tanh.yaml"), "--set", "train.epochs=2",
+               "--out", str(tmp_path / name)]
+    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert process.returncode == 0, process.stderr
     with np.load(Path(process.stdout.strip()) / "weights_final.npz") as weights:
         return dict(weights)

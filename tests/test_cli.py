@@ -60,7 +60,8 @@ def test_real_process_from_another_folder_is_quiet(tmp_path):
     """As a user runs it: a fresh process, a named data set found from any folder, no TensorFlow noise."""
     config = tmp_path / "mine.yaml"
     config.write_text((CONFIGS / "relu_constant.yaml").read_text().replace("epochs: 100", "epochs: 5"))
-    process = subprocess.run([*initlab_command(), "run", str(config)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    process = subprocess.run([*initlab_command(), "run", str(config)], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300)
     assert process.returncode == 0, process.stderr
     folder = tmp_path / process.stdout.strip()
     assert (folder / "summary.json").exists()

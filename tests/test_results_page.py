@@ -3,7 +3,8 @@
 import importlib.util
 from pathlib import Path
 
-spec = importlib.util.spec_from_file_location("results_page", Path(__file__).parents[1] / "benchmarks" / "results_page.py")
+spec = importlib.util.spec_from_file_location("results_page",
+                                              Path(__file__).parents[1] / "benchmarks" / "results_page.py")
 results_page = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(results_page)
 
