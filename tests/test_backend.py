@@ -14,14 +14,17 @@ from tests.conftest import initlab_command
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
+def _environment(isa: str | None) -> dict[str, str]:
+    """This process's environment with ONEDNN_MAX_CPU_ISA set to `isa`, or unset."""
+    env = {key: value for key, value in os.environ.items() if key != backend.ONEDNN_ISA}
+    return env if isa is None else {**env, backend.ONEDNN_ISA: isa}
+
+
 def _final_weights(tmp_path: Path, name: str, isa: str | None) -> dict[str, np.ndarray]:
     """A short run of the saturated digits lesson, as a user starts it, with ONEDNN_MAX_CPU_ISA set or not."""
-    env = {key: value for key, value in os.environ.items() if key != backend.ONEDNN_ISA}
-    if isa is not None:
-        env[backend.ONEDNN_ISA] = isa
     command = [*initlab_command(), "run", str(CONFIGS / "digits_large_tanh.yaml"), "--set", "train.epochs=2",
                "--out", str(tmp_path / name)]
-    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    process = subprocess.run(command, capture_output=True, text=True, env=_environment(isa), timeout=300)
     assert process.returncode == 0, process.stderr
     with np.load(Path(process.stdout.strip()) / "weights_final.npz") as weights:
         return dict(weights)
@@ -46,12 +49,9 @@ def test_a_run_computes_as_on_an_avx2_cpu_unless_told_otherwise(tmp_path):
 
 
 def _environment_after(code: str, isa: str | None) -> str:
-    env = {key: value for key, value in os.environ.items() if key != backend.ONEDNN_ISA}
-    if isa is not None:
-        env[backend.ONEDNN_ISA] = isa
     process = subprocess.run([sys.executable, "-c", f"{code}; from initlab import backend; backend.environment(); "
                               f"import os; print(os.environ.get({backend.ONEDNN_ISA!r}))"],
-                             capture_output=True, text=True, env=env, timeout=300)
+                             capture_output=True, text=True, env=_environment(isa), timeout=300)
     assert process.returncode == 0, process.stderr
     return process.stdout.strip()
 
