@@ -29,7 +29,7 @@ _loaded = None
 # where a run's numbers moved from machine to machine (digits_large_tanh: held-out accuracy 0.242 or 0.267). Other
 # differences between CPUs remain, and show in chaotic runs (README, Guarantees). The lab's networks are small: the
 # cap costs nothing measurable (digits_he_relu trains in 1.8-2.0 s either way). Set the variable yourself to choose.
-ONEDNN_ISA, SAME_ON_EVERY_CPU = "ONEDNN_MAX_CPU_ISA", "AVX2"
+ONEDNN_ISA, ISA_CAP = "ONEDNN_MAX_CPU_ISA", "AVX2"
 
 
 def environment() -> None:
@@ -38,7 +38,7 @@ def environment() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:  # a process that has TensorFlow already keeps its own choice
-        os.environ.setdefault(ONEDNN_ISA, SAME_ON_EVERY_CPU)
+        os.environ.setdefault(ONEDNN_ISA, ISA_CAP)
 
 
 def keras(threads: int | None = None):

@@ -57,7 +57,7 @@ def _environment_after(code: str, isa: str | None) -> str:
 
 
 @pytest.mark.parametrize("code, isa, kept", [
-    ("pass", None, backend.SAME_ON_EVERY_CPU),  # initlab starts TensorFlow: capped
+    ("pass", None, backend.ISA_CAP),  # initlab starts TensorFlow: capped
     ("pass", "ALL", "ALL"),  # the user's own choice
     ("import tensorflow", None, "None"),  # a notebook that has TensorFlow already: left as it is
 ])
