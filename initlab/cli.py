@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from . import backend
 from .errors import UserError, did_you_mean
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A lab for weight-initialization experiments in Keras 3.")
@@ -472,6 +473,7 @@ def _run_folders(folder: Path) -> list[Path]:
 
 def main() -> None:
     """The console script: run the app, then leave without TensorFlow's slow interpreter teardown (~1 s)."""
+    backend.leave_out_keras_extras()  # this process is initlab's own: Keras's scikit-learn/pandas/pyplot parts unused
     try:
         app(prog_name="initlab")
         code = 0

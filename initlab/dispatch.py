@@ -81,8 +81,9 @@ def _start_worker(threads: int, parent: int) -> None:
     _die_with_parent(parent)
     for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[name] = str(threads)
-    from .backend import keras
+    from .backend import keras, leave_out_keras_extras
 
+    leave_out_keras_extras()
     keras(threads=threads)
     from . import population, runs  # noqa: F401 - imported while the pool starts, not in the first group's time
 

@@ -1,5 +1,7 @@
-"""The environment initlab starts TensorFlow in: on an AVX-512 CPU a run computes as on an AVX2 one."""
+"""The environment initlab starts TensorFlow in: on an AVX-512 CPU a run computes as on an AVX2 one, and initlab's own
+processes import Keras without the integrations it never uses."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initlab import backend
+from initlab import backend, runs
+from initlab.config import load as load_config
 from tests.conftest import initlab_command
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -63,3 +66,58 @@ def _environment_after(code: str, isa: str | None) -> str:
 ])
 def test_the_cap_is_a_default_a_user_and_a_running_tensorflow_keep_their_own(code, isa, kept):
     assert _environment_after(code, isa) == kept
+
+
+def _modules_after(code: str) -> dict:
+    """What a fresh process that runs `code` reports as JSON on its last line."""
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def test_initlab_processes_import_keras_without_its_extras_and_can_import_them_later():
+    found = _modules_after(
+        "import json, sys; from initlab import backend; backend.leave_out_keras_extras(); backend.keras(); "
+        f"left = [name for name in {backend.KERAS_EXTRAS!r} if name in sys.modules]; "
+        "import pandas, sklearn, matplotlib.pyplot; "  # held back only while Keras imported
+        "from keras.src.trainers.data_adapters import array_slicing; "
+        "print(json.dumps({'left': left, 'keras_pandas': array_slicing.pandas is not None}))")
+    assert found == {"left": [], "keras_pandas": False}
+
+
+def test_a_process_using_initlab_as_a_library_gets_keras_whole():
+    found = _modules_after(
+        "import json, sys; from initlab.keras import InitDiagnostics; "
+        f"print(json.dumps([name for name in {backend.KERAS_EXTRAS!r} if name in sys.modules]))")
+    assert found == list(backend.KERAS_EXTRAS)  # all installed with initlab: Keras imports each
+
+
+@pytest.mark.parametrize("engine", ["fast", "keras"])
+def test_a_run_of_the_lean_cli_writes_the_bytes_of_a_run_with_keras_whole(tmp_path, engine):
+    config = CONFIGS / "relu_constant.yaml"
+    command = [*initlab_command(), "run", str(config), "--set", f"train.engine={engine}", "--set", "train.epochs=5",
+               "--out", str(tmp_path / "cli")]
+    process = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    lean = Path(process.stdout.strip())
+    whole = runs.run(load_config(config, overrides=[f"train.engine={engine}", "train.epochs=5"]), tmp_path / "here")
+    assert lean.name == whole.name
+    for name in ("metrics.csv", "layers.csv", "signal.csv"):
+        assert (lean / name).read_bytes() == (whole / name).read_bytes(), name
+    with np.load(lean / "weights_final.npz") as a, np.load(whole / "weights_final.npz") as b:
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_initlab_run_trains_without_scikit_learn_or_matplotlib_in_its_process(tmp_path):
+    """The console script leaves Keras's extras out (its pictures are drawn by painter processes)."""
+    out = tmp_path / "out"
+    found = _modules_after(
+        "import json, os, sys; exit = os._exit; "
+        "os._exit = lambda code: (print(json.dumps({'code': code, 'modules': [name for name in ('sklearn', "
+        "'matplotlib') if name in sys.modules]})), sys.stdout.flush(), exit(code)); "
+        f"sys.argv = ['initlab', 'run', {str(CONFIGS / 'relu_constant.yaml')!r}, '--set', 'train.epochs=2', "
+        f"'--out', {str(out)!r}]; from initlab.cli import main; main()")
+    assert found == {"code": 0, "modules": []}
+    assert (next(out.glob("relu_constant/*")) / "boundary.gif").is_file()
