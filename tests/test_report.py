@@ -1,8 +1,11 @@
 """A sweep's comparisons with their uncertainty: 95% t-intervals over seeds and Welch's test between cells."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from initlab import report
 
@@ -30,6 +33,24 @@ def test_welch_p_separates_distinct_cells_and_not_noisy_ones():
     assert report.welch_p(a, b) == pytest.approx(2 * stats.t.sf(abs(t), df))
     assert report.welch_p([0.5, 0.5], [0.5, 0.5]) == 1.0 and report.welch_p([0.5, 0.5], [0.6, 0.6]) == 0.0
     assert np.isnan(report.welch_p([0.5], [0.6, 0.7]))
+
+
+seed_values = st.lists(st.floats(0, 1, allow_nan=False, width=32), min_size=2, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=seed_values, b=seed_values)
+def test_welch_p_and_t_interval_are_scipy_stats_own(a, b):
+    """The oracle: scipy.stats, which report leaves unimported (0.5 s) for the scipy.special functions it calls."""
+    from scipy import stats
+
+    if np.std(a) > 0 or np.std(b) > 0:
+        with warnings.catch_warnings():  # nearly equal values: scipy warns of precision loss
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = stats.ttest_ind(a, b, equal_var=False).pvalue
+        assert report.welch_p(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-300, nan_ok=True)
+    mean, half = np.mean(a), stats.t.ppf(0.975, len(a) - 1) * np.std(a, ddof=1) / np.sqrt(len(a))
+    assert report.t_interval(a) == pytest.approx((mean - half, mean + half), rel=1e-12, abs=1e-12)
 
 
 def _frame():
