@@ -25,6 +25,7 @@ TARGET_RUN, TARGET_SWEEP = 0.45, 0.6  # initlab run / plain script, 40-run sweep
 # TensorFlow and Keras imported as initlab's own processes import them: without Keras's scikit-learn, pandas and
 # pyplot integrations (initlab.backend.KERAS_EXTRAS), which `import keras` loads whenever they are installed
 LEAN_FLOOR = "initlab's import floor: TensorFlow and Keras without Keras's extras"
+LEAN_FLOOR_COMMAND = [sys.executable, "-c", "from initlab import backend; backend.leave_out_keras_extras(); backend.keras()"]
 TITLE = "# Benchmark: the tutorial's experiment (configs/relu_constant.yaml) and a 40-run sweep"
 
 
@@ -45,7 +46,7 @@ def process_commands() -> dict[str, list[str]]:
         "initlab run, fast engine": [initlab, "run", CONFIG, "--out", "<out>"],
         "initlab sweep, 40 runs (8 initializers x 5 seeds)": [initlab, "sweep", SWEEP, "--out", "<out>"],
         "import-only floor: import tensorflow, keras, initlab": [sys.executable, "-c", "import tensorflow, keras, initlab"],
-        LEAN_FLOOR: [sys.executable, "-c", "from initlab import backend; backend.leave_out_keras_extras(); backend.keras()"],
+        LEAN_FLOOR: LEAN_FLOOR_COMMAND,
     }
 
 

@@ -23,6 +23,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import results_page  # noqa: E402  (beside this script: one section of results.md per benchmark)
+from run_benchmark import LEAN_FLOOR_COMMAND  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SWEEP = REPO / "configs/compare_initializers_relu.yaml"
@@ -70,16 +71,16 @@ def disk_per_run(sweep_dir: Path) -> tuple[float, float]:
 
 def run(sizes: list[int], repeats: int) -> dict:
     """Round-robin: each repeat times the plain fit, the import floor and every sweep once (a fresh output folder)."""
-    times = {"plain": [], "floor": [], **{n: [] for n in sizes}}
-    peaks = {"plain": [], "floor": [], **{n: [] for n in sizes}}
+    times = {"plain": [], "floor": [], "lean floor": [], **{n: [] for n in sizes}}
+    peaks = {"plain": [], "floor": [], "lean floor": [], **{n: [] for n in sizes}}
     disk = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         files = {n: sweep_file(scratch, n) for n in sizes}
         for repeat in range(repeats):
-            for name in ["plain", "floor", *sizes]:
+            for name in ["plain", "floor", "lean floor", *sizes]:
                 out = scratch / f"out-{name}-{repeat}"
-                command = {"plain": PLAIN, "floor": FLOOR}.get(name) or \
+                command = {"plain": PLAIN, "floor": FLOOR, "lean floor": LEAN_FLOOR_COMMAND}.get(name) or \
                     [initlab_command(), "sweep", str(files[name]), "--out", str(out)]
                 seconds, peak = measure(command)
                 times[name].append(seconds)
@@ -110,7 +111,8 @@ def report(measured: dict, sizes: list[int], repeats: int, load: str) -> str:
         f"{repeats} round-robin repeats, medians; peak memory is the child's ru_maxrss",
         f"- one plain fit (`{' '.join(PLAIN[1:])}`): {plain:.2f} s, peak {statistics.median(peaks['plain']):.0f} MiB; "
         f"import floor (`python -c \"import tensorflow, keras, initlab\"`): {floor:.2f} s "
-        f"({floor / plain:.2f} of a plain fit)",
+        f"({floor / plain:.2f} of a plain fit); initlab's import floor (TensorFlow and Keras without Keras's "
+        f"extras, as initlab's processes import them): {statistics.median(times['lean floor']):.2f} s",
         "",
         "| runs | wall s | repeats s | per run s | x one plain fit | target | peak MiB | disk per run (files / blocks) |",
         "| ---: | ---: | --- | ---: | ---: | --- | ---: | --- |",

@@ -243,9 +243,9 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         RunResult(c, data.task, metric, engine=c.train.engine,
                   weights_initial={f"{n}/{part}": w for n, pair in zip(population.names, population.initial[m])
                                    for part, w in zip(("kernel", "bias"), pair)},
-                  signal=signal.measure_weights([(n, k, b, act) for n, (k, b), act in
-                                                 zip(population.names, population.initial[m], population.activations)],
-                                                data.x_train[:PROBE_ROWS], c.seed))
+                  signal=signal.rows([(n, k, b, act) for n, (k, b), act in
+                                      zip(population.names, population.initial[m], population.activations)],
+                                     data.x_train[:PROBE_ROWS], c.seed))
         for m, c in enumerate(configs)
     ]
     first = configs[0]

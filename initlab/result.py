@@ -1,12 +1,7 @@
 """One trained run in memory (what a worker returns and runs.write files) and which raw samples it keeps."""
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-if TYPE_CHECKING:  # pandas' import is ~0.5 s, and commands that train nothing import this module
-    import pandas as pd
 
 from . import config as config_module
 
@@ -35,7 +30,7 @@ class RunResult:
     history: list[dict] = field(default_factory=list)
     layer_rows: list[dict] = field(default_factory=list)
     samples: dict = field(default_factory=dict)  # 'epoch_<k>/<layer>' -> raw activations on the probe batch
-    signal: "pd.DataFrame | None" = None
+    signal: list[dict] | None = None  # signal.csv's rows (signal.rows)
     weights_initial: dict = field(default_factory=dict)
     weights_final: dict = field(default_factory=dict)
     final: dict = field(default_factory=dict)

@@ -128,7 +128,7 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     metric = model_module.metric_name(data.task)
     result = RunResult(config, data.task, metric, engine=config.train.engine,
                        weights_initial=model_module.weights_by_name(model),
-                       signal=signal.measure(model, data.x_train[:PROBE_ROWS], config.seed),
+                       signal=signal.measure_rows(model, data.x_train[:PROBE_ROWS], config.seed),
                        versions=versions(), numerics=numerics())
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     keep = histogram_epochs(recorded)
@@ -235,7 +235,7 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     records.write_weights(result.weights_initial, stage / "weights_initial.npz")
     records.write_weights(result.weights_final, stage / "weights_final.npz")
     np.savez_compressed(stage / "histograms.npz", **result.samples)
-    result.signal.to_csv(stage / "signal.csv", index=False)
+    records.write_rows(result.signal, list(result.signal[0]), stage / "signal.csv")  # the bytes of pandas' to_csv
     if result.tensorboard_dir:
         shutil.move(result.tensorboard_dir, stage / "tensorboard")
     if not (pictures or model_file):  # a sweep's run: no Keras model at all (building and saving one cost more

@@ -70,15 +70,31 @@ def mean_square_slope(activation: str, z_variance: float) -> float:
 
 def measure(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
     """Per Dense layer of a Keras model: see measure_weights."""
-    layers = [(layer.name, layer.kernel.numpy(), layer.bias.numpy(), layer.activation.__name__) for layer in model.layers]
-    return measure_weights(layers, x, seed)
+    import pandas as pd
+
+    return pd.DataFrame(rows(_dense_layers(model), x, seed))
+
+
+def _dense_layers(model) -> list[tuple]:
+    return [(layer.name, layer.kernel.numpy(), layer.bias.numpy(), layer.activation.__name__) for layer in model.layers]
+
+
+def measure_rows(model, x: np.ndarray, seed: int = 0) -> list[dict]:
+    """measure's rows as dicts (signal.csv's rows; no pandas: a run's process need not import it)."""
+    return rows(_dense_layers(model), x, seed)
 
 
 def measure_weights(layers: list[tuple], x: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    """Per layer (name, kernel, bias, activation name): measured E[z^2], E[a^2] and E[(dL/dz)^2] on inputs x,
-    for L = sum(z_out * g) with g ~ N(0, 1) fixed, so the gradient entering the output has unit variance."""
+    """Per layer (name, kernel, bias, activation name): see rows."""
     import pandas as pd
 
+    return pd.DataFrame(rows(layers, x, seed))
+
+
+def rows(layers: list[tuple], x: np.ndarray, seed: int = 0) -> list[dict]:
+    """Per layer (name, kernel, bias, activation name): measured E[z^2], E[a^2] and E[(dL/dz)^2] on inputs x,
+    for L = sum(z_out * g) with g ~ N(0, 1) fixed, so the gradient entering the output has unit variance; with
+    the input's E[x^2] and the theory's predictions (predicted)."""
     tf = _tf()
     from .backend import keras
 
@@ -94,10 +110,11 @@ def measure_weights(layers: list[tuple], x: np.ndarray, seed: int = 0) -> pd.Dat
         g = tf.random.stateless_normal(tf.shape(zs[-1]), seed=[seed, 1])
         loss = tf.reduce_sum(zs[-1] * g)
     deltas = tape.gradient(loss, zs)
-    rows = []
+    measured = []
+    input_mean_square = float(np.mean(np.asarray(x, np.float64) ** 2))
     for (name, kernel, bias, activation), z, a, delta in zip(layers, zs, activations, deltas):
         kernel = np.asarray(kernel, np.float64)
-        rows.append({
+        measured.append({
             "layer": name,
             "bias_mean_square": float(np.mean(np.asarray(bias, np.float64) ** 2)),
             "activation": activation,
@@ -107,35 +124,40 @@ def measure_weights(layers: list[tuple], x: np.ndarray, seed: int = 0) -> pd.Dat
             "z_mean_square": float(np.mean(z.numpy().astype(np.float64) ** 2)),
             "a_mean_square": float(np.mean(a.numpy().astype(np.float64) ** 2)),
             "grad_mean_square": float(np.mean(delta.numpy().astype(np.float64) ** 2)),
+            "input_mean_square": input_mean_square,
         })
-    frame = pd.DataFrame(rows)
-    frame["input_mean_square"] = float(np.mean(np.asarray(x, np.float64) ** 2))
-    return predict(frame)
+    return predicted(measured)
 
 
 def predict(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add z_mean_square_predicted and grad_mean_square_predicted, each computed from the theory alone, layer by layer
-    (forward from the input's E[x^2], backward from the unit-variance output gradient), with each layer's
-    kernel variance as drawn."""
-    frame = frame.copy()
-    forward, incoming = [], float(frame["input_mean_square"].iloc[0])
-    for row in frame.itertuples():
-        v = row.fan_in * row.weight_var * incoming + getattr(row, "bias_mean_square", 0.0)  # older signal.csv: none
+    """predicted, for a frame (signal.csv read back)."""
+    import pandas as pd
+
+    return pd.DataFrame(predicted(frame.to_dict("records")), index=frame.index)
+
+
+def predicted(measured: list[dict]) -> list[dict]:
+    """The rows with z_mean_square_predicted and grad_mean_square_predicted, each computed from the theory alone,
+    layer by layer (forward from the input's E[x^2], backward from the unit-variance output gradient), with each
+    layer's kernel variance as drawn."""
+    out = [dict(row) for row in measured]
+    forward, incoming = [], float(out[0]["input_mean_square"]) if out else 0.0
+    for row in out:
+        v = row["fan_in"] * row["weight_var"] * incoming + row.get("bias_mean_square", 0.0)  # older signal.csv: none
         forward.append(v)
-        incoming = mean_square_activation(row.activation, v) if supported(row.activation) else np.nan
-    frame["z_mean_square_predicted"] = forward
-    backward, above = [np.nan] * len(frame), 1.0
-    for i in reversed(range(len(frame))):
-        row = frame.iloc[i]
-        if i == len(frame) - 1:
-            backward[i] = 1.0  # the injected gradient at the output's pre-activation
+        incoming = mean_square_activation(row["activation"], v) if supported(row["activation"]) else np.nan
+        row["z_mean_square_predicted"] = v
+    above = 1.0
+    for i in reversed(range(len(out))):
+        row = out[i]
+        if i == len(out) - 1:
+            backward = 1.0  # the injected gradient at the output's pre-activation
         else:
-            nxt = frame.iloc[i + 1]
+            nxt = out[i + 1]
             slope = mean_square_slope(row["activation"], forward[i]) if supported(row["activation"]) else np.nan
-            backward[i] = slope * nxt["units"] * nxt["weight_var"] * above
-        above = backward[i]
-    frame["grad_mean_square_predicted"] = backward
-    return frame
+            backward = slope * nxt["units"] * nxt["weight_var"] * above
+        row["grad_mean_square_predicted"] = above = backward
+    return out
 
 
 # ---- mean field: fixed points and the depth scale (Schoenholz, Gilmer, Ganguli and Sohl-Dickstein 2017) --------

@@ -66,7 +66,7 @@ def _assert_same_run(member, solo, what: str) -> None:
     assert member.weights_initial.keys() == solo.weights_initial.keys(), what
     for key, weights in solo.weights_initial.items():
         assert np.array_equal(member.weights_initial[key], weights), f"{what}: initial {key}"
-    pd.testing.assert_frame_equal(member.signal, solo.signal, check_exact=True)
+    pd.testing.assert_frame_equal(pd.DataFrame(member.signal), pd.DataFrame(solo.signal), check_exact=True)
     assert member.diverged_at == solo.diverged_at, what
     _assert_rows_close(member.history, solo.history, f"{what}: metrics", **TOL)
     _assert_rows_close(member.layer_rows, solo.layer_rows, f"{what}: layers", **TOL)
@@ -152,7 +152,7 @@ def _assert_identical(first: list, second: list) -> None:
         for part in ("weights_initial", "weights_final", "samples"):
             one, two = getattr(a, part), getattr(b, part)
             assert one.keys() == two.keys() and all(np.array_equal(one[k], two[k]) for k in one), part
-        pd.testing.assert_frame_equal(a.signal, b.signal, check_exact=True)
+        pd.testing.assert_frame_equal(pd.DataFrame(a.signal), pd.DataFrame(b.signal), check_exact=True)
 
 
 def test_population_is_byte_identical_run_to_run(ushape_population):

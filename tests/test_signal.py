@@ -128,3 +128,20 @@ def test_mean_field_fixed_point_and_depth_scale():
     grid = np.linspace(1.0, 3.0, 21)
     xi = [signal.depth_scale("tanh", w, 0.05)["xi_c"] for w in grid]
     assert grid[int(np.argmax(xi))] == pytest.approx(1.76, abs=0.1) and max(xi) > 10 * min(xi)
+
+
+def test_signal_csv_holds_the_bytes_pandas_writes_of_the_measured_frame(tmp_path):
+    """A run writes signal.csv from rows, without pandas; read back, predict gives the same predictions."""
+    import pandas as pd
+
+    from initlab import records
+
+    config = model_module.with_task_defaults(make_config(model={"hidden": [5, 3], "activation": "elu"}), "binary")
+    model = model_module.build(config, 4, "binary", 2)  # elu: no theory, so predictions are NaN
+    x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+    rows = signal.measure_rows(model, x, seed=3)
+    records.write_rows(rows, list(rows[0]), tmp_path / "signal.csv")
+    frame = signal.measure(model, x, seed=3)
+    assert frame.isna().any().any()
+    assert (tmp_path / "signal.csv").read_bytes() == frame.to_csv(index=False).encode()
+    pd.testing.assert_frame_equal(signal.predict(pd.read_csv(tmp_path / "signal.csv")), frame, check_exact=True)
