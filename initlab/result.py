@@ -1,6 +1,7 @@
 """One trained run in memory (what a worker returns and runs.write files) and which raw samples it keeps."""
 
 from dataclasses import dataclass, field
+
 import numpy as np
 
 from . import config as config_module
