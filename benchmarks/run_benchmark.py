@@ -82,7 +82,7 @@ def tutorial_config(every):
 
 def fit_seconds(epochs: int = 100) -> float:
     """Seconds of model.fit: the tutorial's 100 epochs, batch 32, with the validation rows."""
-    from initlab import model as model_module, runs
+    from initlab import runs
 
     config, data, model = runs.prepare(tutorial_config(epochs))
     started = time.perf_counter()
