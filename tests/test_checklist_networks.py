@@ -252,3 +252,31 @@ def test_a_nested_model_is_opened_layer_by_layer():
     assert table.index.tolist() == ["base_conv", "base_bn", "head"]
     assert table.loc["base_conv", "nonlinearity"] == "relu" and table["activation_std"].notna().all()
     assert _same(before, model)
+
+
+def test_a_graph_with_keras_ops_in_it_is_read_through_them(tmp_path):
+    """`x + y` and keras.ops.relu in a functional model are Operations, not layers: no weights to report, but the
+    roles follow them (they used to end diagnose with a traceback)."""
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input((16, 16, 3))
+    x = keras.ops.relu(layers.BatchNormalization(name="stem_bn")(layers.Conv2D(8, 3, padding="same", use_bias=False,
+                                                                                name="stem")(inputs)))
+    y = layers.BatchNormalization(name="branch_bn")(layers.Conv2D(8, 3, padding="same", use_bias=False,
+                                                                  name="branch")(x))
+    x = keras.ops.relu(x + y)
+    tokens = keras.ops.reshape(x, (-1, 256, 8))
+    attended = layers.MultiHeadAttention(2, 4, name="attention")(tokens, tokens)
+    x = layers.LayerNormalization(name="norm")(tokens + attended)
+    outputs = layers.Dense(3, name="head")(layers.GlobalAveragePooling1D()(x))
+    path = tmp_path / "ops.keras"
+    keras.Model(inputs, outputs).save(path)
+    result = _cli(path, "--json")
+    assert result.exit_code == 0, result.output
+    layers_found = {item["layer"]: item for item in json.loads(result.stdout)}
+    assert list(layers_found) == ["stem", "stem_bn", "branch", "branch_bn", "attention", "norm", "head"]
+    stem, branch = layers_found["stem"], layers_found["branch"]
+    assert stem["nonlinearity"] == branch["nonlinearity"] == "relu"
+    assert stem["residual"] == "" and branch["residual"] != "" and branch["branch_share"] > 0
+    assert branch["fan_in"] == 3 * 3 * 8 and branch["target_std"] == pytest.approx(np.sqrt(2 / 72))  # He for ReLU
+    assert branch["scale_ratio"] == pytest.approx(branch["weight_rms"] / branch["target_std"])
