@@ -25,7 +25,7 @@ def _weighted_nodes(fn):
         inner = roles.graph(operation) if isinstance(operation, _keras().Model) else None
         if inner is not None:
             yield from _weighted_nodes(inner)
-        elif getattr(operation, "weights", None):  # `x + y` or keras.ops in a functional graph: an Operation, no weights
+        elif getattr(operation, "weights", None):  # `x + y`, keras.ops: an Operation, no weights
             yield fn, node
 
 
