@@ -69,26 +69,16 @@ def mean_square_slope(activation: str, z_variance: float) -> float:
 
 
 def measure(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    """Per Dense layer of a Keras model: see measure_weights."""
+    """measure_rows as a frame."""
     import pandas as pd
 
-    return pd.DataFrame(rows(_dense_layers(model), x, seed))
-
-
-def _dense_layers(model) -> list[tuple]:
-    return [(layer.name, layer.kernel.numpy(), layer.bias.numpy(), layer.activation.__name__) for layer in model.layers]
+    return pd.DataFrame(measure_rows(model, x, seed))
 
 
 def measure_rows(model, x: np.ndarray, seed: int = 0) -> list[dict]:
-    """measure's rows as dicts (signal.csv's rows; no pandas: a run's process need not import it)."""
-    return rows(_dense_layers(model), x, seed)
-
-
-def measure_weights(layers: list[tuple], x: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    """Per layer (name, kernel, bias, activation name): see rows."""
-    import pandas as pd
-
-    return pd.DataFrame(rows(layers, x, seed))
+    """Per Dense layer of a Keras model: see rows (dicts, no pandas: a run's process need not import it)."""
+    layers = [(layer.name, layer.kernel.numpy(), layer.bias.numpy(), layer.activation.__name__) for layer in model.layers]
+    return rows(layers, x, seed)
 
 
 def rows(layers: list[tuple], x: np.ndarray, seed: int = 0) -> list[dict]:
