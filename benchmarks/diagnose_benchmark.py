@@ -14,17 +14,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results_page  # noqa: E402  (beside this script: one section of results.md per benchmark)
+
 MODELS = [("MobileNetV2", 224), ("ResNet50", 224), ("EfficientNetB0", 224), ("DenseNet121", 224),
           ("InceptionV3", 299)]
 
 CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from initlab.backend import keras
-from initlab import checklist, walk
+from initlab.base.backend import keras
+from initlab.diagnosis import checklist, walk
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import results_page  # noqa: E402  (beside this script: one section of results.md per benchmark)
 name, size = sys.argv[1], int(sys.argv[2])
 model = getattr(keras().applications, name)(input_shape=(size, size, 3), weights=None)
 built = time.perf_counter()

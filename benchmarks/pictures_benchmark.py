@@ -21,17 +21,18 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import initlab  # noqa: E402
-from initlab import animation, drawing, plots, records  # noqa: E402
+from initlab.output import boundary_animation as animation, plots, run_folder, run_plots  # noqa: E402
 
 BEFORE = "0eed3ae"
 
 
 def plots_at(commit: str) -> types.ModuleType:
-    """initlab/plots.py as it was at `commit`, as a module of the package (its relative imports resolve today)."""
+    """initlab/plots.py as it was at `commit`, as a module of the package: its one relative import, `from .data
+    import plane`, resolves to today's initlab/train/data.py."""
     source = subprocess.run(["git", "show", f"{commit}:initlab/plots.py"], cwd=REPO, capture_output=True, text=True,
                             check=True).stdout
-    module = types.ModuleType("initlab.plots_before")
-    module.__package__ = "initlab"
+    module = types.ModuleType("initlab.train.plots_before")
+    module.__package__ = "initlab.train"
     exec(compile(source, f"{commit}:initlab/plots.py", "exec"), module.__dict__)  # noqa: S102 - our own history
     return module
 
@@ -39,11 +40,11 @@ def plots_at(commit: str) -> types.ModuleType:
 def jobs(folder: Path, old: types.ModuleType) -> dict:
     """Each picture `initlab run` draws, as (today's job, the earlier commit's job), each a function of an output
     path. The earlier boundary.png was drawn from the live model: its job calls the model, as it did."""
-    from initlab.backend import keras
+    from initlab.base.backend import keras
 
-    metrics, layers = records.read_metrics(folder), records.read_layers(folder)
+    metrics, layers = run_folder.read_metrics(folder), run_folder.read_layers(folder)
     samples, signal = dict(np.load(folder / "histograms.npz")), pd.read_csv(folder / "signal.csv")
-    boundary = drawing.recorded_boundary(folder)
+    boundary = run_plots.recorded_boundary(folder)
     points = [boundary[key] for key in ("x_train", "y_train", "x_val", "y_val")]
     model = keras().saving.load_model(folder / "model.keras", compile=False)
     predict = lambda grid: model(grid, training=False).numpy()  # noqa: E731
@@ -92,7 +93,7 @@ def main() -> None:
             then, now = timed(before, then_path, args.repeats), timed(today, now_path, args.repeats)
             rows.append((name, then, now, then_path.stat().st_size, now_path.stat().st_size))
         started = time.perf_counter()
-        drawing.draw(folder, "all")
+        run_plots.draw(folder, "all")
         whole = time.perf_counter() - started
     print(f"{args.config}, median of {args.repeats} after a first call; 1-minute load {load:.2f} -> "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")

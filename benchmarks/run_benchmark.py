@@ -23,9 +23,9 @@ CONFIG = "configs/relu_constant.yaml"
 SWEEP = "configs/compare_initializers_relu.yaml"  # the same network with 10 hidden units, 40 runs
 TARGET_RUN, TARGET_SWEEP = 0.45, 0.6  # initlab run / plain script, 40-run sweep / one plain run (issue 8)
 # TensorFlow and Keras imported as initlab's own processes import them: without Keras's scikit-learn, pandas and
-# pyplot integrations (initlab.backend.KERAS_EXTRAS), which `import keras` loads whenever they are installed
+# pyplot integrations (initlab.base.backend.KERAS_EXTRAS), which `import keras` loads whenever they are installed
 LEAN_FLOOR = "initlab's import floor: TensorFlow and Keras without Keras's extras"
-LEAN_FLOOR_COMMAND = [sys.executable, "-c", "from initlab import backend; backend.leave_out_keras_extras(); backend.keras()"]
+LEAN_FLOOR_COMMAND = [sys.executable, "-c", "from initlab.base import backend; backend.leave_out_keras_extras(); backend.keras()"]
 TITLE = "# Benchmark: the tutorial's experiment (configs/relu_constant.yaml) and a 40-run sweep"
 
 
@@ -75,14 +75,14 @@ def time_processes(repeats: int) -> dict[str, list[float]]:
 
 def tutorial_config(every):
     """configs/relu_constant.yaml as `initlab run` reads it, with record.every set."""
-    from initlab import config as config_module
+    from initlab.config import experiment as config_module
 
     return config_module.load(REPO / CONFIG, [f"record.every={every}"])
 
 
 def fit_seconds(epochs: int = 100) -> float:
     """Seconds of model.fit: the tutorial's 100 epochs, batch 32, with the validation rows."""
-    from initlab import runs
+    from initlab.lab import runs
 
     config, data, model = runs.prepare(tutorial_config(epochs))
     started = time.perf_counter()
@@ -94,7 +94,7 @@ def fit_seconds(epochs: int = 100) -> float:
 def train_seconds(every) -> float:
     """Seconds of runs.train (initlab's whole training of one run: engine, per-layer records, signal, frames;
     a new graph each time, so tracing included), nothing written."""
-    from initlab import runs
+    from initlab.lab import runs
 
     prepared = runs.prepare(tutorial_config(every))
     started = time.perf_counter()
@@ -121,7 +121,7 @@ def time_training(repeats: int) -> dict[str, list[float]]:
 
 def machine() -> str:
     """nproc, CPU, python, tensorflow and keras versions."""
-    from initlab.backend import keras, tf
+    from initlab.base.backend import keras, tf
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())

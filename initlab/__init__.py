@@ -12,22 +12,22 @@ __version__ = "0.1.0"
 
 def load_config(path, overrides=(), allow_large=False):
     """Read, override ('key.path=value', parsed as YAML) and validate a config file;
-    allow_large lifts the resource limits (initlab/limits.py)."""
-    from .config import load
+    allow_large lifts the resource limits (initlab/config/limits.py)."""
+    from initlab.config.experiment import load
 
     return load(path, list(overrides), allow_large)
 
 
 def config_from_dict(raw: dict):
     """A validated config from plain data (the same keys as the YAML file)."""
-    from .config import validate
+    from initlab.config.experiment import validate
 
     return validate(raw)
 
 
 def run(config, out="outputs"):
     """Train a config (a Config, or a path to a YAML file) and write its run folder; return the folder."""
-    from .runs import run as _run
+    from initlab.lab.runs import run as _run
 
     if not hasattr(config, "model_dump"):
         config = load_config(config)
@@ -36,14 +36,14 @@ def run(config, out="outputs"):
 
 def metrics(folder):
     """A run folder's metrics.csv as a pandas DataFrame."""
-    from .records import read_metrics
+    from initlab.output.run_folder import read_metrics
 
     return read_metrics(folder)
 
 
 def layers(folder):
     """A run folder's layers.csv as a pandas DataFrame."""
-    from .records import read_layers
+    from initlab.output.run_folder import read_layers
 
     return read_layers(folder)
 
@@ -52,13 +52,13 @@ def diagnose(model, inputs=None):
     """The initialization checklist on a Keras model's current weights as the first training step sees them, one
     row per layer with weights (a DataFrame); `inputs`: a batch of your data (default: standard-normal values).
     The model's variables are left bit for bit as they were."""
-    from .checklist import diagnose as _diagnose
+    from initlab.diagnosis.checklist import diagnose as _diagnose
 
     return _diagnose(model, inputs=inputs)
 
 
 def summary(folder) -> dict:
     """A run folder's summary.json."""
-    from .records import read_summary
+    from initlab.output.run_folder import read_summary
 
     return read_summary(folder)

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import backend
-from .errors import UserError, did_you_mean
+from initlab.base import backend
+from initlab.base.errors import UserError, did_you_mean
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A lab for weight-initialization experiments in Keras 3.")
 
@@ -46,7 +46,7 @@ def _fail(error: UserError):
 
 def _interrupted(what: str):
     """One line, and the conventional exit code: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
-    from .interrupts import received
+    from initlab.base.interrupts import received
 
     number = received[0] if received else signal.SIGINT
     err_console().print(f"interrupted ({number.name}): {what}", soft_wrap=True, highlight=False)
@@ -61,7 +61,8 @@ def run(
     allow_large: AllowLargeOption = False,
 ):
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
-    from . import catalog, config as config_module, interrupts
+    from initlab.base import interrupts
+    from initlab.config import catalog, experiment as config_module
 
     try:
         with interrupts.raised():
@@ -73,7 +74,7 @@ def run(
         if isinstance(error, UserError):
             _fail(error)
         raise
-    from .records import read_summary
+    from initlab.output.run_folder import read_summary
 
     summary = read_summary(folder)
     final = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary["final"].items())
@@ -88,7 +89,7 @@ def run(
 def _run_with_progress(cfg, out: Path) -> Path:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from . import runs
+    from initlab.lab import runs
 
     console = err_console()
     with Progress(
@@ -114,7 +115,8 @@ def sweep(
 ):
     """Run a grid of experiments: runs that differ only in initializer and seed train together in one graph.
     Complete runs are skipped; writes sweep.csv, summary.csv, report.md and comparison pictures."""
-    from . import catalog, sweep as sweep_module
+    from initlab.config import catalog
+    from initlab.lab import sweep as sweep_module
 
     try:
         the_plan = sweep_module.plan(catalog.resolve(sweep_file), set_ or [], out, rerun, allow_large)
@@ -123,18 +125,18 @@ def sweep(
     if dry_run:
         _print_plan(the_plan)
         return
-    from . import interrupts
+    from initlab.base import interrupts
 
     try:
         with interrupts.raised():
             if scheduler and not all(the_plan.done):
-                from . import dispatch
+                from initlab.lab import dispatch
 
                 dispatch.check_scheduler(scheduler)  # the extra and the scheduler, before anything is written
             summary = _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures)
     except BaseException as error:
         if interrupts.received or isinstance(error, KeyboardInterrupt):
-            from .records import is_complete
+            from initlab.output.run_folder import is_complete
 
             done = sum(is_complete(f) for f in the_plan.folders)
             _interrupted(f"{done} of {len(the_plan.folders)} runs complete; run the same command to finish")
@@ -189,9 +191,16 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 
 def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from . import sweep as sweep_module
+    from initlab.lab import sweep as sweep_module
 
     trained = failed = 0
     console = err_console()
@@ -225,7 +234,7 @@ def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
 def _print_summary(summary: list[dict] | None) -> None:
     if not summary:
         return
-    from .sweep import STATISTICS
+    from initlab.lab.sweep import STATISTICS
 
     table = Table(title="mean (std) over seeds")
     shown = [c for c in summary[0] if not c.endswith(STATISTICS)]
@@ -247,7 +256,8 @@ def validate(
     allow_large: AllowLargeOption = False,
 ):
     """Check a config (keys, types, ranges, limits, names, data file) and print it resolved, defaults filled in."""
-    from . import cadence, catalog, config as config_module, runs
+    from initlab.config import cadence, catalog, experiment as config_module
+    from initlab.lab import runs
 
     try:
         cfg, _ = runs.check(config_module.load(catalog.resolve(config), set_ or [], allow_large))
@@ -260,7 +270,7 @@ def validate(
 @app.command()
 def initializers():
     """List the initializer names Keras knows, with the formula each draws from."""
-    from . import initializers as init_module
+    from initlab.config import initializers as init_module
 
     table = Table(title="Initializers (n_in = fan_in, n_out = fan_out)")
     table.add_column("name", style="bold")
@@ -288,7 +298,7 @@ def diagnose(
 ):
     """The initialization checklist as the first training step sees the model: exit 0 when healthy, 1 when it found a
     problem (notes do not count), 2 for bad input."""
-    from . import checklist, checklist_report
+    from initlab.diagnosis import checklist, report as checklist_report
 
     try:
         for option, path in (("--csv", csv), ("--plot", plot)):
@@ -302,7 +312,9 @@ def diagnose(
         if csv is not None:
             checklist_report.to_csv(table, csv)
         if plot is not None:
-            checklist_report.plot(table, plot, target.name)
+            from initlab.output import plots
+
+            plots.checklist_by_depth(table, plot, target.name)
     except OSError as error:
         _fail(UserError(f"cannot write there ({error.strerror})", str(error.filename or csv or plot)))
     if json_:
@@ -318,8 +330,9 @@ def _model_to_diagnose(target: Path, overrides: list[str]):
     import warnings
     import zipfile
 
-    from . import catalog, config as config_module, runs
-    from .backend import keras
+    from initlab.base.backend import keras
+    from initlab.config import catalog, experiment as config_module
+    from initlab.lab import runs
 
     if target.is_dir() and any((target / name).is_file() for name in ("config.yaml", "summary.json")):
         target = runs.ensure_model(target)  # a run folder: its trained model (a sweep's is written on demand)
@@ -345,7 +358,7 @@ def _model_to_diagnose(target: Path, overrides: list[str]):
 
 
 def _print_diagnosis(table, title: str) -> None:
-    from .checklist_report import render
+    from initlab.diagnosis.report import render
 
     typer.echo(render(table, title))
 
@@ -359,7 +372,7 @@ def lessons(context: typer.Context):
     """List the packaged lessons: `initlab run NAME` (or `initlab sweep NAME`) runs one from any folder."""
     if context.invoked_subcommand is not None:
         return
-    from . import catalog
+    from initlab.config import catalog
 
     table = Table(title="lessons (initlab run NAME; sweeps: initlab sweep NAME)")
     table.add_column("name", no_wrap=True, style="bold")
@@ -373,7 +386,7 @@ def lessons(context: typer.Context):
 @lessons_app.command("show")
 def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's name.")]):
     """Print a lesson's YAML."""
-    from . import catalog
+    from initlab.config import catalog
 
     try:
         typer.echo(catalog.path(name).read_text(), nl=False)
@@ -387,7 +400,7 @@ def lessons_copy(
     folder: Annotated[Path, typer.Argument(file_okay=False, help="Where the copy goes.")] = Path("."),
 ):
     """Write an editable copy of a lesson (a sweep's base config too); never overwrites; prints the copy's path."""
-    from . import catalog
+    from initlab.config import catalog
 
     try:
         typer.echo(str(catalog.copy(name, folder)))
@@ -405,7 +418,8 @@ def reproduce(
     papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names claims (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017), --quick runs each one's smaller sweep.")] = False,
 ):
     """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
-    from . import catalog, papers as papers_module, reproduce as reproduce_module
+    from initlab.config import catalog
+    from initlab.lab import papers as papers_module, reproduce as reproduce_module
 
     names = list(papers_module.CLAIMS) if papers else reproduce_module.NAMES
     unknown = [name for name in only or [] if name not in names]
@@ -426,7 +440,7 @@ def reproduce(
 @app.command()
 def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it.")]):
     """Draw a run's pictures again from its records."""
-    from . import runs
+    from initlab.lab import runs
 
     try:
         runs.redraw(folder)
@@ -438,7 +452,7 @@ def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab 
 @app.command(name="runs")
 def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run folders.")] = Path("outputs")):
     """A table of the runs under a folder with their status and final metrics."""
-    from . import records
+    from initlab.output import run_folder as records
 
     if not folder.is_dir():
         _fail(UserError("no such folder", str(folder)))
@@ -465,7 +479,7 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
 def _run_folders(folder: Path) -> list[Path]:
     """Every run folder under `folder`, complete or not: those with a config.yaml or a summary.json, outside the
     hidden staging folders."""
-    from .records import SUMMARY
+    from initlab.output.run_folder import SUMMARY
 
     found = {path.parent for name in ("config.yaml", SUMMARY) for path in folder.rglob(name)}
     return sorted(f for f in found if not any(part.startswith(".") for part in f.relative_to(folder).parts))

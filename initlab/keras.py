@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checklist, checklist_report, plots, records
-from .backend import keras as _keras
-from .probes import Probe
+from initlab.base.backend import keras as _keras
+from initlab.diagnosis import checklist, report
+from initlab.output import plots, run_folder
+from initlab.train.probes import Probe
 
 _keras()
-import keras  # noqa: E402  (after initlab.backend has imported TensorFlow quietly)
+import keras  # noqa: E402  (after initlab.base.backend has imported TensorFlow quietly)
 
 
 class InitDiagnostics(keras.callbacks.Callback):
@@ -31,9 +32,9 @@ class InitDiagnostics(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.out.mkdir(parents=True, exist_ok=True)
         self.table = checklist.diagnose(self.model, inputs=self.x)  # on the user's own probe batch
-        checklist_report.to_csv(self.table, self.out / "diagnose.csv")
+        report.to_csv(self.table, self.out / "diagnose.csv")
         if self.verbose:
-            print(checklist_report.render(self.table, self.model.name))
+            print(report.render(self.table, self.model.name))
         self.probe = Probe(self.model, self.x, self.y)
         self._record(0)
 
@@ -45,9 +46,9 @@ class InitDiagnostics(keras.callbacks.Callback):
         last = self.rows[-1]["epoch"]
         if self.params and self.params.get("epochs") and last != self.params["epochs"] and not self.model.stop_training:
             self._record(self.params["epochs"])
-        records.write_layers(self.rows, self.out / "layers.csv")
+        run_folder.write_layers(self.rows, self.out / "layers.csv")
         np.savez_compressed(self.out / "histograms.npz", **self.samples)
-        layers = records.read_layers(self.out)
+        layers = run_folder.read_layers(self.out)
         plots.gradients(layers, self.out / "gradients.png", self.model.name)
         plots.activations(self.samples, self.out / "activations.png", self.model.name)
         plots.gradient_histograms(self.samples, self.out / "gradient_histograms.png", self.model.name)

@@ -5,7 +5,7 @@ import sys
 import pytest
 from hypothesis import settings
 
-from initlab import backend  # stdlib only: no TensorFlow yet
+from initlab.base import backend  # stdlib only: no TensorFlow yet
 
 # before any test module imports TensorFlow: the tests' own processes compute as the runs they start do
 backend.environment()
@@ -36,7 +36,7 @@ def raw_config(**sections) -> dict:
 
 def make_config(**sections):
     """A validated config: raw_config(**sections)."""
-    from initlab.config import validate
+    from initlab.config.experiment import validate
 
     return validate(raw_config(**sections))
 

@@ -1,74 +1,62 @@
-"""The house's layers as a contract: every import inside initlab points down (or sideways within a layer)."""
+"""The house's layers as import-linter checks them: the contracts in pyproject.toml, run with the tests."""
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).parents[1] / "initlab"
-
-# Top to bottom. A module may import its own layer or any layer below it, never one above.
-LAYERS = {
-    "faces": {"cli", "keras", "__init__", "__main__"},
-    "lab": {"runs", "sweep", "dispatch", "reproduce", "papers"},
-    "writers": {"report", "plots", "records", "checklist_report", "drawing", "animation", "painting"},  # files from records only
-    "train": {"engine", "population", "probes", "signal", "result", "frames", "stats"},  # train and measure; never know run folders
-    "checklist": {"checklist", "measure", "walk", "roles", "fans", "recurrent", "units"},  # reads any Keras model
-    "model": {"model", "lsuv"},
-    "ground": {"config", "data", "initializers", "limits", "catalog", "names", "cadence"},
-    "base": {"backend", "errors", "interrupts"},
-}
-RANK = {module: rank for rank, modules in enumerate(reversed(LAYERS.values())) for module in modules}
-FORBIDDEN = {("keras", "cli"): "the callback never imports the CLI"}
-WITHOUT_TENSORFLOW = {"plots", "report", "records", "checklist_report", "drawing", "animation", "painting"}  # figures and files never need a live model
+REPO = Path(__file__).parents[1]
+LINT = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 
 
-def modules() -> list[str]:
-    return sorted(p.stem for p in PACKAGE.glob("*.py"))
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """`lint-imports` in `root`: the initlab folder there is the one read (the working folder comes first)."""
+    return subprocess.run([sys.executable, "-c", LINT, "--no-cache"], cwd=root, capture_output=True, text=True,
+                          timeout=300)
 
 
-def imports(module: str) -> set[str]:
-    """The initlab modules `module` imports, at the top or inside functions."""
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names if (PACKAGE / f"{alias.name}.py").exists())
-                if any(not (PACKAGE / f"{alias.name}.py").exists() for alias in node.names):
-                    found.add("__init__")  # `from . import __version__` reaches into the package face
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "initlab":
-            found.add(node.module.split(".")[1] if "." in node.module else "__init__")
-    return found - {module}
+def test_the_package_keeps_every_contract():
+    done = lint_imports(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout and "6 kept" in done.stdout
 
 
-def third_party(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("house")
+    shutil.copytree(REPO / "initlab", root / "initlab", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", root)
+    return root
 
 
-def test_every_module_has_a_layer():
-    unplaced = [m for m in modules() if m not in RANK]
-    assert not unplaced, f"place these modules in a layer of tests/test_architecture.py: {unplaced}"
+@pytest.mark.parametrize("module, line, broken", [
+    ("config/limits.py", "from initlab.lab import runs", "Arrows only point down the layers"),
+    ("train/data.py", "from initlab.output import run_folder", "Training never knows run folders"),
+    ("config/names.py", "from initlab.base import backend", "A config validates without TensorFlow"),
+    ("output/run_folder.py", "import keras", "Records, reports and pictures never need a live model"),
+    ("keras.py", "from initlab import cli", "The callback never imports the CLI"),
+    ("output/plots.py", "from initlab.output import sweep_report", "No import circles"),
+    ("diagnosis/walk.py", "from initlab.output import plots", "Arrows only point down the layers"),
+])
+def test_an_import_against_the_house_breaks_a_contract(copy, module, line, broken):
+    path = copy / "initlab" / module
+    source = path.read_text()
+    path.write_text(source + f"\n\ndef _against_the_house():\n    {line}  # noqa\n")
+    try:
+        done = lint_imports(copy)
+    finally:
+        path.write_text(source)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{broken}" in done.stdout.split("Broken contracts")[1], done.stdout
 
 
-@pytest.mark.parametrize("module", modules())
-def test_imports_point_down(module):
-    upward = [f"{module} -> {other}" for other in sorted(imports(module)) if RANK.get(other, -1) > RANK[module]]
-    assert not upward, f"imports that point up: {upward}"
-    for (importer, imported), why in FORBIDDEN.items():
-        assert not (module == importer and imported in imports(module)), why
-
-
-@pytest.mark.parametrize("module", sorted(WITHOUT_TENSORFLOW))
-def test_writers_need_no_tensorflow(module):
-    heavy = third_party(module) & {"tensorflow", "keras"}
-    assert not heavy and "backend" not in imports(module), f"{module} imports {heavy or 'initlab.backend'}"
+def test_a_new_top_level_module_must_take_a_place(copy):
+    stray = copy / "initlab" / "helpers.py"
+    stray.write_text('"""Nowhere in the house."""\n')
+    try:
+        done = lint_imports(copy)
+    finally:
+        stray.unlink()
+    assert done.returncode == 1 and "helpers" in done.stdout, done.stdout + done.stderr

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initlab import backend, runs
-from initlab.config import load as load_config
+from initlab.base import backend
+from initlab.config.experiment import load as load_config
+from initlab.lab import runs
+
 from tests.conftest import initlab_command
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -52,7 +54,7 @@ def test_a_run_computes_as_on_an_avx2_cpu_unless_told_otherwise(tmp_path):
 
 
 def _environment_after(code: str, isa: str | None) -> str:
-    process = subprocess.run([sys.executable, "-c", f"{code}; from initlab import backend; backend.environment(); "
+    process = subprocess.run([sys.executable, "-c", f"{code}; from initlab.base import backend; backend.environment(); "
                               f"import os; print(os.environ.get({backend.ONEDNN_ISA!r}))"],
                              capture_output=True, text=True, env=_environment(isa), timeout=300)
     assert process.returncode == 0, process.stderr
@@ -77,7 +79,7 @@ def _modules_after(code: str) -> dict:
 
 def test_initlab_processes_import_keras_without_its_extras_and_can_import_them_later():
     found = _modules_after(
-        "import json, sys; from initlab import backend; backend.leave_out_keras_extras(); backend.keras(); "
+        "import json, sys; from initlab.base import backend; backend.leave_out_keras_extras(); backend.keras(); "
         f"left = [name for name in {backend.KERAS_EXTRAS!r} if name in sys.modules]; "
         "import pandas, sklearn, matplotlib.pyplot; "  # held back only while Keras imported
         "from keras.src.trainers.data_adapters import array_slicing; "

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from initlab import catalog
 from initlab.cli import app
+from initlab.config import catalog
 
 ROOT = Path(__file__).parents[1]
 runner = CliRunner()

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import initlab
-from initlab import checklist
-from initlab.backend import keras as _keras
+from initlab.base.backend import keras as _keras
 from initlab.cli import app
+from initlab.diagnosis import checklist
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 runner = CliRunner()

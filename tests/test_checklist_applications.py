@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import initlab
-from initlab import walk
-from initlab.backend import keras as _keras
+from initlab.base.backend import keras as _keras
+from initlab.diagnosis import walk
 
 
 def _build(name: str, size: int = 32):

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import initlab
-from initlab.backend import keras as _keras
+from initlab.base.backend import keras as _keras
 from initlab.cli import app
 from initlab.keras import InitDiagnostics
 

@@ -7,6 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
+
 from tests.conftest import initlab_command
 
 CONFIGS = Path(__file__).parents[1] / "configs"

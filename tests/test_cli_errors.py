@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
+
 from tests.conftest import initlab_command
 
 runner = CliRunner()

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-from initlab import config as config_module
-from initlab.config import Config, apply_overrides, load, parse_override, validate
-from initlab.errors import UserError, did_you_mean, edits
+from initlab.base.errors import UserError, did_you_mean, edits
+from initlab.config import experiment as config_module
+from initlab.config.experiment import Config, apply_overrides, load, parse_override, validate
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:

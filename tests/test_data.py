@@ -8,9 +8,9 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 import initlab
-from initlab import data
-from initlab.backend import keras
-from initlab.config import validate
+from initlab.base.backend import keras
+from initlab.config.experiment import validate
+from initlab.train import data
 
 REPO = Path(__file__).resolve().parents[1]
 

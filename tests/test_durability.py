@@ -20,11 +20,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from initlab import records, runs
 from initlab.cli import app
+from initlab.lab import runs
+from initlab.output import run_folder
+
 from tests.conftest import initlab_command, raw_config
-from tests.test_sweep_execution import (assert_clean, complete_runs, listed, run_sweep, sweep_command,
-                                        write_sweep)
+from tests.test_sweep_execution import assert_clean, complete_runs, listed, run_sweep, sweep_command, write_sweep
 
 runner = CliRunner()
 
@@ -50,23 +51,23 @@ def test_a_folder_is_complete_only_when_its_files_match_the_summary(tmp_path):
     (folder / "metrics.csv").write_text("epoch,loss\n1,0.5\n")
     (folder / "sub").mkdir()
     (folder / "sub" / "events").write_bytes(b"x" * 10)
-    records.seal(folder, {"status": "ok"})
-    assert records.read_summary(folder)["files"] == {"metrics.csv": 17, "sub/events": 10}
-    assert records.is_complete(folder) and records.problems(folder) == {}
+    run_folder.seal(folder, {"status": "ok"})
+    assert run_folder.read_summary(folder)["files"] == {"metrics.csv": 17, "sub/events": 10}
+    assert run_folder.is_complete(folder) and run_folder.problems(folder) == {}
 
     (folder / "sub" / "events").write_bytes(b"x" * 9)
-    assert records.problems(folder) == {"sub/events": "has 9 bytes, 10 were written"}
+    assert run_folder.problems(folder) == {"sub/events": "has 9 bytes, 10 were written"}
     (folder / "sub" / "events").unlink()
-    assert records.problems(folder) == {"sub/events": "is missing"}
-    assert not records.is_complete(folder)
+    assert run_folder.problems(folder) == {"sub/events": "is missing"}
+    assert not run_folder.is_complete(folder)
 
-    text = (folder / records.SUMMARY).read_text()
-    (folder / records.SUMMARY).write_text(text[: len(text) // 2])
-    assert "cut short" in records.problems(folder)[records.SUMMARY]
-    (folder / records.SUMMARY).write_text('{"status": "ok"}')  # an older initlab's summary: no list to check
-    assert "no list of files" in records.problems(folder)[records.SUMMARY]
-    (folder / records.SUMMARY).unlink()
-    assert records.problems(folder) == {records.SUMMARY: "is missing"}
+    text = (folder / run_folder.SUMMARY).read_text()
+    (folder / run_folder.SUMMARY).write_text(text[: len(text) // 2])
+    assert "cut short" in run_folder.problems(folder)[run_folder.SUMMARY]
+    (folder / run_folder.SUMMARY).write_text('{"status": "ok"}')  # an older initlab's summary: no list to check
+    assert "no list of files" in run_folder.problems(folder)[run_folder.SUMMARY]
+    (folder / run_folder.SUMMARY).unlink()
+    assert run_folder.problems(folder) == {run_folder.SUMMARY: "is missing"}
 
 
 def test_a_killed_writer_leaves_nothing_that_blocks_or_counts(tmp_path):
@@ -74,12 +75,12 @@ def test_a_killed_writer_leaves_nothing_that_blocks_or_counts(tmp_path):
     staging folder left behind and puts back a complete folder that was set aside to be replaced."""
     experiment = tmp_path / "exp"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from initlab import records\n"
-         f"with records.holding({str(experiment)!r}):\n print('held', flush=True); time.sleep(600)"],
+        [sys.executable, "-c", "import sys, time; from initlab.output import run_folder\n"
+         f"with run_folder.holding({str(experiment)!r}):\n print('held', flush=True); time.sleep(600)"],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
     try:
         assert holder.stdout.readline().strip() == "held"
-        with open(experiment / records.LOCK) as lock:
+        with open(experiment / run_folder.LOCK) as lock:
             with pytest.raises(BlockingIOError):
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         (experiment / ".run-a.1234abcd.tmp").mkdir()  # what a writer killed mid-write leaves
@@ -93,8 +94,8 @@ def test_a_killed_writer_leaves_nothing_that_blocks_or_counts(tmp_path):
             holder.kill()
             holder.wait()
     waited = []
-    with records.holding(experiment, on_wait=waited.append):
-        assert sorted(p.name for p in experiment.iterdir()) == [records.LOCK, "run-b"]
+    with run_folder.holding(experiment, on_wait=waited.append):
+        assert sorted(p.name for p in experiment.iterdir()) == [run_folder.LOCK, "run-b"]
     assert waited == [] and [p.name for p in experiment.iterdir()] == ["run-b"]  # the lock file goes too
 
 
@@ -114,7 +115,7 @@ def test_damaged_folders_are_listed_refused_and_retrained(tmp_path):
     (cut_npz / "weights_final.npz").write_bytes(npz[:-100])
     assert not (no_model / "model.keras").exists()  # a sweep's runs get model.keras on demand, then it is sealed
     runs.ensure_model(no_model)
-    assert "model.keras" in records.read_summary(no_model)["files"] and records.is_complete(no_model)
+    assert "model.keras" in run_folder.read_summary(no_model)["files"] and run_folder.is_complete(no_model)
     (no_model / "model.keras").unlink()
     kept = snapshot(intact)
 
@@ -132,14 +133,14 @@ def test_damaged_folders_are_listed_refused_and_retrained(tmp_path):
     one_line_error(runner.invoke(app, ["plot", str(no_model)]), "model.keras is missing")
     drawn = runner.invoke(app, ["plot", str(intact)])  # pictures drawn later are listed in its summary too
     assert drawn.exit_code == 0, drawn.output
-    assert "history.png" in records.read_summary(intact)["files"] and records.is_complete(intact)
+    assert "history.png" in run_folder.read_summary(intact)["files"] and run_folder.is_complete(intact)
 
     again = runner.invoke(app, ["sweep", str(sweep), "--out", str(out), "--no-pictures"])
     assert again.exit_code == 0, again.output
     for folder in folders[:4]:
         assert f"{folder.name}: damaged (" in again.stderr and "training it again" in again.stderr, again.stderr
     assert "trained 4 runs (0 failed); 1 already complete" in again.stderr, again.stderr
-    assert all(records.is_complete(f) for f in folders) and listed(out / "damage") == {f.name for f in folders}
+    assert all(run_folder.is_complete(f) for f in folders) and listed(out / "damage") == {f.name for f in folders}
     assert_clean(out / "damage")
     # plot added its pictures and the model.keras it drew from; the records are untouched
     assert {k: v for k, v in snapshot(intact).items() if not k.endswith((".png", ".json", ".keras"))} == \
@@ -288,13 +289,13 @@ def test_sigterm_during_a_sweep_with_workers_then_resume(tmp_path):
     first = {d.name: (d / "summary.json").stat().st_mtime_ns for d in complete_runs(sweep_dir)}
     assert 1 <= len(first) < len(rates), f"the signal came too late to test resuming: {len(first)} complete"
     (sweep_dir / ".gone.0badc0de.tmp").mkdir()  # what a SIGKILL mid-write leaves behind
-    (sweep_dir / records.LOCK).write_text("12345\n")
+    (sweep_dir / run_folder.LOCK).write_text("12345\n")
 
     again = run_sweep(sweep, out, "--workers", "2", "--no-pictures")
     assert again.returncode == 0, again.stderr
     assert f"trained {len(rates) - len(first)} runs" in again.stderr, again.stderr
     assert_clean(sweep_dir)
-    assert not (sweep_dir / records.LOCK).exists()
+    assert not (sweep_dir / run_folder.LOCK).exists()
     assert len(complete_runs(sweep_dir)) == len(rates) and listed(sweep_dir) == {d.name for d in complete_runs(sweep_dir)}
     assert {name: (sweep_dir / name / "summary.json").stat().st_mtime_ns for name in first} == first
 

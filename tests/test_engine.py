@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from initlab import cadence, data as data_module, engine, model as model_module, runs
-from initlab.backend import keras as _keras, tf as _tf
-from initlab.probes import Probe
-from initlab.result import histogram_epochs
+from initlab.base.backend import keras as _keras, tf as _tf
+from initlab.config import cadence
+from initlab.lab import runs
+from initlab.train import data as data_module, engine, model as model_module
+from initlab.train.probes import Probe
+from initlab.train.run_result import histogram_epochs
+
 from tests.conftest import make_config
 
 

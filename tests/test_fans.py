@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from initlab import fans
-from initlab.backend import keras as _keras, tf as _tf
+from initlab.base.backend import keras as _keras, tf as _tf
+from initlab.diagnosis import fans
 
 keras = _keras()
 

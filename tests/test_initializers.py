@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from keras.src.initializers import ALL_OBJECTS_DICT
 
-from initlab import initializers
+from initlab.config import initializers
+from initlab.train import initializer_factory
 
 
 def test_every_name_builds_the_keras_class_it_names():
     for name in initializers.names():
-        instance = initializers.build(name, seed=1)
+        instance = initializer_factory.make(name, seed=1)
         assert type(instance) is ALL_OBJECTS_DICT[name]
 
 
@@ -73,7 +74,7 @@ def test_every_value_the_registry_accepts_keras_accepts_and_draws_finite():
 
 
 def test_validation_needs_no_tensorflow():
-    code = ("import sys; from initlab import initializers; "
+    code = ("import sys; from initlab.config import initializers; "
             "initializers.check({'name': 'variance_scaling', 'scale': 2.0, 'mode': 'fan_out'}); "
             "initializers.expected_variance('he_normal', 10, 5); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
@@ -85,15 +86,15 @@ def test_validation_needs_no_tensorflow():
     {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 1.0}},
 ])
 def test_spec_forms_and_get_config_round_trip(spec):
-    instance = initializers.build(spec, seed=3)
+    instance = initializer_factory.make(spec, seed=3)
     again = type(instance).from_config(instance.get_config())
     assert np.array_equal(np.asarray(instance((4, 3))), np.asarray(again((4, 3))))
 
 
 def test_same_seed_same_values_other_seed_other_values():
-    a = np.asarray(initializers.build("glorot_uniform", seed=5)((6, 4)))
-    b = np.asarray(initializers.build("glorot_uniform", seed=5)((6, 4)))
-    c = np.asarray(initializers.build("glorot_uniform", seed=6)((6, 4)))
+    a = np.asarray(initializer_factory.make("glorot_uniform", seed=5)((6, 4)))
+    b = np.asarray(initializer_factory.make("glorot_uniform", seed=5)((6, 4)))
+    c = np.asarray(initializer_factory.make("glorot_uniform", seed=6)((6, 4)))
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
@@ -112,7 +113,7 @@ def test_layer_seeds_are_distinct():
                                   {"name": "orthogonal", "gain": 2.0}])
 def test_sample_variance_matches_formula(name):
     fan_in, fan_out = 400, 300
-    w = np.asarray(initializers.build(name, seed=11)((fan_in, fan_out)), dtype=np.float64)
+    w = np.asarray(initializer_factory.make(name, seed=11)((fan_in, fan_out)), dtype=np.float64)
     expected = initializers.expected_variance(name, fan_in, fan_out)
     # The variance of a sample variance of N draws is about 2 var^2 / N (normal) and smaller for uniform:
     # 5 of those standard errors is a bound that a correct initializer essentially never crosses.
@@ -121,20 +122,20 @@ def test_sample_variance_matches_formula(name):
 
 def test_he_formulas_are_keras_s_not_the_popular_mistake():
     fan_in, fan_out = 500, 20
-    w = np.asarray(initializers.build("he_uniform", seed=2)((fan_in, fan_out)))
+    w = np.asarray(initializer_factory.make("he_uniform", seed=2)((fan_in, fan_out)))
     limit = np.sqrt(6 / fan_in)
     assert w.max() <= limit and w.max() > 0.95 * limit  # not sqrt(6 / (fan_in + fan_out)) = 0.107
-    normal = np.asarray(initializers.build("he_normal", seed=2)((fan_in, fan_out)))
+    normal = np.asarray(initializer_factory.make("he_normal", seed=2)((fan_in, fan_out)))
     assert abs(normal.std() - np.sqrt(2 / fan_in)) < 0.05 * np.sqrt(2 / fan_in)
 
 
 def test_unknown_name_and_parameter_suggest():
     with pytest.raises(ValueError, match="not for Dense layers"):
-        initializers.build("stft")
+        initializer_factory.make("stft")
     with pytest.raises(ValueError, match="did you mean 'he_normal'"):
-        initializers.build("he_normall")
+        initializer_factory.make("he_normall")
     with pytest.raises(ValueError, match="did you mean 'stddev'"):
-        initializers.build({"name": "random_normal", "stdev": 0.1})
+        initializer_factory.make({"name": "random_normal", "stdev": 0.1})
 
 
 def test_table_lists_formulas():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import initlab
-import initlab.runs
+import initlab.lab.runs
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
@@ -42,7 +42,7 @@ def test_constant_init_trained_long_is_a_straight_line(tmp_path):
 
     folder, summary = _run("relu_constant_long", tmp_path)
     assert summary["distinct_units"] == [1]
-    data = initlab.runs.load_data(initlab.load_config(CONFIGS / "relu_constant_long.yaml"))
+    data = initlab.lab.runs.load_data(initlab.load_config(CONFIGS / "relu_constant_long.yaml"))
     logistic = LogisticRegression(C=1e6).fit(data.x_train, data.y_train.ravel()).score(data.x_train, data.y_train.ravel())
     assert logistic == pytest.approx(0.85)
     assert logistic - 0.05 <= summary["final"]["accuracy"] <= logistic + 1e-6  # float32 accuracy

@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import initlab
-from initlab import config as config_module, data as data_module
 from initlab.cli import app
+from initlab.config import experiment as config_module
+from initlab.train import data as data_module
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 HIDDEN = [f"hidden_{i}" for i in range(1, 6)]

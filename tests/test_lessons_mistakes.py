@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import initlab
-import initlab.runs
+import initlab.lab.runs
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 LN2 = math.log(2)
@@ -172,7 +172,7 @@ def test_salary_zero_init_predicts_the_mean(tmp_path):
     weights = _weights(folder)
     assert np.all(weights["hidden_1/kernel"] == 0) and np.all(weights["hidden_1/bias"] == 0)
     assert (layers[layers.layer == "hidden_1"].grad_norm == 0).all()
-    salaries = initlab.runs.load_data(config).y_train
+    salaries = initlab.lab.runs.load_data(config).y_train
     assert summary["final"]["loss"] == pytest.approx(float(np.var(salaries)), rel=0.01)  # the mean, for everyone
 
 

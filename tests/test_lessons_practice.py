@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import initlab
-import initlab.runs
+import initlab.lab.runs
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
@@ -30,7 +30,7 @@ def test_zero_init_is_harmless_without_a_hidden_layer(tmp_path):
     with np.load(folder / "weights_initial.npz") as start, np.load(folder / "weights_final.npz") as end:
         assert np.all(start["output/kernel"] == 0)
         assert np.all(end["output/kernel"] != 0)  # both input weights learned from zero
-    data = initlab.runs.load_data(initlab.load_config(CONFIGS / "logreg_zero.yaml"))
+    data = initlab.lab.runs.load_data(initlab.load_config(CONFIGS / "logreg_zero.yaml"))
     x, y = data.x_train, data.y_train.ravel()
     logistic = LogisticRegression(C=1e6).fit(x, y).score(x, y)
     assert summary["final"]["accuracy"] >= 0.8

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from initlab import config as config_module, data as data_module
 from initlab.cli import app
+from initlab.config import experiment as config_module
+from initlab.train import data as data_module
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 INITIALIZERS = ["zeros", "random_normal", "glorot_uniform", "he_normal"]

@@ -81,12 +81,12 @@ def test_validate_prints_the_resolved_config():
 
 
 def test_a_config_validates_without_tensorflow_and_bad_names_are_told_as_before(tmp_path):
-    code = ("from initlab import config\nfrom initlab.errors import UserError\n"
+    code = ("from initlab.config import experiment\nfrom initlab.base.errors import UserError\n"
             "for text in ['model: {activation: rleu}', 'train: {optimizer: adma}', 'train: {loss: binary_crossentropi}',"
             " 'model: {hidden: [3], activation: glu}', 'model: {hidden: [4], activation: glu}']:\n"
             "    open('c.yaml', 'w').write('name: c\\n' + text + '\\n')\n"
             "    try:\n"
-            "        config.load('c.yaml')\n"
+            "        experiment.load('c.yaml')\n"
             "        print('valid')\n"
             "    except UserError as error:\n"
             "        print(error.render())\n")

@@ -1,13 +1,15 @@
-"""Resource limits (initlab/limits.py): each one refused just above, accepted at the limit, lifted by --allow-large
+"""Resource limits (initlab/config/limits.py): each one refused just above, accepted at the limit, lifted by --allow-large
 where it may be, and checked before anything large is allocated."""
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from initlab import config as config_module, limits, sweep as sweep_module
+from initlab.base.errors import UserError
 from initlab.cli import app
-from initlab.errors import UserError
+from initlab.config import experiment as config_module, limits
+from initlab.lab import sweep as sweep_module
+
 from tests.conftest import raw_config
 from tests.test_cli_errors import assert_user_error
 

@@ -9,9 +9,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from initlab import model as model_module, population, runs, sweep
 from initlab.cli import app
-from initlab.probes import PROBE_ROWS
+from initlab.lab import runs, sweep
+from initlab.train import model as model_module, population
+from initlab.train.probes import PROBE_ROWS
+
 from tests.conftest import make_config, raw_config
 
 runner = CliRunner()
@@ -23,7 +25,7 @@ DEEP = dict(data={"dataset": "digits", "n_samples": 300},  # the same rows whate
 
 def _output_variances(weights: dict, x: np.ndarray, activations: list) -> list[float]:
     """Each Dense layer's pre-activation variance on x, recomputed in numpy from saved weights."""
-    from initlab.backend import keras
+    from initlab.base.backend import keras
 
     a, found = x.astype(np.float64), []
     names = sorted({key.split("/")[0] for key in weights}, key=lambda n: (n == "output", n))
@@ -74,7 +76,7 @@ def test_a_tighter_tolerance_takes_more_rounds_and_lands_closer():
 def test_kernels_default_to_orthogonal_under_lsuv_unless_the_user_chose_one():
     raw = raw_config(model={"data_init": "lsuv"})
     del raw["model"]["kernel_initializer"]
-    from initlab.config import validate
+    from initlab.config.experiment import validate
 
     assert validate(raw).model.kernel_initializer == "orthogonal"
     assert make_config(model={"data_init": "lsuv"}).model.kernel_initializer == "glorot_uniform"  # raw_config sets it

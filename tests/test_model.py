@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from initlab import model as model_module
-from initlab.backend import keras as _keras
+from initlab.base.backend import keras as _keras
+from initlab.train import model as model_module
+
 from tests.conftest import make_config
 
 

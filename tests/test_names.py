@@ -1,12 +1,14 @@
-"""initlab/names.py against Keras itself: every activation, optimizer and loss name Keras's `get` accepts that a
+"""initlab/config/names.py against Keras itself: every activation, optimizer and loss name Keras's `get` accepts that a
 user would write is accepted, nothing is accepted that Keras refuses, and the width and task rules say exactly
 where Keras fails."""
 
 import pytest
 from keras.src import activations as keras_activations, losses as keras_losses, optimizers as keras_optimizers
 
-from initlab import data as data_module, model as model_module, names
-from initlab.backend import keras as _keras
+from initlab.base.backend import keras as _keras
+from initlab.config import names
+from initlab.train import data as data_module, model as model_module
+
 from tests.conftest import make_config
 
 keras = _keras()

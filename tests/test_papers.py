@@ -8,8 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from initlab import catalog, papers
 from initlab.cli import app
+from initlab.config import catalog
+from initlab.lab import papers
 
 runner = CliRunner()
 

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from initlab import animation, data, frames, plots
+from initlab.output import boundary_animation, plots
+from initlab.train import data, frames
 
 
 def test_activation_histograms_of_saturated_float32_and_non_finite_values(tmp_path):
@@ -191,7 +192,7 @@ def test_gif_frames_are_the_animation_figures_frames(tmp_path, multiclass):
     from PIL import Image
 
     recorded = _recorded_frames(multiclass)
-    animation.write(recorded, tmp_path / "b.gif", "title")
+    boundary_animation.write(recorded, tmp_path / "b.gif", "title")
     fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
                                                    recorded["x_val"], recorded["y_val"], "title")
     heading = fig.texts[-1]
@@ -220,7 +221,7 @@ def test_gif_heading_is_written_where_the_figure_puts_it(tmp_path):
     from PIL import Image
 
     recorded = _recorded_frames(False)
-    animation.write(recorded, tmp_path / "b.gif", "title")
+    boundary_animation.write(recorded, tmp_path / "b.gif", "title")
     fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
                                                    recorded["x_val"], recorded["y_val"], "title")
     fig.canvas.draw()
@@ -241,7 +242,8 @@ PICTURES = ["history.png", "gradients.png", "activations.png", "gradient_histogr
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     """One brief run of the tutorial's network, written as `initlab run` writes it."""
-    from initlab import runs
+    from initlab.lab import runs
+
     from tests.conftest import make_config
 
     return runs.run(make_config(train={"epochs": 3}), tmp_path_factory.mktemp("run"))
@@ -261,7 +263,9 @@ def _pixels(path):
 
 
 def test_boundary_record_is_the_final_weights_view_of_the_plane(run_folder):
-    from initlab import model as model_module, runs
+    from initlab.lab import runs
+    from initlab.train import model as model_module
+
     from tests.conftest import make_config
 
     config = make_config(train={"epochs": 3})
@@ -288,8 +292,8 @@ def test_every_picture_is_drawn_from_the_records_without_tensorflow(run_folder, 
     (folder / "model.keras").unlink()
     for name in PICTURES:
         (folder / name).unlink()
-    code = ("import sys; from pathlib import Path; from initlab import drawing; "
-            "drawing.draw(Path(sys.argv[1]), sys.argv[2]); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    code = ("import sys; from pathlib import Path; from initlab.output import run_plots; "
+            "run_plots.draw(Path(sys.argv[1]), sys.argv[2]); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     title = f"test: {folder.name}"
     process = subprocess.run([sys.executable, "-c", code, str(folder), title], capture_output=True, text=True,
                              timeout=300)
@@ -302,8 +306,8 @@ def test_every_picture_is_drawn_from_the_records_without_tensorflow(run_folder, 
 def test_plot_redraws_a_folder_written_without_a_model(run_folder, tmp_path):
     from typer.testing import CliRunner
 
-    from initlab import records
     from initlab.cli import app
+    from initlab.output import run_folder as records
 
     folder = _copy(run_folder, tmp_path)
     (folder / "model.keras").unlink()
@@ -320,7 +324,8 @@ def test_plot_redraws_a_folder_written_without_a_model(run_folder, tmp_path):
 def test_plot_completes_an_older_folder_from_its_model(run_folder, tmp_path):
     """A folder written before boundary.npz held the final view and the data: boundary.png and the GIF come from
     its model and its data set, as they did then."""
-    from initlab import records, runs
+    from initlab.lab import runs
+    from initlab.output import run_folder as records
 
     folder = _copy(run_folder, tmp_path)
     with np.load(folder / "boundary.npz") as recorded:
@@ -345,7 +350,7 @@ def test_gif_leaves_a_non_finite_plane_blank(tmp_path):
     recorded["value"][-1][:, :40] = np.nan  # the left half of the last frame
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        animation.write(recorded, tmp_path / "b.gif", "title")
+        boundary_animation.write(recorded, tmp_path / "b.gif", "title")
     fig, *_ = plots.boundary_animation_figure(recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")))
     x0, y0, x1, y1 = fig.axes[0].bbox.extents
     with Image.open(tmp_path / "b.gif") as gif:

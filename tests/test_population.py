@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from initlab import model as model_module, population, runs, sweep
+from initlab.lab import runs, sweep
+from initlab.train import model as model_module, population
+
 from tests.conftest import make_config
 
 # A batched matmul ([K, B, d] x [K, d, u]) may sum in another order than the solo run's matmul, so float32 results
@@ -231,9 +233,10 @@ def test_can_join_only_elementwise_optimizers():
 def test_in_graph_member_records_equal_the_probe_on_the_same_run():
     """Chunks ending at every record: each member's in-graph records equal probes.Probe's measurement of a Keras
     model holding that member's weights after the chunk (distinct units exactly), its kept samples alike."""
-    from initlab import cadence, engine
-    from initlab.probes import Probe
-    from initlab.result import histogram_epochs
+    from initlab.config import cadence
+    from initlab.train import engine
+    from initlab.train.probes import Probe
+    from initlab.train.run_result import histogram_epochs
 
     configs = _configs(["he_normal", {"name": "constant", "value": 0.5}, {"name": "random_normal", "stddev": 1.5}],
                        [0, 1, 2], model={"hidden": [4, 3], "activation": "tanh"}, train={"epochs": 4})

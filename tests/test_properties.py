@@ -10,9 +10,12 @@ import numpy as np
 import yaml
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from initlab import config as config_module, data as data_module, sweep as sweep_module
-from initlab.config import Config, CsvData
-from initlab.errors import UserError
+from initlab.base.errors import UserError
+from initlab.config import experiment as config_module
+from initlab.config.experiment import Config, CsvData
+from initlab.lab import sweep as sweep_module
+from initlab.train import data as data_module
+
 from tests.conftest import raw_config
 
 FOLDER = Path(tempfile.mkdtemp(prefix="initlab-properties-"))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from initlab import recurrent
-from initlab.backend import keras as _keras, tf as _tf
+from initlab.base.backend import keras as _keras, tf as _tf
+from initlab.diagnosis import recurrent
 
 keras = _keras()
 STEPS, FEATURES, UNITS = 30, 32, 32

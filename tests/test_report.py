@@ -7,32 +7,32 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from initlab import report
+from initlab.output import sweep_report
 
 
 def test_t_interval_is_the_textbook_one():
-    low, high = report.t_interval([1.0, 2.0, 3.0])  # mean 2, std 1, n 3: t(0.975, 2) = 4.303 (any t table)
+    low, high = sweep_report.t_interval([1.0, 2.0, 3.0])  # mean 2, std 1, n 3: t(0.975, 2) = 4.303 (any t table)
     assert (low, high) == pytest.approx((2 - 4.303 / np.sqrt(3), 2 + 4.303 / np.sqrt(3)), abs=1e-3)
     values = np.random.default_rng(0).normal(size=200)  # large n: the normal 1.96 within a percent
-    low, high = report.t_interval(values)
+    low, high = sweep_report.t_interval(values)
     assert (high - low) / 2 == pytest.approx(1.96 * values.std(ddof=1) / np.sqrt(200), rel=0.01)
-    assert np.isnan(report.t_interval([0.7])).all() and np.isnan(report.t_interval([0.7, np.nan])).all()
+    assert np.isnan(sweep_report.t_interval([0.7])).all() and np.isnan(sweep_report.t_interval([0.7, np.nan])).all()
 
 
 def test_welch_p_separates_distinct_cells_and_not_noisy_ones():
-    assert report.welch_p([0.90, 0.91, 0.92], [0.50, 0.52, 0.51]) < 0.001
-    assert report.welch_p([0.5, 0.6, 0.7], [0.55, 0.65, 0.52]) > 0.5
+    assert sweep_report.welch_p([0.90, 0.91, 0.92], [0.50, 0.52, 0.51]) < 0.001
+    assert sweep_report.welch_p([0.5, 0.6, 0.7], [0.55, 0.65, 0.52]) > 0.5
     a, b = [0.1, 0.4, 0.2, 0.3], [0.35, 0.3, 0.5, 0.45]
-    assert report.welch_p(a, b) == pytest.approx(report.welch_p(b, a))
+    assert sweep_report.welch_p(a, b) == pytest.approx(sweep_report.welch_p(b, a))
     # by hand: t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b), df by Welch-Satterthwaite
     from scipy import stats
 
     va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 4
     t = (np.mean(a) - np.mean(b)) / np.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 3)
-    assert report.welch_p(a, b) == pytest.approx(2 * stats.t.sf(abs(t), df))
-    assert report.welch_p([0.5, 0.5], [0.5, 0.5]) == 1.0 and report.welch_p([0.5, 0.5], [0.6, 0.6]) == 0.0
-    assert np.isnan(report.welch_p([0.5], [0.6, 0.7]))
+    assert sweep_report.welch_p(a, b) == pytest.approx(2 * stats.t.sf(abs(t), df))
+    assert sweep_report.welch_p([0.5, 0.5], [0.5, 0.5]) == 1.0 and sweep_report.welch_p([0.5, 0.5], [0.6, 0.6]) == 0.0
+    assert np.isnan(sweep_report.welch_p([0.5], [0.6, 0.7]))
 
 
 seed_values = st.lists(st.floats(0, 1, allow_nan=False, width=32), min_size=2, max_size=12)
@@ -48,9 +48,9 @@ def test_welch_p_and_t_interval_are_scipy_stats_own(a, b):
         with warnings.catch_warnings():  # nearly equal values: scipy warns of precision loss
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = stats.ttest_ind(a, b, equal_var=False).pvalue
-        assert report.welch_p(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-300, nan_ok=True)
+        assert sweep_report.welch_p(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-300, nan_ok=True)
     mean, half = np.mean(a), stats.t.ppf(0.975, len(a) - 1) * np.std(a, ddof=1) / np.sqrt(len(a))
-    assert report.t_interval(a) == pytest.approx((mean - half, mean + half), rel=1e-12, abs=1e-12)
+    assert sweep_report.t_interval(a) == pytest.approx((mean - half, mean + half), rel=1e-12, abs=1e-12)
 
 
 def _frame():
@@ -65,22 +65,22 @@ def _frame():
 
 def test_summary_keeps_its_columns_and_adds_the_intervals():
     frame = _frame()
-    summary = report.summarize(frame, ["model.kernel_initializer", "model.activation"])
+    summary = sweep_report.summarize(frame, ["model.kernel_initializer", "model.activation"])
     for stat in ("mean", "std", "min", "max", "ci95_low", "ci95_high"):
         assert f"accuracy_{stat}" in summary.columns
     he = summary[(summary["model.kernel_initializer"] == "he") & (summary["model.activation"] == "relu")].iloc[0]
-    assert (he["accuracy_ci95_low"], he["accuracy_ci95_high"]) == pytest.approx(report.t_interval([0.90, 0.92, 0.91]))
+    assert (he["accuracy_ci95_low"], he["accuracy_ci95_high"]) == pytest.approx(sweep_report.t_interval([0.90, 0.92, 0.91]))
 
 
 def test_differences_compare_the_first_key_within_each_value_of_the_others():
-    pairs = report.differences(_frame(), ["model.kernel_initializer", "model.activation"])
+    pairs = sweep_report.differences(_frame(), ["model.kernel_initializer", "model.activation"])
     assert len(pairs) == 6 and set(pairs["compared"]) == {"model.kernel_initializer"}
     by = pairs.set_index(["model.activation", "a", "b"])
     assert by.loc[("relu", "zeros", "he"), "accuracy_beyond_noise"] == "yes"
     assert by.loc[("relu", "he", "glorot"), "accuracy_beyond_noise"] == "no"
     assert by.loc[("tanh", "he", "glorot"), "accuracy_beyond_noise"] == "yes"  # he is 0.3 lower with tanh
     assert by.loc[("tanh", "he", "glorot"), "accuracy_diff"] == pytest.approx(-0.3)
-    text = report.differences_text(pairs)
+    text = sweep_report.differences_text(pairs)
     assert "Welch's two-sided t-test" in text and "p < 0.05" in text and "| relu | zeros | he |" in text
 
 
@@ -95,8 +95,8 @@ def _summary(tensorflow: str, isa: str | None = "AVX2", commit: str | None = "ab
 def test_a_report_says_when_its_runs_were_not_made_alike():
     alike = [_summary("2.21.0"), _summary("2.21.0"), None,  # None: a run not complete
              _summary("2.21.0", isa=None, status="failed")]  # a failed run: the writer's setup, not a trainer's
-    assert report.setups_text(alike) == ""
-    mixed = report.setups_text([_summary("2.21.0"), _summary("2.21.0"), _summary("2.20.0", isa=None)])
+    assert sweep_report.setups_text(alike) == ""
+    mixed = sweep_report.setups_text([_summary("2.21.0"), _summary("2.21.0"), _summary("2.20.0", isa=None)])
     assert "Not every run was made alike" in mixed and "--rerun" in mixed
     assert "tensorflow 2.21.0 (2 runs), 2.20.0 (1 run)" in mixed
     assert "onednn_max_cpu_isa AVX2 (2 runs), not recorded (1 run)" in mixed  # a folder from before the record

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from initlab import reproduce
 from initlab.cli import app
+from initlab.lab import reproduce
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 runner = CliRunner()

@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 
 import initlab
-from initlab import backend, records, runs
+from initlab.base import backend
+from initlab.lab import runs
+from initlab.output import run_folder
+
 from tests.conftest import make_config
 
 FILES = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
@@ -33,7 +36,7 @@ def test_run_folder_has_every_file_and_column(tmp_path):
                                     "saturated_fraction", "weight_mean", "weight_std", "grad_norm", "distinct_units"]
     assert layers["epoch"].unique().tolist() == [0, 1, 2, 3, 4]
     assert layers[layers.epoch == 0]["layer"].tolist() == ["hidden_1", "output"]
-    summary = records.read_summary(folder)
+    summary = run_folder.read_summary(folder)
     assert summary["status"] == "ok" and summary["epochs_run"] == 4 and summary["engine"] == "fast"
     assert set(summary["epochs_to"]) == {"0.8", "0.9"}
     assert set(summary["final"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
@@ -44,13 +47,13 @@ def test_run_folder_has_every_file_and_column(tmp_path):
 
 
 def test_final_metrics_are_the_final_weights_evaluated(tmp_path):
-    from initlab.backend import keras
+    from initlab.base.backend import keras
 
     folder = runs.run(make_config(train={"epochs": 3}), tmp_path)
     model = keras().saving.load_model(folder / "model.keras")
     data = runs.load_data(make_config())
     scores = model.evaluate(data.x_train, data.y_train, batch_size=32, verbose=0, return_dict=True)
-    summary = records.read_summary(folder)
+    summary = run_folder.read_summary(folder)
     assert abs(summary["final"]["loss"] - scores["loss"]) < 1e-6
     assert abs(summary["final"]["accuracy"] - scores["accuracy"]) < 1e-6
 
@@ -94,7 +97,7 @@ def test_diverged_run_keeps_records_and_finite_weights(tmp_path):
         train={"optimizer": "sgd", "learning_rate": 0.5, "epochs": 50, "shuffle": False},
     )
     folder = runs.run(config, tmp_path)
-    summary = records.read_summary(folder)
+    summary = run_folder.read_summary(folder)
     assert summary["status"] == "diverged"
     metrics = pd.read_csv(folder / "metrics.csv")
     assert len(metrics) == summary["diverged_at_epoch"] == summary["epochs_run"]
@@ -130,7 +133,8 @@ def test_epochs_to_target_accuracy():
 def test_boundary_frames_show_the_weights_of_their_epochs(tmp_path):
     from PIL import Image
 
-    from initlab import data as data_module, model as model_module, plots
+    from initlab.output import plots
+    from initlab.train import data as data_module, model as model_module
 
     config = make_config(train={"epochs": 12})
     folder = runs.run(config, tmp_path)
@@ -149,7 +153,7 @@ def test_boundary_frames_show_the_weights_of_their_epochs(tmp_path):
         np.testing.assert_allclose(frames["value"][index], expected, atol=1e-3)  # stored as float16
         predicted = (model(data.x_train, training=False).numpy()[:, 0] > 0.5)
         assert frames["accuracy"][index] == np.mean(predicted == data.y_train.ravel().astype(bool))
-    metrics = records.read_metrics(folder)
+    metrics = run_folder.read_metrics(folder)
     assert not np.allclose(frames["value"][0], frames["value"][-1])
     with Image.open(folder / "boundary.gif") as gif:
         assert gif.n_frames == len(frames["epoch"])
@@ -169,13 +173,13 @@ def test_boundary_frames_show_the_weights_of_their_epochs(tmp_path):
 
 
 def test_records_csv_files_are_the_bytes_pandas_writes(tmp_path):
-    from initlab.probes import COLUMNS
+    from initlab.config.columns import LAYER_COLUMNS
 
     result = runs.train(make_config(data={"validation_split": 0.0}, train={"epochs": 2}))
     assert all(np.isnan(row["val_loss"]) for row in result.history)  # empty cells, as pandas writes NaN
     odd = {"epoch": 3, "loss": float("inf"), "accuracy": np.float32(0.1), "val_loss": None, "val_accuracy": np.nan}
     metric_columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
-    for rows, columns in ((result.history + [odd], metric_columns), (result.layer_rows, COLUMNS)):
-        records.write_rows(rows, columns, tmp_path / "fast.csv")
+    for rows, columns in ((result.history + [odd], metric_columns), (result.layer_rows, LAYER_COLUMNS)):
+        run_folder.write_rows(rows, columns, tmp_path / "fast.csv")
         pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "pandas.csv", index=False)
         assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from initlab import model as model_module, signal
+from initlab.train import model as model_module, propagation
+
 from tests.conftest import make_config
 
 SEEDS = 4
@@ -19,7 +20,7 @@ def _frames(activation, initializer, widths=None, seeds=SEEDS):
         config = model_module.with_task_defaults(config, "binary")
         model = model_module.build(config, WIDTH, "binary", 2)
         x = np.random.default_rng(seed).standard_normal((256, WIDTH)).astype(np.float32)
-        frames.append(signal.measure(model, x, seed).iloc[:-1])  # hidden layers
+        frames.append(propagation.measure(model, x, seed).iloc[:-1])  # hidden layers
     return frames
 
 
@@ -34,14 +35,14 @@ def _tolerance(widths, seeds=SEEDS):
 
 
 def test_expectations_have_their_closed_forms():
-    assert signal.mean_square_activation("relu", 3.0) == 1.5
-    assert signal.mean_square_activation("tanh", 1e-4) == pytest.approx(1e-4, rel=1e-3)  # tanh(z) ~ z near 0
-    assert signal.mean_square_activation("sigmoid", 0.0) == pytest.approx(0.25)
+    assert propagation.mean_square_activation("relu", 3.0) == 1.5
+    assert propagation.mean_square_activation("tanh", 1e-4) == pytest.approx(1e-4, rel=1e-3)  # tanh(z) ~ z near 0
+    assert propagation.mean_square_activation("sigmoid", 0.0) == pytest.approx(0.25)
     # a saturated tanh: E[sech^4 z] -> (4/3) / sqrt(2 pi v) for large v
-    assert signal.mean_square_slope("tanh", 400.0) == pytest.approx(4 / 3 / np.sqrt(2 * np.pi * 400), rel=1e-3)
+    assert propagation.mean_square_slope("tanh", 400.0) == pytest.approx(4 / 3 / np.sqrt(2 * np.pi * 400), rel=1e-3)
     rng = np.random.default_rng(0)
     z = rng.normal(0, np.sqrt(2.0), 2_000_000)
-    assert signal.mean_square_activation("tanh", 2.0) == pytest.approx(np.mean(np.tanh(z) ** 2), rel=2e-3)
+    assert propagation.mean_square_activation("tanh", 2.0) == pytest.approx(np.mean(np.tanh(z) ** 2), rel=2e-3)
 
 
 @pytest.mark.parametrize("activation, initializer", [
@@ -80,7 +81,7 @@ def test_backward_depends_on_fan_out_where_widths_change():
 def test_layers_the_theory_does_not_cover_give_no_prediction_and_no_crash():
     config = make_config(model={"hidden": [16, 16], "layers": [{"units": 16, "activation": "elu"}, {"units": 16, "activation": "tanh"}]})
     model = model_module.build(model_module.with_task_defaults(config, "binary"), 8, "binary", 2)
-    frame = signal.measure(model, np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32))
+    frame = propagation.measure(model, np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32))
     assert np.isfinite(frame["z_mean_square"]).all()
     assert np.isfinite(frame["z_mean_square_predicted"].iloc[0])  # the first layer only needs the input
     assert np.isnan(frame["z_mean_square_predicted"].iloc[1:]).all()
@@ -95,16 +96,16 @@ def test_random_biases_enter_the_forward_recursion_as_sigma_b_squared():
                                                "bias_initializer": {"name": "random_normal", "stddev": 0.5}})
         model = model_module.build(model_module.with_task_defaults(config, "binary"), WIDTH, "binary", 2)
         x = np.random.default_rng(seed).standard_normal((256, WIDTH)).astype(np.float32)
-        frames.append(signal.measure(model, x, seed).iloc[:-1])
+        frames.append(propagation.measure(model, x, seed).iloc[:-1])
     assert np.all(np.abs(_log_ratio(frames, "z_mean_square")) <= _tolerance([WIDTH] * DEPTH))
     frame = frames[0]
     assert frame["bias_mean_square"].to_numpy() == pytest.approx(0.25, rel=0.3)
-    without = [signal.predict(f.assign(bias_mean_square=0.0)) for f in frames]
+    without = [propagation.predict(f.assign(bias_mean_square=0.0)) for f in frames]
     assert np.all((_log_ratio(without, "z_mean_square") > _tolerance([WIDTH] * DEPTH))[1:])  # layer 1: 1 against 0.25
     # the closed form, layer by layer, from the measured input and each layer's drawn weights and biases
     q = frame["fan_in"].iloc[0] * frame["weight_var"].iloc[0] * frame["input_mean_square"].iloc[0] + frame["bias_mean_square"].iloc[0]
     for i in range(1, DEPTH):
-        q = frame["fan_in"].iloc[i] * frame["weight_var"].iloc[i] * signal.gaussian_expectation(lambda z: np.tanh(z) ** 2, q) \
+        q = frame["fan_in"].iloc[i] * frame["weight_var"].iloc[i] * propagation.gaussian_expectation(lambda z: np.tanh(z) ** 2, q) \
             + frame["bias_mean_square"].iloc[i]
         assert frame["z_mean_square_predicted"].iloc[i] == pytest.approx(q, rel=1e-9)
 
@@ -112,9 +113,9 @@ def test_random_biases_enter_the_forward_recursion_as_sigma_b_squared():
 def test_mean_field_fixed_point_and_depth_scale():
     """q* solves its own recursion and a deep random tanh net's E[z^2] settles on it; chi_1 = 1 at sigma_w^2 = 1
     without biases, and xi_c peaks at the order-to-chaos line (sigma_b^2 = 0.05: sigma_w^2 ~ 1.76, as in the paper)."""
-    point = signal.depth_scale("tanh", 2.5, 0.05)
+    point = propagation.depth_scale("tanh", 2.5, 0.05)
     q = point["q_star"]
-    assert q == pytest.approx(2.5 * signal.mean_square_activation("tanh", q) + 0.05, rel=1e-9)
+    assert q == pytest.approx(2.5 * propagation.mean_square_activation("tanh", q) + 0.05, rel=1e-9)
     assert 0 < point["c_star"] < 1 and point["chi_1"] > 1  # chaotic: nearby inputs decorrelate
     width, depth = 400, 20
     config = make_config(model={"hidden": [width] * depth, "activation": "tanh",
@@ -122,11 +123,11 @@ def test_mean_field_fixed_point_and_depth_scale():
                                 "bias_initializer": {"name": "random_normal", "stddev": float(np.sqrt(0.05))}})
     model = model_module.build(model_module.with_task_defaults(config, "binary"), width, "binary", 2)
     x = np.random.default_rng(0).standard_normal((128, width)).astype(np.float32)
-    measured = signal.measure(model, x)["z_mean_square"].iloc[10:-1]
+    measured = propagation.measure(model, x)["z_mean_square"].iloc[10:-1]
     assert measured.mean() == pytest.approx(q, rel=0.1)
-    assert signal.depth_scale("tanh", 1.0, 0.0)["chi_1"] == pytest.approx(1.0, abs=0.01)
+    assert propagation.depth_scale("tanh", 1.0, 0.0)["chi_1"] == pytest.approx(1.0, abs=0.01)
     grid = np.linspace(1.0, 3.0, 21)
-    xi = [signal.depth_scale("tanh", w, 0.05)["xi_c"] for w in grid]
+    xi = [propagation.depth_scale("tanh", w, 0.05)["xi_c"] for w in grid]
     assert grid[int(np.argmax(xi))] == pytest.approx(1.76, abs=0.1) and max(xi) > 10 * min(xi)
 
 
@@ -134,14 +135,14 @@ def test_signal_csv_holds_the_bytes_pandas_writes_of_the_measured_frame(tmp_path
     """A run writes signal.csv from rows, without pandas; read back, predict gives the same predictions."""
     import pandas as pd
 
-    from initlab import records
+    from initlab.output import run_folder
 
     config = model_module.with_task_defaults(make_config(model={"hidden": [5, 3], "activation": "elu"}), "binary")
     model = model_module.build(config, 4, "binary", 2)  # elu: no theory, so predictions are NaN
     x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
-    rows = signal.measure_rows(model, x, seed=3)
-    records.write_rows(rows, list(rows[0]), tmp_path / "signal.csv")
-    frame = signal.measure(model, x, seed=3)
+    rows = propagation.measure_rows(model, x, seed=3)
+    run_folder.write_rows(rows, list(rows[0]), tmp_path / "signal.csv")
+    frame = propagation.measure(model, x, seed=3)
     assert frame.isna().any().any()
     assert (tmp_path / "signal.csv").read_bytes() == frame.to_csv(index=False).encode()
-    pd.testing.assert_frame_equal(signal.predict(pd.read_csv(tmp_path / "signal.csv")), frame, check_exact=True)
+    pd.testing.assert_frame_equal(propagation.predict(pd.read_csv(tmp_path / "signal.csv")), frame, check_exact=True)

@@ -5,8 +5,8 @@ and test_population.py (members)."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from initlab import engine, stats, units
-from initlab.backend import tf as _tf
+from initlab.base.backend import tf as _tf
+from initlab.train import engine, stats, units
 
 TOLERANCE_STEPS = [0.0, 0.5, 0.99, 1.0, 1.01, 2.0, 1e3]  # perturbations in units of the layer's tolerance
 

@@ -10,8 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from initlab import model as model_module, sweep
 from initlab.cli import app
+from initlab.lab import sweep
+from initlab.train import model as model_module
+
 from tests.conftest import make_config, raw_config
 from tests.test_cli_errors import assert_user_error
 
@@ -321,17 +323,17 @@ def test_tiny_sweep_end_to_end(tmp_path):
 
 # ---- report pieces -------------------------------------------------------------------------------------------------
 def test_summary_of_runs_that_all_failed_has_the_counts():
-    from initlab import report
+    from initlab.output import sweep_report
 
     frame = pd.DataFrame({"run_id": ["a", "b", "c"], "model.activation": ["relu", "relu", "tanh"], "seed": [0, 1, 0],
                           "status": ["failed"] * 3, "error": ["boom"] * 3})
-    summary = report.summarize(frame, ["model.activation"])
+    summary = sweep_report.summarize(frame, ["model.activation"])
     assert summary.to_dict("list") == {"model.activation": ["relu", "tanh"], "runs": [2, 1], "ok": [0, 0]}
 
 
 def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path):
     """Rows by the first key, columns by the others together: no cell overwrites another."""
-    from initlab import report
+    from initlab.output import sweep_report
 
     path = write_sweep(tmp_path, {"name": "three", "base": "base.yaml", "seeds": [0, 1], "grid": {
         "model.activation": ["relu", "tanh"], "model.hidden": [[2], [3]], "train.learning_rate": [0.01, 0.1]}})
@@ -343,7 +345,7 @@ def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path):
         (folder / "summary.json").write_text('{"files": {"weights_final.npz": 0}}')  # complete: lists its one file
         (folder / "weights_final.npz").write_bytes(b"")
         folders.append(folder)
-    panels, rows, cols, title = report._boundaries(planned, folders, list(planned[0].grid), "three",
+    panels, rows, cols, title = sweep_report._boundaries(planned, folders, list(planned[0].grid), "three",
                                                    lambda run, folder: folder.name)
     assert rows == ["relu", "tanh"]
     assert cols == ["[2] / 0.01", "[2] / 0.1", "[3] / 0.01", "[3] / 0.1"]
@@ -358,8 +360,9 @@ RUN_RECORDS = {"config.yaml", "metrics.csv", "layers.csv", "summary.json", "weig
 
 
 def test_a_sweep_run_gets_its_model_on_demand(tmp_path):
-    from initlab import records, runs
-    from initlab.backend import keras
+    from initlab.base.backend import keras
+    from initlab.lab import runs
+    from initlab.output import run_folder
 
     grid = {"model.kernel_initializer": INITIALIZERS[:2]}
     path = write_sweep(tmp_path, {"name": "lazy", "base": "base.yaml", "grid": grid})
@@ -368,12 +371,12 @@ def test_a_sweep_run_gets_its_model_on_demand(tmp_path):
     first, second = sorted(d for d in (out / "lazy").iterdir() if d.is_dir())
     for folder in (first, second):  # the records, sealed, and no Keras model was built to write them
         assert {p.name for p in folder.iterdir()} == RUN_RECORDS
-        assert set(records.read_summary(folder)["files"]) == RUN_RECORDS - {"summary.json"}
+        assert set(run_folder.read_summary(folder)["files"]) == RUN_RECORDS - {"summary.json"}
 
     diagnosed = runner.invoke(app, ["diagnose", str(first), "--json"])
     assert diagnosed.exit_code in (0, 1), diagnosed.output
     assert [row["layer"] for row in json.loads(diagnosed.stdout)] == ["hidden_1", "output"]
-    assert "model.keras" in records.read_summary(first)["files"] and records.is_complete(first)
+    assert "model.keras" in run_folder.read_summary(first)["files"] and run_folder.is_complete(first)
     written = (first / "model.keras").stat().st_mtime_ns
     assert runs.ensure_model(first) == first / "model.keras" and (first / "model.keras").stat().st_mtime_ns == written
 
@@ -385,12 +388,12 @@ def test_a_sweep_run_gets_its_model_on_demand(tmp_path):
         expected = 1 / (1 + np.exp(-(hidden @ weights["output/kernel"] + weights["output/bias"])))
     np.testing.assert_allclose(model.predict(data.x_train, verbose=0), expected, rtol=1e-5, atol=1e-6)
     scores = model.evaluate(data.x_train, data.y_train, batch_size=32, verbose=0, return_dict=True)
-    assert abs(scores["loss"] - records.read_summary(first)["final"]["loss"]) < 1e-5
+    assert abs(scores["loss"] - run_folder.read_summary(first)["final"]["loss"]) < 1e-5
 
     drawn = runner.invoke(app, ["plot", str(second)])  # pictures of a folder that had no model.keras
     assert drawn.exit_code == 0, drawn.output
-    assert {"model.keras", "history.png", "boundary.png"} <= set(records.read_summary(second)["files"])
-    assert records.is_complete(second) and not [p for p in second.iterdir() if p.name.startswith(".")]
+    assert {"model.keras", "history.png", "boundary.png"} <= set(run_folder.read_summary(second)["files"])
+    assert run_folder.is_complete(second) and not [p for p in second.iterdir() if p.name.startswith(".")]
 
 
 def test_write_behind_finishes_what_it_was_given_and_raises_its_errors():

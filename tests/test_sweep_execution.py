@@ -17,6 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
+
 from tests.conftest import initlab_command, raw_config
 
 RECORDS = ["metrics.csv", "layers.csv", "weights_initial.npz", "weights_final.npz"]
@@ -200,7 +201,7 @@ def test_a_sweep_whose_runs_all_failed_still_reports(tmp_path):
 def test_failed_group_in_process(tmp_path, config_factory):
     """A csv data set that is fine at plan time and gone when the group trains: every run of the group fails
     (population and alone), with the missing file in its error, and nothing is raised."""
-    from initlab import dispatch, sweep as sweep_module
+    from initlab.lab import dispatch, sweep as sweep_module
 
     csv = tmp_path / "points.csv"
     shutil.copy(Path(__file__).parents[1] / "initlab" / "datasets" / "ushape.csv", csv)

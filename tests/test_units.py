@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from initlab import units
+from initlab.train import units
 
 
 def test_distinct_units():

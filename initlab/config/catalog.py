@@ -1,0 +1,86 @@
+"""The lessons shipped inside the package (initlab/lessons/*.yaml, also the repository's configs/): list, find, copy."""
+
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from initlab.base.errors import UserError, did_you_mean
+
+INDEX = "index.yaml"  # what each lesson shows and what to expect; not a lesson itself
+
+
+def folder() -> Path:
+    """The packaged lessons folder (works from any folder and after a non-editable install)."""
+    return Path(str(resources.files("initlab") / "lessons"))
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in folder().glob("*.yaml") if p.name != INDEX)
+
+
+@dataclass
+class Lesson:
+    name: str
+    kind: str  # run | sweep
+    shows: str
+    expect: str
+    epochs: int | None
+
+
+def index() -> dict[str, dict]:
+    return yaml.safe_load((folder() / INDEX).read_text())
+
+
+def lessons() -> list[Lesson]:
+    """Every packaged lesson with its index entry and its epochs (a sweep's from its base config and `set`)."""
+    notes = index()
+    found = []
+    for name in names():
+        raw = yaml.safe_load((folder() / f"{name}.yaml").read_text())
+        kind = "sweep" if "base" in raw else "run"
+        if kind == "sweep":
+            epochs = raw.get("set", {}).get("train.epochs")
+            if epochs is None:
+                epochs = (yaml.safe_load((folder() / raw["base"]).read_text()).get("train") or {}).get("epochs")
+        else:
+            epochs = (raw.get("train") or {}).get("epochs")
+        note = notes.get(name, {})
+        found.append(Lesson(name, kind, note.get("shows", ""), note.get("expect", ""), epochs))
+    return found
+
+
+def path(name: str) -> Path:
+    """The packaged file of lesson `name` ('relu_constant' or 'relu_constant.yaml'); a typo suggests the nearest."""
+    stem = name.removesuffix(".yaml")
+    if stem not in names():
+        raise UserError(f"no such file, and no lesson of that name{did_you_mean(stem, names())}; "
+                        "`initlab lessons` lists them", name)
+    return folder() / f"{stem}.yaml"
+
+
+def resolve(given: str | Path) -> Path:
+    """A file the user named wins; a bare name that is no file is a packaged lesson (or a UserError)."""
+    given = Path(given)
+    if given.exists() or given.parent != Path("."):
+        return given
+    return path(given.name)
+
+
+def copy(name: str, target_dir: Path) -> Path:
+    """An editable copy of a lesson in target_dir (a sweep's base config beside it); never overwrites."""
+    source = path(name)
+    sources = [source]
+    base = yaml.safe_load(source.read_text()).get("base")
+    if base:
+        sources.append(folder() / base)
+    targets = [target_dir / s.name for s in sources]
+    for target in targets:
+        if target.exists():
+            raise UserError("already exists; remove it or copy into another folder", str(target))
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for s, target in zip(sources, targets):
+        shutil.copyfile(s, target)
+    return targets[0]

@@ -1,0 +1,255 @@
+"""`initlab reproduce --papers`: published initialization results replayed from the sweeps in initlab/lessons/papers/,
+each measured number set beside the published one with a verdict (holds / holds qualitatively / differs)."""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from initlab.config import catalog, experiment as config_module
+from initlab.lab import sweep as sweep_module
+from initlab.output import plots, run_folder, sweep_report as report_module
+from initlab.train import propagation
+from initlab.train.probes import PROBE_ROWS
+
+LN10 = math.log(10)  # the loss of a 10-class net that has learned nothing
+STALLED, TRAINS = 0.98 * LN10, 0.9 * LN10  # final training loss: at least this is stalled, below this it learns
+
+
+def folder() -> Path:
+    return catalog.folder() / "papers"
+
+
+def index() -> dict[str, dict]:
+    return yaml.safe_load((folder() / "index.yaml").read_text())
+
+
+@dataclass
+class Measured:
+    """One claim's row of docs/tables/papers.md, and the figure drawn beside it."""
+    measured: str
+    verdict: str  # holds | holds qualitatively | differs
+    why: str = ""
+
+
+def sweep_file(name: str, out: Path, quick: bool) -> Path:
+    """The claim's sweep, or with --quick its smaller twin (the index's `quick` keys replaced) written under out/."""
+    path = folder() / f"{name}.yaml"
+    if not quick:
+        return path
+    raw = config_module.read_yaml(path)
+    changes = index()[name].get("quick", {})
+    raw = {**raw, **{k: v for k, v in changes.items() if k != "set"}, "set": {**raw.get("set", {}), **changes.get("set", {})}}
+    raw["name"] = f"{raw['name']}_quick"
+    raw["base"] = str((folder() / raw["base"]).resolve())
+    target = out / "papers_quick" / f"{name}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return target
+
+
+def run(name: str, out: Path, quick: bool = False) -> sweep_module.Plan:
+    """Train the claim's sweep (populations where its runs fit together); runs already complete are kept."""
+    the_plan = sweep_module.plan(sweep_file(name, out, quick), [], out)
+    sweep_module.execute(the_plan, pictures=False)
+    return the_plan
+
+
+def _runs(the_plan: sweep_module.Plan):
+    """(planned run, its folder) for every run of a finished sweep."""
+    return list(zip(the_plan.planned, the_plan.folders))
+
+
+def _hidden(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["layer"] != "output"]
+
+
+def _per_layer(values: np.ndarray) -> float:
+    """The geometric mean factor from one layer to the next."""
+    return float((values[-1] / values[0]) ** (1 / (len(values) - 1)))
+
+
+# ---- the claims ----------------------------------------------------------------------------------------------
+def glorot2010(the_plan, figure: Path) -> Measured:
+    """Per-layer factors of activation variance (forward) and back-propagated gradient variance (going down),
+    layers 2 to 5 (layer 1 sees the 64 pixels, not 256 units), averaged over seeds."""
+    stds, grads = {}, {}
+    for run, path in _runs(the_plan):
+        layers = _hidden(run_folder.read_layers(path))
+        stds.setdefault(run.case, []).append(layers[layers["epoch"] == 0]["activation_std"].to_numpy())
+        grads.setdefault(run.case, []).append(_hidden(pd.read_csv(path / "signal.csv"))["grad_mean_square"].to_numpy())
+    std = {case: np.mean(v, axis=0) for case, v in stds.items()}
+    grad = {case: np.exp(np.mean(np.log(v), axis=0)) for case, v in grads.items()}
+    forward = {case: _per_layer(s[1:] ** 2) for case, s in std.items()}
+    backward = {case: 1 / _per_layer(g[1:]) for case, g in grad.items()}  # going down: lower over upper
+    depth = np.arange(1, len(std["standard"]) + 1)
+    plots.paper_lines([
+        {"title": "activation std by layer (Figure 6)", "xlabel": "hidden layer", "log": True,
+         "series": {case: (depth, s) for case, s in std.items()}},
+        {"title": "back-propagated gradient variance (Figure 7)", "xlabel": "hidden layer", "log": True,
+         "series": {case: (depth, g) for case, g in grad.items()}},
+    ], figure, "Glorot and Bengio 2010 on digits: tanh, 5 x 256, at initialization")
+    holds = all(1 / 4.5 <= f <= 1 / 2 for f in (forward["standard"], backward["standard"])) and \
+        all(f >= 1 / 1.5 for f in (forward["normalized"], backward["normalized"]))
+    measured = (f"variance factor per layer, forward / backward: standard {forward['standard']:.2f} / "
+                f"{backward['standard']:.2f}, normalized {forward['normalized']:.2f} / {backward['normalized']:.2f}")
+    return Measured(measured, "holds" if holds else "differs",
+                    "" if holds else "outside a factor 1.5 of the published factors")
+
+
+def he2015(the_plan, figure: Path) -> Measured:
+    signal_by, losses, curves = {}, {}, {}
+    for run, path in _runs(the_plan):
+        frame = _hidden(pd.read_csv(path / "signal.csv"))
+        signal_by.setdefault(run.case, []).append(frame["z_mean_square"].to_numpy())
+        metrics = run_folder.read_metrics(path)
+        losses.setdefault(run.case, []).append(float(metrics["loss"].iloc[-1]))
+        curves[f"{run.case}, seed {run.seed}"] = (metrics["epoch"].to_numpy(), metrics["loss"].to_numpy())
+    z = {case: np.exp(np.mean(np.log(v), axis=0)) for case, v in signal_by.items()}
+    factor = {case: _per_layer(v) for case, v in z.items()}
+    depth = np.arange(1, len(z["he"]) + 1)
+    plots.paper_lines([
+        {"title": "E[z^2] by layer at initialization", "xlabel": "hidden layer", "log": True,
+         "series": {f"{case} (1/n)" if case == "glorot" else f"{case} (2/n)": (depth, v) for case, v in z.items()}},
+        {"title": "training loss", "xlabel": "epoch", "log": False, "series": curves},
+    ], figure, f"He et al. 2015 on digits: {len(depth)} ReLU layers of 64, SGD")
+    signal_holds = abs(factor["glorot"] - 0.5) <= 0.1 and abs(factor["he"] - 1) <= 0.1
+    stalls = min(losses["glorot"]) >= STALLED and max(losses["he"]) < TRAINS
+    measured = (f"E[z^2] factor per layer {factor['glorot']:.2f} (Glorot, 1/n) and {factor['he']:.2f} (He); final "
+                f"training loss Glorot {np.mean(losses['glorot']):.3f}, He {np.mean(losses['he']):.3f} (ln 10 = {LN10:.3f})")
+    if signal_holds and stalls:
+        return Measured(measured, "holds")
+    return Measured(measured, "differs", "the signal factors" if not signal_holds else "Glorot did not stall or He did not train")
+
+
+def _norm_ratios(path: Path, x: np.ndarray) -> np.ndarray:
+    """||x W_1 ... W_L|| / ||x|| per probe row, through the hidden layers of a linear net (biases are zero)."""
+    with np.load(path / "weights_initial.npz") as weights:
+        a = x.astype(np.float64)
+        for name in sorted({k.split("/")[0] for k in weights if k.startswith("hidden_")}, key=lambda n: int(n.split("_")[1])):
+            a = a @ weights[f"{name}/kernel"].astype(np.float64)
+    return np.linalg.norm(a, axis=1) / np.linalg.norm(x, axis=1)
+
+
+def _epochs_to_loss(path: Path, target: float) -> int | None:
+    metrics = run_folder.read_metrics(path)
+    reached = metrics[metrics["loss"] <= target]
+    return int(reached["epoch"].iloc[0]) if len(reached) else None
+
+
+SAXE_TARGET = 0.3  # the training loss whose first epoch counts as learned
+
+
+def saxe2014(the_plan, figure: Path) -> Measured:
+    x = the_plan.data_for(the_plan.resolved[0]).x_train[:PROBE_ROWS]
+    spread, epochs = {}, {}
+    for run, path in _runs(the_plan):
+        init = "orthogonal" if "orthogonal" in run.grid["model.kernel_initializer"] else "scaled Gaussian"
+        depth = len(run.config.model.hidden)
+        ratios = _norm_ratios(path, x)
+        spread[(init, depth)] = float(np.max(np.abs(ratios - 1)))
+        epochs.setdefault(init, {})[depth] = _epochs_to_loss(path, SAXE_TARGET)
+    depths = sorted(epochs["orthogonal"])
+    last = max(the_plan.resolved[0].train.epochs, 1)
+    reach = {init: [e.get(d) or np.nan for d in depths] for init, e in epochs.items()}
+    plots.paper_lines([
+        {"title": f"epochs to training loss {SAXE_TARGET}", "xlabel": "depth (hidden layers)", "log": False,
+         "series": {init: (np.array(depths), np.array(v, float)) for init, v in reach.items()}},
+    ], figure, "Saxe et al. 2014 on digits: deep linear nets, learning rate 0.04 / depth")
+    orth, gauss = epochs["orthogonal"], epochs["scaled Gaussian"]
+    ratio = {init: (e[depths[-1]] or last + 1) / (e[depths[0]] or last + 1) for init, e in epochs.items()}
+    exact = max(v for (init, _), v in spread.items() if init == "orthogonal")
+    loose = max(v for (init, _), v in spread.items() if init != "orthogonal")
+    measured = (f"largest |norm ratio - 1| at init: {exact:.1e} orthogonal, {loose:.2f} Gaussian; epochs to loss "
+                f"{SAXE_TARGET} at depth {', '.join(map(str, depths))}: orthogonal {', '.join(str(orth[d]) for d in depths)}, "
+                f"Gaussian {', '.join(str(gauss[d]) for d in depths)}")
+    if exact <= 1e-4 and ratio["orthogonal"] <= 1.5 and ratio["scaled Gaussian"] >= 2:
+        return Measured(measured, "holds")
+    if exact <= 1e-4 and ratio["scaled Gaussian"] > ratio["orthogonal"]:
+        return Measured(measured, "holds qualitatively", "the Gaussian nets slow with depth, by less than the margin")
+    return Measured(measured, "differs", "norms not preserved" if exact > 1e-4 else "no slow-down with depth measured")
+
+
+def mishkin2016(the_plan, figure: Path) -> Measured:
+    variances, losses, curves = [], {}, {}
+    for run, path in _runs(the_plan):
+        summary = run_folder.read_summary(path)
+        if summary["data_init"]:
+            variances.append(summary["data_init"]["variance"])
+        metrics = run_folder.read_metrics(path)
+        losses.setdefault(run.case, []).append(float(metrics["loss"].iloc[-1]))
+        curves[f"{run.case}, seed {run.seed}"] = (metrics["epoch"].to_numpy(), metrics["loss"].to_numpy())
+    worst = float(np.max(np.abs(np.asarray(variances) - 1)))
+    plots.paper_lines([
+        {"title": "output variance per layer after LSUV", "xlabel": "layer (output last)", "log": False,
+         "series": {f"seed {i}": (np.arange(1, len(v) + 1), np.asarray(v)) for i, v in enumerate(variances)}},
+        {"title": "training loss", "xlabel": "epoch", "log": False, "series": curves},
+    ], figure, "Mishkin and Matas 2016 on digits: 16 ReLU layers of 32, SGD")
+    small, lsuv = losses["N(0, 0.01^2)"], losses["lsuv"]
+    measured = (f"largest |variance - 1| after LSUV {worst:.3f}; final training loss N(0, 0.01^2) {np.mean(small):.3f}, "
+                f"LSUV {np.mean(lsuv):.3f} (ln 10 = {LN10:.3f})")
+    if worst < 0.1 and min(small) >= STALLED and max(lsuv) < TRAINS:
+        return Measured(measured, "holds")
+    return Measured(measured, "differs", "variance off" if worst >= 0.1 else "the small init did not stall or LSUV did not train")
+
+
+TRAINABLE = 0.5  # training accuracy at which a cell of the phase diagram counts as trained (chance: 0.1)
+XI_MULTIPLE = 6  # Schoenholz et al.: trainable up to about 6 xi_c
+
+
+def schoenholz2017(the_plan, figure: Path) -> Measured:
+    bias_var = 0.05
+    cells = []
+    for run, path in _runs(the_plan):
+        weight_var = float(run.config.model.kernel_initializer["scale"])
+        depth = len(run.config.model.hidden)
+        cells.append({"weight_var": weight_var, "depth": depth,
+                      "accuracy": run_folder.read_summary(path)["final"]["accuracy"]})
+    frame = pd.DataFrame(cells)
+    grid = frame.pivot_table(index="depth", columns="weight_var", values="accuracy")
+    xi = {w: propagation.depth_scale("tanh", w, bias_var)["xi_c"] for w in grid.columns}
+    fine = np.linspace(grid.columns.min(), grid.columns.max(), 60)
+    curve = np.array([propagation.depth_scale("tanh", w, bias_var)["xi_c"] for w in fine])
+    plots.phase_diagram(grid, fine, curve, XI_MULTIPLE, figure,
+                        f"Schoenholz et al. 2017 on digits: tanh, width 32, sigma_b^2 = {bias_var}: training accuracy")
+    predicted = frame["depth"] <= XI_MULTIPLE * frame["weight_var"].map(xi)
+    trained = frame["accuracy"] >= TRAINABLE
+    agree = float((predicted == trained).mean())
+    deepest = {w: max([d for d, a in grid[w].items() if a >= TRAINABLE], default=0) for w in grid.columns}
+    critical = min(grid.columns, key=lambda w: abs(w - 1.76))
+    measured = (f"{agree:.0%} of {len(frame)} cells on the side of 6 xi_c it predicts; deepest trained net per "
+                f"sigma_w^2: " + ", ".join(f"{w:g}: {d}" for w, d in deepest.items()))
+    if agree >= 0.8:
+        return Measured(measured, "holds")
+    if deepest[critical] == max(deepest.values()):
+        return Measured(measured, "holds qualitatively",
+                        "the deepest nets still train at the critical sigma_w^2, but training depth falls short of 6 xi_c")
+    return Measured(measured, "differs", "trainable depth does not peak on the order-to-chaos line")
+
+
+CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
+          "schoenholz2017": schoenholz2017}
+
+
+def reproduce(docs: Path, out: Path, quick: bool = False, only: list[str] | None = None, report=print) -> pd.DataFrame:
+    """Every claim run and measured: docs/figures/papers_<claim>.png and (all claims) docs/tables/papers.md."""
+
+    (docs / "figures").mkdir(parents=True, exist_ok=True)
+    (docs / "tables").mkdir(parents=True, exist_ok=True)
+    notes, rows = index(), []
+    for name, measure in CLAIMS.items():
+        if only and name not in only:
+            continue
+        found = measure(run(name, out, quick), docs / "figures" / f"papers_{name}.png")
+        note = notes[name]
+        rows.append({"claim": note["claim"], "source": note["source"], "config": f"`papers/{name}.yaml`",
+                     "published": note["published"], "measured": found.measured,
+                     "verdict": found.verdict + (f": {found.why}" if found.why else "")})
+        report(f"{name}: {found.verdict}")
+    table = pd.DataFrame(rows)
+    if len(rows) == len(CLAIMS):
+        (docs / "tables" / "papers.md").write_text(report_module.markdown(table))
+    return table

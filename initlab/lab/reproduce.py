@@ -1,0 +1,129 @@
+"""`initlab reproduce`: every figure and table in the README, regenerated from the packaged lessons (configs/)."""
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from initlab.config import catalog, experiment as config_module
+from initlab.lab import runs, sweep as sweep_module
+from initlab.output import plots, run_folder, sweep_report as report_module
+from initlab.train import propagation as signal_module
+
+QUICK_EPOCHS = 20  # --quick: a smoke test of the whole pipeline, not the lessons' numbers
+
+
+@dataclass
+class Run:
+    """One lesson: its pictures copied to docs/figures under new names, its numbers a row of docs/tables/lessons.md
+    (what it shows: from the lessons' index)."""
+    config: str
+    figures: dict[str, str] = field(default_factory=dict)
+
+
+def _mistakes() -> dict[str, Run]:
+    return {f"mistake_{mistake}_{act}": Run(f"mistake_{mistake}_{act}.yaml",
+                                            {"activations.png": f"mistake_{mistake}_{act}_activations.png"} if act == "tanh" else {})
+            for mistake in ("zero", "constant", "small", "large") for act in ("relu", "tanh", "sigmoid")}
+
+
+RUNS = {
+    "relu_constant": Run("relu_constant.yaml", {"boundary.png": "relu_constant_boundary.png", "history.png": "relu_constant_history.png"}),
+    "relu_constant_long": Run("relu_constant_long.yaml", {"boundary.png": "relu_constant_long_boundary.png",
+                                                          "boundary.gif": "relu_constant_long_boundary.gif",
+                                                          "gradients.png": "relu_constant_long_gradients.png"}),
+    "relu_he": Run("relu_he.yaml", {"boundary.png": "relu_he_boundary.png", "boundary.gif": "relu_he_boundary.gif",
+                                    "activations.png": "relu_he_activations.png"}),
+    "relu_zero": Run("relu_zero.yaml", {"gradients.png": "relu_zero_gradients.png"}),
+    **_mistakes(),
+    **{name: Run(f"{name}.yaml") for name in (
+        "salary_zero_relu", "salary_constant_relu", "logreg_zero", "constant_kernel_random_bias", "small_init_shallow",
+        "small_init_deep", "per_layer_init", "lr_too_small", "lr_well_chosen", "convergence_he", "convergence_random_normal",
+        "qa_script_random_labels", "qa_script_learnable", "digits_zero_relu")},
+    **{name: Run(f"{name}.yaml", {"activations.png": f"{name}_activations.png", "history.png": f"{name}_history.png"})
+       for name in ("digits_small_tanh", "digits_large_tanh", "digits_glorot_tanh", "digits_he_relu")},
+}
+SIGNAL = {  # label -> config: the signal-propagation comparison figure (initial weights only, no training)
+    "ReLU, LeCun 1/n": "signal_relu_lecun_normal.yaml",
+    "ReLU, He 2/n": "signal_relu_he_normal.yaml",
+    "tanh, Glorot": "signal_tanh_glorot_uniform.yaml",
+    "tanh, U[-1/sqrt(n), 1/sqrt(n)]": "signal_tanh_standard_uniform.yaml",
+}
+SWEEPS = {  # name -> (sweep file, {picture in the sweep folder: name in docs/figures})
+    "compare_initializers": ("compare_initializers.yaml", {
+        "boundaries.png": "compare_initializers_boundaries.png",
+        "loss_curves.png": "compare_initializers_loss.png",
+        "activation_std.png": "compare_initializers_activation_std.png",
+    }),
+    "qa_compare_random_labels": ("qa_compare_random_labels.yaml", {}),
+    "qa_compare_learnable": ("qa_compare_learnable.yaml", {"loss_curves.png": "qa_compare_learnable_loss.png"}),
+    "digits_initializers": ("digits_initializers.yaml", {
+        "loss_curves.png": "digits_initializers_loss.png",
+        "activation_std.png": "digits_initializers_activation_std.png",
+    }),
+}
+NAMES = [*RUNS, "signal", *SWEEPS]
+
+
+def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
+    """Run the README's experiments and write docs/figures/*.png and docs/tables/*.md."""
+    figures, tables = docs / "figures", docs / "tables"
+    figures.mkdir(parents=True, exist_ok=True)
+    tables.mkdir(parents=True, exist_ok=True)
+    overrides = [f"train.epochs={QUICK_EPOCHS}"] if quick else []
+    rows = []
+    for name, entry in RUNS.items():
+        if only and name not in only:
+            continue
+        folder = runs.run(config_module.load(configs / entry.config, overrides), out)
+        for source, target in entry.figures.items():
+            shutil.copyfile(folder / source, figures / target)
+        rows.append(_row(name, entry, folder))
+        report(f"{name}: {folder}")
+    if len(rows) == len(RUNS):  # the table is every lesson's: a partial run (--only) leaves it as it was
+        (tables / "lessons.md").write_text(report_module.markdown(pd.DataFrame(rows)))
+    if not only or "signal" in only:
+        frames = {}
+        for label, file in SIGNAL.items():
+            _, data, model = runs.prepare(config_module.load(configs / file))
+            frames[label] = signal_module.measure(model, data.x_train[:256])
+        plots.signal_comparison(frames, figures / "signal_comparison.png",
+                                "10 layers of 500 units at initialization: measured (dots) and theory (dashes)")
+        report("signal: signal_comparison.png")
+    for name, (file, pictures) in SWEEPS.items():
+        if only and name not in only:
+            continue
+        # afresh: a complete run in `out` may come from another version of initlab or TensorFlow, or another CPU,
+        # and the docs are what this code computes here (once a table kept numbers from before the AVX2 cap)
+        the_plan = sweep_module.plan(configs / file, overrides, out, rerun=True)
+        summary = pd.DataFrame(sweep_module.execute(the_plan))
+        for source, target in pictures.items():
+            shutil.copyfile(the_plan.sweep_dir / source, figures / target)
+        pairs = the_plan.sweep_dir / "differences.csv"
+        (tables / f"{name}.md").write_text(
+            report_module.markdown(report_module.readable(summary, ["accuracy", "val_accuracy"]))
+            + report_module.differences_text(pd.read_csv(pairs) if pairs.exists() else pd.DataFrame()))
+        report(f"{name}: {the_plan.sweep_dir}")
+
+
+def _row(name: str, entry: Run, folder: Path) -> dict:
+    """The numbers behind a lesson: final metric, symmetry, signal at initialization, gradients at the end."""
+    summary = run_folder.read_summary(folder)
+    note = catalog.index().get(name, {})
+    final = summary["final"]
+    layers = run_folder.read_layers(folder)
+    hidden = layers[layers["layer"] != "output"]
+    start, end = hidden[hidden["epoch"] == 0], hidden[hidden["epoch"] == hidden["epoch"].max()]
+    return {
+        "config": f"`{entry.config}`", "shows": f"{note.get('shows', '')}: {note.get('expect', '')}",
+        "epochs": summary["epochs_run"], "status": summary["status"],
+        "accuracy (mae)": final["accuracy"] if "accuracy" in final else final.get("mae"),
+        "held out": final["val_accuracy"] if "val_accuracy" in final else final.get("val_mae"),
+        "distinct units": summary["distinct_units"],
+        "act. std at init, first -> last hidden": (f"{start['activation_std'].iloc[0]:.2g} -> {start['activation_std'].iloc[-1]:.2g}"
+                                                  if len(start) else "-"),
+        "saturated at init (max)": f"{start['saturated_fraction'].max():.2f}" if len(start) else "-",
+        "grad norm, hidden_1 at end": f"{end['grad_norm'].iloc[0]:.2g}" if len(end) else "-",
+        "epochs to 0.9": str((summary.get("epochs_to") or {}).get("0.9") or "-"),
+    }

@@ -1,0 +1,344 @@
+"""One experiment end to end: config -> data -> model -> engine -> records -> plots, into outputs/<name>/<run_id>/."""
+
+import functools
+import importlib.util
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from initlab.base import interrupts
+from initlab.base.backend import keras as _keras, numerics, seed_everything, versions
+from initlab.base.errors import UserError
+from initlab.config import cadence, experiment as config_module, initializers, limits, names
+from initlab.output import plot_workers, run_folder, run_plots
+from initlab.train import data as data_module, engine, frames, model as model_module, propagation
+from initlab.train.probes import PROBE_ROWS, Probe
+from initlab.train.run_result import RunResult, histogram_epochs, keep_samples
+
+MODEL = "model.keras"  # written by `initlab run`; in a sweep's run folders only on demand (ensure_model)
+
+
+def run_id(config: config_module.Config) -> str:
+    """A readable label and a hash of the resolved config: 'set0.5-relu-2-s0-1d56d1ff24'."""
+    spec = config.model
+    init = f"set{spec.set_weights:g}" if spec.set_weights is not None else initializers.describe(spec.kernel_initializer)
+    width = "x".join(map(str, spec.hidden)) or "linear"
+    label = f"{init}-{spec.activation}-{width}-s{config.seed}"
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in label)
+    return f"{safe}-{config.digest()}"
+
+
+def run_dir(config: config_module.Config, out: str | Path = "outputs") -> Path:
+    return Path(out) / config.name / run_id(config)
+
+
+def load_data(config: config_module.Config) -> data_module.Dataset:
+    source = str(config._source or "config")
+    return data_module.load(config.data, config.seed, config_module.source_dir(config), source, config._allow_large)
+
+
+def check(config: config_module.Config):
+    """(config with task defaults, data): every check of a config that needs its data, without TensorFlow."""
+    source = str(config._source or "config")
+    data = load_data(config)
+    outputs = data.n_classes if data.task == "multiclass" else 1
+    found = limits.problems(config, outputs)
+    if found and not config._allow_large:  # a CSV's classes are known only now: the output layer's width
+        raise UserError(found[0][1], source, found[0][0])
+    if config.record.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UserError(
+            "TensorBoard histograms need the tensorboard package: pip install 'initlab[tensorboard]'",
+            source, "record.tensorboard",
+        )
+    config = model_module.with_task_defaults(config, data.task)
+    problem = names.width_problem(config.model.output_activation, outputs)
+    if problem:
+        raise UserError(f"activation '{config.model.output_activation}' fails on the output layer ({outputs} "
+                        f"unit{'' if outputs == 1 else 's'}): {problem}", source, "model.output_activation")
+    tasks = names.loss_tasks(config.train.loss)
+    if data.task not in tasks:
+        raise UserError(f"loss '{config.train.loss}' does not fit a {data.task} task ({_targets(data)}); it fits "
+                        f"{' and '.join(tasks)} tasks", source, "train.loss")
+    return config, data
+
+
+def _targets(data: data_module.Dataset) -> str:
+    if data.task == "multiclass":
+        return f"integer labels against {data.n_classes} outputs: use sparse_categorical_crossentropy"
+    return "one target column against one output"
+
+
+def prepare(config: config_module.Config):
+    """(config with task defaults, data, compiled model with its initial weights): everything that can fail
+    on bad input, done before anything is written."""
+    source = str(config._source or "config")
+    config, data = check(config)
+    seed_everything(config.seed)
+    try:
+        model = model_module.build(config, data.n_features, data.task, data.n_classes)
+        config._data_init = model_module.data_init(model, config, data.x_train[:PROBE_ROWS])
+        model_module.compile(model, config, data.task)
+        model.compute_loss(y=data.y_train[:2], y_pred=model(data.x_train[:2]))
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"the model cannot be built or run on this data: {exc}", source, "model") from None
+    return config, data, model
+
+
+def epochs_to(history: list[dict], metric: str, targets: list[float]) -> dict:
+    """{'0.9': the first epoch whose training accuracy reached 0.9, or None}; empty for regression."""
+    if metric != "accuracy":
+        return {}
+    reached = {}
+    for target in targets:
+        # float32 accuracies: 0.9 of 80 rows is stored as 0.8999999761581421
+        epoch = next((row["epoch"] for row in history if row[metric] >= target - 1e-6), None)
+        reached[f"{target:g}"] = epoch
+    return reached
+
+
+@functools.cache  # once per process: a sweep writes many summaries, each used to start `git`
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _number(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def train(config: config_module.Config, on_epoch=None, prepared=None) -> RunResult:
+    """Train one config alone with its engine (`prepared`: what prepare(config) gave, if it was called already);
+    nothing is written (TensorBoard logs go to a temporary folder)."""
+    with interrupts.held():  # Ctrl-C waits for the next recorded epoch: TensorFlow is not interrupted mid-call
+        return _train(config, on_epoch, prepared)
+
+
+def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
+    started = time.perf_counter()
+    config, data, model = prepared or prepare(config)
+    metric = model_module.metric_name(data.task)
+    result = RunResult(config, data.task, metric, engine=config.train.engine,
+                       weights_initial=model_module.weights_by_name(model),
+                       signal=propagation.measure_rows(model, data.x_train[:PROBE_ROWS], config.seed),
+                       versions=versions(), numerics=numerics())
+    recorded = cadence.record_epochs(config.train.epochs, config.record.every)
+    keep = histogram_epochs(recorded)
+    boundary = frames.Frames(model, data) if frames.drawable(data) else None
+    framed = frames.frame_epochs(recorded) if boundary else set()
+    if config.record.tensorboard:
+        result.tensorboard_dir = tempfile.mkdtemp(prefix="initlab-tensorboard-")
+    writer = _tensorboard_writer(result.tensorboard_dir) if result.tensorboard_dir and result.engine == "fast" else None
+    # the fast engine records inside its own loop; the keras engine and TensorBoard histograms use a probe
+    probe = Probe(model, data.x_train, data.y_train) if config.train.engine == "keras" or writer is not None else None
+
+    def on_record(epoch: int) -> None:
+        """keras engine: the records at a recorded epoch, taken by the probe."""
+        rows, activations = probe.measure(epoch)
+        result.layer_rows.extend(rows)
+        keep_samples(result.samples, epoch, activations, keep)
+        on_chunk(epoch)
+
+    def on_chunk(epoch: int) -> None:
+        """After a chunk of the fast engine (after each recorded epoch of the keras engine): frames, progress."""
+        if epoch in framed:
+            boundary.capture(epoch)
+        if writer is not None and epoch in recorded:
+            _write_histograms(writer, model, probe.measure(epoch)[1], epoch)  # TensorBoard keeps its own calls
+        if on_epoch is not None:
+            on_epoch(epoch)
+        interrupts.check()
+
+    if config.train.engine == "keras":
+        outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir)
+    else:
+        ends = framed | (set(recorded) if writer is not None else set())
+        outcome = engine.train_fast(model, data, config, data.task, metric, on_chunk, ends, keep)
+        result.layer_rows, result.samples = outcome.layer_rows, outcome.samples
+    model.set_weights(outcome.last_finite_weights)
+    result.history, result.final, result.diverged_at = outcome.history, outcome.final, outcome.diverged_at
+    result.weights_final = model_module.weights_by_name(model)
+    result.boundary = boundary.records() if boundary and boundary.epochs else {}
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None) -> Path:
+    """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder.
+    Its staging folder is made before training: an output that cannot be written fails first, and the experiment
+    folder's lock is held while it trains."""
+    with plot_workers.Painters() as painters:  # they start up while this process imports TensorFlow
+        with interrupts.held():
+            prepared = prepare(config)
+        target = run_dir(prepared[0], out)
+        with run_folder.staged(target) as stage:
+            _fill(stage, train(config, on_epoch, prepared), target.name, pictures=True, draw=painters.draw)
+    return target
+
+
+def summary_of(result: RunResult, run_name: str) -> dict:
+    config = result.config
+    last = result.layer_rows[-1]["epoch"] if result.layer_rows else None
+    return {
+        "status": "failed" if result.error else ("diverged" if result.diverged_at else "ok"),
+        "final": {key: _number(value) for key, value in result.final.items()},
+        "distinct_units": [row["distinct_units"] for row in result.layer_rows if row["epoch"] == last][:-1],
+        "diverged_at_epoch": result.diverged_at,
+        "epochs_to": epochs_to(result.history, result.metric, config.record.targets),
+        "seed": config.seed,
+        "engine": result.engine,
+        "population": result.company,
+        "epochs_run": len(result.history),
+        "duration_s": round(result.duration_s, 3),
+        "task": result.task,
+        "run_id": run_name,
+        "config_dir": str(config_module.source_dir(config)),
+        "error": result.error,
+        "data_init": config._data_init,  # model.data_init's rescaling (LSUV): rounds and output variance per layer
+        "versions": dict(result.versions or versions()),  # a run that failed before training: this process's
+        "numerics": dict(result.numerics or numerics()),
+        "git_commit": _git_commit(),
+    }
+
+
+def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True, model_file: bool = True,
+          draw=None) -> Path:
+    """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only.
+    Without model_file (a sweep's runs) no model.keras is written: ensure_model(folder) writes it when asked.
+    Pictures are drawn by draw(folder, title) (painting.Painters.draw), by drawing.draw if None."""
+    target = run_dir(result.config, out)
+    with run_folder.staged(target) as stage:
+        _fill(stage, result, target.name, pictures, model_file, draw)
+    return target
+
+
+def _fill(stage: Path, result: RunResult, run_name: str, pictures: bool, model_file: bool = True, draw=None) -> None:
+    """The run folder's files in `stage`; pictures drawn by draw(folder, title) (drawing.draw by default)."""
+    (stage / "config.yaml").write_text(config_module.dump(result.config))
+    if result.error is None:
+        _write_records(result, stage, run_name, pictures, model_file, draw)
+    run_folder.seal(stage, summary_of(result, run_name))  # last: lists every file, marks the folder complete
+
+
+def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool, model_file: bool, draw) -> None:
+    config = result.config
+    run_folder.write_metrics(result.history, stage / "metrics.csv", result.metric)
+    run_folder.write_layers(result.layer_rows, stage / "layers.csv")
+    run_folder.write_weights(result.weights_initial, stage / "weights_initial.npz")
+    run_folder.write_weights(result.weights_final, stage / "weights_final.npz")
+    np.savez_compressed(stage / "histograms.npz", **result.samples)
+    run_folder.write_rows(result.signal, list(result.signal[0]), stage / "signal.csv")  # the bytes of pandas' to_csv
+    if result.tensorboard_dir:
+        shutil.move(result.tensorboard_dir, stage / "tensorboard")
+    if not (pictures or model_file):  # a sweep's run: no Keras model at all (building and saving one cost more
+        if result.boundary:               # than its training); its still view is made with the model, on demand
+            np.savez_compressed(stage / "boundary.npz", **result.boundary)
+        return
+    data = load_data(config)
+    model = trained_model(config, result.weights_final, data)
+    if model_file:
+        model.save(stage / MODEL)
+    if frames.drawable(data):  # the frames, the final weights' view of the plane and the data: pictures need no model
+        np.savez_compressed(stage / "boundary.npz", **{**result.boundary, **frames.still(model, data)})
+    if pictures:
+        (draw or run_plots.draw)(stage, f"{config.name}: {run_name}")
+
+
+def trained_model(config: config_module.Config, weights: dict[str, np.ndarray], data: data_module.Dataset):
+    """The compiled Keras model of a config holding `weights` (weights_*.npz's keys): what model.keras holds."""
+    model = model_module.build(config, data.n_features, data.task, data.n_classes)
+    model.set_weights([weights[name] for name in model_module.weights_by_name(model)])
+    model_module.compile(model, config, data.task)
+    model.optimizer.build(model.trainable_variables)  # a loadable file wants the optimizer's variables to exist
+    return model
+
+
+def ensure_model(folder: str | Path) -> Path:
+    """A finished run folder's model.keras, written from its config.yaml and weights_final.npz if it has none yet
+    (a sweep writes its runs without one); the folder's summary then lists it. A UserError if it cannot be."""
+    folder = Path(folder)
+    path = folder / MODEL
+    config = _saved_config(folder, "a model")
+    if path.is_file():
+        return path
+    data = load_data(config)
+    with run_folder.holding(folder.parent), run_folder.writing(folder, key=None):
+        if path.is_file():  # another process wrote it while this one waited for the lock
+            return path
+        staging = folder / f".{uuid.uuid4().hex[:8]}.{MODEL}"  # hidden, never sealed; renamed whole
+        try:
+            with np.load(folder / "weights_final.npz") as weights:
+                trained_model(config, dict(weights), data).save(staging)
+            os.replace(staging, path)
+        finally:
+            staging.unlink(missing_ok=True)
+        run_folder.reseal(folder)
+    return path
+
+
+def _saved_config(folder: Path, wanted: str) -> config_module.Config:
+    """The resolved config of a complete, trained run folder (a UserError says what is missing or wrong)."""
+    if not folder.is_dir():
+        raise UserError("no such folder", str(folder))
+    missing = {name: what for name, what in run_folder.problems(folder).items() if not name.endswith((".png", ".gif"))}
+    if missing:
+        raise UserError(f"damaged run folder, cannot make {wanted} from it: {run_folder.describe(missing)}; run it again",
+                        str(folder))
+    if run_folder.read_summary(folder)["status"] == "failed":
+        raise UserError(f"a failed run has no records to make {wanted} from", str(folder))
+    config = config_module.validate(config_module.read_yaml(folder / "config.yaml"), str(folder / "config.yaml"),
+                                    allow_large=True)  # it trained once: the limits were passed or lifted then
+    config._source = Path(run_folder.read_summary(folder)["config_dir"]) / "config.yaml"
+    return config
+
+
+def redraw(folder: str | Path) -> None:
+    """`initlab plot`: the pictures again, from a finished run folder whose records are whole (a UserError says
+    what is missing); its summary then lists the new pictures."""
+    folder = Path(folder)
+    config = _saved_config(folder, "pictures")
+
+    boundary = run_plots.recorded_boundary(folder)
+    if not run_plots.STILL <= boundary.keys():  # an older folder, or a sweep's run: the still view from its model
+        boundary = _still_from_model(folder, config, boundary)
+    with run_folder.writing(folder, key=None):
+        run_plots.draw(folder, f"{config.name}: {folder.name}", boundary)
+        run_folder.reseal(folder)
+
+
+def _still_from_model(folder: Path, config: config_module.Config, recorded: dict) -> dict:
+    """What boundary.png needs (the final weights' view of the plane, the data) for a folder whose boundary.npz
+    lacks it: a sweep's run, or one written before boundary.npz held it; from its model.keras, written if need be."""
+    data = load_data(config)
+    if not frames.drawable(data):
+        return recorded
+    model = _keras().saving.load_model(ensure_model(folder), compile=False)
+    return {**recorded, **frames.still(model, data)}
+
+
+def _tensorboard_writer(folder: str):
+    import tensorflow as tf
+
+    return tf.summary.create_file_writer(str(Path(folder) / "train"))
+
+
+def _write_histograms(writer, model, activations: dict, epoch: int) -> None:
+    import tensorflow as tf
+
+    with writer.as_default(step=epoch):
+        for layer in model.layers:
+            for weight in layer.weights:
+                tf.summary.histogram(f"{layer.name}/{weight.name}", weight, step=epoch)
+            tf.summary.histogram(f"{layer.name}/activations", activations[layer.name], step=epoch)
+    writer.flush()
+

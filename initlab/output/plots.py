@@ -1,0 +1,465 @@
+"""A run's pictures, drawn from its records: decision boundary, history, activations, gradients."""
+
+import textwrap
+
+import matplotlib
+import matplotlib.figure
+import matplotlib.ticker
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _log_y(ax) -> None:
+    """A log y axis labelled in plain text: the default labels are typeset as math, which took a third of the
+    time of every picture with a log axis."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.LogFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+
+
+TITLE_TOP = 0.08  # inches between the figure's top edge and its title
+
+
+def _suptitle(fig, title: str, fontsize: float = 10) -> None:
+    """The figure's title, wrapped onto a second line when it is wider than the picture (run names are long)."""
+    width, height = fig.get_size_inches()
+    characters = int(width * 72 / (0.6 * fontsize))  # a generous average glyph width
+    # a fixed distance from the top edge: matplotlib's default (2% of the height) drifts down a tall grid's panels
+    fig.suptitle(textwrap.fill(title, characters, break_on_hyphens=False), fontsize=fontsize,
+                 y=1 - TITLE_TOP / height)
+
+
+def _subplots(*grid: int, figsize: tuple[float, float], **options):
+    """(figure, axes) as pyplot.subplots gives them, outside pyplot's registry (no global state, nothing to close),
+    on an Agg canvas."""
+    fig = matplotlib.figure.Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*grid, **options)
+
+
+def _fixed_layout(fig, margins: tuple[float, float, float, float], gap: float = 0.8, row_gap: float = 0.3):
+    """Place the panels by fixed margins (left, bottom, right, top) and gaps, in inches, and return the figure:
+    tight_layout measures every label first, which costs as much as drawing the picture again."""
+    width, height = fig.get_size_inches()
+    left, bottom, right, top = margins
+    grids = [ax.get_subplotspec().get_topmost_subplotspec().get_gridspec() for ax in fig.axes if ax.get_subplotspec()]
+    rows, columns = max((g.nrows for g in grids), default=1), max((g.ncols for g in grids), default=1)
+    panel_width = (width - left - right - gap * (columns - 1)) / columns
+    panel_height = (height - bottom - top - row_gap * (rows - 1)) / rows
+    fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height,
+                        wspace=gap / panel_width, hspace=row_gap / panel_height)
+    return fig
+
+
+PNG_COMPRESSION = 3  # zlib's level: 6 (the default) took 1.6x as long to encode for files 13% smaller
+
+
+def _save(fig, path, tight: bool = False) -> None:
+    """Write a PNG and free the figure; `tight` for the comparison pictures, whose outside legends vary in width."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": PNG_COMPRESSION})
+
+
+def history_figure(metrics: pd.DataFrame, title: str = ""):
+    """Loss and the task's metric per epoch, training and validation."""
+    metric = [c for c in metrics.columns if c not in ("epoch", "loss") and not c.startswith("val_")][0]
+    fig, axes = _subplots(1, 2, figsize=(10, 3.8))
+    for ax, column in zip(axes, ("loss", metric)):
+        ax.plot(metrics["epoch"], metrics[column], label="train")
+        if metrics[f"val_{column}"].notna().any():
+            ax.plot(metrics["epoch"], metrics[f"val_{column}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(column)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right")  # a fixed place: 'best' searches every point, a third of the drawing time
+    _suptitle(fig, title)
+    return _fixed_layout(fig, (0.7, 0.5, 0.15, 0.45))
+
+
+def history(metrics: pd.DataFrame, path, title: str = "") -> None:
+    _save(history_figure(metrics, title), path)
+
+
+def boundary_figure(view: dict, title: str = ""):
+    """Decision regions of a 2-D classifier from its recorded view of the plane (frames.still: `final_value` on the
+    `final_x` x `final_y` grid, P(class 1) or the predicted class, and the data), with the training points as
+    circles and the validation points as triangles."""
+    fig, ax = _subplots(figsize=(5.5, 4.6))
+    filled = draw_boundary(ax, view["final_value"], view["final_x"], view["final_y"], bool(view["multiclass"]),
+                           view["x_train"], view["y_train"], view["x_val"], view["y_val"])
+    if filled is not None:
+        fig.colorbar(filled, ax=ax, label="P(class 1)")
+    ax.legend(loc="lower left", fontsize=8)
+    _suptitle(fig, title, fontsize=9)
+    return _fixed_layout(fig, (0.7, 0.4, 0.1, 0.45), gap=0.3)
+
+
+def boundary(view: dict, path, title: str = "") -> None:
+    _save(boundary_figure(view, title), path)
+
+
+def draw_boundary(ax, value, xs, ys, multiclass: bool, x_train, y_train, x_val, y_val, marker_size: float = 28):
+    """Draw decision regions (`value` on the xs x ys grid) and points on `ax`; returns the filled contour of a binary
+    classifier."""
+    gx, gy = np.meshgrid(xs, ys)
+    value = np.asarray(value, np.float32)
+    filled = None
+    if multiclass:
+        ax.contourf(gx, gy, value, alpha=0.35, cmap="tab10")
+    else:
+        filled = ax.contourf(gx, gy, value, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+        if value.min() < 0.5 < value.max():
+            ax.contour(gx, gy, value, levels=[0.5], colors="k", linewidths=1.5)
+    _points(ax, x_train, y_train, x_val, y_val, marker_size)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    return filled
+
+
+def _points(ax, x_train, y_train, x_val, y_val, size: float) -> list:
+    """The data coloured by class: training rows as circles, validation rows as triangles."""
+    return [ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
+                       linewidths=0.6, s=size, label=label)
+            for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")) if len(x)]
+
+
+FIELD_ALPHA = 0.45  # the plane's colours over white: the points stay readable on top
+
+
+def field_colours(multiclass: bool):
+    """The colour map of the animation's plane (ten bands of P(class 1), or a colour per class) and its range."""
+    return (plt.get_cmap("tab10"), 9) if multiclass else (plt.get_cmap("RdBu_r", 10), 1)
+
+
+def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, title: str = ""):
+    """A figure for boundary.gif and `show(i)`, which puts frame i on it: the recorded predictions on the plane (P(class
+    1) in ten bands, or the predicted class) with fixed axes and colour scale, so that frames compare, the data on top.
+    Returns (figure, show, the artists a frame changes)."""
+    multiclass = bool(frames["multiclass"])
+    fig, ax = _subplots(figsize=(4.8, 4.6))
+    xs, ys = frames["x"], frames["y"]
+    cmap, top = field_colours(multiclass)
+    image = ax.imshow(np.asarray(frames["value"][0], np.float32), origin="lower", aspect="auto", alpha=FIELD_ALPHA,
+                      extent=(xs[0], xs[-1], ys[0], ys[-1]), interpolation="nearest" if multiclass else "bilinear",
+                      interpolation_stage="data", cmap=cmap, vmin=0, vmax=top)
+    points = _points(ax, x_train, y_train, x_val, y_val, 16)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, fontsize=7, frameon=False)  # off the plane
+    _suptitle(fig, title, fontsize=8)
+    _fixed_layout(fig, (0.5, 0.55, 0.1, 0.7))
+    box = ax.get_position()
+    heading = fig.text(box.x0 + box.width / 2, box.y1 + 0.02, "", ha="center", va="bottom", fontsize=9)
+
+    def show(i: int):
+        image.set_data(np.asarray(frames["value"][i], np.float32))
+        heading.set_text(f"epoch {int(frames['epoch'][i])}   training accuracy {float(frames['accuracy'][i]):.3f}")
+
+    show(0)
+    return fig, show, [image, *points, heading]
+
+
+def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:
+    """Decision boundaries side by side: panels[(row, col)] = (view, caption), each view a model's recorded view of
+    the plane as frames.still gives it (final_value, final_x, final_y, multiclass and the data points)."""
+    _save(boundary_grid_figure(panels, rows, cols, title), path)
+
+
+def boundary_grid_figure(panels: dict, rows: list[str], cols: list[str], title: str = ""):
+    """boundary_grid's figure, laid out."""
+    fig, axes = _subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
+                          squeeze=False)
+    for (r, c), (view, caption) in panels.items():
+        ax = axes[r][c]
+        draw_boundary(ax, view["final_value"], view["final_x"], view["final_y"], bool(view["multiclass"]),
+                      view["x_train"], view["y_train"], view["x_val"], view["y_val"], marker_size=8)
+        if len(rows) == 1 and len(cols) == 1:
+            ax.set_title(caption, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for r, label in enumerate(rows):
+        axes[r][0].set_ylabel(label, fontsize=8)
+    for c, label in enumerate(cols):
+        if label:
+            axes[0][c].set_title(label, fontsize=8)
+    for ax in axes.ravel():
+        if not ax.has_data():
+            ax.axis("off")
+    _suptitle(fig, title)
+    fig.tight_layout()
+    return fig
+
+
+def _panels(count: int):
+    fig, axes = _subplots(1, count, figsize=(5.2 * count + 1.5, 4.4), squeeze=False, sharey=True)
+    return fig, axes[0]
+
+
+def bands(panels: dict[str, dict[str, pd.DataFrame]], path, title: str, ylabel: str) -> None:
+    """Per panel, one line per label: the mean over its columns (seeds) with a min-max band."""
+    fig, axes = _panels(len(panels))
+    for ax, (panel, curves) in zip(axes, panels.items()):
+        for i, (label, frame) in enumerate(curves.items()):
+            color = f"C{i % 10}"
+            ax.plot(frame.index, frame.mean(axis=1), color=color, label=label, linestyle="-" if i < 10 else "--")
+            ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.15)
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _suptitle(fig, title)
+    _save(fig, path, tight=True)
+
+
+def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
+    """Per panel, one line per label across the layers (log scale)."""
+    fig, axes = _panels(len(panels))
+    positive = False
+    for ax, (panel, series) in zip(axes, panels.items()):
+        for i, (label, values) in enumerate(series.items()):
+            ax.plot(range(len(values)), values.where(values > 0).to_numpy(), marker="o", color=f"C{i % 10}",
+                    linestyle="-" if i < 10 else "--", label=label)
+            ax.set_xticks(range(len(values)), values.index)
+            positive |= bool((values > 0).any())
+        ax.set_title(panel, fontsize=9)
+        ax.grid(alpha=0.3)
+    if positive:
+        _log_y(axes[0])
+    axes[0].set_ylabel("activation std")
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _suptitle(fig, title)
+    _save(fig, path, tight=True)
+
+
+MAX_HISTOGRAM_LAYERS = 12  # deeper nets show this many layers, evenly spread, first and last included
+
+
+def histograms_figure(samples: dict, title: str = "", quantity: str = "activation"):
+    """Histograms of a recorded quantity, one panel per layer (rows) at initialization and at the last recorded epoch
+    (columns), in the style of Glorot & Bengio 2010, Figures 6 and 7: the hidden layers of a column share one x
+    range, so a vanishing signal is a spike at 0 and saturation piles up at the ends (the output layer, last, gets
+    its own: a linear output's range would hide them); each panel has its own y scale, so a small layer is never
+    flattened by a large one. `samples` maps 'epoch_<k>/<layer>' to raw activation values and
+    'epoch_<k>/<layer>/gradient' to kernel-gradient values; `quantity` picks 'activation' or 'gradient'."""
+    suffix = "/gradient" if quantity == "gradient" else ""
+    keys = [key for key in samples if (key.count("/") == 2) == (quantity == "gradient")]
+    epochs = sorted({int(key.split("/")[0].split("_")[1]) for key in keys})
+    layers = list(dict.fromkeys(key.split("/")[1] for key in keys))
+    shown = [epochs[0], epochs[-1]] if len(epochs) > 1 else epochs
+    if len(layers) > MAX_HISTOGRAM_LAYERS:
+        picks = np.linspace(0, len(layers) - 1, MAX_HISTOGRAM_LAYERS).round().astype(int)
+        title = f"{title} ({MAX_HISTOGRAM_LAYERS} of {len(layers)} layers)".strip()
+        layers = [layers[i] for i in picks]
+    fig, axes = _subplots(len(layers), len(shown), figsize=(5.2 * len(shown), 1.3 * len(layers) + 1.5),
+                          squeeze=False)
+    hidden = layers[:-1] or layers
+    for column, epoch in enumerate(shown):
+        values = {layer: _finite(samples.get(f"epoch_{epoch}/{layer}{suffix}")) for layer in layers}
+        shared = _shared_bins([values[layer] for layer in hidden])
+        for row, layer in enumerate(layers):
+            ax = axes[row][column]
+            edges = shared if layer in hidden else _shared_bins([values[layer]])
+            if len(values[layer]):
+                counts, _ = np.histogram(values[layer], bins=edges)
+                ax.stairs(counts, edges, fill=True, color=f"C{row % 10}", alpha=0.8)
+                label = f"{layer}   std {values[layer].std():.3g}"
+            else:
+                label = f"{layer}   no finite values"
+            ax.text(0.99, 0.92, label, transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1})
+            ax.set_xlim(edges[0], edges[-1])
+            ax.set_yticks([])
+            ax.tick_params(axis="x", labelsize=7)
+        axes[0][column].set_title("at initialization" if not epoch else f"after {epoch} epoch{'s' * (epoch > 1)}",
+                                  fontsize=10)
+        axes[-1][column].set_xlabel("activation value" if quantity == "activation" else "dL/dW, kernel gradient")
+    _suptitle(fig, title, fontsize=9)
+    return _fixed_layout(fig, (0.2, 0.6, 0.15, 0.75), gap=0.4, row_gap=0.45)
+
+
+def activations_figure(samples: dict, title: str = ""):
+    return histograms_figure(samples, title, "activation")
+
+
+def activations(samples: dict, path, title: str = "") -> None:
+    _save(activations_figure(samples, title), path)
+
+
+def gradient_histograms(samples: dict, path, title: str = "") -> None:
+    """gradient_histograms.png: the kernel gradients' histograms per layer, as activations.png shows activations."""
+    _save(histograms_figure(samples, title, "gradient"), path)
+
+
+def _finite(values) -> np.ndarray:
+    """Float64 (a float32 range narrower than the bins, 0.99999994 to 1, makes numpy refuse to bin it), finite."""
+    values = np.asarray(values if values is not None else [], np.float64).ravel()
+    return values[np.isfinite(values)]
+
+
+def _shared_bins(columns: list[np.ndarray], count: int = 60) -> np.ndarray:
+    """Bin edges spanning every layer's values, so that layers compare."""
+    filled = [v for v in columns if len(v)]
+    low = min((v.min() for v in filled), default=-1.0)
+    high = max((v.max() for v in filled), default=1.0)
+    if high - low <= 1e-12 * max(1.0, abs(low)):  # one value: a narrow window around it
+        pad = max(abs(low) * 1e-3, 1e-6)
+        low, high = low - pad, high + pad
+    return np.linspace(low, high, count + 1)
+
+
+def gradients_figure(layers: pd.DataFrame, title: str = ""):
+    """Gradient norm per layer over epochs (log scale), and distinct units where a layer is symmetric."""
+    symmetric = layers[layers["units"] > 1].groupby("layer")["distinct_units"].min() < layers[
+        layers["units"] > 1].groupby("layer")["units"].first()
+    panels = 2 if symmetric.any() else 1
+    fig, axes = _subplots(1, panels, figsize=(5.5 * panels, 3.8), squeeze=False)
+    log_scale = bool((layers["grad_norm"] > 0).any())
+    for layer, rows in layers.groupby("layer", sort=False):
+        norms = rows["grad_norm"].where(rows["grad_norm"] > 0) if log_scale else rows["grad_norm"]
+        if log_scale and norms.isna().all():  # a zero gradient has no place on a log scale: say so in the legend
+            axes[0][0].plot([], [], " ", label=f"{layer}: gradient exactly 0")
+        else:
+            axes[0][0].plot(rows["epoch"], norms, marker="." if len(rows) < 30 else None, label=layer)
+        if panels == 2 and symmetric.get(layer, False):
+            axes[0][1].plot(rows["epoch"], rows["distinct_units"], label=f"{layer} ({rows['units'].iloc[0]} units)")
+    if log_scale:
+        _log_y(axes[0][0])
+    else:
+        axes[0][0].set_title("every gradient is exactly 0")
+    axes[0][0].set_xlabel("epoch")
+    axes[0][0].set_ylabel("||dL/dW|| on the probe batch")
+    axes[0][0].legend(fontsize=8, loc="upper right")
+    if panels == 2:
+        axes[0][1].set_xlabel("epoch")
+        axes[0][1].set_ylabel("distinct units")
+        axes[0][1].set_ylim(0, layers["units"].max() + 0.5)
+        axes[0][1].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axes[0][1].set_title("symmetric layers: units computing different functions")
+        axes[0][1].legend(fontsize=8, loc="upper right")
+    _suptitle(fig, title)
+    return _fixed_layout(fig, (0.8, 0.5, 0.15, 0.6))
+
+
+def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
+    _save(gradients_figure(layers, title), path)
+
+
+def signal_figure(frame: pd.DataFrame, title: str = ""):
+    """Measured E[z^2] and E[(dL/dz)^2] per layer at initialization beside the closed-form prediction."""
+    fig, axes = _subplots(1, 2, figsize=(10, 3.8))
+    depth = range(1, len(frame) + 1)
+    for ax, column, label in ((axes[0], "z_mean_square", "forward: E[z^2]"),
+                              (axes[1], "grad_mean_square", "backward: E[(dL/dz)^2]")):
+        ax.plot(depth, frame[column], "o-", label="measured")
+        ax.plot(depth, frame[f"{column}_predicted"], "k--", label="theory")
+        if (frame[[column, f"{column}_predicted"]] > 0).any().any():  # zero init: nothing for a log scale
+            _log_y(ax)
+            _at_least_a_decade(ax)
+        ax.set_xticks(list(depth), frame["layer"], rotation=45, ha="right", fontsize=7)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    _suptitle(fig, title)
+    return _fixed_layout(fig, (0.7, 0.85, 0.15, 0.6))
+
+
+def signal(frame: pd.DataFrame, path, title: str = "") -> None:
+    _save(signal_figure(frame, title), path)
+
+
+def _at_least_a_decade(ax) -> None:
+    """Widen a log axis to span at least a factor of 10, so that sampling noise does not look like a trend."""
+    low, high = ax.get_ylim()
+    if high / low < 10:
+        middle = np.sqrt(low * high)
+        ax.set_ylim(middle / np.sqrt(10), middle * np.sqrt(10))
+
+
+def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") -> None:
+    """Several initializers' forward and backward signal by depth, measured (markers) and predicted (dashes)."""
+    fig, axes = _subplots(1, 2, figsize=(11, 4.2))
+    for i, (label, frame) in enumerate(frames.items()):
+        hidden = frame.iloc[:-1]
+        depth = range(1, len(hidden) + 1)
+        color = f"C{i}"
+        for ax, column in ((axes[0], "z_mean_square"), (axes[1], "grad_mean_square")):
+            ax.plot(depth, hidden[column], "o", color=color, label=label)
+            ax.plot(depth, hidden[f"{column}_predicted"], "--", color=color, alpha=0.7)
+    for ax, name in ((axes[0], "forward: E[z^2] of hidden layer l"), (axes[1], "backward: E[(dL/dz)^2] at layer l")):
+        _log_y(ax)
+        ax.set_xlabel("hidden layer")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper right")
+    _suptitle(fig, title or "measured (dots) against theory (dashes) at initialization", fontsize=12)
+    _save(fig, path, tight=True)
+
+
+def paper_lines(panels: list[dict], path, title: str) -> None:
+    """A replayed paper's figure: one panel per dict {title, xlabel, log, series: {label: (x, y)}}, side by side."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for label, (x, y) in panel["series"].items():
+            ax.plot(x, y, "o-" if len(x) < 40 else "-", markersize=3, label=label)
+        if panel["log"]:
+            _log_y(ax)
+        ax.set_xlabel(panel["xlabel"])
+        ax.set_title(panel["title"], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _suptitle(fig, title)
+    _save(fig, path, tight=True)
+
+
+def phase_diagram(grid: pd.DataFrame, weight_var: np.ndarray, xi: np.ndarray, multiple: float, path, title: str) -> None:
+    """Training accuracy over (sigma_w^2 columns, depth rows) as a heatmap, with the mean-field depth scale xi_c and
+    `multiple` xi_c drawn over it (the cells are centred on their sigma_w^2 and depth)."""
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    x, y = grid.columns.to_numpy(float), grid.index.to_numpy(float)
+    image = ax.pcolormesh(x, y, grid.to_numpy(float), shading="nearest", cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label="training accuracy")
+    ax.plot(weight_var, xi, "w--", label="xi_c (mean field)")
+    ax.plot(weight_var, multiple * xi, "w-", label=f"{multiple:g} xi_c")
+    ax.set_ylim(0, y.max() * 1.1 + 1)
+    ax.set_xlabel("sigma_w^2")
+    ax.set_ylabel("depth (hidden layers)")
+    ax.legend(fontsize=8, loc="upper right")
+    _suptitle(fig, title)
+    _save(fig, path, tight=True)
+
+
+def checklist_by_depth(table: pd.DataFrame, path, title: str) -> None:
+    """`initlab diagnose --plot`: activation std (after the nonlinearity that follows) and kernel gradient rms by
+    depth in the checklist's table, problems marked."""
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+
+    measured = table[table["activation_std"].notna() & (table["activation_std"] > 0)]
+    panels = ((axes[0], "activation_std", "activation std\n(after the nonlinearity)"),
+              (axes[1], "grad_rms", "kernel gradient rms"))
+    for ax, column, label in panels:
+        values = table[column].where(table[column] > 0)
+        ax.plot(table["depth"], values, "-", color="0.7", lw=1)
+        for verdict, color, size in (("ok", "tab:blue", 12), ("not checked", "0.5", 12), ("note", "tab:orange", 18),
+                                     ("problem", "tab:red", 30)):
+            chosen = table["verdict"] == verdict
+            if not chosen.any():
+                continue
+            ax.scatter(table["depth"][chosen], values[chosen], s=size, color=color, label=verdict, zorder=3)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if values.notna().any():
+            _log_y(ax)
+        else:
+            ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", color="0.4")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: never over the points
+    axes[1].set_xlabel("depth (weighted layers in graph order)")
+    heading = f"{title}: {len(measured)} layers measured, probe batch {int(table['probe_batch'].iloc[0]) if len(table) else 0}"
+    axes[0].set_title(heading if len(heading) <= 90 else heading[:89] + "…", fontsize=10)
+    _save(fig, path)

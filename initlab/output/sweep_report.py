@@ -1,0 +1,292 @@
+"""A sweep's tables and comparison pictures, always rebuilt from its run folders (never out of step with them)."""
+
+import functools
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from initlab.output import (  # plots (matplotlib, 0.3 s) only where a picture is drawn: often in a painter
+    plot_workers,
+    run_folder,
+)
+
+METRICS = ["loss", "accuracy", "val_loss", "val_accuracy", "mae", "val_mae"]
+REPORTED = ["loss", "accuracy", "val_accuracy", "mae", "val_mae"]  # report.md's columns (all of them in summary.csv)
+CONFIDENCE = 0.95  # the t-interval of each cell's mean over seeds
+ALPHA = 0.05  # Welch's t-test: a difference between two cells is beyond seed noise when p < ALPHA
+
+
+def complete_summaries(folders: list[Path]) -> list[dict | None]:
+    """Each folder's summary.json, None where the run is not complete."""
+    return [run_folder.read_summary(folder) if run_folder.is_complete(folder) else None for folder in folders]
+
+
+def collect(planned: list, folders: list[Path], summaries: list[dict | None]) -> pd.DataFrame:
+    """sweep.csv: one row per complete planned run (summaries: complete_summaries(folders)), with its labels,
+    status and final metrics."""
+    rows = []
+    for run, folder, summary in zip(planned, folders, summaries):
+        if summary is None:
+            continue
+        row = {"run_id": folder.name}
+        if run.case is not None:
+            row["case"] = run.case
+        row.update(run.grid)
+        row.update({"seed": run.seed, "status": summary["status"]})
+        row.update({k: v for k, v in (summary.get("final") or {}).items()})
+        row.update({"epochs_run": summary.get("epochs_run"), "diverged_at_epoch": summary.get("diverged_at_epoch")})
+        for target, epoch in (summary.get("epochs_to") or {}).items():
+            row[f"epochs_to_{target}"] = epoch
+        row["error"] = summary.get("error")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cell_keys(frame: pd.DataFrame, planned: list) -> list[str]:
+    keys = (["case"] if planned and planned[0].case is not None else []) + list(planned[0].grid if planned else [])
+    return [k for k in keys if k in frame.columns]
+
+
+def summarize(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """summary.csv: per grid cell, mean, std, min and max over seeds of every final metric, and the run counts."""
+    metrics = [m for m in METRICS if m in frame.columns]
+    grouped = frame.groupby(keys, sort=False, dropna=False) if keys else frame.groupby(lambda _: "all")
+    if metrics:
+        table = grouped[metrics].agg(["mean", "std", "min", "max"])
+    else:  # every run failed: no final metrics to aggregate, only the counts
+        table = pd.DataFrame(index=grouped.size().index)
+    table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
+    for metric in metrics:
+        low, high = zip(*grouped[metric].apply(t_interval)) if len(table) else ((), ())
+        table[f"{metric}_ci95_low"], table[f"{metric}_ci95_high"] = low, high
+    table.insert(0, "runs", grouped.size())
+    table.insert(1, "ok", grouped["status"].apply(lambda s: int((s == "ok").sum())))
+    return table.reset_index()
+
+
+def t_interval(values) -> tuple[float, float]:
+    """The 95% t-interval of the mean of `values` (NaNs dropped): mean -+ t(0.975, n-1) * std / sqrt(n); NaN below 2.
+    The t quantile is scipy.special's, which scipy.stats.t.ppf calls: importing scipy.stats costs 0.5 s."""
+    from scipy import special
+
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    mean = values.mean()
+    half = special.stdtrit(len(values) - 1, 0.5 + CONFIDENCE / 2) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(mean - half), float(mean + half)
+
+
+def welch_p(a, b) -> float:
+    """Welch's two-sided t-test p-value for two cells' values over seeds; NaN below 2 values a side. Two cells
+    without any spread differ exactly (p 0) or not at all (p 1), where the test itself is undefined. Computed as
+    scipy.stats.ttest_ind(equal_var=False) computes it, from scipy.special (importing scipy.stats costs 0.5 s)."""
+    from scipy import special
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    if a.std() == 0 and b.std() == 0:
+        return 0.0 if a.mean() != b.mean() else 1.0
+    spread_a, spread_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / np.sqrt(spread_a + spread_b)
+    df = (spread_a + spread_b) ** 2 / (spread_a ** 2 / (len(a) - 1) + spread_b ** 2 / (len(b) - 1))
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+def differences(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """differences.csv: every pair of cells that differ only in the first key (the initializer in the lessons),
+    with each final metric's difference of means, Welch's p and whether it is beyond seed noise (p < ALPHA)."""
+    metrics = [m for m in ("accuracy", "val_accuracy", "mae", "val_mae") if m in frame.columns and frame[m].notna().any()]
+    if not keys or not metrics:
+        return pd.DataFrame()
+    compared, others = keys[0], keys[1:]
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    for context, part in (ok.groupby(others, sort=False) if others else [((), ok)]):
+        context = context if isinstance(context, tuple) else (context,)
+        cells = list(part.groupby(compared, sort=False))
+        for i, (a, values_a) in enumerate(cells):
+            for b, values_b in cells[i + 1:]:
+                row = {**dict(zip(others, context)), "compared": compared, "a": a, "b": b}
+                for metric in metrics:
+                    p = welch_p(values_a[metric], values_b[metric])
+                    row[f"{metric}_diff"] = values_a[metric].mean() - values_b[metric].mean()
+                    row[f"{metric}_p"] = p
+                    row[f"{metric}_beyond_noise"] = "" if np.isnan(p) else ("yes" if p < ALPHA else "no")
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def readable(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """The summary as a reader wants it: labels, counts, and each metric's mean with its 95% interval."""
+    labels = list(summary.columns[: list(summary.columns).index("ok") + 1])
+    table = summary[labels].copy()
+    for metric in metrics:
+        if f"{metric}_mean" in summary.columns:
+            table[f"{metric} mean [95% CI]"] = [
+                _with_interval(m, lo, hi) for m, lo, hi in
+                zip(summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"], summary[f"{metric}_ci95_high"])]
+            table[f"{metric} std"] = summary[f"{metric}_std"]
+    return table
+
+
+def _with_interval(mean, low, high) -> str:
+    if np.isnan(mean):
+        return "-"
+    return f"{mean:.3f}" if np.isnan(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def differences_text(pairs: pd.DataFrame) -> str:
+    """report.md's section on which differences exceed the seed noise, with the rule stated."""
+    if pairs.empty:
+        return ""
+    rule = (f"Differences beyond seed noise: pairs of cells that differ only in `{pairs['compared'].iloc[0]}`, "
+            f"Welch's two-sided t-test over seeds, p < {ALPHA} (no correction for the number of pairs; cells "
+            "without any spread compare exactly). Intervals above are 95% t-intervals of the mean over seeds.")
+    shown = [c for c in pairs.columns if c != "compared" and not c.endswith("_p")]
+    return f"\n{rule}\n\n{markdown(pairs[shown])}"
+
+
+def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub table of a DataFrame (floats rounded), without the tabulate dependency."""
+    def cell(value):
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.{digits}f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_view=None,
+          figures: bool = True, painters: plot_workers.Painters | None = None) -> pd.DataFrame:
+    """sweep.csv, summary.csv, report.md and (with figures) the comparison pictures in sweep_dir, drawn by `painters`
+    if given; returns the summary. boundary_view(run, folder) -> (a frames.still view of its plane, caption)."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    summaries = complete_summaries(folders)
+    frame = collect(planned, folders, summaries)
+    _atomic_csv(frame, sweep_dir / "sweep.csv")
+    if frame.empty:
+        return frame
+    keys = cell_keys(frame, planned)
+    summary = summarize(frame, keys)
+    _atomic_csv(summary, sweep_dir / "summary.csv")
+    pairs = differences(frame, keys)
+    if not pairs.empty:
+        _atomic_csv(pairs, sweep_dir / "differences.csv")
+    text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean with its 95% t-interval and std over "
+            f"seeds of the\nfinal metrics (min and max in summary.csv).\n\n{markdown(readable(summary, REPORTED))}"
+            f"{differences_text(pairs)}{setups_text(summaries)}")
+    (sweep_dir / "report.md").write_text(text)
+    if not figures:
+        return summary
+    painters = painters or plot_workers.Painters(0)
+    cells = _cells(planned, folders, keys)
+    if cells:  # failed runs have no records to draw
+        painters.submit(functools.partial(_loss_curves, cells, sweep_dir / "loss_curves.png", sweep_name))
+        painters.submit(functools.partial(_activation_std, cells, sweep_dir / "activation_std.png", sweep_name))
+    try:
+        if boundary_view is not None:  # the views are taken here, while the painters draw
+            grid = _boundaries(planned, folders, keys, sweep_name, boundary_view)
+            if grid is not None:
+                painters.submit(functools.partial(_boundary_grid, *grid[:3], sweep_dir / "boundaries.png",
+                                                  grid[3]))
+    finally:
+        painters.wait()
+    return summary
+
+
+def setups_text(summaries: list[dict | None]) -> str:
+    """A paragraph for report.md when the trained runs were not all made with the same versions, numerics and
+    commit (a sweep resumed after an upgrade, or on another machine); empty when they were. A failed run records
+    the writer's, if any: it is left out."""
+    made = [{**summary.get("versions", {}), **summary.get("numerics", {}), "git commit": summary.get("git_commit")}
+            for summary in summaries if summary is not None and summary.get("status") != "failed"]
+    differing = []
+    for key in sorted({key for setup in made for key in setup}):
+        counts = Counter(str(setup.get(key, "not recorded")) for setup in made)
+        if len(counts) > 1:
+            runs = [f"{value} ({n} run{'s' * (n > 1)})" for value, n in counts.most_common()]
+            differing.append(f"{key} {', '.join(runs)}")
+    if not differing:
+        return ""
+    return ("\n**Not every run was made alike**: " + "; ".join(differing) + ". Runs made with other versions or "
+            "numerics can differ in their last bits, and more where training is chaotic; `initlab sweep --rerun` "
+            "trains every run again here.\n")
+
+
+def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    staging = path.with_suffix(".csv.tmp")
+    try:
+        frame.to_csv(staging, index=False)
+        staging.replace(path)
+    finally:  # a full disk or an interrupt leaves the earlier table, and no half-written one beside it
+        staging.unlink(missing_ok=True)
+
+
+def _panel_and_label(run, keys) -> tuple[str, str]:
+    """With two or more keys, the last one picks the panel and the others label the line."""
+    values = [run.case if key == "case" else run.grid[key] for key in keys]
+    if len(values) >= 2:
+        return f"{keys[-1]} = {values[-1]}", " / ".join(values[:-1])
+    return "", " / ".join(values) or "all"
+
+
+def _cells(planned, folders, keys) -> dict[str, dict[str, list[Path]]]:
+    """panel -> line label -> the run folders (one per seed)."""
+    cells: dict[str, dict[str, list[Path]]] = {}
+    for run, folder in zip(planned, folders):
+        if run_folder.is_complete(folder) and (folder / "metrics.csv").exists():
+            panel, label = _panel_and_label(run, keys)
+            cells.setdefault(panel, {}).setdefault(label, []).append(folder)
+    return cells
+
+
+def _boundary_grid(*args) -> None:
+    from initlab.output import plots
+
+    plots.boundary_grid(*args)
+
+
+def _loss_curves(cells, path, title) -> None:
+    curves = {panel: {label: pd.concat([run_folder.read_metrics(f).set_index("epoch")["loss"] for f in folders], axis=1)
+                      for label, folders in lines.items()} for panel, lines in cells.items()}
+    from initlab.output import plots
+
+    plots.bands(curves, path, f"{title}: training loss, mean and min-max over seeds", "loss")
+
+
+def _activation_std(cells, path, title) -> None:
+    def profile(folders):
+        layers = pd.concat([run_folder.read_layers(f) for f in folders])
+        return layers[layers["epoch"] == 0].groupby("layer", sort=False)["activation_std"].mean()
+
+    profiles = {panel: {label: profile(folders) for label, folders in lines.items()} for panel, lines in cells.items()}
+    from initlab.output import plots
+
+    plots.profiles(profiles, path, f"{title}: activation std per layer at initialization (mean over seeds)")
+
+
+def _boundaries(planned, folders, keys, title, boundary_view) -> tuple | None:
+    """The first seed's decision boundary for each cell, as plots.boundary_grid draws them: (panels, rows, columns,
+    title), rows by the first key, columns by the others together; None without a complete run to show."""
+    first_seed = min(run.seed for run in planned)
+    chosen = [(run, folder) for run, folder in zip(planned, folders)
+              if run.seed == first_seed and run_folder.is_complete(folder) and (folder / "weights_final.npz").exists()]
+    if not chosen:
+        return None
+    value = lambda run, key: run.case if key == "case" else run.grid[key]  # noqa: E731
+    row = lambda run: value(run, keys[0]) if keys else ""  # noqa: E731
+    col = lambda run: " / ".join(value(run, key) for key in keys[1:])  # noqa: E731
+    rows = list(dict.fromkeys(row(run) for run, _ in chosen))
+    cols = list(dict.fromkeys(col(run) for run, _ in chosen))
+    panels = {(rows.index(row(run)), cols.index(col(run))): boundary_view(run, folder) for run, folder in chosen}
+    return panels, rows, cols, f"{title}: decision boundaries (seed {first_seed})"

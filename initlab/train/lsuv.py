@@ -1,0 +1,34 @@
+"""LSUV (Mishkin and Matas 2016, "All you need is a good init", Algorithm 1): after the kernel initializer, each
+layer in turn, first to last, has its kernel divided by the std of its output on one batch of training data until
+that output's variance is 1 within a tolerance (or the rounds run out). The output is the Dense layer's own output
+before its activation (Caffe's fully connected blob, which the paper rescales); the layer above then sees the
+rescaled layer's activations."""
+
+import numpy as np
+
+from initlab.base.backend import keras as _keras
+
+
+def lsuv(weights: list[tuple], activations: list, x: np.ndarray, tol: float = 0.1, iters: int = 10):
+    """(kernel, bias) per layer, rescaled in turn on the batch x, and what was done: {method, rows, tol, iterations
+    (rescalings per layer), variance (each layer's output variance on x when it stopped)}. `activations`: the layers'
+    activation functions. A layer whose output is constant (variance 0) cannot be scaled and is left as it is."""
+    ops = _keras().ops
+    a = ops.convert_to_tensor(np.asarray(x, np.float32))
+    scaled, iterations, variances = [], [], []
+    for (kernel, bias), activation in zip(weights, activations):
+        kernel, bias = np.asarray(kernel, np.float32), np.asarray(bias, np.float32)
+        rounds = 0
+        while True:
+            z = ops.matmul(a, kernel) + bias
+            variance = float(ops.var(ops.cast(z, "float64")))
+            if abs(variance - 1) < tol or rounds == iters or not np.isfinite(variance) or variance == 0:
+                break
+            kernel = (kernel / np.sqrt(variance)).astype(np.float32)
+            rounds += 1
+        scaled.append((kernel, bias))
+        iterations.append(rounds)
+        variances.append(variance)
+        a = activation(z)
+    report = {"method": "lsuv", "rows": int(len(x)), "tol": tol, "iterations": iterations, "variance": variances}
+    return scaled, report

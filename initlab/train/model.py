@@ -1,0 +1,82 @@
+"""The MLP a config describes: stable layer names, a fresh seeded initializer per layer, task-following output and loss."""
+
+import numpy as np
+
+from initlab.base.backend import keras as _keras
+from initlab.config import initializers
+from initlab.config.experiment import Config
+from initlab.train import initializer_factory, lsuv
+
+TASK_DEFAULTS = {  # output activation, loss, the metric beside the loss
+    "binary": ("sigmoid", "binary_crossentropy", "accuracy"),
+    "multiclass": ("softmax", "sparse_categorical_crossentropy", "accuracy"),
+    "regression": ("linear", "mean_squared_error", "mae"),
+}
+
+
+def with_task_defaults(config: Config, task: str) -> Config:
+    """The config with output_activation and loss filled in from the task where the user left them out."""
+    activation, loss, _ = TASK_DEFAULTS[task]
+    model = config.model.model_copy(update={"output_activation": config.model.output_activation or activation})
+    train = config.train.model_copy(update={"loss": config.train.loss or loss})
+    return config.model_copy(update={"model": model, "train": train})
+
+
+def metric_name(task: str) -> str:
+    return TASK_DEFAULTS[task][2]
+
+
+def layer_names(n_hidden: int) -> list[str]:
+    return [f"hidden_{i + 1}" for i in range(n_hidden)] + ["output"]
+
+
+def build(config: Config, n_features: int, task: str, n_classes: int):
+    """An uncompiled keras.Sequential with its initial weights (per-layer seeded initializers, then set_weights)."""
+    keras = _keras()
+    spec = config.model
+    layers = spec.hidden_layers()
+    output_units = n_classes if task == "multiclass" else 1
+    units = [layer.units for layer in layers] + [output_units]
+    activations = [layer.activation for layer in layers] + [spec.output_activation or TASK_DEFAULTS[task][0]]
+    kernels = [layer.kernel_initializer for layer in layers] + [spec.kernel_initializer]
+    biases = [layer.bias_initializer for layer in layers] + [spec.bias_initializer]
+    dense = [
+        keras.layers.Dense(
+            units[i],
+            activation=activations[i],
+            kernel_initializer=initializer_factory.make(kernels[i], initializers.layer_seed(config.seed, i, 0)),
+            bias_initializer=initializer_factory.make(biases[i], initializers.layer_seed(config.seed, i, 1)),
+            name=name,
+        )
+        for i, name in enumerate(layer_names(len(layers)))
+    ]
+    model = keras.Sequential([keras.Input(shape=(n_features,), name="features"), *dense], name="initlab_mlp")
+    if spec.set_weights is not None:
+        # the tutorial's cell: every array from get_weights(), kernels and biases alike, overwritten by one value
+        model.set_weights([np.full(w.shape, spec.set_weights, dtype=w.dtype) for w in model.get_weights()])
+    return model
+
+
+def data_init(model, config: Config, x: np.ndarray) -> dict | None:
+    """model.data_init on a built model: its layers' weights rescaled on the batch x (LSUV); what it did, or None."""
+    spec = config.model
+    if spec.data_init is None:
+        return None
+    pairs = [(layer.kernel.numpy(), layer.bias.numpy()) for layer in model.layers]
+    scaled, report = lsuv.lsuv(pairs, [layer.activation for layer in model.layers], x, spec.data_init_tol, spec.data_init_iters)
+    for layer, pair in zip(model.layers, scaled):
+        layer.set_weights(list(pair))
+    return report
+
+
+def compile(model, config: Config, task: str) -> None:
+    """Compile with the config's optimizer, learning rate, loss and the task's metric, as a Keras user would."""
+    keras = _keras()
+    optimizer = keras.optimizers.get(config.train.optimizer)
+    optimizer = optimizer.__class__(learning_rate=config.train.learning_rate)
+    model.compile(optimizer=optimizer, loss=config.train.loss or TASK_DEFAULTS[task][1], metrics=[metric_name(task)])
+
+
+def weights_by_name(model) -> dict[str, np.ndarray]:
+    """{'hidden_1/kernel': ..., 'output/bias': ...}: the keys of weights_*.npz."""
+    return {f"{layer.name}/{w.name}": np.asarray(w.numpy()) for layer in model.layers for w in layer.weights}

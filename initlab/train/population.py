@@ -1,0 +1,270 @@
+"""Many runs as one: members that share shapes, data, optimizer and schedule train in one compiled graph.
+
+Each layer holds its members' kernels stacked as [K, fan_in, fan_out] (a batched matmul), each member with
+its own initial weights (drawn exactly as a solo run draws them, one 2-D initializer call per member and layer),
+its own shuffle order, and its own optimizer state: the optimizers allowed here update every weight on its own,
+so one optimizer over stacked variables is K independent optimizers.
+"""
+
+import json
+import time
+
+import numpy as np
+
+from initlab.base.backend import keras as _keras, numerics, tf as _tf, versions
+from initlab.config import cadence, initializers
+from initlab.train import engine, initializer_factory, lsuv, model as model_module, propagation, stats
+from initlab.train.data import Dataset
+from initlab.train.probes import PROBE_ROWS
+from initlab.train.run_result import RunResult, histogram_epochs
+
+ELEMENTWISE_OPTIMIZERS = {"sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad", "adadelta", "lion", "ftrl"}
+
+
+def can_join(config) -> bool:
+    """Whether a run may train in company: its optimizer must act on each weight alone (not Adafactor, Muon, ...)."""
+    return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS
+
+
+def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed; then
+    model.data_init on the probe batch x as runs.prepare does it (its report kept on the config, for summary.json)."""
+    layers = config.model.hidden_layers()
+    units = [layer.units for layer in layers] + [n_classes if task == "multiclass" else 1]
+    kernels = [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
+    biases = [layer.bias_initializer for layer in layers] + [config.model.bias_initializer]
+    weights, fan_in = [], n_features
+    for i, (width, kernel, bias) in enumerate(zip(units, kernels, biases)):
+        k = initializer_factory.make(kernel, initializers.layer_seed(config.seed, i, 0))((fan_in, width), dtype="float32")
+        b = initializer_factory.make(bias, initializers.layer_seed(config.seed, i, 1))((width,), dtype="float32")
+        k, b = np.asarray(k, np.float32), np.asarray(b, np.float32)
+        if config.model.set_weights is not None:
+            k, b = np.full_like(k, config.model.set_weights), np.full_like(b, config.model.set_weights)
+        weights.append((k, b))
+        fan_in = width
+    if config.model.data_init is not None:
+        keras = _keras()
+        activations = [keras.activations.get(layer.activation) for layer in layers]
+        activations.append(keras.activations.get(config.model.output_activation or model_module.TASK_DEFAULTS[task][0]))
+        spec = config.model
+        weights, config._data_init = lsuv.lsuv(weights, activations, x, spec.data_init_tol, spec.data_init_iters)
+    return weights
+
+
+class Population:
+    """K members' weights, optimizer and compiled training loop (the population twin of engine.FastLoop)."""
+
+    def __init__(self, configs: list, data: Dataset):
+        tf, keras = _tf(), _keras()
+        first = configs[0]
+        self.k, self.task = len(configs), data.task
+        self.metric_name = model_module.metric_name(data.task)
+        self.metric = engine.metric_function(data.task)
+        self.loss = keras.losses.get(first.train.loss)
+        layers = first.model.hidden_layers()
+        self.names = model_module.layer_names(len(layers))
+        self.activations = [layer.activation for layer in layers] + [first.model.output_activation]
+        self.activation_fns = [keras.activations.get(name) for name in self.activations]
+        drawn = self._draw(configs, data)
+        self.kernels = [tf.Variable(np.stack([m[i][0] for m in drawn]), name=f"{n}_kernel") for i, n in enumerate(self.names)]
+        self.biases = [tf.Variable(np.stack([m[i][1] for m in drawn]), name=f"{n}_bias") for i, n in enumerate(self.names)]
+        self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair]
+        self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
+        optimizer = keras.optimizers.get(first.train.optimizer)
+        self.optimizer = optimizer.__class__(learning_rate=first.train.learning_rate)
+        self.optimizer.build(self.variables)
+        self.optimizer_start = [v.numpy() for v in self.optimizer.variables]
+        # Seeds and data are variables, not constants, so that the next group of this shape reuses the traced graph.
+        fixed = lambda value: tf.Variable(value, trainable=False)  # noqa: E731
+        self.seeds = fixed(np.array([c.seed for c in configs], np.int32))
+        self.x, self.y, self.x_val, self.y_val, self.probe_x, self.probe_y = map(fixed, _arrays(data))
+        self.has_val = len(data.x_val) > 0
+        self.batch_size, self.shuffle = first.train.batch_size, first.train.shuffle
+        self.probe_rows, self.kernel_shapes = int(self.probe_x.shape[0]), [tuple(k.shape[1:]) for k in self.kernels]
+        self.run_chunk = engine.chunk_function(self)
+
+    def _draw(self, configs: list, data: Dataset) -> list:
+        """Each member's initial (kernel, bias) per layer; keeps the configs, data and draws."""
+        self.configs, self.data = configs, data
+        self.initial = [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS])
+                        for c in configs]
+        return self.initial
+
+    def reload(self, configs: list, data: Dataset) -> None:
+        """Start over with other members of the same shape (shape_key): their weights, seeds and data, the optimizer
+        as built; the compiled loop stays. Every number it computes is the one a fresh Population computes."""
+        drawn = self._draw(configs, data)
+        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
+            kernel.assign(np.stack([m[i][0] for m in drawn]))
+            bias.assign(np.stack([m[i][1] for m in drawn]))
+        for variable, value in zip(self.optimizer.variables, self.optimizer_start):
+            variable.assign(value)
+        self.seeds.assign(np.array([c.seed for c in configs], np.int32))
+        for variable, value in zip((self.x, self.y, self.x_val, self.y_val, self.probe_x, self.probe_y), _arrays(data)):
+            variable.assign(value)
+
+    def forward(self, x):
+        """x [K, B, d] -> (outputs per layer [K, B, units]), the last being the predictions."""
+        tf = _tf()
+        outputs, a = [], x
+        for kernel, bias, activation in zip(self.kernels, self.biases, self.activation_fns):
+            a = activation(tf.matmul(a, kernel) + bias[:, None, :])
+            outputs.append(a)
+        return outputs
+
+    def _losses(self, y, y_pred):
+        """Each member's mean loss over its batch: [K]."""
+        tf = _tf()
+        return tf.reduce_mean(tf.reshape(self.loss(y, y_pred), [self.k, -1]), axis=1)
+
+    def _sweep(self, x, y, orders, train: bool):
+        """Per-member (mean loss, mean metric) over batches of x[orders[k]], weighted by batch size as fit does."""
+        tf = _tf()
+        step = self._train_batch_step if train else self._eval_batch_step
+
+        def batch(start, totals):
+            loss_total, metric_total, count = totals
+            rows = orders[:, start : start + self.batch_size]
+            xb, yb = tf.gather(x, rows), tf.gather(y, rows)
+            losses, y_pred = step(xb, yb)
+            batch_rows = tf.cast(tf.shape(rows)[1], tf.float32)
+            matches = tf.reduce_sum(tf.reshape(tf.cast(self.metric(yb, y_pred), tf.float32), [self.k, -1]), axis=1)
+            return loss_total + losses * batch_rows, metric_total + matches, count + batch_rows
+
+        zeros = tf.zeros([self.k])
+        loss_total, metric_total, count = engine.over_batches(tf.shape(x)[0], self.batch_size, batch, (zeros, zeros, 0.0))
+        return tf.math.divide_no_nan(loss_total, count), tf.math.divide_no_nan(metric_total, count)
+
+    def _train_batch_step(self, xb, yb):
+        tf = _tf()
+        with tf.GradientTape() as tape:
+            y_pred = self.forward(xb)[-1]
+            losses = self._losses(yb, y_pred)
+            total = tf.reduce_sum(losses)  # members share no weight: d total / d member k = d loss_k
+        grads = tape.gradient(total, self.variables)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        return losses, y_pred
+
+    def _eval_batch_step(self, xb, yb):
+        y_pred = self.forward(xb)[-1]
+        return self._losses(yb, y_pred), y_pred
+
+    def evaluate(self, x, y):
+        tf = _tf()
+        orders = tf.tile(tf.range(tf.shape(x)[0])[None, :], [self.k, 1])
+        return self._sweep(x, y, orders, train=False)
+
+    def epoch(self, epoch, active):
+        """Like FastLoop.epoch, per member: (rows [4, K], still finite [K]). A member whose loss or weights stop being
+        finite gets the weights from before that epoch back and stays frozen (inactive); the others go on."""
+        tf = _tf()
+        n = tf.shape(self.x)[0]
+        for saved, variable in zip(self.backup, self.variables):
+            saved.assign(variable)
+        if self.shuffle:
+            orders = tf.stack([engine.epoch_order(self.seeds[m], epoch, n) for m in range(self.k)])
+        else:
+            orders = tf.tile(tf.range(n)[None, :], [self.k, 1])
+        loss, metric = self._sweep(self.x, self.y, orders, train=True)
+        if self.has_val:
+            val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
+        else:
+            val_loss = val_metric = tf.fill([self.k], np.float32(np.nan))
+        finite = tf.math.is_finite(loss)
+        for variable in self.variables:
+            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(tf.reshape(variable, [self.k, -1])), axis=1))
+        keep = tf.logical_and(active, finite)
+        restored = []
+        for saved, variable in zip(self.backup, self.variables):
+            mask = tf.reshape(keep, [self.k] + [1] * (len(variable.shape) - 1))
+            restored.append(variable.assign(tf.where(mask, variable, saved)))
+        with tf.control_dependencies(restored):
+            return tf.stack([loss, metric, val_loss, val_metric]), tf.identity(keep)
+
+    def measure(self):
+        """stats.measure of every member on the probe batch (each member's kernel gradient of its own loss)."""
+        tf = _tf()
+        xs = tf.tile(self.probe_x[None], [self.k, 1, 1])
+        ys = tf.tile(self.probe_y[None], [self.k] + [1] * len(self.probe_y.shape))
+        with tf.GradientTape() as tape:
+            outputs = self.forward(xs)
+            total = tf.reduce_sum(self._losses(ys, outputs[-1]))  # members share no weight: d total / d kernel_k = d loss_k
+        return stats.measure(self.activations, outputs, self.kernels, self.biases, tape.gradient(total, self.kernels))
+
+    def weights(self) -> list[dict[str, np.ndarray]]:
+        """Every member's weights by name ('<layer>/kernel', '<layer>/bias'); each variable read once."""
+        named = [(f"{name}/{part}", variable.numpy()) for name, kernel, bias in zip(self.names, self.kernels, self.biases)
+                 for part, variable in (("kernel", kernel), ("bias", bias))]
+        return [{key: array[member].copy() for key, array in named} for member in range(self.k)]
+
+
+def _arrays(data: Dataset) -> tuple:
+    return data.x_train, data.y_train, data.x_val, data.y_val, data.x_train[:PROBE_ROWS], data.y_train[:PROBE_ROWS]
+
+
+def shape_key(configs: list, data: Dataset) -> str:
+    """Groups with the same key trace the same graph: member count, array shapes and everything of the config but
+    seeds and initial weights."""
+    plain = configs[0].without_initial_weights()
+    for key in ("data", "record"):  # the data are loaded into the graph's variables; records are its arguments
+        plain.pop(key)
+    plain["shapes"] = [(a.shape, str(a.dtype)) for a in _arrays(data)]
+    return json.dumps([len(configs), data.task, data.n_classes, plain], sort_keys=True, default=str)
+
+
+_kept: tuple[str, Population] | None = None  # the last population, whose compiled loop the next group may reuse
+
+
+def forget_compiled() -> None:
+    """Drop the kept population (its variables and compiled loop)."""
+    global _kept
+    _kept = None
+
+
+def population_for(configs: list, data: Dataset) -> Population:
+    """A Population of configs: the kept one reloaded when its shape matches (tracing costs ~1 s a group), else new.
+    Only one is kept, so memory stays bounded however many groups a sweep has."""
+    global _kept
+    key = shape_key(configs, data)
+    if _kept is not None and _kept[0] == key:
+        _kept[1].reload(configs, data)
+        return _kept[1]
+    forget_compiled()  # before tracing the next one
+    population = Population(configs, data)
+    _kept = (key, population)
+    return population
+
+
+def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
+    """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
+    started = time.perf_counter()
+    population = population_for(configs, data)
+    metric = population.metric_name
+    results = [
+        RunResult(c, data.task, metric, engine=c.train.engine,
+                  weights_initial={f"{n}/{part}": w for n, pair in zip(population.names, population.initial[m])
+                                   for part, w in zip(("kernel", "bias"), pair)},
+                  signal=propagation.rows([(n, k, b, act) for n, (k, b), act in
+                                      zip(population.names, population.initial[m], population.activations)],
+                                     data.x_train[:PROBE_ROWS], c.seed))
+        for m, c in enumerate(configs)
+    ]
+    first = configs[0]
+    recorded = cadence.record_epochs(first.train.epochs, first.record.every)
+    outcomes = [engine.Outcome() for _ in configs]
+    engine.train_chunks(population, outcomes, metric, recorded, set(), histogram_epochs(recorded),
+                        on_epoch or (lambda epoch: None))
+    for result, outcome in zip(results, outcomes):
+        result.history, result.diverged_at = outcome.history, outcome.diverged_at
+        result.layer_rows, result.samples = outcome.layer_rows, outcome.samples
+    for prefix, x, y in (("", population.x, population.y), ("val_", population.x_val, population.y_val)):
+        losses, values = population.evaluate(x, y) if x.shape[0] else (np.full(len(configs), np.nan),) * 2
+        for m, result in enumerate(results):
+            result.final[f"{prefix}loss"], result.final[f"{prefix}{metric}"] = float(losses[m]), float(values[m])
+    elapsed = (time.perf_counter() - started) / len(configs)
+    for result, weights in zip(results, population.weights()):
+        result.weights_final = weights
+        result.duration_s = elapsed
+        result.company = len(configs)
+        result.versions, result.numerics = versions(), numerics()
+    return results

@@ -1,0 +1,90 @@
+"""Per-layer measurements on a fixed probe batch: activations, dead and saturated units, weights, gradients, symmetry."""
+
+import numpy as np
+
+from initlab.base.backend import tf as _tf
+from initlab.train.units import dead_fraction, distinct_units, saturated_fraction
+
+PROBE_ROWS = 256
+GRADIENT_SAMPLES = 4096  # kernel-gradient entries kept per layer and recorded epoch (evenly strided)
+
+
+def gradient_sample(gradient: np.ndarray) -> np.ndarray:
+    """At most about GRADIENT_SAMPLES of a kernel gradient's entries, evenly strided: what histograms.npz keeps."""
+    flat = np.asarray(gradient).ravel()
+    return flat[:: max(1, flat.size // GRADIENT_SAMPLES)]
+
+
+def activation_name(layer) -> str:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+
+
+def weighted(layer) -> bool:
+    return getattr(layer, "kernel", None) is not None
+
+
+class Probe:
+    """Measures a compiled model's weighted layers (Dense, conv) on a fixed batch: by default the first
+    min(256, n) training rows. A Sequential model's layers are called in order as a chain; a functional model
+    (InitDiagnostics on a user's graph) runs as itself, with each weighted layer's output taken out."""
+
+    def __init__(self, model, x_train: np.ndarray, y_train: np.ndarray):
+        tf = _tf()
+        self.model = model
+        self.x = tf.constant(x_train[:PROBE_ROWS])
+        self.y = tf.constant(y_train[:PROBE_ROWS])
+        self.chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+        self.layers = [layer for layer in self.chain if weighted(layer)]
+        self.extract = None
+        if getattr(model, "_functional", None) is None and hasattr(model, "_nodes_by_depth"):
+            from initlab.base.backend import keras
+
+            self.extract = keras().Model(model.inputs, [layer.output for layer in self.layers] + list(model.outputs))
+        self._forward = tf.function(self.forward_and_gradients, autograph=False)  # no tensor-dependent control flow
+
+    def forward_and_gradients(self, x, y):
+        """Each weighted layer's outputs on x, and the loss gradient for each kernel (zeros where none flows)."""
+        tf = _tf()
+        kernels = [layer.kernel for layer in self.layers]
+        with tf.GradientTape() as tape:
+            outputs, a = [], x
+            if self.extract is not None:
+                *outputs, a = self.extract(x, training=False)
+            else:
+                for layer in self.chain:
+                    a = layer(a, training=False)
+                    if weighted(layer):
+                        outputs.append(a)
+            loss = self.model.compute_loss(x=x, y=y, y_pred=a, training=False)
+        grads = tape.gradient(loss, kernels)
+        return outputs, [tf.zeros_like(k) if g is None else g for g, k in zip(grads, kernels)]
+
+    def measure(self, epoch: int) -> tuple[list[dict], dict[str, np.ndarray]]:
+        """One row per weighted layer (output last) with the columns of layers.csv, and raw samples: each layer's
+        outputs ('<layer>') and up to GRADIENT_SAMPLES entries of its kernel's gradient ('<layer>/gradient')."""
+        outputs, grads = self._forward(self.x, self.y)
+        rows, samples = [], {}
+        for layer, a, g in zip(self.layers, outputs, grads):
+            samples[layer.name] = a = a.numpy()
+            samples[f"{layer.name}/gradient"] = gradient_sample(g.numpy())
+            kernel = layer.kernel.numpy().astype(np.float64)
+            units = kernel.shape[-1]
+            kernel = kernel.reshape(-1, units)
+            bias = layer.bias.numpy() if getattr(layer, "bias", None) is not None else np.zeros(units)
+            a = a.reshape(-1, units).astype(np.float64)  # float32 sums overflow when a run blows up
+            act = activation_name(layer)
+            rows.append({
+                "epoch": epoch,
+                "layer": layer.name,
+                "units": units,
+                "activation_mean": float(a.mean()),
+                "activation_std": float(a.std()),
+                "dead_fraction": dead_fraction(act, a),
+                "saturated_fraction": saturated_fraction(act, a),
+                "weight_mean": float(kernel.mean()),
+                "weight_std": float(kernel.std()),
+                "grad_norm": float(np.linalg.norm(g.numpy().astype(np.float64))),
+                "distinct_units": distinct_units(kernel, bias),
+            })
+        return rows, samples
