@@ -59,7 +59,7 @@ def jobs(folder: Path, old: types.ModuleType) -> dict:
         "signal.png": (lambda p: plots.signal(signal, p, title), lambda p: old.signal(signal, p, title)),
         "boundary.png": (lambda p: plots.boundary(boundary, p, title),
                          lambda p: old.boundary(predict, *points, p, title)),
-        "boundary.gif": (lambda p: animation.write(boundary, p, title),
+        "boundary.gif": (lambda p: animation.write_gif(boundary, p, title),
                          lambda p: old.boundary_animation(boundary, *points, p, title)),
     }
     if len(signal) < 3:  # as a run draws it: only for two hidden layers or more

@@ -77,7 +77,7 @@ def tutorial_config(every):
     """configs/relu_constant.yaml as `initlab run` reads it, with record.every set."""
     from initlab.config import experiment as config_module
 
-    return config_module.load(REPO / CONFIG, [f"record.every={every}"])
+    return config_module.load_config(REPO / CONFIG, [f"record.every={every}"])
 
 
 def fit_seconds(epochs: int = 100) -> float:

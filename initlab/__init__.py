@@ -13,9 +13,9 @@ __version__ = "0.1.0"
 def load_config(path, overrides=(), allow_large=False):
     """Read, override ('key.path=value', parsed as YAML) and validate a config file;
     allow_large lifts the resource limits (initlab/config/limits.py)."""
-    from initlab.config.experiment import load
+    from initlab.config import experiment
 
-    return load(path, list(overrides), allow_large)
+    return experiment.load_config(path, list(overrides), allow_large)
 
 
 def config_from_dict(raw: dict):

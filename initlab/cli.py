@@ -66,7 +66,7 @@ def run(
 
     try:
         with interrupts.raised():
-            cfg = config_module.load(catalog.resolve(config), set_ or [], allow_large)
+            cfg = config_module.load_config(catalog.resolve(config), set_ or [], allow_large)
             folder = _run_with_progress(cfg, out)
     except BaseException as error:
         if interrupts.received or isinstance(error, KeyboardInterrupt):
@@ -260,11 +260,11 @@ def validate(
     from initlab.lab import runs
 
     try:
-        cfg, _ = runs.check(config_module.load(catalog.resolve(config), set_ or [], allow_large))
+        cfg, _ = runs.check_with_data(config_module.load_config(catalog.resolve(config), set_ or [], allow_large))
     except UserError as error:
         _fail(error)
     typer.echo(config_module.dump(cfg), nl=False)
-    typer.echo(f"# {cadence.describe(cfg.train.epochs, cfg.record.every)}")
+    typer.echo(f"# {cadence.describe_cadence(cfg.train.epochs, cfg.record.every)}")
 
 
 @app.command()
@@ -337,7 +337,7 @@ def _model_to_diagnose(target: Path, overrides: list[str]):
     if target.is_dir() and any((target / name).is_file() for name in ("config.yaml", "summary.json")):
         target = runs.ensure_model(target)  # a run folder: its trained model (a sweep's is written on demand)
     if target.suffix != ".keras":
-        return runs.prepare(config_module.load(catalog.resolve(target), overrides))[2]
+        return runs.prepare(config_module.load_config(catalog.resolve(target), overrides))[2]
     if target.is_dir():
         raise UserError("is a folder; give a .keras file (a zip archive saved by model.save)", str(target))
     if not target.is_file():
@@ -429,7 +429,7 @@ def reproduce(
     report = lambda line: typer.echo(line, err=True)  # noqa: E731
     try:
         if papers:
-            papers_module.reproduce(docs, out, quick, only, report=report)
+            papers_module.reproduce_papers(docs, out, quick, only, report=report)
         else:
             reproduce_module.reproduce(configs or catalog.folder(), docs, out, only, quick, report=report)
     except UserError as error:
@@ -460,7 +460,7 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
     for run_folder in _run_folders(folder):
         problems = records.problems(run_folder)
         if problems:
-            damaged[run_folder] = records.describe(problems)
+            damaged[run_folder] = records.problems_text(problems)
             rows.append([run_folder.parent.name, run_folder.name, "damaged", *["-"] * 6])
             continue
         summary = records.read_summary(run_folder)

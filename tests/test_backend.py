@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from initlab.base import backend
-from initlab.config.experiment import load as load_config
+from initlab.config.experiment import load_config as load_config
 from initlab.lab import runs
 
 from tests.conftest import initlab_command

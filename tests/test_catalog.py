@@ -20,7 +20,7 @@ runner = CliRunner()
 def test_every_config_in_configs_is_a_packaged_lesson_with_an_index_entry():
     assert (ROOT / "configs").resolve() == catalog.folder().resolve()  # one copy: configs/ is the package's folder
     files = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml") if p.name != catalog.INDEX)
-    assert catalog.names() == files and len(files) > 30
+    assert catalog.lesson_names() == files and len(files) > 30
     assert set(catalog.index()) == set(files)  # no lesson without its line in `initlab lessons`, no stale line
 
 
@@ -100,7 +100,7 @@ def test_the_wheel_carries_the_lessons_and_runs_them_from_an_empty_folder(tmp_pa
     wheel = next(wheels.glob("initlab-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         shipped = [n for n in archive.namelist() if n.startswith("initlab/lessons/") and n.endswith(".yaml")]
-    assert {Path(n).stem for n in shipped if n.count("/") == 2} == set(catalog.names()) | {"index"}
+    assert {Path(n).stem for n in shipped if n.count("/") == 2} == set(catalog.lesson_names()) | {"index"}
     papers = {p.name for p in (catalog.folder() / "papers").glob("*.yaml")}
     assert {Path(n).name for n in shipped if n.startswith("initlab/lessons/papers/")} == papers and len(papers) > 5
     site = tmp_path / "site"

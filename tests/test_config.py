@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from initlab.base.errors import UserError, did_you_mean, edits
 from initlab.config import experiment as config_module
-from initlab.config.experiment import Config, apply_overrides, load, parse_override, validate
+from initlab.config.experiment import Config, apply_overrides, load_config, parse_override, validate
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
@@ -103,20 +103,20 @@ def test_apply_overrides_refuses_a_key_under_a_non_mapping():
 
 def test_set_weights_null_override(tmp_path):
     path = write(tmp_path, "name: c\nmodel: {set_weights: 0.5}\n")
-    assert load(path).model.set_weights == 0.5
-    assert load(path, ["model.set_weights=null"]).model.set_weights is None
+    assert load_config(path).model.set_weights == 0.5
+    assert load_config(path, ["model.set_weights=null"]).model.set_weights is None
 
 
 def test_initializer_mapping_override(tmp_path):
     path = write(tmp_path, "name: c\n")
-    cfg = load(path, ["model.kernel_initializer={name: random_normal, stddev: 0.01}"])
+    cfg = load_config(path, ["model.kernel_initializer={name: random_normal, stddev: 0.01}"])
     assert cfg.model.kernel_initializer == {"name": "random_normal", "stddev": 0.01}
 
 
 def test_override_error_names_the_set_key(tmp_path):
     path = write(tmp_path, "name: c\n")
     with pytest.raises(UserError) as caught:
-        load(path, ["train.epochs=0"])
+        load_config(path, ["train.epochs=0"])
     assert caught.value.key == "train.epochs"
     assert caught.value.source == f"{path} (--set train.epochs)"
 
@@ -137,8 +137,8 @@ ROUND_TRIP = {
 
 @pytest.mark.parametrize("text", ROUND_TRIP.values(), ids=ROUND_TRIP.keys())
 def test_round_trip_keeps_the_digest(tmp_path, text):
-    first = load(write(tmp_path, text))
-    second = load(write(tmp_path, config_module.dump(first), "resolved.yaml"))
+    first = load_config(write(tmp_path, text))
+    second = load_config(write(tmp_path, config_module.dump(first), "resolved.yaml"))
     assert second.resolved() == first.resolved()
     assert second.digest() == first.digest()
     assert config_module.dump(second) == config_module.dump(first)
@@ -173,7 +173,7 @@ def test_generator_defaults_filled():
 
 
 def test_name_defaults_to_the_file_stem(tmp_path):
-    assert load(write(tmp_path, "seed: 1\n", "relu_he.yaml")).name == "relu_he"
+    assert load_config(write(tmp_path, "seed: 1\n", "relu_he.yaml")).name == "relu_he"
 
 
 def test_layers_set_hidden():
@@ -217,7 +217,7 @@ def test_names_with_paths_refused(name):
 
 def test_bad_name_from_the_file_name_says_so(tmp_path):
     with pytest.raises(UserError) as caught:
-        load(write(tmp_path, "seed: 1\n", "my exp.yaml"))
+        load_config(write(tmp_path, "seed: 1\n", "my exp.yaml"))
     assert "taken from the file name" in str(caught.value)
 
 

@@ -20,7 +20,7 @@ def data_config(**spec):
 
 
 def load(seed=0, base_dir=Path("."), **spec) -> data.Dataset:
-    return data.load(data_config(**spec), seed, base_dir, "exp.yaml")
+    return data.load_dataset(data_config(**spec), seed, base_dir, "exp.yaml")
 
 
 def everything(ds: data.Dataset):

@@ -17,7 +17,7 @@ from tests.conftest import make_config
 def _train(config, engine_name, initial=None):
     """(initial weights, history, final weights) of one engine on a config."""
     keras = _keras()
-    data = data_module.load(config.data, config.seed)
+    data = data_module.load_dataset(config.data, config.seed)
     config = model_module.with_task_defaults(config, data.task)
     keras.utils.set_random_seed(config.seed)
     model = model_module.build(config, data.n_features, data.task, data.n_classes)
@@ -79,7 +79,7 @@ def test_shuffled_epoch_visits_every_row_once_in_batches():
     tf = _tf()
     n, size = 23, 5
     config = make_config(data={"validation_split": 0.0}, train={"batch_size": size})
-    data = data_module.load(config.data, config.seed)
+    data = data_module.load_dataset(config.data, config.seed)
     model = model_module.build(model_module.with_task_defaults(config, "binary"), 2, "binary", 2)
     model_module.compile(model, model_module.with_task_defaults(config, "binary"), "binary")
     loop = engine.FastLoop(model, data, config, "binary")
@@ -142,7 +142,7 @@ def test_auto_cadence_records_every_early_epoch_then_log_spaced():
         recorded = cadence.record_epochs(epochs)
         assert recorded[: cadence.EARLY + 1] == list(range(cadence.EARLY + 1)) and recorded[-1] == epochs
         assert len(recorded) == cadence.POINTS + 1 and recorded == sorted(set(recorded))
-    assert cadence.describe(3000) == "records: every epoch to 20, then 180 log-spaced to 3000, 201 in all"
+    assert cadence.describe_cadence(3000) == "records: every epoch to 20, then 180 log-spaced to 3000, 201 in all"
 
 
 def test_default_cadence_on_a_long_run():

@@ -14,7 +14,7 @@ from initlab.train import initializer_factory
 
 
 def test_every_name_builds_the_keras_class_it_names():
-    for name in initializers.names():
+    for name in initializers.initializer_names():
         instance = initializer_factory.make(name, seed=1)
         assert type(instance) is ALL_OBJECTS_DICT[name]
 
@@ -48,7 +48,7 @@ def _keras_draws_finite(cls, params: dict) -> bool:
 
 def _accepted(spec) -> bool:
     try:
-        initializers.check(spec)
+        initializers.parse_spec(spec)
         return True
     except ValueError:
         return False
@@ -75,7 +75,7 @@ def test_every_value_the_registry_accepts_keras_accepts_and_draws_finite():
 
 def test_validation_needs_no_tensorflow():
     code = ("import sys; from initlab.config import initializers; "
-            "initializers.check({'name': 'variance_scaling', 'scale': 2.0, 'mode': 'fan_out'}); "
+            "initializers.parse_spec({'name': 'variance_scaling', 'scale': 2.0, 'mode': 'fan_out'}); "
             "initializers.expected_variance('he_normal', 10, 5); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

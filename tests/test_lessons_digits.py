@@ -28,8 +28,8 @@ def test_digits_is_sklearns_bundled_set_standardized_with_a_fixed_shuffled_split
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    cfg = config_module.load(CONFIGS / "digits_he_relu.yaml")
-    data = data_module.load(cfg.data, seed=cfg.seed)
+    cfg = config_module.load_config(CONFIGS / "digits_he_relu.yaml")
+    data = data_module.load_dataset(cfg.data, seed=cfg.seed)
     assert (data.task, data.n_classes, data.n_features) == ("multiclass", 10, 64)
     x, y = load_digits(return_X_y=True)
     x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, random_state=42)
@@ -39,9 +39,9 @@ def test_digits_is_sklearns_bundled_set_standardized_with_a_fixed_shuffled_split
     scale = np.where(std > 0, std, 1.0)
     np.testing.assert_allclose(data.x_train, (x_train - mean) / scale, atol=1e-5)  # the training part's statistics
     np.testing.assert_allclose(data.x_val, (x_val - mean) / scale, atol=1e-5)
-    other_seed = data_module.load(cfg.data, seed=7)  # the run seed never changes the split
+    other_seed = data_module.load_dataset(cfg.data, seed=7)  # the run seed never changes the split
     np.testing.assert_array_equal(other_seed.y_val, data.y_val)
-    subset = data_module.load(config_module.load(CONFIGS / "digits_he_relu.yaml", ["data.n_samples=100"]).data, seed=0)
+    subset = data_module.load_dataset(config_module.load_config(CONFIGS / "digits_he_relu.yaml", ["data.n_samples=100"]).data, seed=0)
     assert len(subset.x_train) + len(subset.x_val) == 100
 
 

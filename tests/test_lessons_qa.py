@@ -23,13 +23,13 @@ def test_the_data_and_split_are_the_scripts_own():
     y = np.random.randint(2, size=(1000, 1))
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
 
-    data = data_module.load(config_module.load(CONFIGS / "qa_script_random_labels.yaml").data, seed=3)
+    data = data_module.load_dataset(config_module.load_config(CONFIGS / "qa_script_random_labels.yaml").data, seed=3)
     np.testing.assert_array_equal(data.x_train, x_train.astype(np.float32))
     np.testing.assert_array_equal(data.x_val, x_test.astype(np.float32))
     np.testing.assert_array_equal(data.y_train, y_train.astype(np.float32))
     np.testing.assert_array_equal(data.y_val, y_test.astype(np.float32))
 
-    learnable = data_module.load(config_module.load(CONFIGS / "qa_script_learnable.yaml").data, seed=0)
+    learnable = data_module.load_dataset(config_module.load_config(CONFIGS / "qa_script_learnable.yaml").data, seed=0)
     np.testing.assert_array_equal(learnable.x_val, data.x_val)  # the same X and split, only the label differs
     np.testing.assert_array_equal(learnable.y_val[:, 0], x_test.sum(axis=1) > 5)
 
@@ -37,7 +37,7 @@ def test_the_data_and_split_are_the_scripts_own():
 def test_last_split_is_kept_by_default_and_shuffled_is_an_option():
     last = config_module.validate({"name": "t", "data": {"dataset": "uniform"}})
     assert (last.data.split, last.data.split_seed) == ("last", 42)
-    data = data_module.load(last.data, seed=0)
+    data = data_module.load_dataset(last.data, seed=0)
     np.random.seed(42)
     np.testing.assert_array_equal(data.x_val, np.random.rand(1000, 10)[800:].astype(np.float32))
 

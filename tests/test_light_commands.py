@@ -86,7 +86,7 @@ def test_a_config_validates_without_tensorflow_and_bad_names_are_told_as_before(
             " 'model: {hidden: [3], activation: glu}', 'model: {hidden: [4], activation: glu}']:\n"
             "    open('c.yaml', 'w').write('name: c\\n' + text + '\\n')\n"
             "    try:\n"
-            "        experiment.load('c.yaml')\n"
+            "        experiment.load_config('c.yaml')\n"
             "        print('valid')\n"
             "    except UserError as error:\n"
             "        print(error.render())\n")

@@ -102,13 +102,13 @@ def test_sweep_size_both_sides(tmp_path):
     # 10,000 runs pass the size check and go on to validate runs: the first run is bad, so it stops there
     path = write_sweep(tmp_path, {"model.hidden": [[0]] + [[n] for n in range(1, 100)]}, list(range(100)))
     with pytest.raises(UserError) as caught:
-        sweep_module.load(path)
+        sweep_module.load_sweep(path)
     assert "model.hidden.0" in str(caught.value) and "(run model.hidden=[0], seed=0)" in str(caught.value)
     path = write_sweep(tmp_path, {"model.hidden": [[0]] + [[n] for n in range(1, 100)]}, list(range(101)))
     with pytest.raises(UserError, match="runs in the sweep .*: 10,100, over the limit of 10,000"):
-        sweep_module.load(path)
+        sweep_module.load_sweep(path)
     with pytest.raises(UserError) as caught:
-        sweep_module.load(path, allow_large=True)
+        sweep_module.load_sweep(path, allow_large=True)
     assert "model.hidden.0" in str(caught.value)
 
 
@@ -165,7 +165,7 @@ def test_yaml_file_size_both_sides(tmp_path):
     config = tmp_path / "padded.yaml"
     head = "name: padded\n# "
     config.write_text(head + "x" * (limits.MAX_YAML_BYTES - len(head)))  # one very long comment line
-    assert config_module.load(config).name == "padded"
+    assert config_module.load_config(config).name == "padded"
     config.write_text(head + "x" * (limits.MAX_YAML_BYTES - len(head) + 1))
     out = tmp_path / "outputs"
     assert_user_error(runner.invoke(app, ["validate", str(config), "--allow-large"]), out, str(config),

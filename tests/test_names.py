@@ -71,7 +71,7 @@ def task_models():
     built = {}
     for task, data_config in TASK_DATA.items():
         config = model_module.with_task_defaults(make_config(data=data_config), task)
-        data = data_module.load(config.data, config.seed)
+        data = data_module.load_dataset(config.data, config.seed)
         assert data.task == task
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
         built[task] = (model, data.x_train[:20], data.y_train[:20])  # 20 rows: both classes, no shape coincidence

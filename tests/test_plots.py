@@ -192,7 +192,7 @@ def test_gif_frames_are_the_animation_figures_frames(tmp_path, multiclass):
     from PIL import Image
 
     recorded = _recorded_frames(multiclass)
-    boundary_animation.write(recorded, tmp_path / "b.gif", "title")
+    boundary_animation.write_gif(recorded, tmp_path / "b.gif", "title")
     fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
                                                    recorded["x_val"], recorded["y_val"], "title")
     heading = fig.texts[-1]
@@ -221,7 +221,7 @@ def test_gif_heading_is_written_where_the_figure_puts_it(tmp_path):
     from PIL import Image
 
     recorded = _recorded_frames(False)
-    boundary_animation.write(recorded, tmp_path / "b.gif", "title")
+    boundary_animation.write_gif(recorded, tmp_path / "b.gif", "title")
     fig, show, _ = plots.boundary_animation_figure(recorded, recorded["x_train"], recorded["y_train"],
                                                    recorded["x_val"], recorded["y_val"], "title")
     fig.canvas.draw()
@@ -350,7 +350,7 @@ def test_gif_leaves_a_non_finite_plane_blank(tmp_path):
     recorded["value"][-1][:, :40] = np.nan  # the left half of the last frame
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        boundary_animation.write(recorded, tmp_path / "b.gif", "title")
+        boundary_animation.write_gif(recorded, tmp_path / "b.gif", "title")
     fig, *_ = plots.boundary_animation_figure(recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")))
     x0, y0, x1, y1 = fig.axes[0].bbox.extents
     with Image.open(tmp_path / "b.gif") as gif:

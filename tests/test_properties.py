@@ -146,7 +146,7 @@ def loads_or_refuses(load):
 @given(st.data())
 def test_config_loader_loads_or_refuses_cleanly(data):
     text = data.draw(mutated_text(dump(data.draw(mutated_config()))))
-    config = loads_or_refuses(lambda: config_module.load(write("exp.yaml", text)))
+    config = loads_or_refuses(lambda: config_module.load_config(write("exp.yaml", text)))
     if config is not None:
         assert isinstance(config, Config)
         again = Config.model_validate(config.resolved(), context={"allow_large": True})  # the resolved round trip
@@ -158,7 +158,7 @@ def test_config_loader_loads_or_refuses_cleanly(data):
 @FAST
 @given(st.binary(max_size=200))
 def test_config_loader_on_random_bytes(content):
-    loads_or_refuses(lambda: config_module.load(write("bytes.yaml", content)))
+    loads_or_refuses(lambda: config_module.load_config(write("bytes.yaml", content)))
 
 
 # ---- --set -------------------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_set_parser_loads_or_refuses_cleanly(data):
                                                                                    allow_unicode=True, width=10**6)
     override = data.draw(mutated_text(f"{key}={value}")).replace("\n", " ")
     path = write("set.yaml", dump(raw_config()))
-    config = loads_or_refuses(lambda: config_module.load(path, [override]))
+    config = loads_or_refuses(lambda: config_module.load_config(path, [override]))
     assert config is None or isinstance(config, Config)
 
 
@@ -198,7 +198,7 @@ def mutated_sweep(draw) -> str:
 @given(mutated_sweep())
 def test_sweep_loader_loads_or_refuses_cleanly(text):
     write("base.yaml", dump(raw_config(name="base")))
-    loaded = loads_or_refuses(lambda: sweep_module.load(write("sweep.yaml", text)))
+    loaded = loads_or_refuses(lambda: sweep_module.load_sweep(write("sweep.yaml", text)))
     if loaded is not None:
         sweep, planned = loaded
         assert len(planned) == sweep_module.size(sweep)
@@ -230,7 +230,7 @@ def test_csv_loader_loads_or_refuses_cleanly(content, split, standardize):
     write("points.csv", content)
     cfg = CsvData(dataset="csv", path="points.csv", features=["a", "b"], target="y", validation_split=split,
                   standardize=standardize)
-    dataset = loads_or_refuses(lambda: data_module.load(cfg, 0, FOLDER, "exp.yaml"))
+    dataset = loads_or_refuses(lambda: data_module.load_dataset(cfg, 0, FOLDER, "exp.yaml"))
     if dataset is not None:
         assert len(dataset.x_train) >= 1 and dataset.x_train.shape[1] == 2
         for array in (dataset.x_train, dataset.x_val, dataset.y_train, dataset.y_val):

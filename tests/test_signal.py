@@ -20,7 +20,7 @@ def _frames(activation, initializer, widths=None, seeds=SEEDS):
         config = model_module.with_task_defaults(config, "binary")
         model = model_module.build(config, WIDTH, "binary", 2)
         x = np.random.default_rng(seed).standard_normal((256, WIDTH)).astype(np.float32)
-        frames.append(propagation.measure(model, x, seed).iloc[:-1])  # hidden layers
+        frames.append(propagation.signal_frame(model, x, seed).iloc[:-1])  # hidden layers
     return frames
 
 
@@ -81,7 +81,7 @@ def test_backward_depends_on_fan_out_where_widths_change():
 def test_layers_the_theory_does_not_cover_give_no_prediction_and_no_crash():
     config = make_config(model={"hidden": [16, 16], "layers": [{"units": 16, "activation": "elu"}, {"units": 16, "activation": "tanh"}]})
     model = model_module.build(model_module.with_task_defaults(config, "binary"), 8, "binary", 2)
-    frame = propagation.measure(model, np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32))
+    frame = propagation.signal_frame(model, np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32))
     assert np.isfinite(frame["z_mean_square"]).all()
     assert np.isfinite(frame["z_mean_square_predicted"].iloc[0])  # the first layer only needs the input
     assert np.isnan(frame["z_mean_square_predicted"].iloc[1:]).all()
@@ -96,7 +96,7 @@ def test_random_biases_enter_the_forward_recursion_as_sigma_b_squared():
                                                "bias_initializer": {"name": "random_normal", "stddev": 0.5}})
         model = model_module.build(model_module.with_task_defaults(config, "binary"), WIDTH, "binary", 2)
         x = np.random.default_rng(seed).standard_normal((256, WIDTH)).astype(np.float32)
-        frames.append(propagation.measure(model, x, seed).iloc[:-1])
+        frames.append(propagation.signal_frame(model, x, seed).iloc[:-1])
     assert np.all(np.abs(_log_ratio(frames, "z_mean_square")) <= _tolerance([WIDTH] * DEPTH))
     frame = frames[0]
     assert frame["bias_mean_square"].to_numpy() == pytest.approx(0.25, rel=0.3)
@@ -123,7 +123,7 @@ def test_mean_field_fixed_point_and_depth_scale():
                                 "bias_initializer": {"name": "random_normal", "stddev": float(np.sqrt(0.05))}})
     model = model_module.build(model_module.with_task_defaults(config, "binary"), width, "binary", 2)
     x = np.random.default_rng(0).standard_normal((128, width)).astype(np.float32)
-    measured = propagation.measure(model, x)["z_mean_square"].iloc[10:-1]
+    measured = propagation.signal_frame(model, x)["z_mean_square"].iloc[10:-1]
     assert measured.mean() == pytest.approx(q, rel=0.1)
     assert propagation.depth_scale("tanh", 1.0, 0.0)["chi_1"] == pytest.approx(1.0, abs=0.01)
     grid = np.linspace(1.0, 3.0, 21)
@@ -140,9 +140,9 @@ def test_signal_csv_holds_the_bytes_pandas_writes_of_the_measured_frame(tmp_path
     config = model_module.with_task_defaults(make_config(model={"hidden": [5, 3], "activation": "elu"}), "binary")
     model = model_module.build(config, 4, "binary", 2)  # elu: no theory, so predictions are NaN
     x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
-    rows = propagation.measure_rows(model, x, seed=3)
+    rows = propagation.signal_rows(model, x, seed=3)
     run_folder.write_rows(rows, list(rows[0]), tmp_path / "signal.csv")
-    frame = propagation.measure(model, x, seed=3)
+    frame = propagation.signal_frame(model, x, seed=3)
     assert frame.isna().any().any()
     assert (tmp_path / "signal.csv").read_bytes() == frame.to_csv(index=False).encode()
     pd.testing.assert_frame_equal(propagation.predict(pd.read_csv(tmp_path / "signal.csv")), frame, check_exact=True)

@@ -50,7 +50,7 @@ def test_expansion_is_cases_times_grid_times_seeds(tmp_path):
         "cases": [{"label": "shallow"}, {"label": "deep", "model.hidden": [3, 3], "train.optimizer": "sgd"}],
         "seeds": [0, 1, 7],
     })
-    the_sweep, planned = sweep.load(path, ["train.epochs=4", "train.batch_size=16"])
+    the_sweep, planned = sweep.load_sweep(path, ["train.epochs=4", "train.batch_size=16"])
     assert the_sweep.name == "expand" and len(planned) == 2 * 2 * 3 * 3
     combos = [(run.case, run.config.model.kernel_initializer, run.config.model.activation, run.seed) for run in planned]
     assert len(set(map(json.dumps, combos))) == 36  # every combination once
@@ -69,9 +69,9 @@ def test_expansion_is_cases_times_grid_times_seeds(tmp_path):
 
 
 def test_a_sweep_without_grid_or_cases_is_its_seeds(tmp_path):
-    _, planned = sweep.load(write_sweep(tmp_path, {"name": "seeds", "base": "base.yaml", "seeds": [3, 4]}))
+    _, planned = sweep.load_sweep(write_sweep(tmp_path, {"name": "seeds", "base": "base.yaml", "seeds": [3, 4]}))
     assert [(run.seed, run.grid, run.case) for run in planned] == [(3, {}, None), (4, {}, None)]
-    _, planned = sweep.load(write_sweep(tmp_path, {"name": "one", "base": "base.yaml"}))
+    _, planned = sweep.load_sweep(write_sweep(tmp_path, {"name": "one", "base": "base.yaml"}))
     assert [run.seed for run in planned] == [0]
 
 
@@ -94,7 +94,7 @@ def test_values_reach_the_runs_as_written(tmp_path):
     path = write_sweep(tmp_path, "name: tiny\nbase: base.yaml\nset: {model.bias_initializer: {name: constant, value: 0.00001}}\n"
                                  "grid:\n  model.kernel_initializer: [{name: random_normal, stddev: 0.00001}]\n"
                                  "  train.learning_rate: [0.00001]\n")
-    (run,) = sweep.load(path)[1]
+    (run,) = sweep.load_sweep(path)[1]
     assert run.config.model.kernel_initializer == {"name": "random_normal", "stddev": 1e-05}
     assert run.config.model.bias_initializer == {"name": "constant", "value": 1e-05}
     assert run.config.train.learning_rate == 1e-05
@@ -337,7 +337,7 @@ def test_boundaries_get_a_panel_per_cell_with_three_keys(tmp_path):
 
     path = write_sweep(tmp_path, {"name": "three", "base": "base.yaml", "seeds": [0, 1], "grid": {
         "model.activation": ["relu", "tanh"], "model.hidden": [[2], [3]], "train.learning_rate": [0.01, 0.1]}})
-    planned = sweep.load(path)[1]
+    planned = sweep.load_sweep(path)[1]
     folders = []
     for number, run in enumerate(planned):
         folder = tmp_path / "out" / f"run{number}"

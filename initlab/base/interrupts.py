@@ -45,10 +45,10 @@ def held():
         yield
     finally:
         _held -= 1
-    check()
+    raise_if_received()
 
 
-def check() -> None:
+def raise_if_received() -> None:
     """A safe point: raise the signal that arrived while held, once."""
     global _pending
     if _pending:

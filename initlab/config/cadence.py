@@ -20,7 +20,7 @@ def record_epochs(epochs: int, every: int | str = "auto") -> list[int]:
     return list(range(EARLY + 1)) + later.tolist()
 
 
-def describe(epochs: int, every: int | str = "auto") -> str:
+def describe_cadence(epochs: int, every: int | str = "auto") -> str:
     """One line for `initlab validate`: 'records: every epoch to 20, then 180 log-spaced to 3000, 201 in all'."""
     recorded = record_epochs(epochs, every)
     if every != "auto":

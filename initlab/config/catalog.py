@@ -17,7 +17,7 @@ def folder() -> Path:
     return Path(str(resources.files("initlab") / "lessons"))
 
 
-def names() -> list[str]:
+def lesson_names() -> list[str]:
     return sorted(p.stem for p in folder().glob("*.yaml") if p.name != INDEX)
 
 
@@ -38,7 +38,7 @@ def lessons() -> list[Lesson]:
     """Every packaged lesson with its index entry and its epochs (a sweep's from its base config and `set`)."""
     notes = index()
     found = []
-    for name in names():
+    for name in lesson_names():
         raw = yaml.safe_load((folder() / f"{name}.yaml").read_text())
         kind = "sweep" if "base" in raw else "run"
         if kind == "sweep":
@@ -55,8 +55,8 @@ def lessons() -> list[Lesson]:
 def path(name: str) -> Path:
     """The packaged file of lesson `name` ('relu_constant' or 'relu_constant.yaml'); a typo suggests the nearest."""
     stem = name.removesuffix(".yaml")
-    if stem not in names():
-        raise UserError(f"no such file, and no lesson of that name{did_you_mean(stem, names())}; "
+    if stem not in lesson_names():
+        raise UserError(f"no such file, and no lesson of that name{did_you_mean(stem, lesson_names())}; "
                         "`initlab lessons` lists them", name)
     return folder() / f"{stem}.yaml"
 

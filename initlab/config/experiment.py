@@ -60,7 +60,7 @@ def _initializer(value, info: ValidationInfo):
     """Check an initializer spec against the registry's names and parameter ranges (no TensorFlow)."""
     if not isinstance(value, (str, dict)):
         raise ValueError(f"expected {INIT_FORMS}, got {shown(value)}")
-    initializers.check(value, role=info.field_name.split("_")[0])
+    initializers.parse_spec(value, role=info.field_name.split("_")[0])
     return value
 
 
@@ -272,7 +272,7 @@ class Config(Strict):
     @model_validator(mode="after")
     def _within_limits(self, info: ValidationInfo):
         """The resource limits, before anything is allocated (the context's allow_large lifts them)."""
-        found = limits.problems(self)
+        found = limits.exceeded_limits(self)
         if found and not (info.context or {}).get("allow_large"):
             raise KeyedValueError(found[0][1], found[0][0])
         try:
@@ -455,7 +455,7 @@ def validate(raw: dict, source: str = "config", overrides: list[str] = (), allow
         raise _user_error(exc, raw, source, set_keys) from None
 
 
-def load(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> Config:
+def load_config(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> Config:
     """Read, override and validate a config file (`allow_large`: see validate)."""
     path = Path(path)
     raw = read_yaml(path)

@@ -14,14 +14,14 @@ from initlab.base.errors import KeyedValueError, did_you_mean, shown
 LARGEST = 1e9  # the largest magnitude a scale parameter may take: draws stay finite in float32 (max 3.4e38)
 
 
-def _finite(value) -> bool:
+def _is_finite_number(value) -> bool:
     """A number (not a boolean), finite and at most LARGEST in magnitude."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
         and abs(value) <= LARGEST
 
 
 def _positive(value) -> bool:
-    return _finite(value) and value > 0
+    return _is_finite_number(value) and value > 0
 
 
 @dataclass(frozen=True)
@@ -86,22 +86,22 @@ REGISTRY = {
     "zeros": Entry("Zeros", "W = 0", lambda i, o, p: 0.0, aliases=("zero",)),
     "ones": Entry("Ones", "W = 1", lambda i, o, p: 0.0, aliases=("one",)),
     "constant": Entry("Constant", "W = value (default 0)", lambda i, o, p: 0.0,
-                      {"value": Param(0.0, FINITE, _finite)}),
+                      {"value": Param(0.0, FINITE, _is_finite_number)}),
     "random_normal": Entry(
         "RandomNormal", "N(mean, stddev^2), stddev default 0.05", lambda i, o, p: p["stddev"] ** 2,
-        {"mean": Param(0.0, FINITE, _finite), "stddev": Param(0.05, POSITIVE, _positive), "seed": SEED},
+        {"mean": Param(0.0, FINITE, _is_finite_number), "stddev": Param(0.05, POSITIVE, _positive), "seed": SEED},
         aliases=("normal",),
     ),
     "random_uniform": Entry(
         "RandomUniform", "U[minval, maxval], default U[-0.05, 0.05]; Var = (maxval - minval)^2 / 12",
         lambda i, o, p: (p["maxval"] - p["minval"]) ** 2 / 12,
-        {"minval": Param(-0.05, FINITE, _finite), "maxval": Param(0.05, FINITE, _finite), "seed": SEED},
+        {"minval": Param(-0.05, FINITE, _is_finite_number), "maxval": Param(0.05, FINITE, _is_finite_number), "seed": SEED},
         aliases=("uniform",), together=_uniform_order,
     ),
     "truncated_normal": Entry(
         "TruncatedNormal", f"N(mean, stddev^2) redrawn beyond 2 stddev; stddev default 0.05; Var = {TRUNCATED:.4f} stddev^2",
         lambda i, o, p: TRUNCATED * p["stddev"] ** 2,
-        {"mean": Param(0.0, FINITE, _finite), "stddev": Param(0.05, POSITIVE, _positive), "seed": SEED},
+        {"mean": Param(0.0, FINITE, _is_finite_number), "stddev": Param(0.05, POSITIVE, _positive), "seed": SEED},
     ),
     "glorot_uniform": _scaled("glorot_uniform", 1.0, "fan_avg"),
     "glorot_normal": _scaled("glorot_normal", 1.0, "fan_avg"),
@@ -138,7 +138,7 @@ ALIASES = {alias: canonical for canonical, entry in REGISTRY.items()
            for alias in (canonical, entry.class_name, *entry.aliases)}
 
 
-def names() -> list[str]:
+def initializer_names() -> list[str]:
     """Every name or alias initlab accepts for an initializer."""
     return sorted(ALIASES)
 
@@ -172,7 +172,7 @@ def canonical_name(name: str) -> str:
     return ALIASES[name]
 
 
-def check(spec, role: str = "kernel") -> tuple[str, dict]:
+def parse_spec(spec, role: str = "kernel") -> tuple[str, dict]:
     """(canonical name, every parameter with its default) for a valid spec; a ValueError says what is wrong."""
     name, given = split_spec(spec)
     canonical = canonical_name(name)
@@ -202,12 +202,12 @@ def layer_seed(run_seed: int, layer_index: int, role: int = 0) -> int:
 
 def expected_variance(spec, fan_in: int, fan_out: int) -> float | None:
     """The closed-form variance of the weights `spec` draws for a kernel with these fans, or None."""
-    canonical, params = check(spec)
+    canonical, params = parse_spec(spec)
     variance = REGISTRY[canonical].variance
     return None if variance is None else variance(fan_in, fan_out, params)
 
 
-def describe(spec) -> str:
+def spec_label(spec) -> str:
     """A short readable label: 'he_normal', 'random_normal(stddev=0.01)'."""
     name, params = split_spec(spec)
     params = {k: v for k, v in params.items() if k != "seed"}

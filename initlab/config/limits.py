@@ -43,7 +43,7 @@ def data_shape(data) -> tuple[int | None, int, int]:
     return rows, features, centers if centers > 2 else 1  # a CSV's classes are known once read: counted as one
 
 
-def problems(config, outputs: int | None = None) -> list[tuple[str, str]]:
+def exceeded_limits(config, outputs: int | None = None) -> list[tuple[str, str]]:
     """(key, message) for every limit `config` goes beyond (the caller decides whether --allow-large lifts them);
     `outputs`: the output units once the data are read (a CSV's classes)."""
     rows, features, guessed = data_shape(config.data)

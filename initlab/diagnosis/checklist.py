@@ -6,9 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from initlab.base.backend import keras as _keras
 from initlab.config.initializers import expected_variance
-from initlab.diagnosis import fans, measure
+from initlab.diagnosis import fans, first_step
 from initlab.train.units import distinct_units
 
 RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu", "swish", "mish", "softplus",
@@ -39,7 +38,7 @@ def target(activation: str, fan_in: int, fan_out: int) -> tuple[str, float, floa
 def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False) -> pd.DataFrame:
     """One row per layer with weights: figures, findings, a verdict (ok, note, problem, not checked) and a
     suggestion. `inputs`: a batch of the model's own data (default: standard-normal values)."""
-    measured = measure.measure(model, inputs, seed, batch, gradients)
+    measured = first_step.measure_layers(model, inputs, seed, batch, gradients)
     layers = measured["layers"]
     rows = []
     for depth, layer in enumerate(layers, start=1):
@@ -59,7 +58,7 @@ def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
            "residual": role.residual.operation.name if role and role.residual is not None else "",
            **_signal(figures)}
     findings: list[dict] = []
-    kernels = measure.kernels_of(layer)
+    kernels = first_step.kernels_of(layer)
     if kind in NORMALIZATION_KINDS:
         findings += _normalization(layer, role)
     elif not kernels or kind not in KNOWN_KINDS:
@@ -162,7 +161,7 @@ def _weight_findings(layer, w: dict, role, last: bool) -> list[dict]:
         return found  # an embedding's scale is judged by the embedding check
     ratio_low, ratio_high = w["weight_rms"] / w["target_low"], w["weight_rms"] / w["target_high"]
     off = "small" if ratio_low < TOO_SMALL else "large" if ratio_high > TOO_LARGE else ""
-    if w["recurrent"] and (off == "small" or measure.recurrent is not None):
+    if w["recurrent"] and (off == "small" or first_step.recurrent is not None):
         off = ""  # judged by its spectral radius (orthogonal kernels sit at 1/sqrt(gates) of the per-gate target)
     mismatch = w["mismatch"]
     if mismatch:
@@ -257,7 +256,7 @@ def _special_findings(layer, figures: dict) -> list[dict]:
     if "special_findings" in figures:
         return [_finding(f["severity"], "special", f["text"], f.get("suggestion", ""))
                 for f in figures["special_findings"]]
-    if kind in measure.RECURRENT_KINDS + ("Embedding", "MultiHeadAttention") and measure.recurrent is None:
+    if kind in first_step.RECURRENT_KINDS + ("Embedding", "MultiHeadAttention") and first_step.recurrent is None:
         what = {"Embedding": "embedding scale", "MultiHeadAttention": "attention logits"}.get(kind, "recurrence")
         return [_finding("not checked", "no_special", f"{what} not checked: initlab.diagnosis.recurrent is not available")]
     return []

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from initlab.base import keras_private
 from initlab.base.backend import keras as _keras
 from initlab.config.initializers import expected_variance
 
@@ -83,10 +84,8 @@ def fan_mismatch(layer, weight) -> dict | None:
 
 def owner_of(layer, weight):
     """(the layer or sublayer that holds `weight` itself, the variable); `weight` is a Variable or a short name."""
-    # Keras has no public recursive walk: _flatten_layers reaches RNN cells, Bidirectional's directions and
-    # MultiHeadAttention's EinsumDense projections.
-    for owner in layer._flatten_layers(include_self=True):
-        for variable in owner._trainable_variables + owner._non_trainable_variables:
+    for owner in keras_private.sublayers(layer, include_self=True):  # RNN cells, directions, projections
+        for variable in keras_private.own_variables(owner):
             if isinstance(weight, str):
                 if variable.name == weight or variable.path.endswith("/" + weight):
                     return owner, variable

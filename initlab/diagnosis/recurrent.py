@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from initlab.base import keras_private
 from initlab.base.backend import keras as _keras, tf as _tf
 from initlab.diagnosis import fans
 
@@ -283,10 +284,10 @@ def check_attention(layer, query, value, key=None) -> tuple[dict, list[dict]]:
     query, value, key = (np.asarray(t, np.float32)[:kept] for t in (query, value, key))
     q = layer.query_dense(query)
     k = layer.key_dense(key)
-    # Keras scales the query by 1/sqrt(key_dim), then contracts with this einsum (MultiHeadAttention._compute_attention)
-    logits = ops.einsum(layer._dot_product_equation, k, ops.multiply(q, 1.0 / math.sqrt(layer.key_dim)))
+    # Keras scales the query by 1/sqrt(key_dim), then contracts with this einsum
+    logits = ops.einsum(keras_private.attention_equation(layer), k, ops.multiply(q, 1.0 / math.sqrt(layer.key_dim)))
     logits = np.asarray(logits, np.float64)
-    attended = len(layer._attention_axes)
+    attended = len(keras_private.attention_axes(layer))
     rows = logits.reshape(*logits.shape[: logits.ndim - attended], -1)  # one row of logits per query and head
     positions = rows.shape[-1]
     probabilities = np.asarray(ops.softmax(rows, axis=-1), np.float64)

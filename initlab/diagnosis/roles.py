@@ -4,6 +4,8 @@ sits in between, and whether the layer ends a residual branch."""
 from collections import deque
 from dataclasses import dataclass
 
+from initlab.base import keras_private
+
 NORMALIZATION = {"BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization",
                  "UnitNormalization"}
 PASS_THROUGH = {  # change shape or drop units, not the kind of signal
@@ -31,15 +33,13 @@ class Role:
 
 def graph(model):
     """The Functional graph of a model (a built Sequential keeps one inside), or None for a subclassed model."""
-    inner = getattr(model, "_functional", None)
-    if inner is not None:
-        return inner
-    return model if hasattr(model, "_nodes_by_depth") else None
+    return keras_private.functional_graph(model)
 
 
 def nodes(fn) -> list:
     """The graph's computing nodes in an order where every node comes after the nodes it reads from."""
-    return [node for depth in sorted(fn._nodes_by_depth, reverse=True) for node in fn._nodes_by_depth[depth]
+    by_depth = keras_private.nodes_by_depth(fn)
+    return [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]
             if node.operation is not None and not node.is_input]
 
 

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from initlab.base import keras_private
 from initlab.base.backend import keras as _keras
 from initlab.diagnosis.roles import graph, nodes
 
@@ -102,7 +103,7 @@ def probe_inputs(model, batch: int, seed: int = 0, given=None) -> list:
         shape = (batch, *[UNKNOWN_LENGTH if d is None else int(d) for d in tuple(tensor.shape)[1:]])
         dtype = np.dtype(str(tensor.dtype))
         if np.issubdtype(dtype, np.integer):
-            vocabulary = [layer.input_dim for layer in model._flatten_layers() if hasattr(layer, "input_dim")]
+            vocabulary = [layer.input_dim for layer in keras_private.sublayers(model, include_self=True) if hasattr(layer, "input_dim")]
             arrays.append(rng.integers(0, min(vocabulary, default=2), size=shape).astype(dtype))
         else:
             arrays.append(_before_rescaling(model, tensor, rng.standard_normal(shape)).astype(dtype))

@@ -43,7 +43,7 @@ def _population(configs: list) -> list:
     resolved = [model_module.with_task_defaults(config, data.task) for config in configs]
     if not all(can_join(config) for config in resolved):
         raise ValueError("these runs cannot share a graph")
-    return train_population(resolved, data, on_epoch=lambda epoch: interrupts.check())
+    return train_population(resolved, data, on_epoch=lambda epoch: interrupts.raise_if_received())
 
 
 def _alone(config):
@@ -54,7 +54,7 @@ def _alone(config):
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a run is recorded in its summary, not raised
-        return failed(config, describe(exc))
+        return failed(config, error_text(exc))
 
 
 def failed(config, error: str):
@@ -63,7 +63,7 @@ def failed(config, error: str):
     return RunResult(config, "unknown", "accuracy", engine=config.train.engine, error=error)
 
 
-def describe(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """'InvalidArgumentError: Incompatible shapes: [2] vs. [2,4]': the type and the readable part of the message
     (TensorFlow wraps it in '{{function_node ...}} ... [Op:...]'); a UserError as the CLI shows it."""
     from initlab.base.errors import UserError
@@ -143,7 +143,7 @@ def _in_processes(groups: list[list], workers: int) -> Iterator[list]:
             except BrokenExecutor:
                 results = [failed(config, WORKER_DIED) for config in group]
             except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot travel back: the group failed
-                results = [failed(config, describe(exc)) for config in group]
+                results = [failed(config, error_text(exc)) for config in group]
             del future
             yield results
     finally:  # done, or Ctrl-C, --fail-fast (GeneratorExit), a failure while writing: stop the workers now
@@ -191,7 +191,7 @@ def _on_dask(groups: list[list], scheduler: str) -> Iterator[list]:
                 try:
                     results = future.result()
                 except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker), a result that cannot travel
-                    results = [failed(config, f"the Dask task failed: {describe(exc)}") for config in group]
+                    results = [failed(config, f"the Dask task failed: {error_text(exc)}") for config in group]
                 future.release()  # the workers drop the results now, not at the end of the sweep
                 del future
                 yield results

@@ -19,12 +19,12 @@ LN10 = math.log(10)  # the loss of a 10-class net that has learned nothing
 STALLED, TRAINS = 0.98 * LN10, 0.9 * LN10  # final training loss: at least this is stalled, below this it learns
 
 
-def folder() -> Path:
+def claims_folder() -> Path:
     return catalog.folder() / "papers"
 
 
-def index() -> dict[str, dict]:
-    return yaml.safe_load((folder() / "index.yaml").read_text())
+def claims_index() -> dict[str, dict]:
+    return yaml.safe_load((claims_folder() / "index.yaml").read_text())
 
 
 @dataclass
@@ -37,21 +37,21 @@ class Measured:
 
 def sweep_file(name: str, out: Path, quick: bool) -> Path:
     """The claim's sweep, or with --quick its smaller twin (the index's `quick` keys replaced) written under out/."""
-    path = folder() / f"{name}.yaml"
+    path = claims_folder() / f"{name}.yaml"
     if not quick:
         return path
     raw = config_module.read_yaml(path)
-    changes = index()[name].get("quick", {})
+    changes = claims_index()[name].get("quick", {})
     raw = {**raw, **{k: v for k, v in changes.items() if k != "set"}, "set": {**raw.get("set", {}), **changes.get("set", {})}}
     raw["name"] = f"{raw['name']}_quick"
-    raw["base"] = str((folder() / raw["base"]).resolve())
+    raw["base"] = str((claims_folder() / raw["base"]).resolve())
     target = out / "papers_quick" / f"{name}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(raw, sort_keys=False))
     return target
 
 
-def run(name: str, out: Path, quick: bool = False) -> sweep_module.Plan:
+def train_claim(name: str, out: Path, quick: bool = False) -> sweep_module.Plan:
     """Train the claim's sweep (populations where its runs fit together); runs already complete are kept."""
     the_plan = sweep_module.plan(sweep_file(name, out, quick), [], out)
     sweep_module.execute(the_plan, pictures=False)
@@ -209,7 +209,7 @@ def schoenholz2017(the_plan, figure: Path) -> Measured:
         cells.append({"weight_var": weight_var, "depth": depth,
                       "accuracy": run_folder.read_summary(path)["final"]["accuracy"]})
     frame = pd.DataFrame(cells)
-    grid = frame.pivot_table(index="depth", columns="weight_var", values="accuracy")
+    grid = frame.pivot_table(claims_index="depth", columns="weight_var", values="accuracy")
     xi = {w: propagation.depth_scale("tanh", w, bias_var)["xi_c"] for w in grid.columns}
     fine = np.linspace(grid.columns.min(), grid.columns.max(), 60)
     curve = np.array([propagation.depth_scale("tanh", w, bias_var)["xi_c"] for w in fine])
@@ -234,16 +234,16 @@ CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mis
           "schoenholz2017": schoenholz2017}
 
 
-def reproduce(docs: Path, out: Path, quick: bool = False, only: list[str] | None = None, report=print) -> pd.DataFrame:
+def reproduce_papers(docs: Path, out: Path, quick: bool = False, only: list[str] | None = None, report=print) -> pd.DataFrame:
     """Every claim run and measured: docs/figures/papers_<claim>.png and (all claims) docs/tables/papers.md."""
 
     (docs / "figures").mkdir(parents=True, exist_ok=True)
     (docs / "tables").mkdir(parents=True, exist_ok=True)
-    notes, rows = index(), []
+    notes, rows = claims_index(), []
     for name, measure in CLAIMS.items():
         if only and name not in only:
             continue
-        found = measure(run(name, out, quick), docs / "figures" / f"papers_{name}.png")
+        found = measure(train_claim(name, out, quick), docs / "figures" / f"papers_{name}.png")
         note = notes[name]
         rows.append({"claim": note["claim"], "source": note["source"], "config": f"`papers/{name}.yaml`",
                      "published": note["published"], "measured": found.measured,

@@ -76,7 +76,7 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
     for name, entry in RUNS.items():
         if only and name not in only:
             continue
-        folder = runs.run(config_module.load(configs / entry.config, overrides), out)
+        folder = runs.run(config_module.load_config(configs / entry.config, overrides), out)
         for source, target in entry.figures.items():
             shutil.copyfile(folder / source, figures / target)
         rows.append(_row(name, entry, folder))
@@ -86,8 +86,8 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
     if not only or "signal" in only:
         frames = {}
         for label, file in SIGNAL.items():
-            _, data, model = runs.prepare(config_module.load(configs / file))
-            frames[label] = signal_module.measure(model, data.x_train[:256])
+            _, data, model = runs.prepare(config_module.load_config(configs / file))
+            frames[label] = signal_module.signal_frame(model, data.x_train[:256])
         plots.signal_comparison(frames, figures / "signal_comparison.png",
                                 "10 layers of 500 units at initialization: measured (dots) and theory (dashes)")
         report("signal: signal_comparison.png")

@@ -28,7 +28,7 @@ MODEL = "model.keras"  # written by `initlab run`; in a sweep's run folders only
 def run_id(config: config_module.Config) -> str:
     """A readable label and a hash of the resolved config: 'set0.5-relu-2-s0-1d56d1ff24'."""
     spec = config.model
-    init = f"set{spec.set_weights:g}" if spec.set_weights is not None else initializers.describe(spec.kernel_initializer)
+    init = f"set{spec.set_weights:g}" if spec.set_weights is not None else initializers.spec_label(spec.kernel_initializer)
     width = "x".join(map(str, spec.hidden)) or "linear"
     label = f"{init}-{spec.activation}-{width}-s{config.seed}"
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in label)
@@ -41,15 +41,15 @@ def run_dir(config: config_module.Config, out: str | Path = "outputs") -> Path:
 
 def load_data(config: config_module.Config) -> data_module.Dataset:
     source = str(config._source or "config")
-    return data_module.load(config.data, config.seed, config_module.source_dir(config), source, config._allow_large)
+    return data_module.load_dataset(config.data, config.seed, config_module.source_dir(config), source, config._allow_large)
 
 
-def check(config: config_module.Config):
+def check_with_data(config: config_module.Config):
     """(config with task defaults, data): every check of a config that needs its data, without TensorFlow."""
     source = str(config._source or "config")
     data = load_data(config)
     outputs = data.n_classes if data.task == "multiclass" else 1
-    found = limits.problems(config, outputs)
+    found = limits.exceeded_limits(config, outputs)
     if found and not config._allow_large:  # a CSV's classes are known only now: the output layer's width
         raise UserError(found[0][1], source, found[0][0])
     if config.record.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -79,7 +79,7 @@ def prepare(config: config_module.Config):
     """(config with task defaults, data, compiled model with its initial weights): everything that can fail
     on bad input, done before anything is written."""
     source = str(config._source or "config")
-    config, data = check(config)
+    config, data = check_with_data(config)
     seed_everything(config.seed)
     try:
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
@@ -130,7 +130,7 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     metric = model_module.metric_name(data.task)
     result = RunResult(config, data.task, metric, engine=config.train.engine,
                        weights_initial=model_module.weights_by_name(model),
-                       signal=propagation.measure_rows(model, data.x_train[:PROBE_ROWS], config.seed),
+                       signal=propagation.signal_rows(model, data.x_train[:PROBE_ROWS], config.seed),
                        versions=versions(), numerics=numerics())
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     keep = histogram_epochs(recorded)
@@ -157,7 +157,7 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
             _write_histograms(writer, model, probe.measure(epoch)[1], epoch)  # TensorBoard keeps its own calls
         if on_epoch is not None:
             on_epoch(epoch)
-        interrupts.check()
+        interrupts.raise_if_received()
 
     if config.train.engine == "keras":
         outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir)
@@ -211,7 +211,7 @@ def summary_of(result: RunResult, run_name: str) -> dict:
     }
 
 
-def write(result: RunResult, out: str | Path = "outputs", pictures: bool = True, model_file: bool = True,
+def write_run(result: RunResult, out: str | Path = "outputs", pictures: bool = True, model_file: bool = True,
           draw=None) -> Path:
     """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only.
     Without model_file (a sweep's runs) no model.keras is written: ensure_model(folder) writes it when asked.
@@ -292,7 +292,7 @@ def _saved_config(folder: Path, wanted: str) -> config_module.Config:
         raise UserError("no such folder", str(folder))
     missing = {name: what for name, what in run_folder.problems(folder).items() if not name.endswith((".png", ".gif"))}
     if missing:
-        raise UserError(f"damaged run folder, cannot make {wanted} from it: {run_folder.describe(missing)}; run it again",
+        raise UserError(f"damaged run folder, cannot make {wanted} from it: {run_folder.problems_text(missing)}; run it again",
                         str(folder))
     if run_folder.read_summary(folder)["status"] == "failed":
         raise UserError(f"a failed run has no records to make {wanted} from", str(folder))

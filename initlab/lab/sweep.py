@@ -86,7 +86,7 @@ def size(sweep: SweepConfig) -> int:
     return max(len(sweep.cases), 1) * math.prod(len(values) for values in sweep.grid.values()) * len(sweep.seeds)
 
 
-def load(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> tuple[SweepConfig, list[PlannedRun]]:
+def load_sweep(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> tuple[SweepConfig, list[PlannedRun]]:
     """Read and validate a sweep file and every run it describes (a bad run is a UserError naming it).
     `allow_large` lifts the limits on the number of runs and on each run (initlab/config/limits.py)."""
     path = Path(path)
@@ -212,7 +212,7 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
     from initlab.lab import runs
     from initlab.train import model as model_module
 
-    sweep, planned = load(path, overrides, allow_large)
+    sweep, planned = load_sweep(path, overrides, allow_large)
     result = Plan(sweep, planned, [], [], [], rerun)
     for run in planned:
         data = result.data_for(run.config)
@@ -223,11 +223,11 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
         other = first.setdefault(folder, run)
         if other is not run:  # one folder written twice, and counted twice in summary.csv
             raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
-    check(result)
+    check_plan(result)
     return result
 
 
-def check(the_plan: Plan) -> None:
+def check_plan(the_plan: Plan) -> None:
     """Which runs are done (complete, not failed; none with rerun) and which folders are damaged."""
     from initlab.output import run_folder
 
@@ -235,7 +235,7 @@ def check(the_plan: Plan) -> None:
     for i, folder in enumerate(the_plan.folders):
         problems = run_folder.problems(folder) if folder.is_dir() else {}
         if problems:
-            the_plan.damaged[i] = run_folder.describe(problems)
+            the_plan.damaged[i] = run_folder.problems_text(problems)
         complete = folder.is_dir() and not problems
         the_plan.done.append(not the_plan.rerun and complete and run_folder.read_summary(folder)["status"] != "failed")
 
@@ -251,7 +251,7 @@ def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail
     from initlab.output import run_folder
 
     with run_folder.holding(the_plan.sweep_dir, on_wait):
-        check(the_plan)  # again: another process may have finished runs while this one waited
+        check_plan(the_plan)  # again: another process may have finished runs while this one waited
         if on_start is not None:
             on_start()
         if all(the_plan.done):
@@ -337,7 +337,7 @@ def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictu
         for result in results:
             if runs.run_dir(result.config, out) not in pending:
                 continue  # done already, trained again only as company
-            runs.write(result, out, pictures, model_file=False, draw=painters.draw)  # model.keras: runs.ensure_model
+            runs.write_run(result, out, pictures, model_file=False, draw=painters.draw)  # model.keras: runs.ensure_model
             if on_result is not None:
                 on_result(result)
 
@@ -413,7 +413,7 @@ def report(the_plan: Plan, figures: bool = True, painters=None):
         return frames.still(model, data, BOUNDARY_RESOLUTION), caption
 
     with run_folder.writing(the_plan.sweep_dir):
-        return report_module.write(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
+        return report_module.write_report(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
                                    boundary_view if _drawable(the_plan) else None, figures, painters)
 
 

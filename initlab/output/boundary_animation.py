@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw, ImageFont
 from initlab.output import plots
 
 
-def write(recorded: dict, path, title: str = "") -> None:
+def write_gif(recorded: dict, path, title: str = "") -> None:
     """boundary.gif from boundary.npz (frames and data): one frame per recorded frame epoch, five a second, the last
     held a second (a matplotlib draw and a quantize per frame cost four times as much)."""
     fig, show, (image, *_, heading) = plots.boundary_animation_figure(
@@ -58,14 +58,14 @@ def _heading_writer(fig, heading):
     width, height = round(fig.bbox.width), round(font.size * 2)
     top = max(bottom - height, 0)
 
-    def write(indices: np.ndarray, text: str) -> None:
+    def write_gif(indices: np.ndarray, text: str) -> None:
         mask = Image.new("L", (width, bottom - top))
         ImageDraw.Draw(mask).text((centre, bottom - top), text, fill=255, font=font, anchor="md")
         ink = np.asarray(mask, np.float32)
         grey = 10 + CUBE_LEVELS ** 3 + np.round((255 - ink) / 255 * (GREYS - 1)).astype(np.uint8)
         indices[top:bottom] = np.where(ink > 0, grey, indices[top:bottom])
 
-    return write
+    return write_gif
 
 
 def _plane_pixels(ax, height: int) -> tuple[slice, slice]:

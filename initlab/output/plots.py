@@ -260,7 +260,7 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
                           squeeze=False)
     hidden = layers[:-1] or layers
     for column, epoch in enumerate(shown):
-        values = {layer: _finite(samples.get(f"epoch_{epoch}/{layer}{suffix}")) for layer in layers}
+        values = {layer: _finite_values(samples.get(f"epoch_{epoch}/{layer}{suffix}")) for layer in layers}
         shared = _shared_bins([values[layer] for layer in hidden])
         for row, layer in enumerate(layers):
             ax = axes[row][column]
@@ -296,7 +296,7 @@ def gradient_histograms(samples: dict, path, title: str = "") -> None:
     _save(histograms_figure(samples, title, "gradient"), path)
 
 
-def _finite(values) -> np.ndarray:
+def _finite_values(values) -> np.ndarray:
     """Float64 (a float32 range narrower than the bins, 0.99999994 to 1, makes numpy refuse to bin it), finite."""
     values = np.asarray(values if values is not None else [], np.float64).ravel()
     return values[np.isfinite(values)]

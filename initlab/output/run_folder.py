@@ -213,7 +213,7 @@ def problems(run_dir: Path) -> dict[str, str]:
     return found
 
 
-def describe(found: dict[str, str]) -> str:
+def problems_text(found: dict[str, str]) -> str:
     """'metrics.csv is missing; weights_final.npz has 10 bytes, 1234 were written'."""
     return "; ".join(f"{name} {what}" for name, what in found.items())
 

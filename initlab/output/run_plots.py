@@ -49,7 +49,7 @@ def draw(folder: Path, title: str, boundary: dict | None = None, only: set[str] 
         if wanted("boundary.png") and STILL <= boundary.keys():
             plots.boundary(boundary, folder / "boundary.png", title)
         if wanted("boundary.gif") and FRAMES <= boundary.keys():
-            boundary_animation.write(boundary, folder / "boundary.gif", title)
+            boundary_animation.write_gif(boundary, folder / "boundary.gif", title)
 
 
 def recorded_boundary(folder: Path) -> dict:

@@ -166,7 +166,7 @@ def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_view=None,
+def write_report(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_view=None,
           figures: bool = True, painters: plot_workers.Painters | None = None) -> pd.DataFrame:
     """sweep.csv, summary.csv, report.md and (with figures) the comparison pictures in sweep_dir, drawn by `painters`
     if given; returns the summary. boundary_view(run, folder) -> (a frames.still view of its plane, caption)."""

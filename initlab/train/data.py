@@ -242,7 +242,7 @@ def _shuffled_split(x, y, validation_split: float, split_seed: int):
     return np.asarray(x)[order], np.asarray(y)[order], len(train)
 
 
-def load(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", allow_large: bool = False) -> Dataset:
+def load_dataset(cfg, seed: int, base_dir: Path = Path("."), source: str = "config", allow_large: bool = False) -> Dataset:
     """The data a config describes, split (the last rows held out, as in Keras, or shuffled) and optionally
     standardized. `allow_large` lifts the limit on a CSV file's size (the generators' limits are checked with the
     config)."""

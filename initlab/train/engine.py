@@ -52,7 +52,7 @@ def metric_function(task: str):
     }[task]
 
 
-def _finite(values) -> bool:
+def _all_finite(values) -> bool:
     return all(np.all(np.isfinite(v)) for v in values)
 
 
@@ -68,7 +68,7 @@ def train_keras(
         def on_epoch_end(self, epoch, logs=None):
             done = epoch + 1
             weights = self.model.get_weights()
-            if not (np.isfinite(logs.get("loss", np.nan)) and _finite(weights)):
+            if not (np.isfinite(logs.get("loss", np.nan)) and _all_finite(weights)):
                 outcome.diverged_at = done
                 self.model.stop_training = True
                 self.model.set_weights(outcome.last_finite_weights)
@@ -187,7 +187,7 @@ class FastLoop:
         layers = self.probe.layers
         biases = [layer.bias if getattr(layer, "bias", None) is not None else _tf().zeros(layer.kernel.shape[-1])
                   for layer in layers]
-        return stats.measure(self.activations, [o[None] for o in outputs], [layer.kernel[None] for layer in layers],
+        return stats.all_layer_statistics(self.activations, [o[None] for o in outputs], [layer.kernel[None] for layer in layers],
                              [b[None] for b in biases], [g[None] for g in grads])
 
     def _restore(self):

@@ -189,7 +189,7 @@ class Population:
         with tf.GradientTape() as tape:
             outputs = self.forward(xs)
             total = tf.reduce_sum(self._losses(ys, outputs[-1]))  # members share no weight: d total / d kernel_k = d loss_k
-        return stats.measure(self.activations, outputs, self.kernels, self.biases, tape.gradient(total, self.kernels))
+        return stats.all_layer_statistics(self.activations, outputs, self.kernels, self.biases, tape.gradient(total, self.kernels))
 
     def weights(self) -> list[dict[str, np.ndarray]]:
         """Every member's weights by name ('<layer>/kernel', '<layer>/bias'); each variable read once."""

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from initlab.base import keras_private
 from initlab.base.backend import tf as _tf
 from initlab.train.units import dead_fraction, distinct_units, saturated_fraction
 
@@ -37,7 +38,7 @@ class Probe:
         self.chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
         self.layers = [layer for layer in self.chain if weighted(layer)]
         self.extract = None
-        if getattr(model, "_functional", None) is None and hasattr(model, "_nodes_by_depth"):
+        if keras_private.is_functional(model):
             from initlab.base.backend import keras
 
             self.extract = keras().Model(model.inputs, [layer.output for layer in self.layers] + list(model.outputs))

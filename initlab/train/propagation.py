@@ -68,14 +68,14 @@ def mean_square_slope(activation: str, z_variance: float) -> float:
     return _BACKWARD[activation](z_variance)
 
 
-def measure(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
+def signal_frame(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
     """measure_rows as a frame."""
     import pandas as pd
 
-    return pd.DataFrame(measure_rows(model, x, seed))
+    return pd.DataFrame(signal_rows(model, x, seed))
 
 
-def measure_rows(model, x: np.ndarray, seed: int = 0) -> list[dict]:
+def signal_rows(model, x: np.ndarray, seed: int = 0) -> list[dict]:
     """Per Dense layer of a Keras model: see rows (dicts, no pandas: a run's process need not import it)."""
     layers = [(layer.name, layer.kernel.numpy(), layer.bias.numpy(), layer.activation.__name__) for layer in model.layers]
     return rows(layers, x, seed)

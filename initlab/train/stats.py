@@ -75,7 +75,7 @@ def layer_statistics(activation: str, outputs, kernel, gradient):
     ], axis=1)
 
 
-def measure(activations: list[str], outputs: list, kernels: list, biases: list, gradients: list):
+def all_layer_statistics(activations: list[str], outputs: list, kernels: list, biases: list, gradients: list):
     """Every layer: (values [K, layers, len(STATISTICS)] float64, distinct units [K, layers] int32, raw samples: per
     layer its outputs [K, rows, units] and its kernel gradient strided as probes.gradient_sample strides it)."""
     tf = _tf()

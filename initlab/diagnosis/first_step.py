@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from initlab.base import keras_private
 from initlab.base.backend import keras as _keras, tf as _tf
 from initlab.diagnosis import roles, walk
 from initlab.train.units import dead_fraction, saturated_fraction
@@ -35,7 +36,7 @@ def weighted_layers(model) -> list:
     fn = roles.graph(model)
     found = list({id(node.operation): node.operation for _, node in (_weighted_nodes(fn) if fn else ())}.values())
     seen = {id(layer) for layer in found}
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in keras_private.sublayers(model):
         if layer.weights and id(layer) not in seen and not isinstance(layer, _keras().Model) and not _inside(layer, found):
             seen.add(id(layer))
             found.append(layer)
@@ -44,7 +45,7 @@ def weighted_layers(model) -> list:
 
 def _inside(layer, layers) -> bool:
     """A sublayer of a listed layer (an RNN's cell, an attention layer's projections) is reported with it."""
-    return any(layer is sub for owner in layers for sub in owner._flatten_layers(include_self=False))
+    return any(layer is sub for owner in layers for sub in keras_private.sublayers(owner))
 
 
 def layer_roles(model) -> dict:
@@ -131,7 +132,7 @@ def kwargs_inputs(args, kwargs) -> list:
     return list(first) if isinstance(first, (list, tuple)) else walk.flat(args, {})
 
 
-def measure(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False) -> dict:
+def measure_layers(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False) -> dict:
     """{"figures": id(layer) -> its figures, "roles": id(layer) -> (node, Role), "layers": the weighted layers in
     graph order, "batch": the probe batch walked (0: a subclassed model, nothing walked), "gradient_batch"}."""
     layers = weighted_layers(model)
