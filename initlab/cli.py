@@ -1,20 +1,40 @@
-"""The `initlab` command: a thin layer over initlab's functions."""
+"""The `initlab` command: one small function per command over the lab's functions.
+
+Each command imports what it uses inside its body, never at the top of this file: `initlab --help` and the commands
+that train nothing start in 0.1-0.3 s because they never import TensorFlow, pandas or matplotlib
+(tests/test_light_commands.py). A UserError raised anywhere below a command is told in one place (Commands.invoke):
+one line on stderr, exit code 2."""
 
 import os
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from initlab.base import backend
 from initlab.base.errors import UserError, did_you_mean
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="A lab for weight-initialization experiments in Keras 3.")
+
+class Commands(TyperGroup):
+    """initlab's commands: a UserError from any of them becomes one line on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            err_console().print(f"[bold red]error:[/] {escape(error.render())}", soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+
+app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True,
+                  help="A lab for weight-initialization experiments in Keras 3.")
 
 
 def out_console() -> Console:
@@ -39,18 +59,21 @@ OutOption = Annotated[
 WriteOption = Annotated[Path, typer.Option("--out", help="Folder the run folders go under.")]
 
 
-def _fail(error: UserError):
-    err_console().print(f"[bold red]error:[/] {escape(error.render())}", soft_wrap=True)
-    raise typer.Exit(code=2)
+@contextmanager
+def _interruptible(what: Callable[[], str]):
+    """Ctrl-C and SIGTERM raised where it is safe; either ends the command with one line saying what() and the
+    conventional exit code: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    from initlab.base import interrupts
 
-
-def _interrupted(what: str):
-    """One line, and the conventional exit code: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
-    from initlab.base.interrupts import received
-
-    number = received[0] if received else signal.SIGINT
-    err_console().print(f"interrupted ({number.name}): {what}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=128 + number)
+    try:
+        with interrupts.raised():
+            yield
+    except BaseException as error:
+        if not (interrupts.received or isinstance(error, KeyboardInterrupt)):
+            raise
+        number = interrupts.received[0] if interrupts.received else signal.SIGINT
+        err_console().print(f"interrupted ({number.name}): {what()}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=128 + number) from None
 
 
 @app.command()
@@ -61,19 +84,15 @@ def run(
     allow_large: AllowLargeOption = False,
 ):
     """Train one experiment and write its run folder (replacing the same config's earlier one); print the folder."""
-    from initlab.base import interrupts
     from initlab.config import catalog, experiment as config_module
 
-    try:
-        with interrupts.raised():
-            cfg = config_module.load_config(catalog.resolve(config), set_ or [], allow_large)
-            folder = _run_with_progress(cfg, out)
-    except BaseException as error:
-        if interrupts.received or isinstance(error, KeyboardInterrupt):
-            _interrupted("nothing was written (an earlier run folder of this config is untouched)")
-        if isinstance(error, UserError):
-            _fail(error)
-        raise
+    with _interruptible(lambda: "nothing was written (an earlier run folder of this config is untouched)"):
+        cfg = config_module.load_config(catalog.resolve(config), set_ or [], allow_large)
+        folder = _run_with_progress(cfg, out)
+    _print_run_summary(folder)
+
+
+def _print_run_summary(folder: Path) -> None:
     from initlab.output.run_folder import read_summary
 
     summary = read_summary(folder)
@@ -118,36 +137,29 @@ def sweep(
     from initlab.config import catalog
     from initlab.lab import sweep as sweep_module
 
-    try:
-        the_plan = sweep_module.plan(catalog.resolve(sweep_file), set_ or [], out, rerun, allow_large)
-    except UserError as error:
-        _fail(error)
+    the_plan = sweep_module.plan(catalog.resolve(sweep_file), set_ or [], out, rerun, allow_large)
     if dry_run:
         _print_plan(the_plan)
         return
-    from initlab.base import interrupts
-
     try:
-        with interrupts.raised():
+        with _interruptible(lambda: _complete_text(the_plan)):
             if scheduler and not all(the_plan.done):
                 from initlab.lab import dispatch
 
                 dispatch.check_scheduler(scheduler)  # the extra and the scheduler, before anything is written
             summary = _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures)
-    except BaseException as error:
-        if interrupts.received or isinstance(error, KeyboardInterrupt):
-            from initlab.output.run_folder import is_complete
-
-            done = sum(is_complete(f) for f in the_plan.folders)
-            _interrupted(f"{done} of {len(the_plan.folders)} runs complete; run the same command to finish")
-        if isinstance(error, UserError):
-            _fail(error)
-        if isinstance(error, sweep_module.SweepFailed):
-            err_console().print(f"[bold red]a run failed:[/] {escape(str(error))}", soft_wrap=True)
-            raise typer.Exit(code=1)
-        raise
+    except sweep_module.SweepFailed as error:
+        err_console().print(f"[bold red]a run failed:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(code=1) from None
     _print_summary(summary)
     typer.echo(str(the_plan.sweep_dir))
+
+
+def _complete_text(the_plan) -> str:
+    from initlab.output.run_folder import is_complete
+
+    done = sum(is_complete(f) for f in the_plan.folders)
+    return f"{done} of {len(the_plan.folders)} runs complete; run the same command to finish"
 
 
 def _print_plan(the_plan) -> None:
@@ -259,10 +271,7 @@ def validate(
     from initlab.config import cadence, catalog, experiment as config_module
     from initlab.lab import runs
 
-    try:
-        cfg, _ = runs.check_with_data(config_module.load_config(catalog.resolve(config), set_ or [], allow_large))
-    except UserError as error:
-        _fail(error)
+    cfg, _ = runs.check_with_data(config_module.load_config(catalog.resolve(config), set_ or [], allow_large))
     typer.echo(config_module.dump(cfg), nl=False)
     typer.echo(f"# {cadence.describe_cadence(cfg.train.epochs, cfg.record.every)}")
 
@@ -299,15 +308,12 @@ def diagnose(
     """The initialization checklist as the first training step sees the model: exit 0 when healthy, 1 when it found a
     problem (notes do not count), 2 for bad input."""
     from initlab.diagnosis import checklist, report as checklist_report
+    from initlab.lab import targets
 
-    try:
-        for option, path in (("--csv", csv), ("--plot", plot)):
-            if path is not None and not path.resolve().parent.is_dir():
-                raise UserError(f"no folder {path.resolve().parent} to write {path.name} in", option, str(path))
-        model = _model_to_diagnose(target, set_ or [])
-        table = checklist.diagnose(model, gradients=plot is not None)
-    except UserError as error:
-        _fail(error)
+    for option, path in (("--csv", csv), ("--plot", plot)):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise UserError(f"no folder {path.resolve().parent} to write {path.name} in", option, str(path))
+    table = checklist.diagnose(targets.model_of(target, set_ or []), gradients=plot is not None)
     try:
         if csv is not None:
             checklist_report.to_csv(table, csv)
@@ -316,45 +322,12 @@ def diagnose(
 
             plots.checklist_by_depth(table, plot, target.name)
     except OSError as error:
-        _fail(UserError(f"cannot write there ({error.strerror})", str(error.filename or csv or plot)))
+        raise UserError(f"cannot write there ({error.strerror})", str(error.filename or csv or plot)) from None
     if json_:
         typer.echo(checklist_report.to_json(table))
     else:
         _print_diagnosis(table, str(target))
     raise typer.Exit(code=0 if checklist.healthy(table) else 1)
-
-
-def _model_to_diagnose(target: Path, overrides: list[str]):
-    """A config's freshly built model, a run folder's trained model, or a .keras file loaded without running any
-    code stored in it."""
-    import warnings
-    import zipfile
-
-    from initlab.base.backend import keras
-    from initlab.config import catalog, experiment as config_module
-    from initlab.lab import runs
-
-    if target.is_dir() and any((target / name).is_file() for name in ("config.yaml", "summary.json")):
-        target = runs.ensure_model(target)  # a run folder: its trained model (a sweep's is written on demand)
-    if target.suffix != ".keras":
-        return runs.prepare(config_module.load_config(catalog.resolve(target), overrides))[2]
-    if target.is_dir():
-        raise UserError("is a folder; give a .keras file (a zip archive saved by model.save)", str(target))
-    if not target.is_file():
-        raise UserError("no such file", str(target))
-    if not zipfile.is_zipfile(target):
-        raise UserError("not a .keras file: not a zip archive (truncated or corrupt?)", str(target))
-    try:
-        with warnings.catch_warnings():  # Keras's notes on loading are not the report's business
-            warnings.simplefilter("ignore")
-            return keras().saving.load_model(target, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            raise UserError("refused: the model stores Python code (a Lambda layer or function), which initlab "
-                            "never runs (Keras safe_mode); build the model in Python and call "
-                            "initlab.diagnose(model)", str(target)) from None
-        raise UserError(f"not a loadable Keras model ({type(exc).__name__}: {message[:200]})", str(target)) from None
 
 
 def _print_diagnosis(table, title: str) -> None:
@@ -388,10 +361,7 @@ def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's name.")]):
     """Print a lesson's YAML."""
     from initlab.config import catalog
 
-    try:
-        typer.echo(catalog.path(name).read_text(), nl=False)
-    except UserError as error:
-        _fail(error)
+    typer.echo(catalog.path(name).read_text(), nl=False)
 
 
 @lessons_app.command("copy")
@@ -402,10 +372,7 @@ def lessons_copy(
     """Write an editable copy of a lesson (a sweep's base config too); never overwrites; prints the copy's path."""
     from initlab.config import catalog
 
-    try:
-        typer.echo(str(catalog.copy(name, folder)))
-    except UserError as error:
-        _fail(error)
+    typer.echo(str(catalog.copy(name, folder)))
 
 
 @app.command()
@@ -424,16 +391,13 @@ def reproduce(
     names = list(papers_module.CLAIMS) if papers else reproduce_module.NAMES
     unknown = [name for name in only or [] if name not in names]
     if unknown:
-        _fail(UserError(f"unknown entry '{unknown[0]}'{did_you_mean(unknown[0], names)}; "
-                        f"allowed: {', '.join(names)}", "--only"))
+        raise UserError(f"unknown entry '{unknown[0]}'{did_you_mean(unknown[0], names)}; "
+                        f"allowed: {', '.join(names)}", "--only")
     report = lambda line: typer.echo(line, err=True)  # noqa: E731
-    try:
-        if papers:
-            papers_module.reproduce_papers(docs, out, quick, only, report=report)
-        else:
-            reproduce_module.reproduce(configs or catalog.folder(), docs, out, only, quick, report=report)
-    except UserError as error:
-        _fail(error)
+    if papers:
+        papers_module.reproduce_papers(docs, out, quick, only, report=report)
+    else:
+        reproduce_module.reproduce(configs or catalog.folder(), docs, out, only, quick, report=report)
     typer.echo(str(docs))
 
 
@@ -442,10 +406,7 @@ def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab 
     """Draw a run's pictures again from its records."""
     from initlab.lab import runs
 
-    try:
-        runs.redraw(folder)
-    except UserError as error:
-        _fail(error)
+    runs.redraw(folder)
     typer.echo(str(folder))
 
 
@@ -455,7 +416,7 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
     from initlab.output import run_folder as records
 
     if not folder.is_dir():
-        _fail(UserError("no such folder", str(folder)))
+        raise UserError("no such folder", str(folder))
     rows, damaged = [], {}
     for run_folder in _run_folders(folder):
         problems = records.problems(run_folder)

@@ -42,6 +42,7 @@ def _avx512() -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_run_computes_as_on_an_avx2_cpu_unless_told_otherwise(tmp_path):
     default = _final_weights(tmp_path, "default", None)
     avx2 = _final_weights(tmp_path, "avx2", "AVX2")
@@ -61,6 +62,7 @@ def _environment_after(code: str, isa: str | None) -> str:
     return process.stdout.strip()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code, isa, kept", [
     ("pass", None, backend.ISA_CAP),  # initlab starts TensorFlow: capped
     ("pass", "ALL", "ALL"),  # the user's own choice
@@ -77,6 +79,7 @@ def _modules_after(code: str) -> dict:
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_initlab_processes_import_keras_without_its_extras_and_can_import_them_later():
     found = _modules_after(
         "import json, sys; from initlab.base import backend; backend.leave_out_keras_extras(); backend.keras(); "
@@ -87,6 +90,7 @@ def test_initlab_processes_import_keras_without_its_extras_and_can_import_them_l
     assert found == {"left": [], "keras_pandas": False}
 
 
+@pytest.mark.slow
 def test_a_process_using_initlab_as_a_library_gets_keras_whole():
     found = _modules_after(
         "import json, sys; from initlab.keras import InitDiagnostics; "
@@ -94,6 +98,7 @@ def test_a_process_using_initlab_as_a_library_gets_keras_whole():
     assert found == list(backend.KERAS_EXTRAS)  # all installed with initlab: Keras imports each
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["fast", "keras"])
 def test_a_run_of_the_lean_cli_writes_the_bytes_of_a_run_with_keras_whole(tmp_path, engine):
     config = CONFIGS / "relu_constant.yaml"
@@ -112,6 +117,7 @@ def test_a_run_of_the_lean_cli_writes_the_bytes_of_a_run_with_keras_whole(tmp_pa
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
+@pytest.mark.slow
 def test_initlab_run_trains_without_scikit_learn_or_matplotlib_in_its_process(tmp_path):
     """The console script leaves Keras's extras out (its pictures are drawn by painter processes)."""
     out = tmp_path / "out"

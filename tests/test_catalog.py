@@ -91,6 +91,7 @@ def test_diagnose_and_sweep_take_a_lessons_name(tmp_path, monkeypatch):
     assert "digits_initializers: 30 runs" in dry.stdout
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_the_lessons_and_runs_them_from_an_empty_folder(tmp_path):
     """A real wheel of this tree, installed without its dependencies into a folder put first on the path (the venv's
     editable initlab comes after it), runs `initlab lessons` and a lesson by name from an empty folder."""
@@ -123,6 +124,7 @@ def test_the_wheel_carries_the_lessons_and_runs_them_from_an_empty_folder(tmp_pa
     assert (empty / ran.stdout.strip() / "summary.json").is_file()
 
 
+@pytest.mark.slow
 def test_reproduce_reads_the_packaged_lessons_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["reproduce", "--quick", "--only", "relu_zero", "--only", "digits_he_relu"])

@@ -82,6 +82,7 @@ def test_diagnose_bad_model_files_exit_2(tmp_path, content):
     assert str(path) in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_callback_in_a_plain_user_script(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(

@@ -18,6 +18,7 @@ def _leaf_layers_with_weights(model) -> list[str]:
     return [layer.name for layer in model.layers if layer.weights and not isinstance(layer, keras.Model)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ResNet50", "EfficientNetB0", "DenseNet121"])
 def test_no_false_alarm_as_keras_builds_them(name):
     model = _build(name)

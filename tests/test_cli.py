@@ -3,6 +3,7 @@
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -57,6 +58,7 @@ def test_runs_lists_and_plot_redraws(tmp_path):
     assert (folder / "boundary.png").stat().st_size > 10_000 and (folder / "history.png").exists()
 
 
+@pytest.mark.slow
 def test_real_process_from_another_folder_is_quiet(tmp_path):
     """As a user runs it: a fresh process, a named data set found from any folder, no TensorFlow noise."""
     config = tmp_path / "mine.yaml"
@@ -69,6 +71,7 @@ def test_real_process_from_another_folder_is_quiet(tmp_path):
     assert process.stderr.count("\n") == 1 and process.stderr.startswith("ok:"), process.stderr
 
 
+@pytest.mark.slow
 def test_csv_run_and_redraw_from_another_folder(tmp_path, monkeypatch):
     """A user's CSV is found relative to the config file, at training time and again by `initlab plot`."""
     folder = tmp_path / "project"

@@ -100,6 +100,7 @@ def test_a_killed_writer_leaves_nothing_that_blocks_or_counts(tmp_path):
 
 
 # ---- damaged folders: runs, plot, sweep ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_damaged_folders_are_listed_refused_and_retrained(tmp_path):
     sweep = write_sweep(tmp_path, "damage", {}, seeds=range(5))
     out = tmp_path / "out"
@@ -248,6 +249,7 @@ def stop(process: subprocess.Popen, signum: int) -> tuple[str, float]:
     return stderr, took
 
 
+@pytest.mark.slow
 def test_sigterm_during_run_writes_nothing(tmp_path):
     config = tmp_path / "long.yaml"
     config.write_text(yaml.safe_dump(raw_config(name="long", train={"epochs": 200_000})))
@@ -267,6 +269,7 @@ def children_of(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_sweep_with_workers_then_resume(tmp_path):
     """--workers 2: the parent stops, its spawned workers with it; the next call trains only what is missing and
     clears what a killed writer left."""
@@ -300,6 +303,7 @@ def test_sigterm_during_a_sweep_with_workers_then_resume(tmp_path):
     assert {name: (sweep_dir / name / "summary.json").stat().st_mtime_ns for name in first} == first
 
 
+@pytest.mark.slow
 def test_sigint_during_a_sweep_on_dask(tmp_path):
     distributed = pytest.importorskip("distributed")
     rates = [0.001 * (i + 1) for i in range(8)]
@@ -324,6 +328,7 @@ def test_sigint_during_a_sweep_on_dask(tmp_path):
 
 
 # ---- two sweeps at once ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_two_sweeps_at_once_train_each_run_once(tmp_path):
     sweep = write_sweep(tmp_path, "twice", {"train.learning_rate": [0.01, 0.02]}, seeds=[0, 1])
     out = tmp_path / "out"

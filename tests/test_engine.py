@@ -99,6 +99,7 @@ def test_shuffled_epoch_visits_every_row_once_in_batches():
     assert mean_batch.numpy() == pytest.approx((4 * 5 * 5 + 3 * 3) / n)  # sum of size^2 / n
 
 
+@pytest.mark.slow
 def test_engines_learn_alike_with_shuffling():
     """Different shuffle streams, same learning: over 6 seeds the mean final losses agree closely.
     Deterministic (seeded), so never flaky; the bound is 4 standard errors of the per-seed differences."""
@@ -170,6 +171,7 @@ RECORD_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", RECORD_CASES)
 def test_in_graph_records_equal_the_probe_on_the_same_run(case):
     """The same run, chunks ending at every record: what the compiled loop records equals probes.Probe's

@@ -16,6 +16,7 @@ def _run(name, tmp_path, *overrides):
     return folder, initlab.summary(folder)
 
 
+@pytest.mark.slow
 def test_constant_init_is_one_neuron_stuck_at_one_class(tmp_path):
     folder, summary = _run("relu_constant", tmp_path)
     assert summary["final"]["accuracy"] == 0.5 and summary["final"]["val_accuracy"] == 0.5
@@ -37,6 +38,7 @@ def test_zero_init_no_gradient_reaches_the_hidden_layer(tmp_path):
     assert summary["final"]["accuracy"] == 0.5
 
 
+@pytest.mark.slow
 def test_constant_init_trained_long_is_a_straight_line(tmp_path):
     from sklearn.linear_model import LogisticRegression
 
@@ -48,12 +50,14 @@ def test_constant_init_trained_long_is_a_straight_line(tmp_path):
     assert logistic - 0.05 <= summary["final"]["accuracy"] <= logistic + 1e-6  # float32 accuracy
 
 
+@pytest.mark.slow
 def test_he_init_bends_around_the_u(tmp_path):
     _, summary = _run("relu_he", tmp_path)
     assert summary["final"]["accuracy"] >= 0.9
     assert summary["distinct_units"] == [10]
 
 
+@pytest.mark.slow
 def test_he_init_learns_in_the_tutorial_s_100_epochs(tmp_path):
     accuracies = [
         _run("relu_constant", tmp_path, "model.set_weights=null", "model.kernel_initializer=he_normal",

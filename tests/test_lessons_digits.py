@@ -45,6 +45,7 @@ def test_digits_is_sklearns_bundled_set_standardized_with_a_fixed_shuffled_split
     assert len(subset.x_train) + len(subset.x_val) == 100
 
 
+@pytest.mark.slow
 def test_zero_init_no_gradient_reaches_the_five_hidden_layers(tmp_path):
     folder, summary, metrics, start = _run("digits_zero_relu", tmp_path, "train.epochs=2")
     with np.load(folder / "weights_final.npz") as end:
@@ -55,6 +56,7 @@ def test_zero_init_no_gradient_reaches_the_five_hidden_layers(tmp_path):
     assert metrics["loss"].iloc[-1] == pytest.approx(np.log(10), abs=0.01)  # softmax over 10 classes, nothing learnt
 
 
+@pytest.mark.slow
 def test_too_small_shrinks_the_signal_layer_by_layer_and_learns_slowly(tmp_path):
     folder, summary, _, start = _run("digits_small_tanh", tmp_path, "train.epochs=3")
     std = start["activation_std"].to_numpy()
@@ -66,6 +68,7 @@ def test_too_small_shrinks_the_signal_layer_by_layer_and_learns_slowly(tmp_path)
     assert summary["final"]["accuracy"] < 0.5
 
 
+@pytest.mark.slow
 def test_too_large_saturates_tanh_in_every_layer_and_generalizes_badly(tmp_path):
     folder, summary, metrics, start = _run("digits_large_tanh", tmp_path, "train.epochs=3")
     assert (start["saturated_fraction"] > 0.5).all()
@@ -74,6 +77,7 @@ def test_too_large_saturates_tanh_in_every_layer_and_generalizes_badly(tmp_path)
     assert metrics["loss"].iloc[0] > 2 * np.log(10)
 
 
+@pytest.mark.slow
 def test_glorot_on_tanh_and_he_on_relu_hold_the_signal_and_learn_in_three_epochs(tmp_path):
     for name in ("digits_glorot_tanh", "digits_he_relu"):
         _, summary, _, start = _run(name, tmp_path, "train.epochs=3")
@@ -82,6 +86,7 @@ def test_glorot_on_tanh_and_he_on_relu_hold_the_signal_and_learn_in_three_epochs
         assert summary["final"]["accuracy"] > 0.9 and summary["epochs_to"]["0.9"] <= 3, name
 
 
+@pytest.mark.slow
 def test_the_digits_sweep_orders_the_initializers_beyond_seed_noise(tmp_path):
     """Brief: 2 epochs on 400 images. Zeros stay at chance for both activations, far below Glorot and He, and the report
     says so with its rule; summary.csv gives every cell's 95% interval."""

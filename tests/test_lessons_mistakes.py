@@ -81,6 +81,7 @@ def test_zero_init_sigmoid_moves_but_stays_symmetric(tmp_path):
     assert summary["final"]["accuracy"] < 0.6  # plain SGD: no learning in this time
 
 
+@pytest.mark.slow
 def test_zero_init_sigmoid_with_adam_learns_as_one_neuron_per_layer(tmp_path):
     """Adam's rescaled steps turn the tiny, symmetric gradients into real moves: the chain of one-neuron layers fits
     this linearly separable task, and the units never become different."""
@@ -91,6 +92,7 @@ def test_zero_init_sigmoid_with_adam_learns_as_one_neuron_per_layer(tmp_path):
 
 
 # ---- mistake 2: constant init (every weight and bias 0.5) -----------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 def test_constant_init_units_stay_identical(tmp_path, activation):
     folder, summary, metrics, layers = _run(f"mistake_constant_{activation}", tmp_path, *BRIEF)
@@ -134,6 +136,7 @@ def test_small_init_sigmoid_signal_shrinks_behind_a_constant_offset(tmp_path):
 
 
 # ---- mistake 4: large random init U[0, 1] ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_large_init_relu_explodes_then_dies(tmp_path):
     folder, summary, metrics, layers = _run("mistake_large_relu", tmp_path, *BRIEF)
     std = _at(layers, 0).loc[HIDDEN + ["output"], "activation_std"].to_numpy()
@@ -146,6 +149,7 @@ def test_large_init_relu_explodes_then_dies(tmp_path):
     assert he["status"] == "ok" and he_metrics.loss.iloc[0] < 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 def test_large_init_saturates_and_diverges(tmp_path, activation):
     name = f"mistake_large_{activation}"

@@ -37,6 +37,7 @@ def test_zero_init_is_harmless_without_a_hidden_layer(tmp_path):
     assert summary["final"]["accuracy"] >= logistic - 0.025  # measured 0.85, the same as scikit-learn's
 
 
+@pytest.mark.slow
 def test_random_biases_break_the_symmetry_of_constant_weights(tmp_path):
     folder, summary, _, layers = _run("constant_kernel_random_bias", tmp_path, "train.epochs=1000", "record.every=100")
     hidden = layers[layers.layer == "hidden_1"]
@@ -50,6 +51,7 @@ def test_random_biases_break_the_symmetry_of_constant_weights(tmp_path):
     assert singular[1] / singular[0] > 0.2  # no longer one direction (rank 1): measured 0.31-0.46
 
 
+@pytest.mark.slow
 def test_small_init_trains_a_shallow_net_but_stalls_a_deep_one(tmp_path):
     _, shallow, _, _ = _run("small_init_shallow", tmp_path, "train.epochs=100")
     _, deep, deep_metrics, _ = _run("small_init_deep", tmp_path, "train.epochs=100")
@@ -58,6 +60,7 @@ def test_small_init_trains_a_shallow_net_but_stalls_a_deep_one(tmp_path):
     assert np.all(np.abs(deep_metrics.loss - math.log(2)) < 0.01)  # the loss never leaves ln 2
 
 
+@pytest.mark.slow
 def test_each_layer_draws_from_its_own_initializer(tmp_path):
     folder, _, _, _ = _run("per_layer_init", tmp_path, "data.n_samples=300", "train.epochs=1")
     # (layer, std formula from the fans, largest |w| the distribution allows as a multiple of that std)
@@ -83,6 +86,7 @@ def test_each_layer_draws_from_its_own_initializer(tmp_path):
     assert names == ["he_normal", "glorot_uniform", "lecun_normal", "he_uniform"]
 
 
+@pytest.mark.slow
 def test_the_learning_rate_decides_whether_the_same_init_learns(tmp_path):
     _, small, _, _ = _run("lr_too_small", tmp_path, "train.epochs=100")
     _, good, _, _ = _run("lr_well_chosen", tmp_path, "train.epochs=100")
@@ -91,6 +95,7 @@ def test_the_learning_rate_decides_whether_the_same_init_learns(tmp_path):
     assert small["final"]["accuracy"] < 0.7 and good["final"]["accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 def test_he_init_converges_many_times_faster(tmp_path):
     _, he, _, _ = _run("convergence_he", tmp_path, "train.epochs=150")
     _, bad, _, _ = _run("convergence_random_normal", tmp_path, "train.epochs=150")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from initlab.cli import app
@@ -51,6 +52,7 @@ def _sweep(name, tmp_path):
     return table, pd.read_csv(sweep_dir / "differences.csv").set_index(["a", "b"]), (sweep_dir / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_on_random_labels_every_initializer_is_at_chance_on_the_held_out_rows(tmp_path):
     table, pairs, report = _sweep("qa_compare_random_labels", tmp_path)
     # 200 held-out coin flips: chance is 0.5 with a binomial std of 0.035; every run stays inside 0.5 -+ 3 std
@@ -61,6 +63,7 @@ def test_on_random_labels_every_initializer_is_at_chance_on_the_held_out_rows(tm
     assert "| zeros | random_normal |" in report and len(pairs) == 6
 
 
+@pytest.mark.slow
 def test_on_a_learnable_target_zeros_fall_behind_beyond_seed_noise(tmp_path):
     table, pairs, report = _sweep("qa_compare_learnable", tmp_path)
     held_out = table.groupby("model.kernel_initializer")["val_accuracy"].mean()

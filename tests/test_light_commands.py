@@ -122,6 +122,7 @@ def trained_sweep(tmp_path_factory):
     return sweep, out, trained.stdout
 
 
+@pytest.mark.slow
 def test_sweep_dry_run_lists_the_runs_and_which_are_complete(trained_sweep):
     sweep, out, _ = trained_sweep
     done = light("sweep", str(sweep), "--out", str(out), "--dry-run")

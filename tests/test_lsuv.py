@@ -36,6 +36,7 @@ def _output_variances(weights: dict, x: np.ndarray, activations: list) -> list[f
     return found
 
 
+@pytest.mark.slow
 def test_every_layers_output_variance_is_one_within_tol_on_the_probe_batch(tmp_path):
     path = tmp_path / "lsuv.yaml"
     path.write_text(yaml.safe_dump(raw_config(**DEEP)))
@@ -84,6 +85,7 @@ def test_kernels_default_to_orthogonal_under_lsuv_unless_the_user_chose_one():
     assert validate(raw).model.kernel_initializer == "glorot_uniform"
 
 
+@pytest.mark.slow
 def test_solo_and_population_start_from_the_same_lsuv_weights():
     configs = [make_config(**{**DEEP, "seed": seed}) for seed in (0, 1)]
     data = runs.load_data(configs[0])

@@ -35,6 +35,7 @@ def _bare_copy(run_folder, tmp_path):
     return folder, drawn
 
 
+@pytest.mark.slow
 def test_painters_draw_the_same_bytes_as_this_process(run_folder, tmp_path):
     folder, drawn = _bare_copy(run_folder, tmp_path)
     assert set(drawn) == set(run_plots.PICTURES)
@@ -44,6 +45,7 @@ def test_painters_draw_the_same_bytes_as_this_process(run_folder, tmp_path):
     assert {name: (folder / name).read_bytes() for name in drawn} == drawn
 
 
+@pytest.mark.slow
 def test_a_dead_painter_leaves_its_pictures_to_the_caller(run_folder, tmp_path):
     folder, drawn = _bare_copy(run_folder, tmp_path)
     with plot_workers.Painters(2) as painters:
@@ -53,6 +55,7 @@ def test_a_dead_painter_leaves_its_pictures_to_the_caller(run_folder, tmp_path):
     assert {name: (folder / name).read_bytes() for name in drawn} == drawn
 
 
+@pytest.mark.slow
 def test_a_failing_picture_raises_in_the_caller_as_drawing_does(run_folder, tmp_path):
     folder, _ = _bare_copy(run_folder, tmp_path)
     (folder / "histograms.npz").unlink()
@@ -70,6 +73,7 @@ def test_no_painters_in_a_process_that_has_tensorflow():
         assert painters.processes == []
 
 
+@pytest.mark.slow
 def test_painters_use_this_initlab_whatever_the_working_folder_holds(run_folder, tmp_path, monkeypatch):
     """From a folder with another `initlab` package in it (a checkout beside an installed initlab), painters still
     import the initlab that started them."""
@@ -92,6 +96,7 @@ def test_painters_use_this_initlab_whatever_the_working_folder_holds(run_folder,
 SWEEP_PICTURES = ("loss_curves.png", "activation_std.png", "boundaries.png")
 
 
+@pytest.mark.slow
 def test_a_sweeps_pictures_painted_are_the_bytes_drawn_here(tmp_path):
     """A sweep's comparison pictures (the boundaries from views taken in this process) and its runs' own pictures,
     drawn by painters, are the files drawn without them."""
@@ -120,6 +125,7 @@ def test_a_sweeps_pictures_painted_are_the_bytes_drawn_here(tmp_path):
     assert drawn[2] == drawn[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hidden, painted", [([[3]], True), ([[3], [2]], False)])
 def test_only_a_sweep_of_one_group_trained_here_gets_painters(tmp_path, monkeypatch, hidden, painted):
     """Painters hold ~100 MiB each for the whole sweep: worth it only where the pictures are a good part of its time."""

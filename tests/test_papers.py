@@ -32,6 +32,7 @@ def _numbers(text: str) -> list[float]:
     return [float(n) for n in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", text)]
 
 
+@pytest.mark.slow
 def test_every_claim_has_a_row_and_a_figure(replayed):
     rows, docs = replayed
     assert set(rows) == set(papers.CLAIMS)

@@ -163,6 +163,7 @@ def test_population_is_byte_identical_run_to_run(ushape_population):
     _assert_identical(first, _population(configs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", [{}, {"dataset": "blobs", "centers": 3, "n_samples": 90}])
 def test_a_reused_compiled_loop_gives_the_bytes_of_a_fresh_one(data):
     """The next group of the same shape reloads the kept population (its traced loop): every member's numbers are
@@ -277,6 +278,7 @@ def _live_graphs() -> int:
     return sum(isinstance(o, ops.Graph) for o in gc.get_objects())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["population", "fast", "keras"])
 def test_a_trained_run_leaves_no_graph_behind(engine):
     """A sweep's memory stays bounded however many runs it trains: once a population or run is done, none of the

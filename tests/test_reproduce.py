@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from initlab.cli import app
@@ -19,6 +20,7 @@ def _reproduce(tmp_path, *names):
     return tmp_path / "docs"
 
 
+@pytest.mark.slow
 def test_every_lesson_quickly_gives_its_figures_and_the_table(tmp_path):
     docs = _reproduce(tmp_path, *reproduce.RUNS, "signal")
     expected = {target for run in reproduce.RUNS.values() for target in run.figures.values()} | {"signal_comparison.png"}
@@ -34,6 +36,7 @@ def test_a_partial_run_leaves_the_lesson_table_alone(tmp_path):
     assert not (docs / "tables" / "lessons.md").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_is_trained_afresh_not_taken_from_earlier_outputs(tmp_path):
     """outputs/ may hold complete runs made by another version or on another CPU: the docs must not show them."""
     _reproduce(tmp_path, "qa_compare_random_labels")

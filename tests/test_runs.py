@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import initlab
 from initlab.base import backend
@@ -58,6 +59,7 @@ def test_final_metrics_are_the_final_weights_evaluated(tmp_path):
     assert abs(summary["final"]["accuracy"] - scores["accuracy"]) < 1e-6
 
 
+@pytest.mark.slow
 def test_same_config_gives_byte_identical_records(tmp_path):
     config = make_config(model={"hidden": [6], "kernel_initializer": "he_uniform"}, train={"epochs": 6})
     first = runs.run(config, tmp_path / "a")
@@ -83,6 +85,7 @@ def test_run_id_is_readable_and_follows_the_config():
         "random_normal_stddev_0.01_-relu-2-s0-")
 
 
+@pytest.mark.slow
 def test_both_engines_record_the_same_layer_numbers(tmp_path):
     config = {"model": {"hidden": [4, 3], "activation": "tanh"}, "train": {"epochs": 3, "shuffle": False}}
     fast = pd.read_csv(runs.run(make_config(**config), tmp_path) / "layers.csv")

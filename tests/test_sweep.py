@@ -263,6 +263,7 @@ def test_dry_run_marks_the_complete_runs(tmp_path):
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # a dry run writes nothing
 
 
+@pytest.mark.slow
 def test_tiny_sweep_end_to_end(tmp_path):
     path = write_sweep(tmp_path, {"name": "tiny", "base": "base.yaml",
                                   "grid": {"model.kernel_initializer": INITIALIZERS}, "seeds": [0, 1]})

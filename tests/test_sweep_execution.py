@@ -63,6 +63,7 @@ def assert_clean(sweep_dir: Path) -> None:
 
 
 # ---- 1. Ctrl-C, then the same command again ------------------------------------------------------------------
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     # Eight learning rates: eight groups that cannot share a graph, each trained alone (and drawn: <= 12 runs).
     rates = [0.001 * (i + 1) for i in range(8)]
@@ -146,6 +147,7 @@ FAILING_GRID = {
 }
 
 
+@pytest.mark.slow
 def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     sweep = write_sweep(tmp_path, "failing", FAILING_GRID)
     out = tmp_path / "out"
@@ -174,6 +176,7 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert {r: (sweep_dir / r / "summary.json").stat().st_mtime_ns for r in healthy} == healthy
 
 
+@pytest.mark.slow
 def test_fail_fast_stops_after_the_first_failure(tmp_path):
     sweep = write_sweep(tmp_path, "failing", {**FAILING_GRID, "train.loss": FAILING_GRID["train.loss"][::-1]})
     out = tmp_path / "out"
@@ -191,6 +194,7 @@ def test_fail_fast_stops_after_the_first_failure(tmp_path):
     assert len(run_folders(sweep_dir)) == len(table) == 2
 
 
+@pytest.mark.slow
 def test_a_sweep_whose_runs_all_failed_still_reports(tmp_path):
     sweep = write_sweep(tmp_path, "allfail", {"train.loss": ["sparse_categorical_crossentropy"]})
     done = run_sweep(sweep, tmp_path / "out", "--no-pictures")
@@ -251,6 +255,7 @@ def assert_same_records(reference: Path, other: Path) -> None:
     assert listed(other) == set(names)
 
 
+@pytest.mark.slow
 def test_workers_give_the_same_bytes(local_sweep, tmp_path):
     sweep, reference = local_sweep
     started = time.perf_counter()
@@ -261,6 +266,7 @@ def test_workers_give_the_same_bytes(local_sweep, tmp_path):
 
 
 # ---- 4. Dask -------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_dask_cluster_gives_the_same_bytes(local_sweep, tmp_path):
     distributed = pytest.importorskip("distributed")
     sweep, reference = local_sweep

@@ -209,7 +209,7 @@ def schoenholz2017(the_plan, figure: Path) -> Measured:
         cells.append({"weight_var": weight_var, "depth": depth,
                       "accuracy": run_folder.read_summary(path)["final"]["accuracy"]})
     frame = pd.DataFrame(cells)
-    grid = frame.pivot_table(claims_index="depth", columns="weight_var", values="accuracy")
+    grid = frame.pivot_table(index="depth", columns="weight_var", values="accuracy")
     xi = {w: propagation.depth_scale("tanh", w, bias_var)["xi_c"] for w in grid.columns}
     fine = np.linspace(grid.columns.min(), grid.columns.max(), 60)
     curve = np.array([propagation.depth_scale("tanh", w, bias_var)["xi_c"] for w in fine])
