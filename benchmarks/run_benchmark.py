@@ -84,7 +84,7 @@ def fit_seconds(epochs: int = 100) -> float:
     """Seconds of model.fit: the tutorial's 100 epochs, batch 32, with the validation rows."""
     from initlab.lab import runs
 
-    config, data, model = runs.prepare(tutorial_config(epochs))
+    config, data, model, _ = runs.prepare(tutorial_config(epochs))
     started = time.perf_counter()
     model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
               epochs=epochs, batch_size=config.train.batch_size, verbose=0)

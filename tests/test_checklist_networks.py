@@ -280,3 +280,17 @@ def test_a_graph_with_keras_ops_in_it_is_read_through_them(tmp_path):
     assert stem["residual"] == "" and branch["residual"] != "" and branch["branch_share"] > 0
     assert branch["fan_in"] == 3 * 3 * 8 and branch["target_std"] == pytest.approx(np.sqrt(2 / 72))  # He for ReLU
     assert branch["scale_ratio"] == pytest.approx(branch["weight_rms"] / branch["target_std"])
+
+
+def test_recurrent_and_attention_findings_keep_their_own_codes():
+    """Every check's findings come from one builder with a code of their own: a note of one kind is told once per
+    layer kind in the report, and a different kind of note is not folded into it."""
+    k = _keras()
+    inputs = k.Input((12,), dtype="int32")
+    embedded = k.layers.Embedding(50, 8, embeddings_initializer=k.initializers.RandomUniform(-0.01, 0.01),
+                                  name="tiny")(inputs)
+    state = k.layers.LSTM(8, unit_forget_bias=False, name="lstm")(embedded)
+    table = initlab.diagnose(k.Model(inputs, k.layers.Dense(1, name="out")(state))).set_index("layer")
+    assert "tiny_embeddings" in table.loc["tiny", "finding_codes"]
+    assert "forget_bias" in table.loc["lstm", "finding_codes"]
+    assert "special" not in {code for codes in table["finding_codes"] for code in codes}

@@ -176,7 +176,7 @@ RECORD_CASES = {
 def test_in_graph_records_equal_the_probe_on_the_same_run(case):
     """The same run, chunks ending at every record: what the compiled loop records equals probes.Probe's
     measurement of the model after the chunk, distinct units exactly, and the kept raw samples alike."""
-    config, data, model = runs.prepare(make_config(**RECORD_CASES[case]))
+    config, data, model, _ = runs.prepare(make_config(**RECORD_CASES[case]))
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     probe, old_rows, old_samples = Probe(model, data.x_train, data.y_train), [], {}
 

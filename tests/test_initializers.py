@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 from keras.src.initializers import ALL_OBJECTS_DICT
 
 from initlab.config import initializers
@@ -142,3 +143,10 @@ def test_table_lists_formulas():
     rows = {name: formula for name, _, formula in initializers.table()}
     assert "sqrt(6 / n_in)" in rows["he_uniform"] and "sqrt(2 / n_in)" in rows["he_normal"]
     assert "sqrt(6 / (n_in + n_out))" in rows["glorot_uniform"]
+
+
+@given(st.integers(1, 100_000), st.integers(1, 100_000))
+def test_std_of_gives_the_closed_forms_to_the_bit(fan_in, fan_out):
+    assert initializers.std_of("glorot_uniform", fan_in, fan_out) == math.sqrt(2 / (fan_in + fan_out))
+    assert initializers.std_of("he_normal", fan_in, fan_out) == math.sqrt(2 / fan_in)
+    assert initializers.std_of("LecunNormal", fan_in, fan_out) == math.sqrt(1 / fan_in)

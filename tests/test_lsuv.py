@@ -66,11 +66,11 @@ def test_a_tighter_tolerance_takes_more_rounds_and_lands_closer():
     # with zero biases one rescaling lands on 1 exactly; random biases add variance the kernel's scale does not
     # move, so the rounds converge geometrically
     biased = {**DEEP["model"], "bias_initializer": {"name": "random_normal", "stddev": 0.3}}
-    loose = runs.prepare(make_config(**{**DEEP, "model": biased}))[0]._data_init
-    tight = runs.prepare(make_config(**{**DEEP, "model": {**biased, "data_init_tol": 0.001}}))[0]._data_init
+    loose = runs.prepare(make_config(**{**DEEP, "model": biased})).data_init
+    tight = runs.prepare(make_config(**{**DEEP, "model": {**biased, "data_init_tol": 0.001}})).data_init
     assert sum(tight["iterations"]) > sum(loose["iterations"]) >= 5
     assert all(abs(v - 1) < 0.1 for v in loose["variance"]) and all(abs(v - 1) < 0.001 for v in tight["variance"])
-    capped = runs.prepare(make_config(**{**DEEP, "model": {**biased, "data_init_iters": 1}}))[0]._data_init
+    capped = runs.prepare(make_config(**{**DEEP, "model": {**biased, "data_init_iters": 1}})).data_init
     assert capped["iterations"] == [1] * 5 and max(abs(v - 1) for v in capped["variance"]) >= 0.001
 
 
@@ -91,11 +91,12 @@ def test_solo_and_population_start_from_the_same_lsuv_weights():
     data = runs.load_data(configs[0])
     for config in configs:
         config = model_module.with_task_defaults(config, data.task)
-        solo_config, _, model = runs.prepare(config)
-        drawn = population.initial_weights(config, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS])
-        for got, want in zip([w for pair in drawn for w in pair], model.get_weights()):
+        solo = runs.prepare(config)
+        drawn, data_init = population.initial_weights(config, data.n_features, data.task, data.n_classes,
+                                                      data.x_train[:PROBE_ROWS])
+        for got, want in zip([w for pair in drawn for w in pair], solo.model.get_weights()):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-        assert config._data_init["iterations"] == solo_config._data_init["iterations"]
+        assert data_init["iterations"] == solo.data_init["iterations"]
     members = population.train_population([model_module.with_task_defaults(c, data.task) for c in configs], data)
     solos = [runs.train(c) for c in configs]
     for member, solo in zip(members, solos):

@@ -139,7 +139,7 @@ def test_initial_weights_are_drawn_exactly_as_model_build_draws_them(spec):
     config = make_config(**spec)
     data = runs.load_data(config)
     config = model_module.with_task_defaults(config, data.task)
-    drawn = population.initial_weights(config, data.n_features, data.task, data.n_classes)
+    drawn, _ = population.initial_weights(config, data.n_features, data.task, data.n_classes)
     built = model_module.build(config, data.n_features, data.task, data.n_classes).get_weights()
     assert len(built) == 2 * len(drawn)
     for got, want in zip([w for pair in drawn for w in pair], built):

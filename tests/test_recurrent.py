@@ -32,7 +32,7 @@ def default_embeddings(batch=64, steps=STEPS, vocabulary=1000):
 
 
 def severities(findings, severity):
-    return [f["text"] for f in findings if f["severity"] == severity]
+    return [f.text for f in findings if f.severity == severity]
 
 
 def scale_recurrent_kernel(layer, factor):
@@ -52,7 +52,7 @@ def test_keras_default_lstm_and_gru_have_no_problem(cls):
     assert figures["input_weight_std"] == pytest.approx(float(np.std(layer.cell.kernel.numpy())))
     assert figures["forget_bias"] == (1.0 if cls is keras.layers.LSTM else None)
     for f in findings:
-        assert "orthogonal" not in f["suggestion"] and "glorot" not in f["suggestion"]  # both already in use
+        assert "orthogonal" not in f.suggestion and "glorot" not in f.suggestion  # both already in use
 
 
 def test_singular_values_and_radius_are_those_of_each_gate_block():
@@ -76,8 +76,8 @@ def test_recurrent_kernel_times_5_is_an_expansive_recurrence(cls):
     assert figures["spectral_radius"] == pytest.approx(5 * before["spectral_radius"], rel=1e-4)
     problems = severities(findings, "problem")
     assert any("expansive recurrence" in p for p in problems), findings
-    expansive = next(f for f in findings if "expansive" in f["text"])
-    assert "draw the recurrent kernel again" in expansive["suggestion"]  # orthogonal is in use: it was scaled
+    expansive = next(f for f in findings if "expansive" in f.text)
+    assert "draw the recurrent kernel again" in expansive.suggestion  # orthogonal is in use: it was scaled
 
 
 def test_radius_threshold_on_both_sides_with_an_lstm():
@@ -102,10 +102,10 @@ def test_measured_growth_flags_a_recurrence_below_the_radius_threshold(gain, exp
     figures, findings = recurrent.check_recurrent(layer, x)
     assert figures["spectral_radius"] == pytest.approx(gain, rel=1e-5) and gain < recurrent.RADIUS_MAX
     assert figures["influence_first"] == pytest.approx(gain**19, rel=0.02)
-    flagged = [f for f in findings if "expansive" in f["text"]]
+    flagged = [f for f in findings if "expansive" in f.text]
     assert bool(flagged) == expansive
     if expansive:
-        assert flagged[0]["suggestion"] == "recurrent_initializer=Identity(gain=1.0) (in use with gain 1.2)"
+        assert flagged[0].suggestion == "recurrent_initializer=Identity(gain=1.0) (in use with gain 1.2)"
 
 
 def test_saturated_state_and_gates_on_both_sides():
@@ -114,15 +114,15 @@ def test_saturated_state_and_gates_on_both_sides():
     rnn = built(keras.layers.SimpleRNN(UNITS, kernel_initializer=loud), x)
     figures, findings = recurrent.check_recurrent(rnn, x)
     assert figures["saturated_fraction"] > recurrent.SATURATED and figures["gates_saturated_fraction"] is None
-    saturated = next(f for f in findings if "saturated state" in f["text"])
-    assert saturated["severity"] == "problem" and "glorot_uniform" in saturated["suggestion"]
+    saturated = next(f for f in findings if "saturated state" in f.text)
+    assert saturated.severity == "problem" and "glorot_uniform" in saturated.suggestion
     lstm = built(keras.layers.LSTM(UNITS, kernel_initializer=loud), x)
     figures, findings = recurrent.check_recurrent(lstm, x)
     assert figures["gates_saturated_fraction"] > recurrent.SATURATED
     assert any("saturated gates" in t for t in severities(findings, "problem"))
     quiet, quiet_findings = recurrent.check_recurrent(built(keras.layers.SimpleRNN(UNITS), x), x)
     assert quiet["saturated_fraction"] < recurrent.SATURATED
-    assert not any("saturated" in f["text"] for f in quiet_findings)
+    assert not any("saturated" in f.text for f in quiet_findings)
 
 
 def test_gate_values_are_the_cells_own():
@@ -143,10 +143,10 @@ def test_forget_bias_zero_is_a_note_and_one_is_not():
     zero = built(keras.layers.LSTM(UNITS, unit_forget_bias=False), x)
     figures, findings = recurrent.check_recurrent(zero, x)
     assert figures["forget_bias"] == 0.0
-    note = next(f for f in findings if "forget-gate bias" in f["text"])
-    assert note["severity"] == "note" and note["suggestion"].startswith("unit_forget_bias=True")
+    note = next(f for f in findings if "forget-gate bias" in f.text)
+    assert note.severity == "note" and note.suggestion.startswith("unit_forget_bias=True")
     figures, findings = recurrent.check_recurrent(built(keras.layers.LSTM(UNITS), x), x)
-    assert figures["forget_bias"] == 1.0 and not any("forget-gate bias" in f["text"] for f in findings)
+    assert figures["forget_bias"] == 1.0 and not any("forget-gate bias" in f.text for f in findings)
 
 
 def test_default_gru_on_default_embeddings_forgets_its_first_token_and_the_suggested_bias_restores_memory():
@@ -156,15 +156,15 @@ def test_default_gru_on_default_embeddings_forgets_its_first_token_and_the_sugge
     assert figures["input_std"] == pytest.approx(0.1 / np.sqrt(12), rel=0.05)  # uniform(-0.05, 0.05)
     assert figures["influence_first"] < 1e-5  # measured: 7.6e-07 (32 units, 30 steps)
     assert 5 < figures["memory_horizon"] < STEPS
-    note = next(f for f in findings if "short memory" in f["text"])
-    assert note["severity"] == "note" and "bias[0, :units]" in note["suggestion"]
+    note = next(f for f in findings if "short memory" in f.text)
+    assert note.severity == "note" and "bias[0, :units]" in note.suggestion
     assert severities(findings, "problem") == []
     bias = layer.cell.bias.numpy()
     bias[0, :UNITS] = 3.0  # the suggestion: z = sigmoid(3) = 0.95 keeps the state
     layer.cell.bias.assign(bias)
     kept, kept_findings = recurrent.check_recurrent(layer, x)
     assert kept["memory_horizon"] is None and kept["influence_first"] > 1e-2
-    assert not any("short memory" in f["text"] for f in kept_findings)
+    assert not any("short memory" in f.text for f in kept_findings)
 
 
 def test_influence_equals_the_jacobian_norm_ratio():
@@ -198,7 +198,7 @@ def test_go_backwards_reads_the_steps_in_reverse_and_bidirectional_checks_both()
     alone, _ = recurrent.check_recurrent(both.backward_layer, x)
     assert figures["backward_spectral_radius"] == alone["spectral_radius"]
     assert figures["forward_forget_bias"] == 0.0 == figures["backward_forget_bias"]
-    forget = [f["text"] for f in findings if "forget-gate bias" in f["text"]]
+    forget = [f.text for f in findings if "forget-gate bias" in f.text]
     assert len(forget) == 2 and forget[0].startswith("forward direction") and forget[1].startswith("backward")
 
 
@@ -218,14 +218,14 @@ def test_embedding_scale_on_both_sides():
     figures, findings = recurrent.check_embedding(default)
     assert figures["row_std"] == pytest.approx(0.1 / np.sqrt(12), rel=0.05)
     assert figures["row_norm"] == pytest.approx(np.sqrt(FEATURES) * 0.1 / np.sqrt(12), rel=0.05)
-    assert [f["severity"] for f in findings] == ["note"] and "tiny embeddings" in findings[0]["text"]
-    assert findings[0]["suggestion"].startswith("embeddings_initializer=RandomNormal(stddev=1.0)")
+    assert [f.severity for f in findings] == ["note"] and "tiny embeddings" in findings[0].text
+    assert findings[0].suggestion.startswith("embeddings_initializer=RandomNormal(stddev=1.0)")
     tokens = np.arange(100)[None]
     unit = built(keras.layers.Embedding(100, 16, embeddings_initializer="random_normal"), tokens)
     unit.embeddings.assign(normal(100, 16))
     assert recurrent.check_embedding(unit)[1] == []
     unit.embeddings.assign(normal(100, 16, std=20.0))
-    assert "large embeddings" in recurrent.check_embedding(unit)[1][0]["text"]
+    assert "large embeddings" in recurrent.check_embedding(unit)[1][0].text
 
 
 def attention(x, heads=4, key_dim=16):
@@ -266,12 +266,12 @@ def test_large_inputs_collapse_attention_small_ones_flatten_it():
     layer = attention(x)
     loud, loud_findings = recurrent.check_attention(layer, 10 * x, 10 * x)
     assert loud["logits_std"] > recurrent.LOGITS_HIGH and loud["entropy_fraction"] < recurrent.COLLAPSED
-    texts = [f["text"] for f in loud_findings]
+    texts = [f.text for f in loud_findings]
     assert any("above the unit scale" in t for t in texts) and any("collapsed attention" in t for t in texts)
-    assert all(f["severity"] == "note" and "LayerNormalization" in f["suggestion"] for f in loud_findings)
+    assert all(f.severity == "note" and "LayerNormalization" in f.suggestion for f in loud_findings)
     quiet, quiet_findings = recurrent.check_attention(layer, 0.03 * x, 0.03 * x)
     assert quiet["logits_std"] < recurrent.LOGITS_LOW and quiet["entropy_fraction"] > 0.99
-    assert [f["text"].split(" at ")[0] for f in quiet_findings] == [f"attention logits' std {quiet['logits_std']:.3g}"]
+    assert [f.text.split(" at ")[0] for f in quiet_findings] == [f"attention logits' std {quiet['logits_std']:.3g}"]
 
 
 def test_scaled_query_kernel_is_blamed_without_suggesting_glorot_as_new():
@@ -280,4 +280,4 @@ def test_scaled_query_kernel_is_blamed_without_suggesting_glorot_as_new():
     layer.query_dense.kernel.assign(layer.query_dense.kernel * 20.0)
     figures, findings = recurrent.check_attention(layer, x, x)
     assert figures["query_scale_ratio"] == pytest.approx(20.0, rel=0.05)
-    assert findings and "draw the query and key kernels again with glorot_uniform (in use" in findings[0]["suggestion"]
+    assert findings and "draw the query and key kernels again with glorot_uniform (in use" in findings[0].suggestion

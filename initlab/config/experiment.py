@@ -260,7 +260,6 @@ class Config(Strict):
     record: RecordConfig = RecordConfig()
     _source: Path | None = PrivateAttr(None)  # the file it was read from: relative data paths start there
     _allow_large: bool = PrivateAttr(False)  # validated with --allow-large: the data limits are lifted too
-    _data_init: dict | None = PrivateAttr(None)  # what model.data_init did to the initial weights (summary.json)
 
     @field_validator("name")
     @classmethod

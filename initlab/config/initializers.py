@@ -207,6 +207,11 @@ def expected_variance(spec, fan_in: int, fan_out: int) -> float | None:
     return None if variance is None else variance(fan_in, fan_out, params)
 
 
+def std_of(name: str, fan_in: int, fan_out: int) -> float:
+    """The std of the weights a fixed-variance initializer (glorot_uniform, he_normal, ...) draws for these fans."""
+    return math.sqrt(REGISTRY[canonical_name(name)].variance(fan_in, fan_out, {}))
+
+
 def spec_label(spec) -> str:
     """A short readable label: 'he_normal', 'random_normal(stddev=0.01)'."""
     name, params = split_spec(spec)

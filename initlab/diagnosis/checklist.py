@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from initlab.config import initializers
 from initlab.config.initializers import expected_variance
 from initlab.diagnosis import fans, first_step
+from initlab.diagnosis.findings import Finding
 from initlab.train.units import distinct_units
 
 RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu", "swish", "mish", "softplus",
@@ -31,7 +33,7 @@ def target(activation: str, fan_in: int, fan_out: int) -> tuple[str, float, floa
         forward, backward, name = math.sqrt(1 / fan_in), math.sqrt(1 / fan_out), "lecun_normal"
     else:
         forward, backward, name = math.sqrt(1 / fan_in), math.sqrt(1 / fan_out), "glorot_uniform"
-        return name, math.sqrt(2 / (fan_in + fan_out)), min(forward, backward), max(forward, backward)
+        return name, initializers.std_of(name, fan_in, fan_out), min(forward, backward), max(forward, backward)
     return name, forward, min(forward, backward), max(forward, backward)
 
 
@@ -50,14 +52,14 @@ def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradie
 
 
 def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
-    """One layer's row: its figures, its findings ({severity, code, text, suggestion}) and its verdict."""
+    """One layer's row: its figures, its findings (texts, codes and severities) and its verdict."""
     kind = type(layer).__name__
     nonlinearity = role.nonlinearity if role else "unknown"
     row = {"layer": layer.name, "kind": kind, "nonlinearity": nonlinearity,
            "normalization": (role.normalization or "") if role else "",
            "residual": role.residual.operation.name if role and role.residual is not None else "",
            **_signal(figures)}
-    findings: list[dict] = []
+    findings: list[Finding] = []
     kernels = first_step.kernels_of(layer)
     if kind in NORMALIZATION_KINDS:
         findings += _normalization(layer, role)
@@ -65,7 +67,7 @@ def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
         held = ", ".join(v.path.rsplit("/", 1)[-1] for v in layer.weights)
         reason = (f"initlab does not know how {kind} uses its weights ({held})" if kernels
                   else f"{kind} holds no kernel ({held})")
-        findings.append(_finding("not checked", "unknown_kind", reason, "",
+        findings.append(Finding("not checked", "unknown_kind", reason, "",
                                  "kind unknown" if kernels else "no kernel"))
     else:
         weights = [_kernel_figures(layer, v, nonlinearity if v is kernels[-1] else "linear") for v in kernels]
@@ -76,25 +78,20 @@ def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
             findings += _weight_findings(layer, w, role, last)
         findings += _signal_findings(row, role, last, graph)
         findings += _special_findings(layer, figures)
-    row["findings"] = [f["text"] for f in findings]
-    severities = {f["severity"] for f in findings}
+    row["findings"] = [f.text for f in findings]
+    severities = {f.severity for f in findings}
     row["verdict"] = next((s for s in ("problem", "not checked", "note") if s in severities), "ok")
     if row["verdict"] == "not checked" and "problem" not in severities and kernels and kind in KNOWN_KINDS:
         row["verdict"] = "note" if "note" in severities else "ok"  # a part unchecked; the rest was judged
-    row["summary"] = next((f["short"] for f in findings if f["severity"] == row["verdict"]),
-                          findings[0]["short"] if findings else "")
-    row["finding_codes"] = [f["code"] for f in findings]
-    row["severities"] = [f["severity"] for f in findings]
-    row["problems"] = "; ".join(f["text"] for f in findings if f["severity"] == "problem")
-    row["suggestion"] = "; ".join(dict.fromkeys(f["suggestion"] for f in findings if f["suggestion"]
-                                                and f["severity"] == "problem")) or \
-        "; ".join(dict.fromkeys(f["suggestion"] for f in findings if f["suggestion"]))
+    row["summary"] = next((f.headline for f in findings if f.severity == row["verdict"]),
+                          findings[0].headline if findings else "")
+    row["finding_codes"] = [f.code for f in findings]
+    row["severities"] = [f.severity for f in findings]
+    row["problems"] = "; ".join(f.text for f in findings if f.severity == "problem")
+    row["suggestion"] = "; ".join(dict.fromkeys(f.suggestion for f in findings if f.suggestion
+                                                and f.severity == "problem")) or \
+        "; ".join(dict.fromkeys(f.suggestion for f in findings if f.suggestion))
     return row
-
-
-def _finding(severity: str, code: str, text: str, suggestion: str = "", short: str = "") -> dict:
-    """`short`: a few words for the 80-column table (default: the start of `text`)."""
-    return {"severity": severity, "code": code, "text": text, "suggestion": suggestion, "short": short or text}
 
 
 def _signal(figures: dict) -> dict:
@@ -144,18 +141,18 @@ def _drawn_std(initializer, fan_in: int, fan_out: int) -> float | None:
     return None if variance is None else math.sqrt(variance)
 
 
-def _weight_findings(layer, w: dict, role, last: bool) -> list[dict]:
+def _weight_findings(layer, w: dict, role, last: bool) -> list[Finding]:
     found = []
     which = "" if w["weight"] == "kernel" else f"{w['weight']}: "
     if w["all_zero"]:
         text = f"{which}all weights zero" + ("" if last else ": no gradient reaches the layers below")
-        return [_finding("problem", "zero", text, _redraw(w), "all weights zero")]
+        return [Finding("problem", "zero", text, _redraw(w), "all weights zero")]
     if w["units"] > 1 and w["distinct_units"] == 1:
-        found.append(_finding("problem", "symmetric", f"{which}symmetric: all {w['units']} units compute one "
+        found.append(Finding("problem", "symmetric", f"{which}symmetric: all {w['units']} units compute one "
                               "function (the layer is one unit wide)", _redraw(w),
                               f"symmetric: 1 of {w['units']} units"))
     elif w["one_value"]:
-        found.append(_finding("problem", "one_value", f"{which}every weight has one value", _redraw(w),
+        found.append(Finding("problem", "one_value", f"{which}every weight has one value", _redraw(w),
                               "every weight one value"))
     if w["embedding"]:
         return found  # an embedding's scale is judged by the embedding check
@@ -174,7 +171,7 @@ def _weight_findings(layer, w: dict, role, last: bool) -> list[dict]:
         if severity == "note" and role and role.normalization and off:
             text += f"; the {role.normalization} after it restores the scale"
         short = f"{max(factor, 1 / factor):.2g}x {'small' if factor < 1 else 'large'}, Keras fans {kin}/{kout}"
-        found.append(_finding(severity, "fan_mismatch", text, mismatch["fix"], short))
+        found.append(Finding(severity, "fan_mismatch", text, mismatch["fix"], short))
         if severity == "note" or not off:
             return found
         off = ""  # the mismatch finding already says it, with its fix
@@ -182,13 +179,13 @@ def _weight_findings(layer, w: dict, role, last: bool) -> list[dict]:
         scale = (f"{which}weights too {off}: rms {w['weight_rms']:.3g}, target std {w['target_std']:.3g} "
                  f"({w['scale_ratio']:.2g}x) for {w['nonlinearity']} with fans {w['fan_in']}/{w['fan_out']}")
         if role and role.normalization:
-            found.append(_finding("note", "scale_normalized", f"{scale}; the {role.normalization} after it sets "
+            found.append(Finding("note", "scale_normalized", f"{scale}; the {role.normalization} after it sets "
                                   "the signal's scale", "", f"weights {w['scale_ratio']:.2g}x, normalized"))
         elif role and role.residual is not None and off == "small":
-            found.append(_finding("note", "small_branch", f"{scale}; it ends a residual branch, where a small start "
+            found.append(Finding("note", "small_branch", f"{scale}; it ends a residual branch, where a small start "
                                   "can be by design (ReZero, LayerScale)", "", "small residual branch"))
         else:
-            found.append(_finding("problem", f"too_{off}", scale, _rescale(w),
+            found.append(Finding("problem", f"too_{off}", scale, _rescale(w),
                                   f"weights too {off}: {w['scale_ratio']:.2g}x"))
     return found
 
@@ -213,52 +210,51 @@ def _rescale(w: dict) -> str:
             f"{w['initializer']}'s form at std {w['target_std']:.3g}")
 
 
-def _normalization(layer, role) -> list[dict]:
+def _normalization(layer, role) -> list[Finding]:
     gamma = getattr(layer, "gamma", None)
     if gamma is None or np.any(np.asarray(gamma.numpy())):
         return []
     if role and role.residual is not None:
-        return [_finding("note", "zero_gamma", "scale gamma starts at 0: the residual branch starts switched off "
+        return [Finding("note", "zero_gamma", "scale gamma starts at 0: the residual branch starts switched off "
                          "(by design in zero-init residual nets)")]
-    return [_finding("problem", "zero_gamma", "scale gamma is all zero: only beta passes, no signal",
+    return [Finding("problem", "zero_gamma", "scale gamma is all zero: only beta passes, no signal",
                      "gamma_initializer='ones'")]
 
 
-def _signal_findings(row: dict, role, last: bool, graph: bool) -> list[dict]:
+def _signal_findings(row: dict, role, last: bool, graph: bool) -> list[Finding]:
     if not graph:
-        return [_finding("not checked", "no_graph", "signal not measured: a subclassed model has no graph to walk")]
+        return [Finding("not checked", "no_graph", "signal not measured: a subclassed model has no graph to walk")]
     found = []
     nonlinearity = row["nonlinearity"]
     if row["dead_fraction"] > 0.5:
-        found.append(_finding("problem", "dead", f"{row['dead_fraction']:.0%} of units dead after {nonlinearity} "
+        found.append(Finding("problem", "dead", f"{row['dead_fraction']:.0%} of units dead after {nonlinearity} "
                               "(output 0 for every probe input)", "he_normal with zero biases",
                               f"{row['dead_fraction']:.0%} of units dead"))
     if row["saturated_fraction"] > 0.5:
-        found.append(_finding("problem", "saturated", f"{row['saturated_fraction']:.0%} of {nonlinearity} outputs "
+        found.append(Finding("problem", "saturated", f"{row['saturated_fraction']:.0%} of {nonlinearity} outputs "
                               "saturated", "glorot_uniform (smaller weights keep tanh/sigmoid off their flat ends)",
                               f"{row['saturated_fraction']:.0%} saturated"))
     vanished = row["activation_std"] < VANISHED
     if vanished and not last and not (role and role.residual is not None) and row.get("weight_rms", 1) > 0:
-        found.append(_finding("problem", "vanished", f"signal vanished: activation std {row['activation_std']:.2g} "
+        found.append(Finding("problem", "vanished", f"signal vanished: activation std {row['activation_std']:.2g} "
                               f"after {nonlinearity}", "", f"signal vanished: {row['activation_std']:.1g}"))
     share = row["branch_share"]
     if role and role.residual is not None and share < SMALL_BRANCH:
-        found.append(_finding("note", "small_branch", f"residual branch adds {share:.2g} of the sum's std at "
+        found.append(Finding("note", "small_branch", f"residual branch adds {share:.2g} of the sum's std at "
                               f"{row['residual']}: it starts nearly switched off (by design in ReZero, LayerScale)", "",
                               "small residual branch"))
     return found
 
 
-def _special_findings(layer, figures: dict) -> list[dict]:
+def _special_findings(layer, figures: dict) -> list[Finding]:
     kind = type(layer).__name__
     if "special_error" in figures:
-        return [_finding("not checked", "special_error", f"{kind} check failed: {figures['special_error']}")]
+        return [Finding("not checked", "special_error", f"{kind} check failed: {figures['special_error']}")]
     if "special_findings" in figures:
-        return [_finding(f["severity"], "special", f["text"], f.get("suggestion", ""))
-                for f in figures["special_findings"]]
+        return list(figures["special_findings"])
     if kind in first_step.RECURRENT_KINDS + ("Embedding", "MultiHeadAttention") and first_step.recurrent is None:
         what = {"Embedding": "embedding scale", "MultiHeadAttention": "attention logits"}.get(kind, "recurrence")
-        return [_finding("not checked", "no_special", f"{what} not checked: initlab.diagnosis.recurrent is not available")]
+        return [Finding("not checked", "no_special", f"{what} not checked: initlab.diagnosis.recurrent is not available")]
     return []
 
 

@@ -1,17 +1,20 @@
 """Recurrent, embedding and attention layers at initialization: what their first forward and backward pass sees.
 
 Each check returns (figures, findings): figures a flat dict of plain numbers (None where not applicable), findings
-a list of {"severity": "problem" | "note", "text": what was measured and why it matters, "suggestion": what to
-change}. A check never suggests the initializer already in use as if it were new.
+a list of Finding (initlab/diagnosis/findings.py), each with its own code. A check never suggests the initializer
+already in use as if it were new.
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from initlab.base import keras_private
 from initlab.base.backend import keras as _keras, tf as _tf
+from initlab.config import initializers
 from initlab.diagnosis import fans
+from initlab.diagnosis.findings import Finding
 
 ROWS = 64  # sequences the recurrent check runs: the horizon and the saturation are per-step averages
 # Orthogonal recurrent kernels have every singular value 1 (Saxe et al. 2014) and identity ones a radius of exactly 1
@@ -29,10 +32,6 @@ EMBEDDING_LOW, EMBEDDING_HIGH = 0.1, 10.0  # a row std 10x off unit scale either
 LOGITS_LOW, LOGITS_HIGH = 0.1, 5.0
 LOGITS_KEPT = 8_000_000  # logits held at once by the attention check (64 MB in float64)
 COLLAPSED = 0.5  # mean softmax entropy below half of log(keys): most queries attend to a few keys at init
-
-
-def finding(severity: str, text: str, suggestion: str = "") -> dict:
-    return {"severity": severity, "text": text, "suggestion": suggestion}
 
 
 def check_recurrent(layer, inputs) -> tuple[dict, list[dict]]:
@@ -55,7 +54,7 @@ def check_recurrent(layer, inputs) -> tuple[dict, list[dict]]:
         for direction, one in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
             part, found = _check_one_direction(one, x)
             figures.update({f"{direction}_{key}": value for key, value in part.items()})
-            findings += [{**item, "text": f"{direction} direction: {item['text']}"} for item in found]
+            findings += [replace(item, text=f"{direction} direction: {item.text}") for item in found]
         return figures, findings
     return _check_one_direction(layer, x)
 
@@ -77,7 +76,7 @@ def _check_one_direction(layer, x) -> tuple[dict, list[dict]]:
         "input_fan_in": fan_in,
         "input_std": float(x.std()),
         "input_weight_std": float(kernel.std()),
-        "input_target_std": math.sqrt(2 / (fan_in + fan_out)),
+        "input_target_std": initializers.std_of("glorot_uniform", fan_in, fan_out),
         "recurrent_sv_min": float(singular.min()),
         "recurrent_sv_max": float(singular.max()),
         "spectral_radius": float(max(np.abs(np.linalg.eigvals(b)).max() for b in blocks)),
@@ -151,46 +150,46 @@ def _in_use(owner, weight: str) -> str:
     return fans.initializer_name(initializer) if initializer is not None else ""
 
 
-def _recurrent_findings(layer, kind: str, f: dict) -> list[dict]:
+def _recurrent_findings(layer, kind: str, f: dict) -> list[Finding]:
     found = []
     recurrent_init = _in_use(layer, "recurrent_kernel")
     growth = f["influence_first"]
     if f["spectral_radius"] > RADIUS_MAX or (growth is not None and growth > GROWTH_MAX):
         grown = f"; the first of {f['steps']} inputs moves the final state {growth:.3g}x more than the last" if (
             growth is not None and growth > 1) else ""
-        found.append(finding(
-            "problem",
+        found.append(Finding(
+            "problem", "expansive_recurrence",
             f"expansive recurrence: the recurrent kernel's largest gate block has spectral radius "
             f"{f['spectral_radius']:.3g} (singular values up to {f['recurrent_sv_max']:.3g}){grown}; "
             f"states and gradients through time grow with each step",
             _redraw_recurrent(layer, f),
         ))
     if f["saturated_fraction"] > SATURATED:
-        found.append(finding(
-            "problem",
+        found.append(Finding(
+            "problem", "saturated_state",
             f"saturated state: {f['saturated_fraction']:.0%} of the {kind} states sit at |h| > 0.99 at "
             f"initialization, where tanh passes back under 2% of the gradient",
             _calm_inputs(layer, f),
         ))
     gates = f["gates_saturated_fraction"]
     if gates is not None and gates > SATURATED:
-        found.append(finding(
-            "problem",
+        found.append(Finding(
+            "problem", "saturated_gates",
             f"saturated gates: {gates:.0%} of the {kind} sigmoid gate values are below 0.01 or above 0.99 at "
             f"initialization: those gates are stuck shut or open and learn almost nothing",
             _calm_inputs(layer, f),
         ))
     if f["forget_bias"] is not None and f["forget_bias"] < FORGET_BIAS_MIN:
-        found.append(finding(
-            "note",
+        found.append(Finding(
+            "note", "forget_bias",
             f"forget-gate bias {f['forget_bias']:.3g}: the forget gate starts near sigmoid(0) = 0.5 and halves the "
             f"cell state every step (Jozefowicz et al. 2015 recommend a bias of 1.0)",
             "unit_forget_bias=True (forget-gate bias 1.0)" if layer.cell.use_bias else
             "use_bias=True with unit_forget_bias=True (forget-gate bias 1.0)",
         ))
     if f["memory_horizon"] is not None and not found:
-        found.append(finding(
-            "note",
+        found.append(Finding(
+            "note", "short_memory",
             f"short memory at initialization: an input {f['memory_horizon']} steps before the last moves the "
             f"final state under 1e-3 as much as the last one (the first of {f['steps']}: "
             f"{_ratio(f['influence_first'])}); long-range dependencies must be learned against that decay",
@@ -260,13 +259,13 @@ def check_embedding(layer) -> tuple[dict, list[dict]]:
         text = (f"tiny embeddings: row std {row_std:.3g}, {UNIT_SCALE / max(row_std, 1e-30):.3g}x below the unit "
                 f"scale the next layer's kernel is drawn for, so the signal after it starts that much smaller "
                 f"(a normalization layer right after the embedding would restore it)")
-        return figures, [finding("note", text, f"embeddings_initializer={unit}" if in_use != "random_normal" else
-                                 f"embeddings_initializer={unit}, or scale the rows by sqrt(output_dim) as "
-                                 "Vaswani et al. 2017 do")]
+        fix = f"embeddings_initializer={unit}" if in_use != "random_normal" else \
+            f"embeddings_initializer={unit}, or scale the rows by sqrt(output_dim) as Vaswani et al. 2017 do"
+        return figures, [Finding("note", "tiny_embeddings", text, fix)]
     if row_std > EMBEDDING_HIGH * UNIT_SCALE:
         text = (f"large embeddings: row std {row_std:.3g}, {row_std / UNIT_SCALE:.3g}x above unit scale; the "
                 "layers after it saturate or blow up")
-        return figures, [finding("note", text, f"embeddings_initializer={unit}")]
+        return figures, [Finding("note", "large_embeddings", text, f"embeddings_initializer={unit}")]
     return figures, []
 
 
@@ -305,7 +304,7 @@ def check_attention(layer, query, value, key=None) -> tuple[dict, list[dict]]:
     for name, dense in (("query", layer.query_dense), ("key", layer.key_dense), ("value", layer.value_dense),
                         ("output", layer.output_dense)):
         fan_in, fan_out = fans.honest_fans(dense, dense.kernel)
-        std, target = float(np.std(dense.kernel.numpy())), math.sqrt(2 / (fan_in + fan_out))
+        std, target = float(np.std(dense.kernel.numpy())), initializers.std_of("glorot_uniform", fan_in, fan_out)
         figures.update({f"{name}_weight_std": std, f"{name}_target_std": target, f"{name}_scale_ratio": std / target})
     return figures, _attention_findings(layer, figures)
 
@@ -316,22 +315,22 @@ def _attention_rows(layer, query, key) -> int:
     return max(1, min(ROWS, LOGITS_KEPT // max(per_row, 1)))
 
 
-def _attention_findings(layer, f: dict) -> list[dict]:
+def _attention_findings(layer, f: dict) -> list[Finding]:
     found = []
     if f["logits_std"] > LOGITS_HIGH or f["logits_std"] < LOGITS_LOW:
         large = f["logits_std"] > LOGITS_HIGH
         effect = ("softmax starts near one-hot, its gradient near zero" if large else
                   "every query starts averaging all positions, and as logits are a product of query and key, "
                   "their gradients start as small as each other")
-        found.append(finding(
-            "note",
+        found.append(Finding(
+            "note", "attention_logits_scale",
             f"attention logits' std {f['logits_std']:.3g} at initialization, {'above' if large else 'below'} the "
             f"unit scale the 1/sqrt(key_dim) factor aims for (Vaswani et al. 2017): {effect}",
             _attention_fix(layer, f),
         ))
     if f["entropy_fraction"] is not None and f["entropy_fraction"] < COLLAPSED:
-        found.append(finding(
-            "note",
+        found.append(Finding(
+            "note", "collapsed_attention",
             f"collapsed attention: the mean softmax entropy is {f['entropy_fraction']:.2f} of uniform's over "
             f"{f['positions']} positions; most queries look at a few keys before learning anything",
             _attention_fix(layer, f),

@@ -86,7 +86,7 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
     if not only or "signal" in only:
         frames = {}
         for label, file in SIGNAL.items():
-            _, data, model = runs.prepare(config_module.load_config(configs / file))
+            _, data, model, _ = runs.prepare(config_module.load_config(configs / file))
             frames[label] = signal_module.signal_frame(model, data.x_train[:256])
         plots.signal_comparison(frames, figures / "signal_comparison.png",
                                 "10 layers of 500 units at initialization: measured (dots) and theory (dashes)")

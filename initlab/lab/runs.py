@@ -10,6 +10,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -75,20 +76,28 @@ def _targets(data: data_module.Dataset) -> str:
     return "one target column against one output"
 
 
-def prepare(config: config_module.Config):
-    """(config with task defaults, data, compiled model with its initial weights): everything that can fail
-    on bad input, done before anything is written."""
+class Prepared(NamedTuple):
+    """A run ready to train: everything that can fail on bad input done, nothing written."""
+    config: config_module.Config  # task defaults filled in
+    data: data_module.Dataset
+    model: object  # compiled, with its initial weights
+    data_init: dict | None  # what model.data_init (LSUV) did to those weights, or None
+
+
+def prepare(config: config_module.Config) -> Prepared:
+    """The config with task defaults, its data and its compiled model with initial weights: everything that can
+    fail on bad input, done before anything is written."""
     source = str(config._source or "config")
     config, data = check_with_data(config)
     seed_everything(config.seed)
     try:
         model = model_module.build(config, data.n_features, data.task, data.n_classes)
-        config._data_init = model_module.data_init(model, config, data.x_train[:PROBE_ROWS])
+        data_init = model_module.data_init(model, config, data.x_train[:PROBE_ROWS])
         model_module.compile(model, config, data.task)
         model.compute_loss(y=data.y_train[:2], y_pred=model(data.x_train[:2]))
     except (ValueError, TypeError) as exc:
         raise UserError(f"the model cannot be built or run on this data: {exc}", source, "model") from None
-    return config, data, model
+    return Prepared(config, data, model, data_init)
 
 
 def epochs_to(history: list[dict], metric: str, targets: list[float]) -> dict:
@@ -126,9 +135,9 @@ def train(config: config_module.Config, on_epoch=None, prepared=None) -> RunResu
 
 def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     started = time.perf_counter()
-    config, data, model = prepared or prepare(config)
+    config, data, model, data_init = prepared or prepare(config)
     metric = model_module.metric_name(data.task)
-    result = RunResult(config, data.task, metric, engine=config.train.engine,
+    result = RunResult(config, data.task, metric, engine=config.train.engine, data_init=data_init,
                        weights_initial=model_module.weights_by_name(model),
                        signal=propagation.signal_rows(model, data.x_train[:PROBE_ROWS], config.seed),
                        versions=versions(), numerics=numerics())
@@ -160,10 +169,10 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
         interrupts.raise_if_received()
 
     if config.train.engine == "keras":
-        outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir)
+        outcome = engine.train_keras(model, data, config, metric, on_record, result.tensorboard_dir, recorded=recorded)
     else:
         ends = framed | (set(recorded) if writer is not None else set())
-        outcome = engine.train_fast(model, data, config, data.task, metric, on_chunk, ends, keep)
+        outcome = engine.train_fast(model, data, config, data.task, metric, on_chunk, ends, keep, recorded=recorded)
         result.layer_rows, result.samples = outcome.layer_rows, outcome.samples
     model.set_weights(outcome.last_finite_weights)
     result.history, result.final, result.diverged_at = outcome.history, outcome.final, outcome.diverged_at
@@ -204,7 +213,7 @@ def summary_of(result: RunResult, run_name: str) -> dict:
         "run_id": run_name,
         "config_dir": str(config_module.source_dir(config)),
         "error": result.error,
-        "data_init": config._data_init,  # model.data_init's rescaling (LSUV): rounds and output variance per layer
+        "data_init": result.data_init,  # model.data_init's rescaling (LSUV): rounds and output variance per layer
         "versions": dict(result.versions or versions()),  # a run that failed before training: this process's
         "numerics": dict(result.numerics or numerics()),
         "git_commit": _git_commit(),

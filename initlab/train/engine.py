@@ -57,12 +57,14 @@ def _all_finite(values) -> bool:
 
 
 def train_keras(
-    model, data: Dataset, config, metric: str, on_record: Callable[[int], None], tensorboard_dir: str | None = None
+    model, data: Dataset, config, metric: str, on_record: Callable[[int], None], tensorboard_dir: str | None = None,
+    *, recorded: list[int] | None = None,
 ) -> Outcome:
-    """Plain `model.fit` with TerminateOnNaN (and TensorBoard on request); records taken at epoch ends."""
+    """Plain `model.fit` with TerminateOnNaN (and TensorBoard on request); on_record(epoch) at the end of each
+    recorded epoch (`recorded`: the config's cadence.record_epochs, computed by the caller or here)."""
     keras = _keras()
     outcome = Outcome(last_finite_weights=model.get_weights())
-    wanted = set(cadence.record_epochs(config.train.epochs, config.record.every))
+    wanted = set(recorded or cadence.record_epochs(config.train.epochs, config.record.every))
 
     class Recorder(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -303,12 +305,14 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
 
 
 def train_fast(model, data: Dataset, config, task: str, metric: str, on_chunk: Callable[[int], None],
-               ends: set[int] = frozenset(), keep: set[int] | None = None) -> Outcome:
-    """Train with FastLoop, records taken inside its graph (layer rows, and raw samples at the `keep` epochs);
-    on_chunk(epoch) after each chunk, each epoch of `ends` closing one."""
+               ends: set[int] = frozenset(), keep: set[int] | None = None, *, recorded: list[int] | None = None
+               ) -> Outcome:
+    """Train with FastLoop, records taken inside its graph (layer rows at the `recorded` epochs, the config's
+    cadence.record_epochs by default; raw samples at the `keep` epochs); on_chunk(epoch) after each chunk, each
+    epoch of `ends` closing one."""
     loop = FastLoop(model, data, config, task)
     outcome = Outcome()
-    recorded = cadence.record_epochs(config.train.epochs, config.record.every)
+    recorded = recorded or cadence.record_epochs(config.train.epochs, config.record.every)
     train_chunks(loop, [outcome], metric, recorded, ends, histogram_epochs(recorded) if keep is None else keep, on_chunk)
     outcome.last_finite_weights = model.get_weights()
     for prefix, x, y in (("", loop.x, loop.y), ("val_", loop.x_val, loop.y_val)):

@@ -26,9 +26,9 @@ def can_join(config) -> bool:
     return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS
 
 
-def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed; then
-    model.data_init on the probe batch x as runs.prepare does it (its report kept on the config, for summary.json)."""
+def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) -> tuple[list[tuple], dict | None]:
+    """((kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed; what
+    model.data_init did to them on the probe batch x, as runs.prepare does it, or None)."""
     layers = config.model.hidden_layers()
     units = [layer.units for layer in layers] + [n_classes if task == "multiclass" else 1]
     kernels = [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
@@ -47,8 +47,8 @@ def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) 
         activations = [keras.activations.get(layer.activation) for layer in layers]
         activations.append(keras.activations.get(config.model.output_activation or model_module.TASK_DEFAULTS[task][0]))
         spec = config.model
-        weights, config._data_init = lsuv.lsuv(weights, activations, x, spec.data_init_tol, spec.data_init_iters)
-    return weights
+        return lsuv.lsuv(weights, activations, x, spec.data_init_tol, spec.data_init_iters)
+    return weights, None
 
 
 class Population:
@@ -86,8 +86,10 @@ class Population:
     def _draw(self, configs: list, data: Dataset) -> list:
         """Each member's initial (kernel, bias) per layer; keeps the configs, data and draws."""
         self.configs, self.data = configs, data
-        self.initial = [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS])
-                        for c in configs]
+        drawn = [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS])
+                 for c in configs]
+        self.initial = [weights for weights, _ in drawn]
+        self.data_init = [report for _, report in drawn]
         return self.initial
 
     def reload(self, configs: list, data: Dataset) -> None:
@@ -241,7 +243,7 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
     population = population_for(configs, data)
     metric = population.metric_name
     results = [
-        RunResult(c, data.task, metric, engine=c.train.engine,
+        RunResult(c, data.task, metric, engine=c.train.engine, data_init=population.data_init[m],
                   weights_initial={f"{n}/{part}": w for n, pair in zip(population.names, population.initial[m])
                                    for part, w in zip(("kernel", "bias"), pair)},
                   signal=propagation.rows([(n, k, b, act) for n, (k, b), act in
