@@ -110,7 +110,7 @@ def test_set_weights_null_override(tmp_path):
 def test_initializer_mapping_override(tmp_path):
     path = write(tmp_path, "name: c\n")
     cfg = load_config(path, ["model.kernel_initializer={name: random_normal, stddev: 0.01}"])
-    assert cfg.model.kernel_initializer == {"name": "random_normal", "stddev": 0.01}
+    assert cfg.model.kernel_initializer.raw == {"name": "random_normal", "stddev": 0.01}
 
 
 def test_override_error_names_the_set_key(tmp_path):

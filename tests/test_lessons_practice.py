@@ -82,7 +82,7 @@ def test_each_layer_draws_from_its_own_initializer(tmp_path):
         output = start["output/kernel"]  # glorot_normal from model.kernel_initializer; only 64 draws
         assert output.std() == pytest.approx(math.sqrt(2 / (64 + 1)), rel=0.3)
     layers = initlab.load_config(CONFIGS / "per_layer_init.yaml").model.layers
-    names = [layer.kernel_initializer for layer in layers]
+    names = [layer.kernel_initializer.raw for layer in layers]
     assert names == ["he_normal", "glorot_uniform", "lecun_normal", "he_uniform"]
 
 

@@ -79,10 +79,10 @@ def test_kernels_default_to_orthogonal_under_lsuv_unless_the_user_chose_one():
     del raw["model"]["kernel_initializer"]
     from initlab.config.experiment import validate
 
-    assert validate(raw).model.kernel_initializer == "orthogonal"
-    assert make_config(model={"data_init": "lsuv"}).model.kernel_initializer == "glorot_uniform"  # raw_config sets it
+    assert validate(raw).model.kernel_initializer.raw == "orthogonal"
+    assert make_config(model={"data_init": "lsuv"}).model.kernel_initializer.raw == "glorot_uniform"  # raw_config sets it
     del raw["model"]["data_init"]
-    assert validate(raw).model.kernel_initializer == "glorot_uniform"
+    assert validate(raw).model.kernel_initializer.raw == "glorot_uniform"
 
 
 @pytest.mark.slow

@@ -52,7 +52,7 @@ def test_expansion_is_cases_times_grid_times_seeds(tmp_path):
     })
     the_sweep, planned = sweep.load_sweep(path, ["train.epochs=4", "train.batch_size=16"])
     assert the_sweep.name == "expand" and len(planned) == 2 * 2 * 3 * 3
-    combos = [(run.case, run.config.model.kernel_initializer, run.config.model.activation, run.seed) for run in planned]
+    combos = [(run.case, run.config.model.kernel_initializer.raw, run.config.model.activation, run.seed) for run in planned]
     assert len(set(map(json.dumps, combos))) == 36  # every combination once
     for run in planned:
         config = run.config
@@ -61,7 +61,7 @@ def test_expansion_is_cases_times_grid_times_seeds(tmp_path):
         assert config.train.learning_rate == 0.01  # the file's set: too
         assert config.model.hidden == ([3, 3] if run.case == "deep" else [6])  # a case's keys beat set:
         assert config.train.optimizer == ("sgd" if run.case == "deep" else "adam")
-        assert run.grid == {"model.kernel_initializer": sweep._label(config.model.kernel_initializer),
+        assert run.grid == {"model.kernel_initializer": sweep._label(config.model.kernel_initializer.raw),
                             "model.activation": config.model.activation}
     assert [run.seed for run in planned[:3]] == [0, 1, 7]  # seeds vary fastest, then the grid, then the cases
     assert {run.grid["model.kernel_initializer"] for run in planned} == {"he_normal", "random_normal(stddev=0.01)"}
@@ -95,8 +95,8 @@ def test_values_reach_the_runs_as_written(tmp_path):
                                  "grid:\n  model.kernel_initializer: [{name: random_normal, stddev: 0.00001}]\n"
                                  "  train.learning_rate: [0.00001]\n")
     (run,) = sweep.load_sweep(path)[1]
-    assert run.config.model.kernel_initializer == {"name": "random_normal", "stddev": 1e-05}
-    assert run.config.model.bias_initializer == {"name": "constant", "value": 1e-05}
+    assert run.config.model.kernel_initializer.raw == {"name": "random_normal", "stddev": 1e-05}
+    assert run.config.model.bias_initializer.raw == {"name": "constant", "value": 1e-05}
     assert run.config.train.learning_rate == 1e-05
 
 

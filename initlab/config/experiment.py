@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     PrivateAttr,
     ValidationError,
@@ -35,7 +36,8 @@ def _not_bool(value):
 
 Int = Annotated[int, BeforeValidator(_not_bool)]
 Float = Annotated[float, BeforeValidator(_not_bool)]
-InitSpec = Union[str, dict[str, Any]]
+# a parsed initializers.Initializer once validated; config.yaml (and the run's hash) keep the spec as written
+InitSpec = Annotated[Any, PlainSerializer(lambda v: v.raw if isinstance(v, initializers.Initializer) else v)]
 Fraction = Annotated[Float, Field(ge=0.0, lt=1.0)]
 Scale = Annotated[Float, Field(ge=0, le=initializers.LARGEST)]  # a spread; bounded so the data stay finite in float32
 Weight = Annotated[Float, Field(ge=-initializers.LARGEST, le=initializers.LARGEST)]  # finite in float32, as drawn
@@ -56,12 +58,13 @@ def _keras_name(kind: str, value: str | None) -> str | None:
 INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"
 
 
-def _initializer(value, info: ValidationInfo):
-    """Check an initializer spec against the registry's names and parameter ranges (no TensorFlow)."""
+def _initializer(value, info: ValidationInfo) -> initializers.Initializer:
+    """An initializer spec checked against the registry's names and parameter ranges (no TensorFlow), parsed once."""
+    if isinstance(value, initializers.Initializer):  # a model-wide spec filled into a layer: parsed already
+        return value
     if not isinstance(value, (str, dict)):
         raise ValueError(f"expected {INIT_FORMS}, got {shown(value)}")
-    initializers.parse_spec(value, role=info.field_name.split("_")[0])
-    return value
+    return initializers.parse(value, role=info.field_name.split("_")[0])
 
 
 def _optional_initializer(value, info: ValidationInfo):
@@ -195,7 +198,7 @@ class ModelConfig(Strict):
     def _orthogonal_under_lsuv(self):
         """LSUV starts from orthogonal kernels (the paper's Algorithm 1) unless the user chose an initializer."""
         if self.data_init == "lsuv" and "kernel_initializer" not in self.model_fields_set:
-            self.kernel_initializer = "orthogonal"
+            self.kernel_initializer = initializers.parse("orthogonal")
         return self
 
     def activations_fit(self):

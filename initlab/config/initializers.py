@@ -5,7 +5,7 @@ A spec is checked here without TensorFlow; only `build` imports Keras, to make t
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -195,6 +195,30 @@ def parse_spec(spec, role: str = "kernel") -> tuple[str, dict]:
     return canonical, params
 
 
+@dataclass(frozen=True)
+class Initializer:
+    """An initializer spec parsed once, where the config is validated: what a layer draws with."""
+    raw: Any  # as the config wrote it: a name, {name, **params} or {class_name, config}; config.yaml keeps it
+    canonical: str  # the registry's name
+    params: dict  # every parameter, its default where the spec set none
+    given: dict  # the parameters the spec set: Keras's own defaults stand for the rest
+
+    @property
+    def label(self) -> str:
+        """A short readable label: 'he_normal', 'random_normal(stddev=0.01)'."""
+        name, params = split_spec(self.raw)
+        inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "seed")
+        return f"{name}({inner})" if inner else name
+
+
+def parse(spec, role: str = "kernel") -> Initializer:
+    """A spec checked against the registry (names, parameters, ranges) as a typed value; an Initializer as it is."""
+    if isinstance(spec, Initializer):
+        return spec
+    canonical, params = parse_spec(spec, role)
+    return Initializer(spec, canonical, params, split_spec(spec)[1])
+
+
 def layer_seed(run_seed: int, layer_index: int, role: int = 0) -> int:
     """A seed for one layer's initializer: distinct layers (and kernel vs bias) never share values."""
     return int(np.random.SeedSequence([run_seed, layer_index, role]).generate_state(1)[0] & 0x7FFFFFFF)
@@ -210,14 +234,6 @@ def expected_variance(spec, fan_in: int, fan_out: int) -> float | None:
 def std_of(name: str, fan_in: int, fan_out: int) -> float:
     """The std of the weights a fixed-variance initializer (glorot_uniform, he_normal, ...) draws for these fans."""
     return math.sqrt(REGISTRY[canonical_name(name)].variance(fan_in, fan_out, {}))
-
-
-def spec_label(spec) -> str:
-    """A short readable label: 'he_normal', 'random_normal(stddev=0.01)'."""
-    name, params = split_spec(spec)
-    params = {k: v for k, v in params.items() if k != "seed"}
-    inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
-    return f"{name}({inner})" if inner else name
 
 
 def table() -> list[tuple[str, str, str]]:

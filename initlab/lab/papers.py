@@ -204,7 +204,7 @@ def schoenholz2017(the_plan, figure: Path) -> Measured:
     bias_var = 0.05
     cells = []
     for run, path in _runs(the_plan):
-        weight_var = float(run.config.model.kernel_initializer["scale"])
+        weight_var = float(run.config.model.kernel_initializer.given["scale"])
         depth = len(run.config.model.hidden)
         cells.append({"weight_var": weight_var, "depth": depth,
                       "accuracy": run_folder.read_summary(path)["final"]["accuracy"]})

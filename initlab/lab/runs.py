@@ -17,7 +17,7 @@ import numpy as np
 from initlab.base import interrupts
 from initlab.base.backend import keras as _keras, numerics, seed_everything, versions
 from initlab.base.errors import UserError
-from initlab.config import cadence, experiment as config_module, initializers, limits, names
+from initlab.config import cadence, experiment as config_module, limits, names
 from initlab.output import plot_workers, run_folder, run_plots
 from initlab.train import data as data_module, engine, frames, model as model_module, propagation
 from initlab.train.probes import PROBE_ROWS, Probe
@@ -29,7 +29,7 @@ MODEL = "model.keras"  # written by `initlab run`; in a sweep's run folders only
 def run_id(config: config_module.Config) -> str:
     """A readable label and a hash of the resolved config: 'set0.5-relu-2-s0-1d56d1ff24'."""
     spec = config.model
-    init = f"set{spec.set_weights:g}" if spec.set_weights is not None else initializers.spec_label(spec.kernel_initializer)
+    init = f"set{spec.set_weights:g}" if spec.set_weights is not None else spec.kernel_initializer.label
     width = "x".join(map(str, spec.hidden)) or "linear"
     label = f"{init}-{spec.activation}-{width}-s{config.seed}"
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in label)

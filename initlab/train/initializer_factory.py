@@ -1,18 +1,19 @@
-"""Keras initializer objects from the registry's specs (initlab.config.initializers): checked there, made here."""
+"""Keras initializer objects from the registry's parsed specs (initlab.config.initializers): checked there, made here."""
 
 from initlab.base.backend import keras
-from initlab.config.initializers import REGISTRY, parse_spec, split_spec
+from initlab.config.initializers import REGISTRY, Initializer, parse
 
 
-def make(spec, seed: int | None = None):
-    """A fresh Keras initializer for `spec`; seeded when it draws at random (the same seed gives the same values)."""
-    canonical, params = parse_spec(spec)
-    given = split_spec(spec)[1]
-    params = {k: v for k, v in params.items() if k in given}  # Keras's own defaults for the rest
-    if "seed" in REGISTRY[canonical].params and seed is not None:
+def make(spec: Initializer | str | dict, seed: int | None = None):
+    """A fresh Keras initializer for a parsed spec (a raw one is parsed first); seeded when it draws at random (the
+    same seed gives the same values)."""
+    initializer = parse(spec)
+    params = dict(initializer.given)  # Keras's own defaults for the rest
+    entry = REGISTRY[initializer.canonical]
+    if "seed" in entry.params and seed is not None:
         params["seed"] = seed
-    cls = getattr(keras().initializers, REGISTRY[canonical].class_name)
+    cls = getattr(keras().initializers, entry.class_name)
     try:
         return cls(**params)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"bad parameters for '{canonical}': {exc}") from None
+        raise ValueError(f"bad parameters for '{initializer.canonical}': {exc}") from None
