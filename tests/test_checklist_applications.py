@@ -31,6 +31,7 @@ def test_no_false_alarm_as_keras_builds_them(name):
     assert convs["activation_std"].between(0.2, 2.0).all()
 
 
+@pytest.mark.slow
 def test_mobilenet_depthwise_fans_are_a_note_with_a_factor_a_forward_pass_confirms():
     keras = _keras()
     model = _build("MobileNetV2", 32)

@@ -184,6 +184,7 @@ def fill(folder: Path, leave: int = 0) -> None:
     os.truncate(folder / "filler", max(0, (folder / "filler").stat().st_size - leave))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("leave", [0, 40_000], ids=["full", "nearly-full"])
 def test_full_disk_is_a_user_error_and_earlier_runs_are_untouched(tmp_path, leave):
     """Full: the first write fails; nearly full: the small records fit and a later file (weights, model) does not."""

@@ -146,6 +146,7 @@ def test_auto_cadence_records_every_early_epoch_then_log_spaced():
     assert cadence.describe_cadence(3000) == "records: every epoch to 20, then 180 log-spaced to 3000, 201 in all"
 
 
+@pytest.mark.slow
 def test_default_cadence_on_a_long_run():
     """3000 full-batch epochs of the tutorial's data: epoch 0, every early epoch, about 200 points log-spaced
     (the gaps between records grow, each about the same factor past the last), and the last epoch."""

@@ -64,6 +64,7 @@ my_model.compile(optimizer="adam", loss="binary_crossentropy")
 """
 
 SLOW = ("mobilenet_v2.keras",)  # a block that holds one of these takes more than 15 s
+SLOW_KINDS = ("python",)  # a fresh process importing TensorFlow and fitting a model: about 15 s
 
 
 def blocks(page: Path) -> list[tuple[str, str]]:
@@ -75,7 +76,7 @@ def _cases():
     for page in PAGES:
         for index, (info, text) in enumerate(blocks(page)):
             name = page.relative_to(REPO).as_posix()
-            marks = [pytest.mark.slow] if any(word in text for word in SLOW) else []
+            marks = [pytest.mark.slow] if info in SLOW_KINDS or any(word in text for word in SLOW) else []
             yield pytest.param(name, index, id=f"{name}#{index}-{info or 'none'}", marks=marks)
 
 

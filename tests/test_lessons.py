@@ -29,6 +29,7 @@ def test_constant_init_is_one_neuron_stuck_at_one_class(tmp_path):
         assert end["hidden_1/bias"][0] == end["hidden_1/bias"][1]
 
 
+@pytest.mark.slow
 def test_zero_init_no_gradient_reaches_the_hidden_layer(tmp_path):
     folder, summary = _run("relu_zero", tmp_path)
     with np.load(folder / "weights_final.npz") as end:

@@ -48,6 +48,7 @@ def _same_columns(kernel, bias, rtol=1e-6):
 
 
 # ---- mistake 1: zero init ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_zero_init_no_gradient_reaches_a_hidden_layer(tmp_path, activation):
     folder, summary, metrics, layers = _run(f"mistake_zero_{activation}", tmp_path, *BRIEF)
@@ -64,6 +65,7 @@ def test_zero_init_no_gradient_reaches_a_hidden_layer(tmp_path, activation):
     assert abs(metrics.loss.iloc[-1] - LN2) < 0.01
 
 
+@pytest.mark.slow
 def test_zero_init_sigmoid_moves_but_stays_symmetric(tmp_path):
     """sigmoid(0) = 0.5, unlike relu(0) = tanh(0) = 0: gradient reaches the hidden layers, from the top down,
     and each layer's units move together."""
@@ -112,6 +114,7 @@ def test_constant_init_units_stay_identical(tmp_path, activation):
 
 
 # ---- mistake 3: small random init N(0, 0.01^2) -----------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_small_init_signal_shrinks_layer_by_layer(tmp_path, activation):
     folder, summary, metrics, layers = _run(f"mistake_small_{activation}", tmp_path, *BRIEF)
@@ -122,6 +125,7 @@ def test_small_init_signal_shrinks_layer_by_layer(tmp_path, activation):
     assert np.all(np.abs(metrics.loss - LN2) < 0.005)  # plain SGD: the loss does not move from ln 2
 
 
+@pytest.mark.slow
 def test_small_init_sigmoid_signal_shrinks_behind_a_constant_offset(tmp_path):
     folder, summary, metrics, layers = _run("mistake_small_sigmoid", tmp_path, *BRIEF)
     start = _at(layers, 0)

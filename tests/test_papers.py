@@ -13,6 +13,7 @@ from initlab.config import catalog
 from initlab.lab import papers
 
 runner = CliRunner()
+pytestmark = pytest.mark.slow  # one quick replay of every claim: about a minute before the first test
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,6 @@ def _numbers(text: str) -> list[float]:
     return [float(n) for n in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", text)]
 
 
-@pytest.mark.slow
 def test_every_claim_has_a_row_and_a_figure(replayed):
     rows, docs = replayed
     assert set(rows) == set(papers.CLAIMS)

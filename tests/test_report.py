@@ -103,6 +103,7 @@ def test_a_report_says_when_its_runs_were_not_made_alike():
     assert "keras" not in mixed and "git commit" not in mixed
 
 
+@pytest.mark.slow
 def test_a_resumed_sweep_whose_runs_came_from_another_setup_is_marked_in_its_report(tmp_path):
     import json
 

@@ -105,6 +105,7 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
 COMPANY_GRID = {"model.kernel_initializer": ["he_normal", "glorot_uniform", "zeros", {"name": "random_normal", "stddev": 0.3}]}
 
 
+@pytest.mark.slow
 def test_a_resumed_sweep_writes_the_bytes_of_an_uninterrupted_one(tmp_path):
     """Runs lost to an interruption or damage train again in their whole population, not in a smaller one of their
     own, so their files are the bytes the uninterrupted sweep wrote (a run's float32 numbers depend on its company in
