@@ -413,37 +413,24 @@ def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab 
 @app.command(name="runs")
 def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run folders.")] = Path("outputs")):
     """A table of the runs under a folder with their status and final metrics."""
-    from initlab.output import run_folder as records
+    from initlab.output import run_folder
 
-    if not folder.is_dir():
-        raise UserError("no such folder", str(folder))
-    rows, damaged = [], {}
-    for run_folder in _run_folders(folder):
-        problems = records.problems(run_folder)
-        if problems:
-            damaged[run_folder] = records.problems_text(problems)
-            rows.append([run_folder.parent.name, run_folder.name, "damaged", *["-"] * 6])
-            continue
-        summary = records.read_summary(run_folder)
-        values = (list((summary.get("final") or {}).values()) + [None] * 4)[:4]
-        cells = [f"{v:.4f}" if isinstance(v, (int, float)) else "-" for v in values]
-        rows.append([run_folder.parent.name, run_folder.name, summary["status"], str(summary["epochs_run"]),
-                     *cells, str(summary["distinct_units"])])
+    listed = run_folder.listing(folder)
+    rows = [[path.parent.name, path.name, "damaged", *["-"] * 6] if isinstance(found, str) else
+            [path.parent.name, path.name, found["status"], str(found["epochs_run"]), *_final_cells(found),
+             str(found["distinct_units"])] for path, found in listed]
+    damaged = [(path, found) for path, found in listed if isinstance(found, str)]
     _print_table(f"{len(rows)} runs under {folder}" + (f", {len(damaged)} damaged" if damaged else ""),
                  ["experiment", "run", "status", "epochs", "loss", "accuracy / mae", "val_loss",
                   "val_accuracy / val_mae", "distinct units"], rows)
-    for run_folder, problem in damaged.items():
-        out_console().print(f"damaged: {run_folder}: {problem}; `initlab sweep` or `initlab run` trains it again",
+    for path, problem in damaged:
+        out_console().print(f"damaged: {path}: {problem}; `initlab sweep` or `initlab run` trains it again",
                             highlight=False)
 
 
-def _run_folders(folder: Path) -> list[Path]:
-    """Every run folder under `folder`, complete or not: those with a config.yaml or a summary.json, outside the
-    hidden staging folders."""
-    from initlab.output.run_folder import SUMMARY
-
-    found = {path.parent for name in ("config.yaml", SUMMARY) for path in folder.rglob(name)}
-    return sorted(f for f in found if not any(part.startswith(".") for part in f.relative_to(folder).parts))
+def _final_cells(summary: dict) -> list[str]:
+    values = (list((summary.get("final") or {}).values()) + [None] * 4)[:4]
+    return [f"{v:.4f}" if isinstance(v, (int, float)) else "-" for v in values]
 
 
 def main() -> None:

@@ -221,3 +221,17 @@ def problems_text(found: dict[str, str]) -> str:
 def is_complete(run_dir: Path) -> bool:
     run_dir = Path(run_dir)
     return not run_dir.name.startswith(".") and run_dir.is_dir() and not problems(run_dir)
+
+
+def listing(folder: Path) -> list[tuple[Path, dict | str]]:
+    """Every run folder under `folder`, complete or not (those with a config.yaml or a summary.json, outside the
+    hidden staging folders), with its summary.json, or what is wrong with it when it is damaged."""
+    if not folder.is_dir():
+        raise UserError("no such folder", str(folder))
+    found = {path.parent for name in ("config.yaml", SUMMARY) for path in folder.rglob(name)}
+    runs = sorted(f for f in found if not any(part.startswith(".") for part in f.relative_to(folder).parts))
+    listed = []
+    for run in runs:
+        wrong = problems(run)
+        listed.append((run, problems_text(wrong) if wrong else read_summary(run)))
+    return listed
