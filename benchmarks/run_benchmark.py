@@ -25,7 +25,7 @@ TARGET_RUN, TARGET_SWEEP = 0.45, 0.6  # initlab run / plain script, 40-run sweep
 # TensorFlow and Keras imported as initlab's own processes import them: without Keras's scikit-learn, pandas and
 # pyplot integrations (initlab.base.backend.KERAS_EXTRAS), which `import keras` loads whenever they are installed
 LEAN_FLOOR = "initlab's import floor: TensorFlow and Keras without Keras's extras"
-LEAN_FLOOR_COMMAND = [sys.executable, "-c", "from initlab.base import backend; backend.leave_out_keras_extras(); backend.keras()"]
+LEAN_FLOOR_COMMAND = [sys.executable, "-c", "from initlab.base import backend; backend.own_process(); backend.keras()"]
 TITLE = "# Benchmark: the tutorial's experiment (configs/relu_constant.yaml) and a 40-run sweep"
 
 

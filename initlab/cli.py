@@ -307,7 +307,7 @@ def diagnose(
 ):
     """The initialization checklist as the first training step sees the model: exit 0 when healthy, 1 when it found a
     problem (notes do not count), 2 for bad input."""
-    from initlab.diagnosis import checklist, report as checklist_report
+    from initlab.diagnosis import checklist, report
     from initlab.lab import targets
 
     for option, path in (("--csv", csv), ("--plot", plot)):
@@ -316,7 +316,7 @@ def diagnose(
     table = checklist.diagnose(targets.model_of(target, set_ or []), gradients=plot is not None)
     try:
         if csv is not None:
-            checklist_report.to_csv(table, csv)
+            report.to_csv(table, csv)
         if plot is not None:
             from initlab.output import plots
 
@@ -324,7 +324,7 @@ def diagnose(
     except OSError as error:
         raise UserError(f"cannot write there ({error.strerror})", str(error.filename or csv or plot)) from None
     if json_:
-        typer.echo(checklist_report.to_json(table))
+        typer.echo(report.to_json(table))
     else:
         _print_diagnosis(table, str(target))
     raise typer.Exit(code=0 if checklist.healthy(table) else 1)
@@ -435,7 +435,7 @@ def _final_cells(summary: dict) -> list[str]:
 
 def main() -> None:
     """The console script: run the app, then leave without TensorFlow's slow interpreter teardown (~1 s)."""
-    backend.leave_out_keras_extras()  # this process is initlab's own: Keras's scikit-learn/pandas/pyplot parts unused
+    backend.own_process()  # quiet, the AVX2 cap, Keras without its scikit-learn/pandas/pyplot parts
     try:
         app(prog_name="initlab")
         code = 0

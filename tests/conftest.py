@@ -8,7 +8,7 @@ from hypothesis import settings
 from initlab.base import backend  # stdlib only: no TensorFlow yet
 
 # before any test module imports TensorFlow: the tests' own processes compute as the runs they start do
-backend.environment()
+backend.environment(own=True)
 # CI never flakes: every hypothesis test draws the same examples on every run (a fixed seed from the test's name)
 settings.register_profile("initlab", derandomize=True, deadline=None)
 settings.load_profile("initlab")

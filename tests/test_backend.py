@@ -54,8 +54,8 @@ def test_a_run_computes_as_on_an_avx2_cpu_unless_told_otherwise(tmp_path):
         assert any(not np.array_equal(every[name], avx2[name]) for name in avx2)
 
 
-def _environment_after(code: str, isa: str | None) -> str:
-    process = subprocess.run([sys.executable, "-c", f"{code}; from initlab.base import backend; backend.environment(); "
+def _environment_after(code: str, isa: str | None, own: bool = True) -> str:
+    process = subprocess.run([sys.executable, "-c", f"{code}; from initlab.base import backend; backend.environment({own}); "
                               f"import os; print(os.environ.get({backend.ONEDNN_ISA!r}))"],
                              capture_output=True, text=True, env=_environment(isa), timeout=300)
     assert process.returncode == 0, process.stderr
@@ -63,13 +63,48 @@ def _environment_after(code: str, isa: str | None) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("code, isa, kept", [
-    ("pass", None, backend.ISA_CAP),  # initlab starts TensorFlow: capped
-    ("pass", "ALL", "ALL"),  # the user's own choice
-    ("import tensorflow", None, "None"),  # a notebook that has TensorFlow already: left as it is
+@pytest.mark.parametrize("code, isa, own, kept", [
+    ("pass", None, True, backend.ISA_CAP),  # initlab's own process starts TensorFlow: capped
+    ("pass", "ALL", True, "ALL"),  # the user's own choice
+    ("import tensorflow", None, True, "None"),  # a process that has TensorFlow already: left as it is
+    ("pass", None, False, "None"),  # a user's process that imports initlab: left as it is
 ])
-def test_the_cap_is_a_default_a_user_and_a_running_tensorflow_keep_their_own(code, isa, kept):
-    assert _environment_after(code, isa) == kept
+def test_the_cap_is_a_default_a_user_and_a_running_tensorflow_keep_their_own(code, isa, own, kept):
+    assert _environment_after(code, isa, own) == kept
+
+
+USER_FIT = """
+import hashlib, os
+{first}
+import keras, numpy as np
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(256, 48)).astype("float32")
+y = (x[:, :24].sum(axis=1) > 0).astype("float32")
+model = keras.Sequential([keras.Input((48,)), keras.layers.Dense(96, activation="tanh"),
+                          keras.layers.Dense(96, activation="tanh"), keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss="binary_crossentropy")
+model.fit(x, y, epochs=3, batch_size=32, verbose=0{callbacks})
+print(os.environ.get("ONEDNN_MAX_CPU_ISA"), hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_importing_initlab_leaves_a_users_fit_as_it_would_be(tmp_path):
+    """A library import changes nothing of the user's TensorFlow: the same fit gives the same bytes with or without
+    initlab's callback imported first (and used), and no oneDNN cap appears in the user's environment."""
+    runs = {}
+    for name, first, callbacks in (
+        ("plain", "", ""),
+        ("initlab first", "from initlab.keras import InitDiagnostics", ""),
+        ("with the callback", "from initlab.keras import InitDiagnostics",
+         ", callbacks=[InitDiagnostics(x[:64], y[:64], out=os.environ['OUT'], verbose=False)]"),
+    ):
+        code = USER_FIT.format(first=first, callbacks=callbacks)
+        process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                                 env={**_environment(None), "OUT": str(tmp_path / name.replace(" ", "_"))})
+        assert process.returncode == 0, process.stderr
+        runs[name] = process.stdout.split()[-2:]
+    assert runs["plain"][0] == "None" and runs["initlab first"] == runs["plain"] == runs["with the callback"], runs
 
 
 def _modules_after(code: str) -> dict:
@@ -82,7 +117,7 @@ def _modules_after(code: str) -> dict:
 @pytest.mark.slow
 def test_initlab_processes_import_keras_without_its_extras_and_can_import_them_later():
     found = _modules_after(
-        "import json, sys; from initlab.base import backend; backend.leave_out_keras_extras(); backend.keras(); "
+        "import json, sys; from initlab.base import backend; backend.own_process(); backend.keras(); "
         f"left = [name for name in {backend.KERAS_EXTRAS!r} if name in sys.modules]; "
         "import pandas, sklearn, matplotlib.pyplot; "  # held back only while Keras imported
         "from keras.src.trainers.data_adapters import array_slicing; "

@@ -24,21 +24,34 @@ def _native_stderr_silenced():
 
 
 _loaded = None
+_own = False  # this process is initlab's own (the CLI, a sweep worker): see own_process()
 # oneDNN (TensorFlow's CPU kernels) picks its code by the CPU's instruction set, and its AVX-512 code rounds float32
 # differently from its AVX2 code: capped at AVX2, an AVX-512 CPU computes as an AVX2 one (most x86-64 CPUs since 2013)
 # where a run's numbers moved from machine to machine (digits_large_tanh: held-out accuracy 0.242 or 0.267). Other
 # differences between CPUs remain, and show in chaotic runs (README, Guarantees). The lab's networks are small: the
 # cap costs nothing measurable (digits_he_relu trains in 1.8-2.0 s either way). Set the variable yourself to choose.
+# Only initlab's own processes cap: a user's process that imports initlab computes as it would without it.
 ONEDNN_ISA, ISA_CAP = "ONEDNN_MAX_CPU_ISA", "AVX2"
 
 
-def environment() -> None:
-    """The environment variables TensorFlow starts with in initlab: Keras on TensorFlow, quiet, AVX-512 CPUs computing
-    as AVX2 ones (ONEDNN_MAX_CPU_ISA); each only where the caller has not set it."""
+def environment(own: bool = False) -> None:
+    """The environment variables TensorFlow starts with: Keras on TensorFlow (initlab needs it); in initlab's own
+    processes (`own`) also quiet, and AVX-512 CPUs computing as AVX2 ones (ONEDNN_MAX_CPU_ISA). Each only where the
+    caller has not set it; a user's process (the callback, initlab.diagnose, a notebook) gets no more than the first."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if not own:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:  # a process that has TensorFlow already keeps its own choice
         os.environ.setdefault(ONEDNN_ISA, ISA_CAP)
+
+
+def own_process() -> None:
+    """Declare this process initlab's own (the CLI, a sweep worker), before TensorFlow starts: it then starts quiet,
+    with the AVX2 cap, and Keras without KERAS_EXTRAS. A process that imports initlab as a library is left as the
+    user would have it."""
+    global _own, _extras_left_out
+    _own = _extras_left_out = True
 
 
 # Keras imports these at its own import whenever they are installed, for integrations initlab never uses: scikit-learn
@@ -74,19 +87,20 @@ def keras(threads: int | None = None):
     """The keras module, TensorFlow backend; quiet on first import."""
     global _loaded
     if _loaded is None:
-        environment()
+        environment(own=_own)
         held = [name for name in KERAS_EXTRAS if name not in sys.modules] if _extras_left_out else []
-        with _held_back(held), _native_stderr_silenced():
+        with _held_back(held), _native_stderr_silenced() if _own else contextlib.nullcontext():
             import tensorflow as tf
 
             if threads:
                 tf.config.threading.set_intra_op_parallelism_threads(threads)
                 tf.config.threading.set_inter_op_parallelism_threads(threads)
             tf.config.list_logical_devices()  # device initialisation logs its CUDA probe here
-            import absl.logging
+            if _own:  # a user's process keeps TensorFlow's logging as the user set it
+                import absl.logging
 
-            absl.logging.set_verbosity(absl.logging.ERROR)
-            tf.get_logger().setLevel("ERROR")
+                absl.logging.set_verbosity(absl.logging.ERROR)
+                tf.get_logger().setLevel("ERROR")
             import keras as keras_module
         _loaded = keras_module
     return _loaded

@@ -34,6 +34,15 @@ def train_group(configs: list) -> list:
         return [_alone(config) for config in configs]
 
 
+def _train_group_on_a_worker(configs: list) -> list:
+    """train_group in a Dask worker: a process that trains initlab's runs computes as initlab's own processes do
+    (the AVX2 cap, where TensorFlow has not started in it yet)."""
+    from initlab.base import backend
+
+    backend.own_process()
+    return train_group(configs)
+
+
 def _population(configs: list) -> list:
     from initlab.lab import runs
     from initlab.train import model as model_module
@@ -83,9 +92,9 @@ def _start_worker(threads: int, parent: int) -> None:
     _die_with_parent(parent)
     for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[name] = str(threads)
-    from initlab.base.backend import keras, leave_out_keras_extras
+    from initlab.base.backend import keras, own_process
 
-    leave_out_keras_extras()
+    own_process()
     keras(threads=threads)
     # imported while the pool starts, not in the first group's time
     from initlab.lab import runs  # noqa: F401
@@ -184,7 +193,7 @@ def _on_dask(groups: list[list], scheduler: str) -> Iterator[list]:
     Client, as_completed = _distributed()
     with _connect(Client, scheduler) as client:
         # pure=False: a task that runs twice (a worker lost and its work redone) only returns the same results again
-        futures = {client.submit(train_group, group, pure=False): group for group in groups}
+        futures = {client.submit(_train_group_on_a_worker, group, pure=False): group for group in groups}
         try:
             for future in as_completed(list(futures)):
                 group = futures.pop(future)

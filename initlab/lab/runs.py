@@ -224,7 +224,7 @@ def write_run(result: RunResult, out: str | Path = "outputs", pictures: bool = T
           draw=None) -> Path:
     """The run folder of a result, written aside and renamed into place; a failed run gets config and summary only.
     Without model_file (a sweep's runs) no model.keras is written: ensure_model(folder) writes it when asked.
-    Pictures are drawn by draw(folder, title) (painting.Painters.draw), by drawing.draw if None."""
+    Pictures are drawn by draw(folder, title) (plot_workers.Painters.draw), by run_plots.draw if None."""
     target = run_dir(result.config, out)
     with run_folder.staged(target) as stage:
         _fill(stage, result, target.name, pictures, model_file, draw)
@@ -232,7 +232,7 @@ def write_run(result: RunResult, out: str | Path = "outputs", pictures: bool = T
 
 
 def _fill(stage: Path, result: RunResult, run_name: str, pictures: bool, model_file: bool = True, draw=None) -> None:
-    """The run folder's files in `stage`; pictures drawn by draw(folder, title) (drawing.draw by default)."""
+    """The run folder's files in `stage`; pictures drawn by draw(folder, title) (run_plots.draw by default)."""
     (stage / "config.yaml").write_text(config_module.dump(result.config))
     if result.error is None:
         _write_records(result, stage, run_name, pictures, model_file, draw)

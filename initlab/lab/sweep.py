@@ -244,7 +244,7 @@ def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail
             pictures: bool | None = None, on_result=None, on_wait=None, on_start=None):
     """Train what is not done yet, write each run folder as its results arrive, then the sweep's reports.
     Interrupted (Ctrl-C) or failing fast, the reports are still rebuilt from the folders that are complete.
-    One process at a time works on a sweep folder (its lock, see records.holding): a second one started on the
+    One process at a time works on a sweep folder (its lock, see run_folder.holding): a second one started on the
     same sweep waits (on_wait is told), then trains only what the first left undone (on_start: planned again). Locking the whole folder,
     not each run, keeps the grouping into populations, and so the bytes, independent of who trains what.
     Returns summary.csv's rows (dicts; statistics as floats)."""

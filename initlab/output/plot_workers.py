@@ -1,7 +1,7 @@
 """Pictures drawn by helper processes, side by side. They start before TensorFlow is imported, so their start-up
 (Python, matplotlib, pandas: ~1 s of CPU each) runs on a core that TensorFlow's import leaves idle, and later they
 draw while the caller's process goes on. The caller's process then never imports matplotlib: initlab's own processes
-import Keras without it (backend.leave_out_keras_extras).
+import Keras without it (backend.own_process).
 
 A job is any picklable call of initlab's writers (a functools.partial of a module-level function): a run's pictures,
 a sweep's comparison pictures. Protocol: one line per job in (the pickled call, base64), one JSON line out,
@@ -85,7 +85,7 @@ class Painters:
             raise errors[0]
 
     def draw(self, folder: Path, title: str) -> None:
-        """Every picture of drawing.draw, shared out among the painters (the costliest first)."""
+        """Every picture of run_plots.draw, shared out among the painters (the costliest first)."""
         if not self.processes:
             run_plots.draw(folder, title)  # here, reading each record once
             return

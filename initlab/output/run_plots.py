@@ -9,7 +9,7 @@ from initlab.output import run_folder
 POINTS = {"x_train", "y_train", "x_val", "y_val"}
 STILL = {"final_value", "final_x", "final_y", "multiclass"} | POINTS  # what boundary.png is drawn from (frames.still)
 FRAMES = {"epoch", "accuracy", "value", "x", "y", "multiclass"} | POINTS  # boundary.gif's (frames.Frames, the data)
-# Every picture a run folder may have, the costliest first (benchmarks/pictures_benchmark.py), for painting.Painters.
+# Every picture a run folder may have, the costliest first (benchmarks/pictures_benchmark.py), for plot_workers.Painters.
 PICTURES = ("boundary.gif", "gradient_histograms.png", "gradients.png", "activations.png", "boundary.png",
             "history.png", "signal.png")
 

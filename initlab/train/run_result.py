@@ -31,7 +31,7 @@ class RunResult:
     history: list[dict] = field(default_factory=list)
     layer_rows: list[dict] = field(default_factory=list)
     samples: dict = field(default_factory=dict)  # 'epoch_<k>/<layer>' -> raw activations on the probe batch
-    signal: list[dict] | None = None  # signal.csv's rows (signal.rows)
+    signal: list[dict] | None = None  # signal.csv's rows (propagation.rows)
     weights_initial: dict = field(default_factory=dict)
     weights_final: dict = field(default_factory=dict)
     final: dict = field(default_factory=dict)
