@@ -126,3 +126,31 @@ def test_a_resumed_sweep_whose_runs_came_from_another_setup_is_marked_in_its_rep
     assert invoke(rerun, out, "--no-pictures").exit_code == 0  # trains seed 2, keeps the two complete runs
     text = (sweep_dir / "report.md").read_text()
     assert f"**Not every run was made alike**: tensorflow {today} (2 runs), 2.0.0 (1 run)." in text
+
+
+def test_an_interval_stays_inside_its_metrics_range_and_needs_three_seeds():
+    two = sweep_report.seed_interval([0.5, 0.95], "accuracy")  # the t-interval would be [-2.36, 3.81]
+    assert np.isnan(two).all()
+    low, high = sweep_report.seed_interval([0.97, 0.99, 1.0], "accuracy")
+    assert high == 1.0 and low == pytest.approx(sweep_report.t_interval([0.97, 0.99, 1.0])[0])
+    low, high = sweep_report.seed_interval([0.01, 0.3, 0.02], "loss")
+    assert low == 0.0 and high == pytest.approx(sweep_report.t_interval([0.01, 0.3, 0.02])[1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.floats(0, 1, allow_nan=False, width=32), min_size=3, max_size=12))
+def test_every_accuracy_interval_is_within_zero_and_one(values):
+    low, high = sweep_report.seed_interval(values, "val_accuracy")
+    assert 0.0 <= low <= np.mean(values) + 1e-12 and np.mean(values) - 1e-12 <= high <= 1.0
+
+
+def test_a_two_seed_report_gives_means_without_intervals_and_says_why(tmp_path):
+    frame = _frame()
+    two = frame[frame["seed"] < 2]
+    summary = sweep_report.summarize(two, ["model.kernel_initializer", "model.activation"])
+    assert summary["accuracy_ci95_low"].isna().all() and summary["loss_ci95_high"].isna().all()
+    table = sweep_report.readable(summary, ["accuracy"])
+    assert not table["accuracy mean [95% CI]"].str.contains(r"\[").any()
+    text = sweep_report.intervals_text(summary)
+    assert "6 of 6 cells have fewer complete runs" in text and "not be meaningful" in text
+    assert "fewer" not in sweep_report.intervals_text(sweep_report.summarize(frame, ["model.kernel_initializer"]))

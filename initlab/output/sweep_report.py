@@ -15,6 +15,8 @@ from initlab.output import (  # plots (matplotlib, 0.3 s) only where a picture i
 METRICS = ["loss", "accuracy", "val_loss", "val_accuracy", "mae", "val_mae"]
 REPORTED = ["loss", "accuracy", "val_accuracy", "mae", "val_mae"]  # report.md's columns (all of them in summary.csv)
 CONFIDENCE = 0.95  # the t-interval of each cell's mean over seeds
+MIN_SEEDS = 3  # below this many seeds in a cell its t-interval is not meaningful (t(0.975, 1) = 12.7): none is given
+RANGES = {"accuracy": (0.0, 1.0), "val_accuracy": (0.0, 1.0)}  # the others (losses, mae) are >= 0
 ALPHA = 0.05  # Welch's t-test: a difference between two cells is beyond seed noise when p < ALPHA
 
 
@@ -59,7 +61,7 @@ def summarize(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         table = pd.DataFrame(index=grouped.size().index)
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     for metric in metrics:
-        low, high = zip(*grouped[metric].apply(t_interval)) if len(table) else ((), ())
+        low, high = zip(*grouped[metric].apply(lambda v: seed_interval(v, metric))) if len(table) else ((), ())
         table[f"{metric}_ci95_low"], table[f"{metric}_ci95_high"] = low, high
     table.insert(0, "runs", grouped.size())
     table.insert(1, "ok", grouped["status"].apply(lambda s: int((s == "ok").sum())))
@@ -78,6 +80,17 @@ def t_interval(values) -> tuple[float, float]:
     mean = values.mean()
     half = special.stdtrit(len(values) - 1, 0.5 + CONFIDENCE / 2) * values.std(ddof=1) / np.sqrt(len(values))
     return float(mean - half), float(mean + half)
+
+
+def seed_interval(values, metric: str) -> tuple[float, float]:
+    """A cell's 95% interval of its mean over seeds as summary.csv and report.md give it: the t-interval, inside the
+    metric's range (accuracies in [0, 1], losses and errors >= 0); NaN below MIN_SEEDS seeds."""
+    values = np.asarray(values, float)
+    if np.count_nonzero(~np.isnan(values)) < MIN_SEEDS:
+        return float("nan"), float("nan")
+    low, high = t_interval(values)
+    floor, ceiling = RANGES.get(metric, (0.0, np.inf))
+    return float(np.clip(low, floor, ceiling)), float(np.clip(high, floor, ceiling))
 
 
 def welch_p(a, b) -> float:
@@ -141,13 +154,24 @@ def _with_interval(mean, low, high) -> str:
     return f"{mean:.3f}" if np.isnan(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def intervals_text(summary: pd.DataFrame) -> str:
+    """What the intervals are, and why a cell has none."""
+    text = (" The intervals are clipped to each metric's range (accuracies\nin [0, 1], losses and errors at least 0)"
+            f" and given only for cells of at least {MIN_SEEDS} seeds.")
+    few = int((summary["ok"] < MIN_SEEDS).sum()) if "ok" in summary else 0
+    if few:
+        text += (f" {few} of {len(summary)} cells have fewer complete runs: their\nmeans stand without an interval, "
+                 f"which below {MIN_SEEDS} seeds would not be meaningful (with 2 seeds the t quantile is 12.7).")
+    return text
+
+
 def differences_text(pairs: pd.DataFrame) -> str:
     """report.md's section on which differences exceed the seed noise, with the rule stated."""
     if pairs.empty:
         return ""
     rule = (f"Differences beyond seed noise: pairs of cells that differ only in `{pairs['compared'].iloc[0]}`, "
             f"Welch's two-sided t-test over seeds, p < {ALPHA} (no correction for the number of pairs; cells "
-            "without any spread compare exactly). Intervals above are 95% t-intervals of the mean over seeds.")
+            "without any spread compare exactly).")
     shown = [c for c in pairs.columns if c != "compared" and not c.endswith("_p")]
     return f"\n{rule}\n\n{markdown(pairs[shown])}"
 
@@ -183,7 +207,8 @@ def write_report(sweep_name: str, planned: list, folders: list[Path], sweep_dir:
     if not pairs.empty:
         _atomic_csv(pairs, sweep_dir / "differences.csv")
     text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean with its 95% t-interval and std over "
-            f"seeds of the\nfinal metrics (min and max in summary.csv).\n\n{markdown(readable(summary, REPORTED))}"
+            f"seeds of the\nfinal metrics (min and max in summary.csv).{intervals_text(summary)}\n\n"
+            f"{markdown(readable(summary, REPORTED))}"
             f"{differences_text(pairs)}{setups_text(summaries)}")
     (sweep_dir / "report.md").write_text(text)
     if not figures:
