@@ -81,7 +81,9 @@ def test_differences_compare_the_first_key_within_each_value_of_the_others():
     assert by.loc[("tanh", "he", "glorot"), "accuracy_beyond_noise"] == "yes"  # he is 0.3 lower with tanh
     assert by.loc[("tanh", "he", "glorot"), "accuracy_diff"] == pytest.approx(-0.3)
     text = sweep_report.differences_text(pairs)
-    assert "Welch's two-sided t-test" in text and "p < 0.05" in text and "| relu | zeros | he |" in text
+    assert "two-sided t-test over seeds" in text and "paired by seed" in text and "p < 0.05" in text
+    assert "| relu | zeros | he |" in text and "1 time in 20 by chance alone" in text  # 3 seeds: C(6, 3) = 20
+    assert set(pairs["test"]) == {"paired"}  # every cell ran seeds 0, 1, 2
 
 
 def _summary(tensorflow: str, isa: str | None = "AVX2", commit: str | None = "abc", status: str = "ok") -> dict:
@@ -154,3 +156,29 @@ def test_a_two_seed_report_gives_means_without_intervals_and_says_why(tmp_path):
     text = sweep_report.intervals_text(summary)
     assert "6 of 6 cells have fewer complete runs" in text and "not be meaningful" in text
     assert "fewer" not in sweep_report.intervals_text(sweep_report.summarize(frame, ["model.kernel_initializer"]))
+
+
+def test_a_difference_of_one_validation_example_is_not_called_real():
+    """Two cells without spread over 2 seeds, 0.05 apart on 20 validation rows: one example, within the rows' noise."""
+    rows = [{"model.kernel_initializer": init, "seed": seed, "status": "ok", "val_accuracy": value, "val_rows": 20,
+             "train_rows": 80, "accuracy": 0.9}
+            for init, value in (("he", 0.90), ("glorot", 0.85)) for seed in (0, 1)]
+    pairs = sweep_report.differences(pd.DataFrame(rows), ["model.kernel_initializer"])
+    row = pairs.iloc[0]
+    assert row["val_accuracy_p"] == 0.0 and row["val_accuracy_rows_p"] > 0.5  # seeds say yes, the rows say no
+    assert row["val_accuracy_beyond_noise"] == "no"
+    assert sweep_report.rows_p(0.90, 0.88, 20) == 1.0  # less than one example apart
+    assert sweep_report.rows_p(0.95, 0.55, 200) < 1e-6
+    from scipy import stats  # the two-proportion z-test, by its textbook formula
+
+    z = 0.1 / np.sqrt((0.9 * 0.1 + 0.8 * 0.2) / 200)
+    assert sweep_report.rows_p(0.9, 0.8, 200) == pytest.approx(2 * stats.norm.sf(z))
+
+
+def test_cells_on_the_same_seeds_are_compared_pair_by_pair():
+    from scipy import stats
+
+    a, b = [0.80, 0.70, 0.90, 0.60], [0.82, 0.71, 0.93, 0.61]  # b is always a little higher: paired, it shows
+    assert sweep_report.paired_p(a, b) == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert sweep_report.paired_p(a, b) < 0.05 < sweep_report.welch_p(a, b)
+    assert sweep_report.seeds_needed(a, b) > 4 and np.isnan(sweep_report.seeds_needed([0.5], b))

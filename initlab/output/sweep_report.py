@@ -1,6 +1,7 @@
 """A sweep's tables and comparison pictures, always rebuilt from its run folders (never out of step with them)."""
 
 import functools
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def collect(planned: list, folders: list[Path], summaries: list[dict | None]) ->
         for target, epoch in (summary.get("epochs_to") or {}).items():
             row[f"epochs_to_{target}"] = epoch
         row["error"] = summary.get("error")
+        measured_on = summary.get("rows") or {}
+        row["train_rows"], row["val_rows"] = measured_on.get("train"), measured_on.get("validation")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -111,9 +114,59 @@ def welch_p(a, b) -> float:
     return float(2 * special.stdtr(df, -abs(t)))
 
 
+def paired_p(a, b) -> float:
+    """The paired t-test's two-sided p-value for two cells run on the same seeds (a[i] and b[i] share seed i: the
+    same data order); NaN below 2 pairs. Differences without any spread are exact (p 0) or none (p 1)."""
+    from scipy import special
+
+    d = np.asarray(a, float) - np.asarray(b, float)
+    d = d[~np.isnan(d)]
+    if len(d) < 2:
+        return float("nan")
+    if d.std() == 0:
+        return 0.0 if d.mean() != 0 else 1.0
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))
+    return float(2 * special.stdtr(len(d) - 1, -abs(t)))
+
+
+def rows_p(mean_a: float, mean_b: float, rows: int) -> float:
+    """Whether two accuracies measured on the same `rows` examples differ beyond those examples' own sampling noise:
+    the two-proportion z-test's two-sided p-value (1 when they differ by less than one example)."""
+    from scipy import special
+
+    if not rows or np.isnan(mean_a) or np.isnan(mean_b):
+        return float("nan")
+    if abs(mean_a - mean_b) < 1 / rows - 1e-9:  # float32 accuracies: k / rows is stored to ~1e-8
+        return 1.0
+    spread = np.sqrt((mean_a * (1 - mean_a) + mean_b * (1 - mean_b)) / rows)
+    if spread == 0:
+        return 0.0
+    return float(2 * special.ndtr(-abs(mean_a - mean_b) / spread))
+
+
+def seeds_needed(a, b) -> float:
+    """About how many seeds per cell would show a difference of this size beyond seed noise (two-sided 5%, power
+    80%): 2 (1.96 + 0.84)^2 s^2 / d^2 with s^2 the cells' pooled seed variance; NaN where either is undefined."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean():
+        return float("nan")
+    pooled = (a.var(ddof=1) + b.var(ddof=1)) / 2
+    return float(max(2, np.ceil(2 * (1.959964 + 0.841621) ** 2 * pooled / (a.mean() - b.mean()) ** 2)))
+
+
+def _same_seeds(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return "seed" in a and len(a) == len(b) and sorted(a["seed"]) == sorted(b["seed"]) and a["seed"].is_unique
+
+
+ROWS_OF = {"accuracy": "train_rows", "val_accuracy": "val_rows"}  # the examples each accuracy was measured on
+
+
 def differences(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """differences.csv: every pair of cells that differ only in the first key (the initializer in the lessons),
-    with each final metric's difference of means, Welch's p and whether it is beyond seed noise (p < ALPHA)."""
+    with each final metric's difference of means and whether it is beyond noise: beyond the seed noise (a paired
+    t-test over seeds where both cells ran the same seeds, Welch's test otherwise, p < ALPHA) and, for an accuracy,
+    beyond the sampling noise of the examples it was measured on (rows_p < ALPHA, and at least one example)."""
     metrics = [m for m in ("accuracy", "val_accuracy", "mae", "val_mae") if m in frame.columns and frame[m].notna().any()]
     if not keys or not metrics:
         return pd.DataFrame()
@@ -126,13 +179,27 @@ def differences(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         for i, (a, values_a) in enumerate(cells):
             for b, values_b in cells[i + 1:]:
                 row = {**dict(zip(others, context)), "compared": compared, "a": a, "b": b}
+                paired = _same_seeds(values_a, values_b)
+                if paired:
+                    values_a, values_b = values_a.sort_values("seed"), values_b.sort_values("seed")
                 for metric in metrics:
-                    p = welch_p(values_a[metric], values_b[metric])
-                    row[f"{metric}_diff"] = values_a[metric].mean() - values_b[metric].mean()
+                    a_values, b_values = values_a[metric].to_numpy(), values_b[metric].to_numpy()
+                    p = paired_p(a_values, b_values) if paired else welch_p(a_values, b_values)
+                    mean_a, mean_b = np.nanmean(a_values), np.nanmean(b_values)
+                    rows_column = ROWS_OF.get(metric)
+                    counted = part[rows_column].dropna() if rows_column in part else pd.Series(dtype=float)
+                    examples = float(rows_p(mean_a, mean_b, int(counted.min()))) if len(counted) else float("nan")
+                    row[f"{metric}_diff"] = mean_a - mean_b
                     row[f"{metric}_p"] = p
-                    row[f"{metric}_beyond_noise"] = "" if np.isnan(p) else ("yes" if p < ALPHA else "no")
+                    row[f"{metric}_rows_p"] = examples
+                    row[f"{metric}_seeds_needed"] = seeds_needed(a_values, b_values)
+                    beyond = p < ALPHA and not (examples >= ALPHA)  # NaN rows_p: the rows were not recorded
+                    row[f"{metric}_beyond_noise"] = "" if np.isnan(p) else ("yes" if beyond else "no")
+                row["test"] = "paired" if paired else "Welch"
                 rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["seeds"] = int(ok.groupby(keys, sort=False).size().min()) if len(ok) else 0
+    return table
 
 
 def readable(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -169,11 +236,27 @@ def differences_text(pairs: pd.DataFrame) -> str:
     """report.md's section on which differences exceed the seed noise, with the rule stated."""
     if pairs.empty:
         return ""
-    rule = (f"Differences beyond seed noise: pairs of cells that differ only in `{pairs['compared'].iloc[0]}`, "
-            f"Welch's two-sided t-test over seeds, p < {ALPHA} (no correction for the number of pairs; cells "
-            "without any spread compare exactly).")
+    rule = (f"Differences beyond noise: pairs of cells that differ only in `{pairs['compared'].iloc[0]}`. A "
+            f"difference is beyond noise when it is beyond the seed noise, by a two-sided t-test over seeds at p < "
+            f"{ALPHA} (paired by seed where both cells ran the same seeds, and so saw the data in the same order; "
+            "Welch's test otherwise; cells without any spread compare exactly; no correction for the number of "
+            "pairs), and, for an accuracy, beyond the sampling noise of the examples it was measured on (a "
+            f"two-proportion test over those rows at p < {ALPHA}, and at least one example apart). `seeds needed`: "
+            "about how many seeds per cell would show a difference of this size beyond seed noise (power 80%)."
+            f"{_luck_text(pairs)}")
     shown = [c for c in pairs.columns if c != "compared" and not c.endswith("_p")]
-    return f"\n{rule}\n\n{markdown(pairs[shown])}"
+    table = pairs[shown].rename(columns={c: c.replace("_seeds_needed", " seeds needed") for c in shown})
+    return f"\n{rule}\n\n{markdown(table)}"
+
+
+def _luck_text(pairs: pd.DataFrame) -> str:
+    """The chance that every run of one cell lands above every run of another by luck alone: 1 in C(2n, n)."""
+    seeds = pairs.attrs.get("seeds")
+    if not seeds:
+        return ""
+    odds = math.comb(2 * seeds, seeds)
+    return (f" With {seeds} seeds per cell, every run of one cell lands above every run of another 1 time in "
+            f"{odds} by chance alone, so across many pairs some such wins are luck.")
 
 
 def markdown(frame: pd.DataFrame, digits: int = 3) -> str:

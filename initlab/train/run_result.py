@@ -44,4 +44,5 @@ class RunResult:
     boundary: dict = field(default_factory=dict)  # boundary.npz: a 2-D classifier's frames (initlab.frames)
     versions: dict = field(default_factory=dict)  # backend.versions() where it trained ({}: it failed before)
     numerics: dict = field(default_factory=dict)  # backend.numerics() where it trained
+    rows: dict = field(default_factory=dict)  # {"train": rows trained on, "validation": rows held out}
     data_init: dict | None = None  # what model.data_init (LSUV) did to the initial weights: rounds, variance per layer
