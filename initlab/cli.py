@@ -37,6 +37,22 @@ app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True,
                   help="A lab for weight-initialization experiments in Keras 3.")
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"initlab {version('initlab')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print initlab's version and exit.")] = False,
+):
+    """A lab for weight-initialization experiments in Keras 3."""
+
+
 def out_console() -> Console:
     return Console(highlight=False, soft_wrap=True)  # made per call: it sizes itself from the terminal at the time
 
@@ -416,6 +432,9 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
     from initlab.output import run_folder
 
     listed = run_folder.listing(folder)
+    if not listed:
+        typer.echo(f"no runs under {folder} yet: `initlab run CONFIG` makes one")
+        return
     rows = [[path.parent.name, path.name, "damaged", *["-"] * 6] if isinstance(found, str) else
             [path.parent.name, path.name, found["status"], str(found["epochs_run"]), *_final_cells(found),
              str(found["distinct_units"])] for path, found in listed]

@@ -88,3 +88,12 @@ def test_csv_run_and_redraw_from_another_folder(tmp_path, monkeypatch):
     (run_folder / "boundary.png").unlink()
     assert runner.invoke(app, ["plot", str(run_folder)]).exit_code == 0
     assert (run_folder / "boundary.png").exists()
+
+
+def test_version_and_an_empty_runs_folder_answer_plainly(tmp_path):
+    from importlib.metadata import version
+
+    shown = runner.invoke(app, ["--version"])
+    assert shown.exit_code == 0 and shown.stdout.strip() == f"initlab {version('initlab')}"
+    empty = runner.invoke(app, ["runs", str(tmp_path)])
+    assert empty.exit_code == 0 and "no runs under" in empty.stdout and "initlab run CONFIG" in empty.stdout

@@ -19,6 +19,10 @@ runner = CliRunner()
 LIMITS = {
     "parameters": ({"model": {"hidden": [3000, 3000]}}, {"model": {"hidden": [3162, 3162]}}, "model.hidden",
                    "parameters in the model: 10,014,055, over the limit of 10,000,000"),
+    # digits: 64 pixel features and 10 classes, counted as such (they were counted as 2 features and 1 output)
+    "digits_parameters": ({"data": {"dataset": "digits"}, "model": {"hidden": [133333]}},
+                          {"data": {"dataset": "digits"}, "model": {"hidden": [133334]}}, "model.hidden",
+                          "parameters in the model: 10,000,060, over the limit of 10,000,000"),
     "layers": ({"model": {"hidden": [1] * 1000}}, {"model": {"hidden": [1] * 1001}}, "model.hidden",
                "hidden layers: 1,001, over the limit of 1,000"),
     "batch_activations": (

@@ -169,6 +169,8 @@ def test_a_difference_of_one_validation_example_is_not_called_real():
     assert row["val_accuracy_beyond_noise"] == "no"
     assert sweep_report.rows_p(0.90, 0.88, 20) == 1.0  # less than one example apart
     assert sweep_report.rows_p(0.95, 0.55, 200) < 1e-6
+    # the training rows are the set both fits were judged on: only the one-example rule applies there
+    assert sweep_report.rows_p(0.90, 0.85, 20, sampled=False) == 0.0 and sweep_report.rows_p(0.90, 0.88, 20, False) == 1.0
     from scipy import stats  # the two-proportion z-test, by its textbook formula
 
     z = 0.1 / np.sqrt((0.9 * 0.1 + 0.8 * 0.2) / 200)

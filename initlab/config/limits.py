@@ -35,9 +35,18 @@ def over(what: str, estimate: int, limit: int, unit: str = "") -> str | None:
     return f"{what}: {estimate:,}{unit}, over the limit of {limit:,}{unit} ({OVERRIDE})"
 
 
+FIXED_SHAPES = {  # data sets whose shape no key sets: (rows, features, output units)
+    "ushape": (100, 2, 1),
+    "digits": (1797, 64, 10),  # scikit-learn's bundled 8x8 digits: 64 pixels, 10 classes
+}
+
+
 def data_shape(data) -> tuple[int | None, int, int]:
     """(rows or None when only reading the file tells, features, output units) a data config asks for."""
-    rows = 100 if data.dataset == "ushape" else getattr(data, "n_samples", None)
+    if data.dataset in FIXED_SHAPES:
+        rows, features, outputs = FIXED_SHAPES[data.dataset]
+        return getattr(data, "n_samples", None) or rows, features, outputs
+    rows = getattr(data, "n_samples", None)
     features = len(data.features) if data.dataset == "csv" else getattr(data, "n_features", 2)
     centers = getattr(data, "centers", 2)
     return rows, features, centers if centers > 2 else 1  # a CSV's classes are known once read: counted as one

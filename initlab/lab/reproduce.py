@@ -102,7 +102,8 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
             shutil.copyfile(the_plan.sweep_dir / source, figures / target)
         pairs = the_plan.sweep_dir / "differences.csv"
         (tables / f"{name}.md").write_text(
-            report_module.markdown(report_module.readable(summary, ["accuracy", "val_accuracy"]))
+            report_module.intervals_text(summary).strip() + "\n\n"
+            + report_module.markdown(report_module.readable(summary, ["accuracy", "val_accuracy"]))
             + report_module.differences_text(pd.read_csv(pairs) if pairs.exists() else pd.DataFrame()))
         report(f"{name}: {the_plan.sweep_dir}")
 

@@ -129,15 +129,18 @@ def paired_p(a, b) -> float:
     return float(2 * special.stdtr(len(d) - 1, -abs(t)))
 
 
-def rows_p(mean_a: float, mean_b: float, rows: int) -> float:
+def rows_p(mean_a: float, mean_b: float, rows: int, sampled: bool = True) -> float:
     """Whether two accuracies measured on the same `rows` examples differ beyond those examples' own sampling noise:
-    the two-proportion z-test's two-sided p-value (1 when they differ by less than one example)."""
+    the two-proportion z-test's two-sided p-value; 1 when they differ by less than one example. `sampled` False (the
+    training rows, the very set both fits were judged on): only that one-example rule, p 0 beyond it."""
     from scipy import special
 
     if not rows or np.isnan(mean_a) or np.isnan(mean_b):
         return float("nan")
     if abs(mean_a - mean_b) < 1 / rows - 1e-9:  # float32 accuracies: k / rows is stored to ~1e-8
         return 1.0
+    if not sampled:
+        return 0.0
     spread = np.sqrt((mean_a * (1 - mean_a) + mean_b * (1 - mean_b)) / rows)
     if spread == 0:
         return 0.0
@@ -159,7 +162,8 @@ def _same_seeds(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return "seed" in a and len(a) == len(b) and sorted(a["seed"]) == sorted(b["seed"]) and a["seed"].is_unique
 
 
-ROWS_OF = {"accuracy": "train_rows", "val_accuracy": "val_rows"}  # the examples each accuracy was measured on
+# the examples each accuracy was measured on, and whether they stand for unseen data (the held-out rows do)
+ROWS_OF = {"accuracy": ("train_rows", False), "val_accuracy": ("val_rows", True)}
 
 
 def differences(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -186,9 +190,9 @@ def differences(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                     a_values, b_values = values_a[metric].to_numpy(), values_b[metric].to_numpy()
                     p = paired_p(a_values, b_values) if paired else welch_p(a_values, b_values)
                     mean_a, mean_b = np.nanmean(a_values), np.nanmean(b_values)
-                    rows_column = ROWS_OF.get(metric)
+                    rows_column, sampled = ROWS_OF.get(metric, (None, False))
                     counted = part[rows_column].dropna() if rows_column in part else pd.Series(dtype=float)
-                    examples = float(rows_p(mean_a, mean_b, int(counted.min()))) if len(counted) else float("nan")
+                    examples = rows_p(mean_a, mean_b, int(counted.min()), sampled) if len(counted) else float("nan")
                     row[f"{metric}_diff"] = mean_a - mean_b
                     row[f"{metric}_p"] = p
                     row[f"{metric}_rows_p"] = examples
@@ -196,10 +200,9 @@ def differences(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                     beyond = p < ALPHA and not (examples >= ALPHA)  # NaN rows_p: the rows were not recorded
                     row[f"{metric}_beyond_noise"] = "" if np.isnan(p) else ("yes" if beyond else "no")
                 row["test"] = "paired" if paired else "Welch"
+                row["seeds"] = min(len(values_a), len(values_b))
                 rows.append(row)
-    table = pd.DataFrame(rows)
-    table.attrs["seeds"] = int(ok.groupby(keys, sort=False).size().min()) if len(ok) else 0
-    return table
+    return pd.DataFrame(rows)
 
 
 def readable(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -240,20 +243,24 @@ def differences_text(pairs: pd.DataFrame) -> str:
             f"difference is beyond noise when it is beyond the seed noise, by a two-sided t-test over seeds at p < "
             f"{ALPHA} (paired by seed where both cells ran the same seeds, and so saw the data in the same order; "
             "Welch's test otherwise; cells without any spread compare exactly; no correction for the number of "
-            "pairs), and, for an accuracy, beyond the sampling noise of the examples it was measured on (a "
-            f"two-proportion test over those rows at p < {ALPHA}, and at least one example apart). `seeds needed`: "
+            "pairs), and, for an accuracy, at least one example apart; a held-out accuracy must also be beyond the "
+            f"sampling noise of the rows it was measured on (a two-proportion test over them, p < {ALPHA}). "
+            "`seeds needed`: "
             "about how many seeds per cell would show a difference of this size beyond seed noise (power 80%)."
             f"{_luck_text(pairs)}")
     shown = [c for c in pairs.columns if c != "compared" and not c.endswith("_p")]
-    table = pairs[shown].rename(columns={c: c.replace("_seeds_needed", " seeds needed") for c in shown})
+    table = pairs[shown].copy()
+    for column in [c for c in shown if c.endswith("_seeds_needed")]:
+        table[column] = [("" if np.isnan(v) else f"{int(v)}") for v in table[column]]
+    table = table.rename(columns={c: c.replace("_seeds_needed", " seeds needed") for c in shown})
     return f"\n{rule}\n\n{markdown(table)}"
 
 
 def _luck_text(pairs: pd.DataFrame) -> str:
     """The chance that every run of one cell lands above every run of another by luck alone: 1 in C(2n, n)."""
-    seeds = pairs.attrs.get("seeds")
-    if not seeds:
+    if "seeds" not in pairs or pairs["seeds"].isna().all():
         return ""
+    seeds = int(pairs["seeds"].min())
     odds = math.comb(2 * seeds, seeds)
     return (f" With {seeds} seeds per cell, every run of one cell lands above every run of another 1 time in "
             f"{odds} by chance alone, so across many pairs some such wins are luck.")
