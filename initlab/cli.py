@@ -329,7 +329,17 @@ def diagnose(
     for option, path in (("--csv", csv), ("--plot", plot)):
         if path is not None and not path.resolve().parent.is_dir():
             raise UserError(f"no folder {path.resolve().parent} to write {path.name} in", option, str(path))
+    if csv is not None and plot is not None and csv.resolve() == plot.resolve():
+        raise UserError("--csv and --plot name the same file; give each its own", "--plot", str(plot))
+    if plot is not None and plot.suffix:
+        from initlab.output import plots
+
+        if plot.suffix[1:].lower() not in plots.picture_formats():
+            raise UserError(f"cannot draw a {plot.suffix} picture; allowed: {', '.join(plots.picture_formats())}",
+                            "--plot", str(plot))
     table = checklist.diagnose(targets.model_of(target, set_ or []), gradients=plot is not None)
+    if table.empty:
+        raise UserError("has no layer with weights: there is no initialization to check", str(target))
     try:
         if csv is not None:
             report.to_csv(table, csv)
@@ -383,7 +393,7 @@ def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's name.")]):
 @lessons_app.command("copy")
 def lessons_copy(
     name: Annotated[str, typer.Argument(help="A lesson's name.")],
-    folder: Annotated[Path, typer.Argument(file_okay=False, help="Where the copy goes.")] = Path("."),
+    folder: Annotated[Path, typer.Argument(help="Where the copy goes.")] = Path("."),
 ):
     """Write an editable copy of a lesson (a sweep's base config too); never overwrites; prints the copy's path."""
     from initlab.config import catalog

@@ -294,3 +294,35 @@ def test_recurrent_and_attention_findings_keep_their_own_codes():
     assert "tiny_embeddings" in table.loc["tiny", "finding_codes"]
     assert "forget_bias" in table.loc["lstm", "finding_codes"]
     assert "special" not in {code for codes in table["finding_codes"] for code in codes}
+
+
+def test_a_model_without_weights_is_told_in_one_line_and_returns_an_empty_table(tmp_path):
+    k = _keras()
+    model = k.Sequential([k.Input((3,)), k.layers.Activation("relu")])
+    assert initlab.diagnose(model).empty  # the library: an empty table, not a KeyError
+    model.save(tmp_path / "no_weights.keras")
+    result = CliRunner().invoke(app, ["diagnose", str(tmp_path / "no_weights.keras")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.strip().startswith("error: ") and "has no layer with weights" in result.stderr
+
+
+def test_a_saved_model_with_a_custom_layer_not_registered_here_names_the_class(tmp_path):
+    """Saved in another process where the layer was registered; loaded here, where its code is not imported."""
+    script = (
+        "import keras, sys\n"
+        "@keras.saving.register_keras_serializable(package='mine')\n"
+        "class Scale(keras.layers.Layer):\n"
+        "    def build(self, shape):\n"
+        "        self.w = self.add_weight(shape=(shape[-1],), initializer='ones')\n"
+        "    def call(self, x):\n"
+        "        return x * self.w\n"
+        "keras.Sequential([keras.Input((3,)), Scale(), keras.layers.Dense(2)]).save(sys.argv[1])\n"
+    )
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "custom.keras")], check=True, capture_output=True,
+                   timeout=300)
+    result = CliRunner().invoke(app, ["diagnose", str(tmp_path / "custom.keras")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "uses a class Keras cannot find here: 'Scale'" in result.stderr and "register" in result.stderr

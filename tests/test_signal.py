@@ -146,3 +146,13 @@ def test_signal_csv_holds_the_bytes_pandas_writes_of_the_measured_frame(tmp_path
     assert frame.isna().any().any()
     assert (tmp_path / "signal.csv").read_bytes() == frame.to_csv(index=False).encode()
     pd.testing.assert_frame_equal(propagation.predict(pd.read_csv(tmp_path / "signal.csv")), frame, check_exact=True)
+
+
+def test_the_critical_weight_variance_is_where_chi_1_crosses_one():
+    critical = propagation.critical_weight_var("tanh", 0.05)
+    assert critical == pytest.approx(1.76, abs=0.01)  # Schoenholz et al. 2017: sigma_w^2 ~ 1.76 at sigma_b^2 = 0.05
+    assert propagation.depth_scale("tanh", critical - 0.01, 0.05)["chi_1"] < 1 < \
+        propagation.depth_scale("tanh", critical + 0.01, 0.05)["chi_1"]
+    # no bias: q* -> 0 and chi_1 -> sigma_w^2, so the line is at 1; q* creeps to 0 near it (500 iterations of the
+    # length map leave it at ~1e-2), which moves the computed crossing by about 1%
+    assert propagation.critical_weight_var("tanh", 0.0) == pytest.approx(1.0, abs=0.02)

@@ -77,10 +77,24 @@ def copy(name: str, target_dir: Path) -> Path:
     if base:
         sources.append(folder() / base)
     targets = [target_dir / s.name for s in sources]
-    for target in targets:
-        if target.exists():
-            raise UserError("already exists; remove it or copy into another folder", str(target))
-    target_dir.mkdir(parents=True, exist_ok=True)
-    for s, target in zip(sources, targets):
-        shutil.copyfile(s, target)
+    made, written = False, []
+    try:  # stat() too can fail: a name longer than the filesystem allows
+        if target_dir.exists() and not target_dir.is_dir():
+            raise UserError("is a file; give a folder to copy the lesson into", str(target_dir))
+        if target_dir.resolve() == folder().resolve():
+            raise UserError("is the folder the lessons ship in; copy into a folder of yours", str(target_dir))
+        for target in targets:
+            if target.exists():
+                raise UserError("already exists; remove it or copy into another folder", str(target))
+        made = not target_dir.exists()
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for s, target in zip(sources, targets):
+            written.append(target)
+            shutil.copyfile(s, target)
+    except OSError as error:  # under a file, read-only, full, a name too long: nothing is left behind
+        for target in written:
+            target.unlink(missing_ok=True)
+        if made and target_dir.is_dir() and not any(target_dir.iterdir()):
+            target_dir.rmdir()
+        raise UserError(f"cannot write there ({error.strerror})", str(target_dir)) from None
     return targets[0]

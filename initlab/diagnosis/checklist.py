@@ -48,7 +48,10 @@ def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradie
         row = judge(layer, node_role[1] if node_role else None, measured["figures"][id(layer)],
                     last=depth == len(layers), graph=node_role is not None)
         rows.append({"depth": depth, **row, "probe_batch": measured["batch"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=EMPTY_COLUMNS)  # a model without weights
+
+
+EMPTY_COLUMNS = ["depth", "layer", "kind", "verdict", "findings", "suggestion", "probe_batch"]
 
 
 def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:

@@ -1,6 +1,7 @@
 """What `initlab diagnose` reads, as a Keras model: a config or a lesson (its fresh initial weights), a run folder
 (its trained weights) or a saved .keras file, loaded in Keras's safe mode (stored code refused, never run)."""
 
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -30,8 +31,24 @@ def model_of(target: Path, overrides: list[str]):
             return keras().saving.load_model(target, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        unknown = _unknown_class(exc)
+        if unknown:
+            raise UserError(f"uses a class Keras cannot find here: '{unknown}' (a custom layer or function); import "
+                            "the code that registers it (keras.saving.register_keras_serializable) and call "
+                            "initlab.diagnose(model) in Python", str(target)) from None
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
             raise UserError("refused: the model stores Python code (a Lambda layer or function), which initlab "
                             "never runs (Keras safe_mode); build the model in Python and call "
                             "initlab.diagnose(model)", str(target)) from None
         raise UserError(f"not a loadable Keras model ({type(exc).__name__}: {message[:200]})", str(target)) from None
+
+
+def _unknown_class(error: BaseException | None) -> str | None:
+    """The class or function a saved model names that Keras cannot locate here (its code not imported), if that
+    is why loading failed: Keras says so in an exception inside the one it raises."""
+    while error is not None:
+        found = re.search(r"Could not locate (?:class|function) '([^']+)'", str(error))
+        if found:
+            return found.group(1)
+        error = error.__cause__ or error.__context__
+    return None

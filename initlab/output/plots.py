@@ -1,6 +1,8 @@
 """A run's pictures, drawn from its records: decision boundary, history, activations, gradients."""
 
+import io
 import textwrap
+from pathlib import Path
 
 import matplotlib
 import matplotlib.figure
@@ -58,11 +60,22 @@ def _fixed_layout(fig, margins: tuple[float, float, float, float], gap: float = 
 PNG_COMPRESSION = 3  # zlib's level: 6 (the default) took 1.6x as long to encode for files 13% smaller
 
 
+def picture_formats() -> list[str]:
+    """The file suffixes a picture can be written to (matplotlib's formats)."""
+    return sorted(FigureCanvasAgg(matplotlib.figure.Figure()).get_supported_filetypes())
+
+
 def _save(fig, path, tight: bool = False) -> None:
-    """Write a PNG and free the figure; `tight` for the comparison pictures, whose outside legends vary in width."""
+    """Write the picture, a PNG unless the path's suffix names another format; `tight` for the comparison pictures,
+    whose outside legends vary in width."""
     if tight:
         fig.tight_layout()
-    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": PNG_COMPRESSION})
+    form = Path(path).suffix[1:].lower() or "png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=form, dpi=110, **({"pil_kwargs": {"compress_level": PNG_COMPRESSION}}
+                                                 if form == "png" else {}))
+    # written here, not by matplotlib, which lets a failed write pass silently (a full disk, /dev/full)
+    Path(path).write_bytes(buffer.getvalue())
 
 
 def history_figure(metrics: pd.DataFrame, title: str = ""):

@@ -189,3 +189,15 @@ def depth_scale(activation: str, weight_var_n: float, bias_var: float) -> dict:
     chi_c = weight_var_n * _pair_mean(slope, slope, q, c)
     xi = float("inf") if abs(np.log(chi_c)) < 1e-12 else -1.0 / np.log(chi_c)
     return {"q_star": q, "c_star": float(c), "chi_1": chi_1, "xi_c": abs(float(xi))}
+
+
+def critical_weight_var(activation: str, bias_var: float, low: float = 0.1, high: float = 10.0) -> float:
+    """The sigma_w^2 on the order-to-chaos line, where chi_1 = 1 (xi_c diverges there), found by bisection:
+    chi_1 grows with sigma_w^2 for tanh."""
+    for _ in range(60):
+        middle = (low + high) / 2
+        if depth_scale(activation, middle, bias_var)["chi_1"] < 1:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
