@@ -18,7 +18,7 @@ REPORTED = ["loss", "accuracy", "val_accuracy", "mae", "val_mae"]  # report.md's
 CONFIDENCE = 0.95  # the t-interval of each cell's mean over seeds
 MIN_SEEDS = 3  # below this many seeds in a cell its t-interval is not meaningful (t(0.975, 1) = 12.7): none is given
 RANGES = {"accuracy": (0.0, 1.0), "val_accuracy": (0.0, 1.0)}  # the others (losses, mae) are >= 0
-ALPHA = 0.05  # Welch's t-test: a difference between two cells is beyond seed noise when p < ALPHA
+ALPHA = 0.05  # a difference between two cells is beyond noise when its tests give p < ALPHA
 
 
 def complete_summaries(folders: list[Path]) -> list[dict | None]:
