@@ -60,6 +60,7 @@ def out_console() -> Console:
 def err_console() -> Console:
     return Console(stderr=True)
 
+
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY.PATH=VALUE", help="Override any config key; the value is parsed as YAML. Repeatable."),
