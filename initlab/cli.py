@@ -335,8 +335,9 @@ def diagnose(
     if plot is not None and plot.suffix:
         from initlab.output import plots
 
-        if plot.suffix[1:].lower() not in plots.picture_formats():
-            raise UserError(f"cannot draw a {plot.suffix} picture; allowed: {', '.join(plots.picture_formats())}",
+        formats = plots.picture_formats()
+        if plot.suffix[1:].lower() not in formats:
+            raise UserError(f"cannot draw a {plot.suffix} picture; allowed: {', '.join(formats)}",
                             "--plot", str(plot))
     table = checklist.diagnose(targets.model_of(target, set_ or []), gradients=plot is not None)
     if table.empty:

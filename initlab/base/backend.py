@@ -50,24 +50,15 @@ def own_process() -> None:
     """Declare this process initlab's own (the CLI, a sweep worker), before TensorFlow starts: it then starts quiet,
     with the AVX2 cap, and Keras without KERAS_EXTRAS. A process that imports initlab as a library is left as the
     user would have it."""
-    global _own, _extras_left_out
-    _own = _extras_left_out = True
+    global _own
+    _own = True
 
 
 # Keras imports these at its own import whenever they are installed, for integrations initlab never uses: scikit-learn
 # for its scikit-learn wrappers (0.65 s, with scipy.stats), matplotlib.pyplot for plot_image_gallery (0.3 s) and pandas
 # to slice DataFrames given to fit (0.26 s). Together they were a fifth of `initlab run`'s time.
-KERAS_EXTRAS = ("sklearn", "matplotlib", "pandas")
-_extras_left_out = False
-
-
-def leave_out_keras_extras() -> None:
-    """For initlab's own processes (the CLI, sweep workers), before Keras is imported: Keras then imports without
-    KERAS_EXTRAS, each held back while Keras imports unless this process has it already. They import normally
-    afterwards, but this process's Keras keeps going without those integrations. A process that uses initlab as a
-    library (the callback, a notebook) gets Keras whole."""
-    global _extras_left_out
-    _extras_left_out = True
+KERAS_EXTRAS = ("sklearn", "matplotlib", "pandas")  # held back while Keras imports in initlab's own processes only,
+# each unless the process has it already; they import normally afterwards, but that Keras keeps going without them
 
 
 @contextlib.contextmanager
@@ -88,7 +79,7 @@ def keras(threads: int | None = None):
     global _loaded
     if _loaded is None:
         environment(own=_own)
-        held = [name for name in KERAS_EXTRAS if name not in sys.modules] if _extras_left_out else []
+        held = [name for name in KERAS_EXTRAS if name not in sys.modules] if _own else []
         with _held_back(held), _native_stderr_silenced() if _own else contextlib.nullcontext():
             import tensorflow as tf
 

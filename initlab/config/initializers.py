@@ -174,6 +174,30 @@ def canonical_name(name: str) -> str:
 
 def parse_spec(spec, role: str = "kernel") -> tuple[str, dict]:
     """(canonical name, every parameter with its default) for a valid spec; a ValueError says what is wrong."""
+    initializer = parse(spec, role)
+    return initializer.canonical, initializer.params
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """An initializer spec parsed once, where the config is validated: what a layer draws with."""
+    raw: Any  # as the config wrote it: a name, {name, **params} or {class_name, config}; config.yaml keeps it
+    name: str  # as written ('HeNormal', 'he_normal')
+    canonical: str  # the registry's name
+    params: dict  # every parameter, its default where the spec set none
+    given: dict  # the parameters the spec set: Keras's own defaults stand for the rest
+
+    @property
+    def label(self) -> str:
+        """A short readable label: 'he_normal', 'random_normal(stddev=0.01)'."""
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.given.items()) if k != "seed")
+        return f"{self.name}({inner})" if inner else self.name
+
+
+def parse(spec, role: str = "kernel") -> Initializer:
+    """A spec checked against the registry (names, parameters, ranges) as a typed value; an Initializer as it is."""
+    if isinstance(spec, Initializer):
+        return spec
     name, given = split_spec(spec)
     canonical = canonical_name(name)
     entry = REGISTRY[canonical]
@@ -192,31 +216,7 @@ def parse_spec(spec, role: str = "kernel") -> tuple[str, dict]:
     problem = entry.together(params) if entry.together else None
     if problem:
         raise KeyedValueError(f"{canonical} {problem[1]}", problem[0])
-    return canonical, params
-
-
-@dataclass(frozen=True)
-class Initializer:
-    """An initializer spec parsed once, where the config is validated: what a layer draws with."""
-    raw: Any  # as the config wrote it: a name, {name, **params} or {class_name, config}; config.yaml keeps it
-    canonical: str  # the registry's name
-    params: dict  # every parameter, its default where the spec set none
-    given: dict  # the parameters the spec set: Keras's own defaults stand for the rest
-
-    @property
-    def label(self) -> str:
-        """A short readable label: 'he_normal', 'random_normal(stddev=0.01)'."""
-        name, params = split_spec(self.raw)
-        inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "seed")
-        return f"{name}({inner})" if inner else name
-
-
-def parse(spec, role: str = "kernel") -> Initializer:
-    """A spec checked against the registry (names, parameters, ranges) as a typed value; an Initializer as it is."""
-    if isinstance(spec, Initializer):
-        return spec
-    canonical, params = parse_spec(spec, role)
-    return Initializer(spec, canonical, params, split_spec(spec)[1])
+    return Initializer(spec, name, canonical, params, given)
 
 
 def layer_seed(run_seed: int, layer_index: int, role: int = 0) -> int:

@@ -37,6 +37,9 @@ def target(activation: str, fan_in: int, fan_out: int) -> tuple[str, float, floa
     return name, forward, min(forward, backward), max(forward, backward)
 
 
+EMPTY_COLUMNS = ["depth", "layer", "kind", "verdict", "findings", "suggestion", "probe_batch"]  # no weights
+
+
 def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False) -> pd.DataFrame:
     """One row per layer with weights: figures, findings, a verdict (ok, note, problem, not checked) and a
     suggestion. `inputs`: a batch of the model's own data (default: standard-normal values)."""
@@ -49,9 +52,6 @@ def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradie
                     last=depth == len(layers), graph=node_role is not None)
         rows.append({"depth": depth, **row, "probe_batch": measured["batch"]})
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=EMPTY_COLUMNS)  # a model without weights
-
-
-EMPTY_COLUMNS = ["depth", "layer", "kind", "verdict", "findings", "suggestion", "probe_batch"]
 
 
 def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:

@@ -137,7 +137,7 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     started = time.perf_counter()
     config, data, model, data_init = prepared or prepare(config)
     metric = model_module.metric_name(data.task)
-    result = RunResult(config, data.task, metric, engine=config.train.engine, data_init=data_init, rows=rows_of(data),
+    result = RunResult(config, data.task, metric, engine=config.train.engine, data_init=data_init, rows=data.rows,
                        weights_initial=model_module.weights_by_name(model),
                        signal=propagation.signal_rows(model, data.x_train[:PROBE_ROWS], config.seed),
                        versions=versions(), numerics=numerics())
@@ -193,12 +193,6 @@ def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None
         with run_folder.staged(target) as stage:
             _fill(stage, train(config, on_epoch, prepared), target.name, pictures=True, draw=painters.draw)
     return target
-
-
-def rows_of(data: data_module.Dataset) -> dict:
-    """summary.json's rows: how many examples the final metrics were measured on (the sampling noise of a
-    difference in accuracy between runs depends on it)."""
-    return {"train": int(len(data.x_train)), "validation": int(len(data.x_val))}
 
 
 def summary_of(result: RunResult, run_name: str) -> dict:

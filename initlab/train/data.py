@@ -24,6 +24,12 @@ class Dataset:
     def n_features(self) -> int:
         return self.x_train.shape[1]
 
+    @property
+    def rows(self) -> dict:
+        """summary.json's rows: the examples the final metrics are measured on (a difference in accuracy between
+        runs is judged against their sampling noise)."""
+        return {"train": int(len(self.x_train)), "validation": int(len(self.x_val))}
+
 
 def plane(x_train: np.ndarray, x_val: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """The x and y coordinates of a resolution x resolution grid around every point of a 2-D data set (15% margin):

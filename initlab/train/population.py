@@ -268,6 +268,6 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         result.weights_final = weights
         result.duration_s = elapsed
         result.company = len(configs)
-        result.rows = {"train": int(len(data.x_train)), "validation": int(len(data.x_val))}
+        result.rows = data.rows
         result.versions, result.numerics = versions(), numerics()
     return results
