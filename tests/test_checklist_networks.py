@@ -326,3 +326,25 @@ def test_a_saved_model_with_a_custom_layer_not_registered_here_names_the_class(t
     result = CliRunner().invoke(app, ["diagnose", str(tmp_path / "custom.keras")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "uses a class Keras cannot find here: 'Scale'" in result.stderr and "register" in result.stderr
+
+
+def test_probe_batches_never_pass_the_memory_bound_even_below_the_smallest_batch():
+    from initlab.diagnosis import walk
+
+    assert walk.batch_size(1024) == walk.MAX_BATCH
+    assert walk.batch_size(walk.MEMORY_BOUND // 3) == 3  # under MIN_BATCH (8): as many as fit, not 8 past the bound
+    assert walk.batch_size(walk.MEMORY_BOUND + 1) == 0
+
+
+def test_a_model_whose_one_sample_is_past_the_memory_bound_is_refused_with_the_sizes(tmp_path):
+    from initlab.base.errors import UserError
+
+    k = _keras()
+    inputs = k.Input((2048, 2048, 80))  # 1.25 GiB a sample before any layer: never allocated here
+    model = k.Model(inputs, k.layers.Conv2D(4, 3)(inputs), name="huge")
+    with pytest.raises(UserError, match=r"model 'huge': one sample needs 1\.4 GiB .* over the 1 GiB"):
+        initlab.diagnose(model)
+    model.save(tmp_path / "huge.keras")
+    result = CliRunner().invoke(app, ["diagnose", str(tmp_path / "huge.keras"), "--csv", str(tmp_path / "d.csv")])
+    assert result.exit_code == 2 and "Traceback" not in result.output and not (tmp_path / "d.csv").exists()
+    assert len(result.stderr.strip().splitlines()) == 1 and "GiB of activations alive at once" in result.stderr

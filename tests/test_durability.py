@@ -55,6 +55,8 @@ def test_a_folder_is_complete_only_when_its_files_match_the_summary(tmp_path):
     assert run_folder.read_summary(folder)["files"] == {"metrics.csv": 17, "sub/events": 10}
     assert run_folder.is_complete(folder) and run_folder.problems(folder) == {}
 
+    (folder / "sub" / "events").write_bytes(b"x" * 9 + b"y")  # same size, other bytes: the digest tells
+    assert run_folder.problems(folder) == {"sub/events": "has other bytes than were written (same size)"}
     (folder / "sub" / "events").write_bytes(b"x" * 9)
     assert run_folder.problems(folder) == {"sub/events": "has 9 bytes, 10 were written"}
     (folder / "sub" / "events").unlink()
@@ -148,6 +150,21 @@ def test_damaged_folders_are_listed_refused_and_retrained(tmp_path):
         {k: v for k, v in kept.items() if not k.endswith(".json")}
 
 
+def test_arrays_corrupted_at_their_size_are_damage_runs_and_plot_report(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw_config(train={"epochs": 1})))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(config), "--out", str(out)]).exit_code == 0
+    (folder,) = complete_runs(out / "test")
+    npz = bytearray((folder / "weights_final.npz").read_bytes())
+    npz[len(npz) // 2] ^= 0xFF  # one flipped byte inside the arrays: the size still matches the seal
+    (folder / "weights_final.npz").write_bytes(bytes(npz))
+    listing = runner.invoke(app, ["runs", str(out)])
+    assert listing.exit_code == 0 and f"damaged: {folder}" in listing.stdout, listing.output
+    assert "weights_final.npz has other bytes than were written (same size)" in listing.stdout
+    one_line_error(runner.invoke(app, ["plot", str(folder)]), str(folder), "weights_final.npz has other bytes")
+
+
 # ---- outputs that cannot be written ------------------------------------------------------------------------------
 def test_out_under_a_regular_file_is_a_user_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
@@ -159,6 +176,17 @@ def test_out_under_a_regular_file_is_a_user_error(tmp_path):
     one_line_error(runner.invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "file" / "out")]),
                    "--out", "Not a directory")
     assert (tmp_path / "file").read_text() == "not a folder"
+
+
+def test_an_out_folder_name_longer_than_the_file_system_allows_is_a_user_error(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw_config(train={"epochs": 1})))
+    too_long = tmp_path / ("b" * 300)  # NAME_MAX is 255 on common file systems
+    one_line_error(runner.invoke(app, ["run", str(config), "--out", str(too_long)]), "--out", "File name too long")
+    sweep = write_sweep(tmp_path, "long", {})
+    one_line_error(runner.invoke(app, ["sweep", str(sweep), "--out", str(too_long / "inner")]), "--out",
+                   "File name too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "c.yaml", "long.yaml"]  # nothing written
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from initlab.cli import app
-from initlab.lab import reproduce
+from initlab.lab import papers, reproduce
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 runner = CliRunner()
@@ -53,3 +53,25 @@ def test_unknown_entry_exits_2(tmp_path):
     assert result.exit_code == 2
     assert "did you mean 'relu_constant'" in result.stderr
     assert not (tmp_path / "docs").exists()
+
+
+def test_every_picture_the_pages_show_is_one_reproduce_entry(tmp_path):
+    """The README and docs/ show pictures from docs/figures/ only, and `initlab reproduce` (every entry) writes each:
+    the lessons, the signal comparison, the sweeps, the papers and MobileNetV2's checklist picture."""
+    import re
+
+    root = Path(__file__).parents[1]
+    shown = {name for page in [root / "README.md", *(root / "docs").glob("*.md")]
+             for name in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text())}
+    assert shown and all(Path(name).parent.name == "figures" for name in shown), shown
+    written = {target for run in reproduce.RUNS.values() for target in run.figures.values()}
+    written |= {target for _, pictures in reproduce.SWEEPS.values() for target in pictures.values()}
+    written |= {"signal_comparison.png", reproduce.DIAGNOSED[2]} | {f"papers_{claim}.png" for claim in papers.CLAIMS}
+    assert {Path(name).name for name in shown} <= written
+    assert {"papers", "diagnose"} <= set(reproduce.NAMES)
+
+
+def test_the_checklist_picture_of_mobilenet_v2_is_drawn_by_reproduce(tmp_path):
+    docs = _reproduce(tmp_path, "diagnose")
+    picture = docs / "figures" / reproduce.DIAGNOSED[2]
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and {p.name for p in (docs / "figures").iterdir()} == {picture.name}

@@ -149,7 +149,10 @@ def measure_layers(model, inputs=None, seed: int = 0, batch: int | None = None, 
                 recorder.figures[id(layer)]["special_error"] = f"{type(error).__name__}: {error}"
     if fn is None:
         return result
-    size = batch or walk.batch_size(walk.peak_bytes_per_sample(fn))
+    peak = walk.peak_bytes_per_sample(fn)
+    size = batch or walk.batch_size(peak)
+    if size == 0:
+        raise walk.too_large(peak, model.name)
     arrays = walk.probe_inputs(model, size, seed, inputs)
     result["batch"] = len(arrays[0])
     with walk.untouched(model):
@@ -157,6 +160,8 @@ def measure_layers(model, inputs=None, seed: int = 0, batch: int | None = None, 
     if gradients:
         size = min(result["batch"], walk.batch_size(2 * walk.all_bytes_per_sample(fn), smallest=2))
         result["gradient_batch"] = size
+        if size == 0:  # a gradient tape keeps every activation: no gradient figures rather than memory past the bound
+            return result
         for layer, value in zip(layers, gradient_scales(model, layers, [a[:size] for a in arrays], seed)):
             recorder.figures[id(layer)]["grad_rms"] = value
     return result

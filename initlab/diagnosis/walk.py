@@ -9,6 +9,7 @@ import numpy as np
 
 from initlab.base import keras_private
 from initlab.base.backend import keras as _keras
+from initlab.base.errors import UserError
 from initlab.diagnosis.roles import graph, nodes
 
 MEMORY_BOUND = 1 << 30  # bytes of activations alive at once during the probe pass (README: 1 GiB)
@@ -72,8 +73,17 @@ def all_bytes_per_sample(fn) -> int:
 
 def batch_size(bytes_per_sample: int, bound: int = WORK_BOUND, smallest: int = MIN_BATCH,
                largest: int = MAX_BATCH) -> int:
-    """As many samples as fit the bound (MEMORY_BOUND caps any bound given), at least `smallest`."""
-    return int(min(largest, max(smallest, min(bound, MEMORY_BOUND) // bytes_per_sample)))
+    """As many samples as fit the bound, at least `smallest`, and never more than fit MEMORY_BOUND: 0 when not
+    even one sample does."""
+    fits = MEMORY_BOUND // bytes_per_sample
+    return int(min(largest, fits, max(smallest, min(bound, MEMORY_BOUND) // bytes_per_sample)))
+
+
+def too_large(bytes_per_sample: int, model_name: str) -> UserError:
+    """The refusal when one sample's activations alone exceed MEMORY_BOUND, with the sizes."""
+    return UserError(f"one sample needs {bytes_per_sample / 2 ** 30:.1f} GiB of activations alive at once, over the "
+                     f"{MEMORY_BOUND / 2 ** 30:g} GiB diagnose measures within (an open axis counts as "
+                     f"{UNKNOWN_LENGTH}); give the model a smaller input shape", f"model {model_name!r}")
 
 
 def _uses(fn) -> dict[int, int]:

@@ -33,6 +33,39 @@ class Measured:
     measured: str
     verdict: str  # holds | holds qualitatively | differs
     why: str = ""
+    baseline: str = ""  # the simplest rule that ignores the claim, and how it scores on the same runs
+
+
+def _apart(a, b) -> bool:
+    """Two cases' values over seeds told apart beyond seed noise: Welch's test at p < 0.05, with at least
+    MIN_SEEDS seeds a side (below that the seeds' spread is not measured)."""
+    least = min(len(a), len(b))
+    return least >= report_module.MIN_SEEDS and report_module.welch_p(a, b) < report_module.ALPHA
+
+
+def _log_error(measured: dict, predicted: dict) -> float:
+    """How far measured factors fall from predicted ones: the mean |log10(measured / predicted)| over the keys."""
+    return float(np.mean([abs(math.log10(measured[k] / predicted[k])) for k in measured]))
+
+
+def _one_for_all(measured: dict) -> dict:
+    """The rule that ignores the initializer: every case predicted at the cases' geometric mean."""
+    pooled = float(np.exp(np.mean(np.log(list(measured.values())))))
+    return {k: pooled for k in measured}
+
+
+def _times(error: float) -> str:
+    return f"x{10 ** error:.2f}"
+
+
+def _verdict(within_margin: bool, beats_baseline: bool, measured: str, baseline: str, missed: str, lost: str) -> Measured:
+    """holds: inside the published margin and beating the baseline; holds qualitatively: beating the baseline only;
+    differs: not beating the baseline (whatever the margin)."""
+    if beats_baseline and within_margin:
+        return Measured(measured, "holds", baseline=baseline)
+    if beats_baseline:
+        return Measured(measured, "holds qualitatively", missed, baseline)
+    return Measured(measured, "differs", lost, baseline)
 
 
 def sweep_file(name: str, out: Path, quick: bool) -> Path:
@@ -73,6 +106,9 @@ def _per_layer(values: np.ndarray) -> float:
 
 
 # ---- the claims ----------------------------------------------------------------------------------------------
+GLOROT_PREDICTED = {"standard": 1 / 3, "normalized": 1.0}  # n Var(W) per layer, their analysis
+
+
 def glorot2010(the_plan, figure: Path) -> Measured:
     """Per-layer factors of activation variance (forward) and back-propagated gradient variance (going down),
     layers 2 to 5 (layer 1 sees the 64 pixels, not 256 units), averaged over seeds."""
@@ -92,12 +128,26 @@ def glorot2010(the_plan, figure: Path) -> Measured:
         {"title": "back-propagated gradient variance (Figure 7)", "xlabel": "hidden layer", "log": True,
          "series": {case: (depth, g) for case, g in grad.items()}},
     ], figure, "Glorot and Bengio 2010 on digits: tanh, 5 x 256, at initialization")
-    holds = all(1 / 4.5 <= f <= 1 / 2 for f in (forward["standard"], backward["standard"])) and \
+    factors = {**{("forward", c): f for c, f in forward.items()}, **{("backward", c): f for c, f in backward.items()}}
+    predicted = {key: GLOROT_PREDICTED[key[1]] for key in factors}
+    pooled = {key: _one_for_all({c: factors[(key[0], c)] for c in forward})[key[1]] for key in factors}
+    claim_error, baseline_error = _log_error(factors, predicted), _log_error(factors, pooled)
+    per_seed = {case: [_per_layer(s[1:] ** 2) for s in v] for case, v in stds.items()}
+    apart = _apart(per_seed["standard"], per_seed["normalized"])
+    within = all(1 / 4.5 <= f <= 1 / 2 for f in (forward["standard"], backward["standard"])) and \
         all(f >= 1 / 1.5 for f in (forward["normalized"], backward["normalized"]))
     measured = (f"variance factor per layer, forward / backward: standard {forward['standard']:.2f} / "
-                f"{backward['standard']:.2f}, normalized {forward['normalized']:.2f} / {backward['normalized']:.2f}")
-    return Measured(measured, "holds" if holds else "differs",
-                    "" if holds else "outside a factor 1.5 of the published factors")
+                f"{backward['standard']:.2f}, normalized {forward['normalized']:.2f} / {backward['normalized']:.2f}; "
+                f"the published factors (1/3, 1) are off by {_times(claim_error)} on average")
+    baseline = (f"one factor for both initializers (forward {pooled[('forward', 'standard')]:.2f}, backward "
+                f"{pooled[('backward', 'standard')]:.2f}): off by {_times(baseline_error)}; the two forward factors "
+                + ("differ beyond seed noise" if apart else f"not told apart over {len(per_seed['standard'])} seed(s)"))
+    return _verdict(within, claim_error < baseline_error and apart, measured, baseline,
+                    "outside a factor 1.5 of the published factors",
+                    "the published factors predict no better than one factor for both, or the seeds do not tell them apart")
+
+
+HE_PREDICTED = {"glorot": 0.5, "he": 1.0}  # E[z^2] factor per ReLU layer: n Var(W) / 2
 
 
 def he2015(the_plan, figure: Path) -> Measured:
@@ -116,13 +166,28 @@ def he2015(the_plan, figure: Path) -> Measured:
          "series": {f"{case} (1/n)" if case == "glorot" else f"{case} (2/n)": (depth, v) for case, v in z.items()}},
         {"title": "training loss", "xlabel": "epoch", "log": False, "series": curves},
     ], figure, f"He et al. 2015 on digits: {len(depth)} ReLU layers of 64, SGD")
-    signal_holds = abs(factor["glorot"] - 0.5) <= 0.1 and abs(factor["he"] - 1) <= 0.1
-    stalls = min(losses["glorot"]) >= STALLED and max(losses["he"]) < TRAINS
+    claim_error = _log_error(factor, HE_PREDICTED)
+    baseline_error = _log_error(factor, _one_for_all(factor))
+    # training: the claim says which nets stall; the rule that ignores the initializer says all of them do the same
+    stalled = {case: [loss >= STALLED for loss in v] for case, v in losses.items()}
+    claim_right = np.mean(stalled["glorot"] + [not s for s in stalled["he"]])
+    everything = stalled["glorot"] + stalled["he"]
+    same_for_all = max(np.mean(everything), 1 - np.mean(everything))
+    apart = _apart(losses["glorot"], losses["he"])
+    within = abs(factor["glorot"] - 0.5) <= 0.1 and abs(factor["he"] - 1) <= 0.1 and \
+        min(losses["glorot"]) >= STALLED and max(losses["he"]) < TRAINS
+    seeds = len(losses["he"])
     measured = (f"E[z^2] factor per layer {factor['glorot']:.2f} (Glorot, 1/n) and {factor['he']:.2f} (He); final "
-                f"training loss Glorot {np.mean(losses['glorot']):.3f}, He {np.mean(losses['he']):.3f} (ln 10 = {LN10:.3f})")
-    if signal_holds and stalls:
-        return Measured(measured, "holds")
-    return Measured(measured, "differs", "the signal factors" if not signal_holds else "Glorot did not stall or He did not train")
+                f"training loss Glorot {np.mean(losses['glorot']):.3f}, He {np.mean(losses['he']):.3f} (ln 10 = {LN10:.3f}); "
+                f"the published factors are off by {_times(claim_error)}, {claim_right:.0%} of {len(everything)} runs "
+                f"stall or train as the claim says")
+    baseline = (f"one factor for both ({_one_for_all(factor)['he']:.2f}): off by {_times(baseline_error)}; every net "
+                f"of this depth stalls alike or trains alike: {same_for_all:.0%} of the runs; the final losses "
+                + ("differ beyond seed noise" if apart else f"not told apart over {seeds} seed(s)"))
+    return _verdict(within, claim_error < baseline_error and claim_right > same_for_all and apart, measured, baseline,
+                    "outside the published margins",
+                    "the claim predicts no better than the rule that ignores the initializer, or the seeds do not tell "
+                    "the losses apart")
 
 
 def _norm_ratios(path: Path, x: np.ndarray) -> np.ndarray:
@@ -146,54 +211,74 @@ SAXE_TARGET = 0.3  # the training loss whose first epoch counts as learned
 def saxe2014(the_plan, figure: Path) -> Measured:
     x = the_plan.data_for(the_plan.resolved[0]).x_train[:PROBE_ROWS]
     spread, epochs = {}, {}
+    last = max(the_plan.resolved[0].train.epochs, 1)
     for run, path in _runs(the_plan):
         init = "orthogonal" if "orthogonal" in run.grid["model.kernel_initializer"] else "scaled Gaussian"
         depth = len(run.config.model.hidden)
         ratios = _norm_ratios(path, x)
-        spread[(init, depth)] = float(np.max(np.abs(ratios - 1)))
-        epochs.setdefault(init, {})[depth] = _epochs_to_loss(path, SAXE_TARGET)
+        spread[(init, depth)] = max(spread.get((init, depth), 0.0), float(np.max(np.abs(ratios - 1))))
+        reached = _epochs_to_loss(path, SAXE_TARGET)
+        epochs.setdefault(init, {}).setdefault(depth, []).append(last + 1 if reached is None else reached)
     depths = sorted(epochs["orthogonal"])
-    last = max(the_plan.resolved[0].train.epochs, 1)
-    reach = {init: [e.get(d) or np.nan for d in depths] for init, e in epochs.items()}
+    mean = {init: {d: float(np.mean(e[d])) for d in depths} for init, e in epochs.items()}
     plots.paper_lines([
-        {"title": f"epochs to training loss {SAXE_TARGET}", "xlabel": "depth (hidden layers)", "log": False,
-         "series": {init: (np.array(depths), np.array(v, float)) for init, v in reach.items()}},
+        {"title": f"epochs to training loss {SAXE_TARGET} (mean over seeds; {last + 1}: not reached)",
+         "xlabel": "depth (hidden layers)", "log": False,
+         "series": {init: (np.array(depths), np.array([m[d] for d in depths])) for init, m in mean.items()}},
     ], figure, "Saxe et al. 2014 on digits: deep linear nets, learning rate 0.04 / depth")
-    orth, gauss = epochs["orthogonal"], epochs["scaled Gaussian"]
-    ratio = {init: (e[depths[-1]] or last + 1) / (e[depths[0]] or last + 1) for init, e in epochs.items()}
+    ratio = {init: m[depths[-1]] / m[depths[0]] for init, m in mean.items()}
     exact = max(v for (init, _), v in spread.items() if init == "orthogonal")
     loose = max(v for (init, _), v in spread.items() if init != "orthogonal")
+    deepest = {init: e[depths[-1]] for init, e in epochs.items()}
+    slower = np.mean(deepest["scaled Gaussian"]) > np.mean(deepest["orthogonal"])
+    apart = slower and _apart(deepest["scaled Gaussian"], deepest["orthogonal"])
+    seeds = len(deepest["orthogonal"])
+    by_depth = {init: ", ".join(f"{m[d]:.1f}" for d in depths) for init, m in mean.items()}
     measured = (f"largest |norm ratio - 1| at init: {exact:.1e} orthogonal, {loose:.2f} Gaussian; epochs to loss "
-                f"{SAXE_TARGET} at depth {', '.join(map(str, depths))}: orthogonal {', '.join(str(orth[d]) for d in depths)}, "
-                f"Gaussian {', '.join(str(gauss[d]) for d in depths)}")
-    if exact <= 1e-4 and ratio["orthogonal"] <= 1.5 and ratio["scaled Gaussian"] >= 2:
-        return Measured(measured, "holds")
-    if exact <= 1e-4 and ratio["scaled Gaussian"] > ratio["orthogonal"]:
-        return Measured(measured, "holds qualitatively", "the Gaussian nets slow with depth, by less than the margin")
-    return Measured(measured, "differs", "norms not preserved" if exact > 1e-4 else "no slow-down with depth measured")
+                f"{SAXE_TARGET} at depth {', '.join(map(str, depths))} (mean of {seeds} seed(s)): orthogonal "
+                f"{by_depth['orthogonal']}, Gaussian {by_depth['scaled Gaussian']}")
+    baseline = (f"depth slows every initializer alike: at depth {depths[-1]} the Gaussian nets are "
+                + (f"slower beyond seed noise ({ratio['scaled Gaussian']:.2f}x their depth-{depths[0]} time against "
+                   f"{ratio['orthogonal']:.2f}x)" if apart else f"not told apart from the orthogonal ones over {seeds} seed(s)"))
+    within = exact <= 1e-4 and ratio["orthogonal"] <= 1.5 and ratio["scaled Gaussian"] >= 2
+    return _verdict(within, exact <= 1e-4 < loose and apart, measured, baseline,
+                    "the Gaussian nets slow with depth, by less than the margin",
+                    "norms not preserved" if exact > 1e-4 else "no slow-down with depth beyond seed noise")
 
 
 def mishkin2016(the_plan, figure: Path) -> Measured:
-    variances, losses, curves = [], {}, {}
+    """LSUV against N(0, 0.01^2) (the init it rescues) and against He's 2/n (the rule that needs no data)."""
+    variances, he_spread, losses, curves = [], [], {}, {}
     for run, path in _runs(the_plan):
         summary = run_folder.read_summary(path)
         if summary["data_init"]:
             variances.append(summary["data_init"]["variance"])
+        if run.case == "he":
+            he_spread.append(float(np.max(np.abs(pd.read_csv(path / "signal.csv")["z_mean_square"] - 1))))
         metrics = run_folder.read_metrics(path)
         losses.setdefault(run.case, []).append(float(metrics["loss"].iloc[-1]))
         curves[f"{run.case}, seed {run.seed}"] = (metrics["epoch"].to_numpy(), metrics["loss"].to_numpy())
     worst = float(np.max(np.abs(np.asarray(variances) - 1)))
+    he_worst = float(np.max(he_spread))
     plots.paper_lines([
         {"title": "output variance per layer after LSUV", "xlabel": "layer (output last)", "log": False,
          "series": {f"seed {i}": (np.arange(1, len(v) + 1), np.asarray(v)) for i, v in enumerate(variances)}},
         {"title": "training loss", "xlabel": "epoch", "log": False, "series": curves},
     ], figure, "Mishkin and Matas 2016 on digits: 16 ReLU layers of 32, SGD")
-    small, lsuv = losses["N(0, 0.01^2)"], losses["lsuv"]
+    small, lsuv, he = losses["N(0, 0.01^2)"], losses["lsuv"], losses["he"]
+    rescues = min(small) >= STALLED and max(lsuv) < TRAINS and _apart(small, lsuv)
+    beats_he = np.mean(lsuv) < np.mean(he) and _apart(lsuv, he)
     measured = (f"largest |variance - 1| after LSUV {worst:.3f}; final training loss N(0, 0.01^2) {np.mean(small):.3f}, "
-                f"LSUV {np.mean(lsuv):.3f} (ln 10 = {LN10:.3f})")
-    if worst < 0.1 and min(small) >= STALLED and max(lsuv) < TRAINS:
-        return Measured(measured, "holds")
-    return Measured(measured, "differs", "variance off" if worst >= 0.1 else "the small init did not stall or LSUV did not train")
+                f"LSUV {np.mean(lsuv):.3f} (ln 10 = {LN10:.3f}; {len(lsuv)} seeds)")
+    baseline = (f"He's 2/n, which needs no data: largest |E[z^2] - 1| {he_worst:.2f}, final training loss "
+                f"{np.mean(he):.3f}, " + ("above LSUV's beyond seed noise" if beats_he else "not beaten by LSUV's beyond seed noise"))
+    if worst >= 0.1 or not rescues or worst >= he_worst:
+        return Measured(measured, "differs", "variance off" if worst >= 0.1 else
+                        "the small init did not stall or LSUV did not train, beyond seed noise", baseline)
+    if beats_he:
+        return Measured(measured, "holds", baseline=baseline)
+    return Measured(measured, "holds qualitatively", "LSUV sets the variance to 1 and rescues the net N(0, 0.01^2) "
+                    "stalls, but He's data-free init trains it as well", baseline)
 
 
 TRAINABLE = 0.5  # training accuracy at which a cell of the phase diagram counts as trained (chance: 0.1)
@@ -225,18 +310,18 @@ def schoenholz2017(the_plan, figure: Path) -> Measured:
     critical_var = propagation.critical_weight_var("tanh", bias_var)
     critical = min(grid.columns, key=lambda w: abs(w - critical_var))
     on_the_line = deepest[critical] > max([d for w, d in deepest.items() if w != critical], default=0)
-    measured = (f"{agree:.0%} of {len(frame)} cells on the side of 6 xi_c it predicts, against {baseline:.0%} for "
-                f"the rule that ignores the theory (every net up to depth {baseline_depth} trains); critical "
+    measured = (f"{agree:.0%} of {len(frame)} cells on the side of 6 xi_c it predicts; critical "
                 f"sigma_w^2 (chi_1 = 1) computed {critical_var:.3f}; deepest trained net per sigma_w^2: "
                 + ", ".join(f"{w:g}: {d}" for w, d in deepest.items()))
+    rule = f"every net up to depth {baseline_depth} trains, whatever its sigma_w^2: {baseline:.0%} of the cells"
     if agree >= 0.8 and agree > baseline and on_the_line:
-        return Measured(measured, "holds")
+        return Measured(measured, "holds", baseline=rule)
     if agree > baseline or on_the_line:
         return Measured(measured, "holds qualitatively",
                         "the theory beats the depth-only rule" if agree > baseline else
-                        "the deepest net trains only on the order-to-chaos line, but depth alone predicts as well")
+                        "the deepest net trains only on the order-to-chaos line, but depth alone predicts as well", rule)
     return Measured(measured, "differs", "the depth-only rule predicts which nets train at least as well, and the "
-                                         "deepest trained net is not only on the order-to-chaos line")
+                                         "deepest trained net is not only on the order-to-chaos line", rule)
 
 
 CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
@@ -255,7 +340,7 @@ def reproduce_papers(docs: Path, out: Path, quick: bool = False, only: list[str]
         found = measure(train_claim(name, out, quick), docs / "figures" / f"papers_{name}.png")
         note = notes[name]
         rows.append({"claim": note["claim"], "source": note["source"], "config": f"`papers/{name}.yaml`",
-                     "published": note["published"], "measured": found.measured,
+                     "published": note["published"], "measured": found.measured, "baseline": found.baseline,
                      "verdict": found.verdict + (f": {found.why}" if found.why else "")})
         report(f"{name}: {found.verdict}")
     table = pd.DataFrame(rows)

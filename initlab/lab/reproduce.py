@@ -1,4 +1,5 @@
-"""`initlab reproduce`: every figure and table in the README, regenerated from the packaged lessons (configs/)."""
+"""`initlab reproduce`: every figure and table in the README and docs/, regenerated: the packaged lessons
+(configs/), the signal comparison, the sweeps, the papers' claims and the checklist's picture of MobileNetV2."""
 
 import shutil
 from dataclasses import dataclass, field
@@ -7,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import runs, sweep as sweep_module
+from initlab.lab import papers, runs, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation as signal_module
 
@@ -63,7 +64,8 @@ SWEEPS = {  # name -> (sweep file, {picture in the sweep folder: name in docs/fi
         "activation_std.png": "digits_initializers_activation_std.png",
     }),
 }
-NAMES = [*RUNS, "signal", *SWEEPS]
+DIAGNOSED = ("MobileNetV2", 224, "diagnose_mobilenet_v2.png")  # docs/diagnose.md's picture (--quick: 96 px)
+NAMES = [*RUNS, "signal", *SWEEPS, "papers", "diagnose"]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -106,6 +108,23 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
             + report_module.markdown(report_module.readable(summary, ["accuracy", "val_accuracy"]))
             + report_module.differences_text(pd.read_csv(pairs) if pairs.exists() else pd.DataFrame()))
         report(f"{name}: {the_plan.sweep_dir}")
+    if not only or "papers" in only:
+        papers.reproduce_papers(docs, out, quick, report=report)
+    if not only or "diagnose" in only:
+        report(f"diagnose: {diagnosed_picture(figures, quick)}")
+
+
+def diagnosed_picture(figures: Path, quick: bool = False) -> Path:
+    """The checklist's picture by depth of Keras's MobileNetV2 as built (weights=None, Keras's own initializers)."""
+    from initlab.base.backend import keras
+    from initlab.diagnosis import checklist
+
+    name, size, file = DIAGNOSED
+    keras().utils.set_random_seed(0)
+    model = getattr(keras().applications, name)(input_shape=(96, 96, 3) if quick else (size, size, 3), weights=None)
+    table = checklist.diagnose(model, gradients=True)
+    plots.checklist_by_depth(table, figures / file, model.name)
+    return figures / file
 
 
 def _row(name: str, entry: Run, folder: Path) -> dict:

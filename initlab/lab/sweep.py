@@ -233,7 +233,8 @@ def check_plan(the_plan: Plan) -> None:
 
     the_plan.done, the_plan.damaged = [], {}
     for i, folder in enumerate(the_plan.folders):
-        problems = run_folder.problems(folder) if folder.is_dir() else {}
+        with run_folder.writing(folder.parent):  # is_dir() too can fail: a name longer than the file system allows
+            problems = run_folder.problems(folder) if folder.is_dir() else {}
         if problems:
             the_plan.damaged[i] = run_folder.problems_text(problems)
         complete = folder.is_dir() and not problems

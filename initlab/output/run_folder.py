@@ -5,6 +5,7 @@ import contextlib
 import csv
 import errno
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -45,8 +46,8 @@ def holding(folder: Path, on_wait=None):
     if folder in _held:
         yield
         return
-    created = [p for p in (folder, *folder.parents) if not p.exists()]
-    with writing(folder):
+    with writing(folder):  # exists() too can fail: a name longer than the file system allows
+        created = [p for p in (folder, *folder.parents) if not p.exists()]
         fd = _lock(folder / LOCK, on_wait)
     _held[folder] = fd
     try:
@@ -144,15 +145,21 @@ def write_weights(weights: dict[str, np.ndarray], path: Path) -> None:
 
 
 def seal(folder: Path, summary: dict) -> None:
-    """Write summary.json last, listing the size of every other file: what makes a run folder complete."""
-    files = {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(Path(folder).rglob("*"))
+    """Write summary.json last, listing the size and SHA-256 of every other file: what makes a run folder complete."""
+    paths = {p.relative_to(folder).as_posix(): p for p in sorted(Path(folder).rglob("*"))
              if p.is_file() and p.name != SUMMARY and not p.name.startswith(".")}
-    write_summary({**summary, "files": files}, Path(folder) / SUMMARY)
+    files = {name: p.stat().st_size for name, p in paths.items()}
+    digests = {name: _digest(p) for name, p in paths.items()}
+    write_summary({**summary, "files": files, "sha256": digests}, Path(folder) / SUMMARY)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def reseal(folder: Path) -> None:
     """List a complete folder's files again after its pictures were redrawn."""
-    seal(folder, {k: v for k, v in read_summary(folder).items() if k != "files"})
+    seal(folder, {k: v for k, v in read_summary(folder).items() if k not in ("files", "sha256")})
 
 
 def write_summary(summary: dict, path: Path) -> None:
@@ -190,7 +197,7 @@ def read_layers(run_dir: Path):
 
 def problems(run_dir: Path) -> dict[str, str]:
     """What is wrong with a run folder, file -> what: {} when its summary.json reads and lists every other file
-    with the size it has (a stat per file: cheap enough for `initlab runs` on thousands of runs)."""
+    with the size and the SHA-256 it has (a run's files are small: hashing them all takes about a millisecond)."""
     run_dir = Path(run_dir)
     try:
         summary = json.loads((run_dir / SUMMARY).read_text())
@@ -201,6 +208,7 @@ def problems(run_dir: Path) -> dict[str, str]:
     files = summary.get("files") if isinstance(summary, dict) else None
     if not isinstance(files, dict):
         return {SUMMARY: "has no list of files (edited, or written by an older initlab)"}
+    digests = summary.get("sha256") or {}  # folders sealed before initlab listed digests: sizes only
     found = {}
     for name, size in files.items():
         try:
@@ -210,6 +218,8 @@ def problems(run_dir: Path) -> dict[str, str]:
             continue
         if actual != size:
             found[name] = f"has {actual} bytes, {size} were written"
+        elif name in digests and _digest(run_dir / name) != digests[name]:
+            found[name] = "has other bytes than were written (same size)"
     return found
 
 
