@@ -114,11 +114,9 @@ def _print_run_summary(folder: Path) -> None:
 
     summary = read_summary(folder)
     final = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary["final"].items())
-    typer.echo(
-        f"{summary['status']}: {final}; distinct units {summary['distinct_units']}; "
-        f"{summary['epochs_run']} epochs in {summary['duration_s']:.2f} s",
-        err=True,
-    )
+    units = f"; distinct units {summary['distinct_units']}" if "distinct_units" in summary else ""
+    typer.echo(f"{summary['status']}: {final}{units}; {summary['epochs_run']} epochs in {summary['duration_s']:.2f} s",
+               err=True)
     typer.echo(str(folder))
 
 
@@ -290,7 +288,8 @@ def validate(
 
     cfg, _ = runs.check_with_data(config_module.load_config(catalog.resolve(config), set_ or [], allow_large))
     typer.echo(config_module.dump(cfg), nl=False)
-    typer.echo(f"# {cadence.describe_cadence(cfg.train.epochs, cfg.record.every)}")
+    if hasattr(cfg, "record"):  # a user's own model records every epoch
+        typer.echo(f"# {cadence.describe_cadence(cfg.train.epochs, cfg.record.every)}")
 
 
 @app.command()

@@ -24,36 +24,8 @@ from pydantic import (
 )
 
 from initlab.base.errors import KeyedValueError, UserError, did_you_mean, shown
-from initlab.config import initializers, limits, names
-
-
-def _not_bool(value):
-    """Refuse true/false where a number belongs (pydantic would read them as 1 and 0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {shown(value)}")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
-Float = Annotated[float, BeforeValidator(_not_bool)]
-# a parsed initializers.Initializer once validated; config.yaml (and the run's hash) keep the spec as written
-InitSpec = Annotated[Any, PlainSerializer(lambda v: v.raw if isinstance(v, initializers.Initializer) else v)]
-Fraction = Annotated[Float, Field(ge=0.0, lt=1.0)]
-Scale = Annotated[Float, Field(ge=0, le=initializers.LARGEST)]  # a spread; bounded so the data stay finite in float32
-Weight = Annotated[Float, Field(ge=-initializers.LARGEST, le=initializers.LARGEST)]  # finite in float32, as drawn
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
-
-
-def _keras_name(kind: str, value: str | None) -> str | None:
-    """Check a Keras activation / optimizer / loss name (names.py); suggest the nearest one when it is unknown."""
-    if value is None or names.accepts(kind, value):
-        return value
-    nearest = did_you_mean(value, names.suggestions(kind))
-    raise ValueError(f"unknown {kind} '{value}'{nearest}; allowed: {', '.join(names.known(kind))}")
-
+from initlab.config import initializers, limits, names, user_experiment
+from initlab.config.fields import Float, Fraction, InitSpec, Int, Scale, Strict, Weight, keras_name as _keras_name
 
 INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"
 
@@ -445,16 +417,18 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def validate(raw: dict, source: str = "config", overrides: list[str] = (), allow_large: bool = False) -> Config:
-    """A Config from plain data; the first problem becomes a UserError naming the key and what is allowed.
-    `allow_large` lifts the model, data and epoch limits (initlab/config/limits.py)."""
+def validate(raw: dict, source: str = "config", overrides: list[str] = (), allow_large: bool = False):
+    """A Config from plain data (a UserExperiment when its model is a user's file or factory); the first problem
+    becomes a UserError naming the key and what is allowed. `allow_large` lifts the model, data and epoch limits
+    (initlab/config/limits.py)."""
+    schema = user_experiment.UserExperiment if user_experiment.is_user_experiment(raw) else Config
     try:
-        config = Config.model_validate(raw, context={"allow_large": allow_large})
+        config = schema.model_validate(raw, context={"allow_large": allow_large})
         config._allow_large = allow_large
         return config
     except ValidationError as exc:
         set_keys = [parse_override(o)[0] for o in overrides]
-        raise _user_error(exc, raw, source, set_keys) from None
+        raise _user_error(exc, raw, source, set_keys, schema) from None
 
 
 def load_config(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> Config:
@@ -484,23 +458,23 @@ def dump(config: Config) -> str:
 
 
 # ---- error messages ------------------------------------------------------------------------------------------------
-def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str]) -> UserError:
+def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str], schema=None) -> UserError:
     error = exc.errors()[0]
     loc = [str(p) for p in error["loc"]]
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, KeyedValueError):  # a parameter inside the value: model.kernel_initializer.stddev
         loc += cause.key.split(".")
     # Pydantic puts the discriminator's tag in the location of a data error: drop it.
-    if len(loc) > 1 and loc[0] == "data" and loc[1] in DATASETS:
+    if schema is not user_experiment.UserExperiment and len(loc) > 1 and loc[0] == "data" and loc[1] in DATASETS:
         loc.pop(1)
     given = error.get("input")
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1], raw)
+        allowed = _allowed_keys(loc[:-1], raw, schema or Config)
         message = f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], allowed)}; allowed: {', '.join(allowed)}"
     elif kind == "missing":
         message = "required key is missing"
-    elif kind in ("union_tag_invalid", "union_tag_not_found") and loc == ["data"]:
+    elif kind in ("union_tag_invalid", "union_tag_not_found") and loc == ["data"] and schema is not user_experiment.UserExperiment:
         loc = ["data", "dataset"]
         tag = given.get("dataset") if isinstance(given, dict) else None
         message = (
@@ -511,7 +485,7 @@ def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str
     elif kind == "string_pattern_mismatch" and loc == ["name"]:
         message = f"{given!r} is {NOT_PLAIN}"
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected a mapping of keys ({', '.join(_allowed_keys(loc, raw))}), got {shown(given)}"
+        message = f"expected a mapping of keys ({', '.join(_allowed_keys(loc, raw, schema or Config))}), got {shown(given)}"
     elif kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", error["ctx"]["expected"])
         message = f"unknown value {shown(given)}{did_you_mean(given, allowed)}; allowed: {', '.join(allowed)}"
@@ -523,15 +497,15 @@ def _user_error(exc: ValidationError, raw: dict, source: str, set_keys: list[str
     return UserError(message, f"{source} (--set {origin})" if origin else source, key)
 
 
-def _allowed_keys(loc: list[str], raw: dict) -> list[str]:
-    model: Any = Config
+def _allowed_keys(loc: list[str], raw: dict, root=None) -> list[str]:
+    model: Any = root or Config
     node: Any = raw
     for part in loc:
         node = node[int(part)] if isinstance(node, list) else node.get(part, {}) if isinstance(node, dict) else {}
         if part.isdigit():
             continue
         annotation = model.model_fields[part].annotation
-        if part == "data":
+        if part == "data" and model is Config:
             model = {m.model_fields["dataset"].annotation.__args__[0]: m for m in DataConfig.__origin__.__args__}.get(
                 node.get("dataset") if isinstance(node, dict) else None
             )

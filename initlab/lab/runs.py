@@ -18,6 +18,7 @@ from initlab.base import interrupts
 from initlab.base.backend import keras as _keras, numerics, seed_everything, versions
 from initlab.base.errors import UserError
 from initlab.config import cadence, experiment as config_module, limits, names
+from initlab.config.user_experiment import UserExperiment
 from initlab.output import plot_workers, run_folder, run_plots
 from initlab.train import data as data_module, engine, frames, model as model_module, propagation
 from initlab.train.probes import PROBE_ROWS, Probe
@@ -46,8 +47,13 @@ def load_data(config: config_module.Config) -> data_module.Dataset:
 
 
 def check_with_data(config: config_module.Config):
-    """(config with task defaults, data): every check of a config that needs its data, without TensorFlow."""
+    """(config with task defaults, data): every check of a config that needs its data, without TensorFlow (a
+    user's folder of images is read by Keras)."""
     source = str(config._source or "config")
+    if isinstance(config, UserExperiment):
+        from initlab.train import user_data
+
+        return config, user_data.load(config.data, config_module.source_dir(config), source)
     data = load_data(config)
     outputs = data.n_classes if data.task == "multiclass" else 1
     found = limits.exceeded_limits(config, outputs)
@@ -185,7 +191,11 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
 def run(config: config_module.Config, out: str | Path = "outputs", on_epoch=None) -> Path:
     """Train `config` and write its run folder (replacing an earlier one of the same config); return the folder.
     Its staging folder is made before training: an output that cannot be written fails first, and the experiment
-    folder's lock is held while it trains."""
+    folder's lock is held while it trains. A user's own model and data (a UserExperiment) train in user_runs."""
+    if isinstance(config, UserExperiment):
+        from initlab.lab import user_runs
+
+        return user_runs.run(config, out, on_epoch)
     with plot_workers.Painters() as painters:  # they start up while this process imports TensorFlow
         with interrupts.held():
             prepared = prepare(config)

@@ -1,15 +1,11 @@
 """What `initlab diagnose` reads, as a Keras model: a config or a lesson (its fresh initial weights), a run folder
 (its trained weights) or a saved .keras file, loaded in Keras's safe mode (stored code refused, never run)."""
 
-import re
-import warnings
-import zipfile
 from pathlib import Path
 
-from initlab.base.backend import keras
-from initlab.base.errors import UserError
 from initlab.config import catalog, experiment as config_module
 from initlab.lab import runs
+from initlab.train import keras_file
 
 
 def model_of(target: Path, overrides: list[str]):
@@ -19,36 +15,6 @@ def model_of(target: Path, overrides: list[str]):
         target = runs.ensure_model(target)  # a run folder: its trained model (a sweep's is written on demand)
     if target.suffix != ".keras":
         return runs.prepare(config_module.load_config(catalog.resolve(target), overrides))[2]
-    if target.is_dir():
-        raise UserError("is a folder; give a .keras file (a zip archive saved by model.save)", str(target))
-    if not target.is_file():
-        raise UserError("no such file", str(target))
-    if not zipfile.is_zipfile(target):
-        raise UserError("not a .keras file: not a zip archive (truncated or corrupt?)", str(target))
-    try:
-        with warnings.catch_warnings():  # Keras's notes on loading are not the report's business
-            warnings.simplefilter("ignore")
-            return keras().saving.load_model(target, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        unknown = _unknown_class(exc)
-        if unknown:
-            raise UserError(f"uses a class Keras cannot find here: '{unknown}' (a custom layer or function); import "
-                            "the code that registers it (keras.saving.register_keras_serializable) and call "
-                            "initlab.diagnose(model) in Python", str(target)) from None
-        if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            raise UserError("refused: the model stores Python code (a Lambda layer or function), which initlab "
-                            "never runs (Keras safe_mode); build the model in Python and call "
-                            "initlab.diagnose(model)", str(target)) from None
-        raise UserError(f"not a loadable Keras model ({type(exc).__name__}: {message[:200]})", str(target)) from None
+    return keras_file.load(target)
 
 
-def _unknown_class(error: BaseException | None) -> str | None:
-    """The class or function a saved model names that Keras cannot locate here (its code not imported), if that
-    is why loading failed: Keras says so in an exception inside the one it raises."""
-    while error is not None:
-        found = re.search(r"Could not locate (?:class|function) '([^']+)'", str(error))
-        if found:
-            return found.group(1)
-        error = error.__cause__ or error.__context__
-    return None

@@ -1,0 +1,237 @@
+"""A user's own model and data: `model: {file | factory}`, `data: {npz | csv | images}`, `init` by role, trained with
+model.fit into a sealed run folder; every bad input one line, exit 2, nothing written."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from initlab.base.backend import keras as _keras
+from initlab.cli import app
+from initlab.output import run_folder
+
+runner = CliRunner()
+
+MODELS = textwrap.dedent('''
+    import keras
+
+    def cnn(width=4, momentum=0.99):
+        inputs = keras.Input((8, 8, 1))
+        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(inputs)
+        x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+        x = keras.layers.BatchNormalization(momentum=momentum)(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+    def lstm():
+        inputs = keras.Input((12, 3))
+        return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(6)(inputs)))
+
+    def broken():
+        raise RuntimeError("no GPU here")
+''')
+
+
+def digits_npz(path: Path, rows: int = 300) -> Path:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images[:rows] / 16.0).astype("float32")[..., None]
+    np.savez(path, x_train=x[:240], y_train=digits.target[:240], x_val=x[240:], y_val=digits.target[240:rows])
+    return path
+
+
+def write_config(folder: Path, **sections) -> Path:
+    (folder / "mymodels.py").write_text(MODELS)
+    if not (folder / "digits.npz").exists():
+        digits_npz(folder / "digits.npz")
+    raw = {"name": "mine", "model": {"factory": "mymodels:cnn"}, "data": {"npz": "digits.npz"},
+           "train": {"epochs": 2, "batch_size": 32}}
+    for key, value in sections.items():
+        raw[key] = value
+    path = folder / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def run(config: Path, out: Path, *extra: str):
+    return runner.invoke(app, ["run", str(config), "--out", str(out), *extra])
+
+
+def one_line_error(result, *fragments: str) -> str:
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in result.output, result.output
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_a_factory_model_on_npz_data_trains_into_a_sealed_run_folder(tmp_path):
+    config = write_config(tmp_path, init={"kernel": "he_normal"})
+    result = run(config, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip())
+    assert run_folder.is_complete(folder)
+    assert {"config.yaml", "metrics.csv", "init_layers.csv", "summary.json", "weights_initial.npz",
+            "weights_final.npz", "model.keras", "history.png"} <= {p.name for p in folder.iterdir()}
+    metrics = run_folder.read_metrics(folder)
+    assert list(metrics["epoch"]) == [1, 2]
+    assert {"accuracy", "val_accuracy", "inference_accuracy"} <= set(metrics.columns)
+    summary = run_folder.read_summary(folder)
+    assert summary["status"] == "ok" and summary["rows"] == {"train": 240, "validation": 60}
+    assert set(summary["checklist_at_init"]) == {"conv2d", "depthwise_conv2d", "batch_normalization", "dense"}
+    assert summary["views"]["training_mode"] == pytest.approx(metrics["accuracy"].iloc[-1])
+    # the trained model.keras holds weights_final.npz
+    trained = _keras().saving.load_model(folder / "model.keras")
+    with np.load(folder / "weights_final.npz") as final:
+        for variable in trained.weights:
+            np.testing.assert_array_equal(variable.numpy(), final[variable.path])
+
+
+def test_init_draws_each_role_as_named_and_keeps_the_rest_as_built(tmp_path):
+    config = write_config(tmp_path, init={"kernel": {"name": "random_normal", "stddev": 0.5}, "bias": {"name": "constant", "value": 0.1}})
+    folder = Path(run(config, tmp_path / "out").stdout.strip())
+    drawn = pd.read_csv(folder / "init_layers.csv").set_index("weight")
+    assert drawn.loc["conv2d/kernel", "initializer"] == "random_normal(stddev=0.5)"
+    assert drawn.loc["conv2d/kernel", "role"] == "kernel" and drawn.loc["dense/kernel", "role"] == "kernel"
+    assert drawn.loc["depthwise_conv2d/kernel", "role"] == "depthwise"
+    assert drawn.loc["depthwise_conv2d/kernel", "initializer"] == "glorot_uniform"  # not named: as the model was built
+    assert drawn.loc["batch_normalization/gamma", "role"] == "norm_scale"
+    with np.load(folder / "weights_initial.npz") as initial:
+        assert np.std(initial["dense/kernel"]) == pytest.approx(0.5, rel=0.2)  # 40 values
+        np.testing.assert_array_equal(initial["conv2d/bias"], np.full(4, 0.1, np.float32))
+        np.testing.assert_array_equal(initial["batch_normalization/gamma"], np.ones(4, np.float32))
+        # glorot_uniform with Keras's fans for a (3, 3, 4, 1) kernel: limit sqrt(6 / (36 + 9))
+        assert np.abs(initial["depthwise_conv2d/kernel"]).max() <= np.sqrt(6 / 45)
+
+
+def test_honest_fans_redraw_a_depthwise_kernel_at_the_std_its_initializer_means(tmp_path):
+    """glorot_uniform on a 3x3 depthwise kernel over 32 channels: Keras's fans (288, 9) give std 0.082; the honest
+    fans (9 in, 9 out) give sqrt(2 / 18) = 0.333, the std glorot means for a window of 9 inputs."""
+    config = write_config(tmp_path, model={"factory": "mymodels:cnn", "args": {"width": 32}},
+                          init={"honest_fans": True})
+    folder = Path(run(config, tmp_path / "out").stdout.strip())
+    drawn = pd.read_csv(folder / "init_layers.csv").set_index("weight")
+    assert (drawn.loc["depthwise_conv2d/kernel", "fan_in"], drawn.loc["depthwise_conv2d/kernel", "fan_out"]) == (9, 9)
+    with np.load(folder / "weights_initial.npz") as initial:
+        assert np.std(initial["depthwise_conv2d/kernel"]) == pytest.approx(np.sqrt(2 / 18), rel=0.1)  # 288 values
+    plain = write_config(tmp_path, model={"factory": "mymodels:cnn", "args": {"width": 32}}, init={"honest_fans": False})
+    folder = Path(run(plain, tmp_path / "plain").stdout.strip())
+    with np.load(folder / "weights_initial.npz") as initial:
+        assert np.std(initial["depthwise_conv2d/kernel"]) == pytest.approx(np.sqrt(2 / (288 + 9)), rel=0.1)
+
+
+def test_the_same_config_and_seed_give_the_same_bytes_and_another_seed_other_weights(tmp_path):
+    config = write_config(tmp_path)
+    first = Path(run(config, tmp_path / "a").stdout.strip())
+    second = Path(run(config, tmp_path / "b").stdout.strip())
+    for name in ("metrics.csv", "weights_initial.npz", "weights_final.npz", "init_layers.csv"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    other = Path(run(config, tmp_path / "c", "--set", "seed=1").stdout.strip())
+    assert (first / "weights_initial.npz").read_bytes() != (other / "weights_initial.npz").read_bytes()
+
+
+def test_a_saved_keras_file_is_read_in_safe_mode_and_its_weights_are_redrawn(tmp_path):
+    k = _keras()
+    inputs = k.Input((2,))
+    hidden = k.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    model = k.Model(inputs, k.layers.Dense(1, activation="sigmoid", name="out")(hidden))
+    for variable in model.weights:
+        variable.assign(np.full(variable.shape, 7.0, np.float32))  # "trained" weights the run must not start from
+    model.save(tmp_path / "mlp.keras")
+    pd.read_csv(Path(__file__).parents[2] / "shared" / "data" / "ushape.csv").to_csv(tmp_path / "u.csv", index=False)
+    config = tmp_path / "file.yaml"
+    config.write_text(yaml.safe_dump({"name": "file", "model": {"file": "mlp.keras"},
+                                      "data": {"csv": "u.csv", "features": ["X", "Y"], "target": "class"},
+                                      "train": {"epochs": 2}}))
+    result = run(config, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip())
+    with np.load(folder / "weights_initial.npz") as initial:
+        assert not any(np.all(initial[key] == 7.0) for key in initial)
+        assert np.all(initial["hidden/bias"] == 0)  # zeros, as the file's layers were built
+    assert run_folder.read_summary(folder)["task"] == "binary"
+
+
+def test_a_folder_of_images_per_class_is_read_with_keras_loader(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, brightness in (("dark", 40), ("light", 210)):
+        (tmp_path / "pictures" / label).mkdir(parents=True)
+        for i in range(10):
+            pixels = np.clip(rng.normal(brightness, 20, (8, 8, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "pictures" / label / f"{i}.png")
+    (tmp_path / "conv.py").write_text(textwrap.dedent('''
+        import keras
+        def build():
+            inputs = keras.Input((8, 8, 3))
+            x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+            return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    '''))
+    config = tmp_path / "img.yaml"
+    config.write_text(yaml.safe_dump({"name": "img", "model": {"factory": "conv:build"},
+                                      "data": {"images": "pictures", "image_size": [8, 8]}, "train": {"epochs": 1}}))
+    result = run(config, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = run_folder.read_summary(Path(result.stdout.strip()))
+    assert summary["task"] == "multiclass" and summary["rows"] == {"train": 16, "validation": 4}
+    (tmp_path / "pictures" / "light").rename(tmp_path / "light")  # one class left
+    one_line_error(run(config, tmp_path / "out2"), "data.images", "1 class folder(s)")
+    assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("change, fragments", [
+    ({"model": {"factory": "nowhere:build"}}, ["model.factory", "cannot import 'nowhere'"]),
+    ({"model": {"factory": "mymodels:missing"}}, ["model.factory", "has no function 'missing'"]),
+    ({"model": {"factory": "mymodels:broken"}}, ["model.factory", "RuntimeError: no GPU here"]),
+    ({"model": {"factory": "mymodels:lstm"}}, ["data", "inputs of shape (12, 3)", "rows are (8, 8, 1)"]),
+    ({"init": {"recurrent": "orthogonal"}}, ["init.recurrent", "no recurrent weights", "its roles: kernel, depthwise"]),
+    ({"init": {"kernel": "he_norml"}}, ["init.kernel", "did you mean 'he_normal'"]),
+    ({"data": {"npz": "absent.npz"}}, ["data.npz", "no such file"]),
+    ({"model": {"file": "a.keras", "factory": "mymodels:cnn"}}, ["model", "exactly one of file, factory"]),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, change, fragments):
+    config = write_config(tmp_path, **change)
+    one_line_error(run(config, tmp_path / "out"), str(config), *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_data_with_nan_or_a_wrong_number_of_classes_is_refused(tmp_path):
+    config = write_config(tmp_path)
+    with np.load(tmp_path / "digits.npz") as stored:
+        arrays = dict(stored)
+    arrays["x_train"][3, 0, 0, 0] = np.nan
+    np.savez(tmp_path / "digits.npz", **arrays)
+    one_line_error(run(config, tmp_path / "out"), "NaN or infinite values (1 of them)")
+    arrays["x_train"][3, 0, 0, 0] = 0
+    arrays["y_train"] = arrays["y_train"] % 3  # 3 classes against 10 softmax outputs
+    arrays["y_val"] = arrays["y_val"] % 3
+    np.savez(tmp_path / "digits.npz", **arrays)
+    one_line_error(run(config, tmp_path / "out"), "the data have 3 classes; the model has 10 outputs")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_keras_file_holding_a_lambda_is_refused_never_run(tmp_path):
+    k = _keras()
+    inputs = k.Input((2,))
+    k.Model(inputs, k.layers.Lambda(lambda x: x * 2)(inputs)).save(tmp_path / "lam.keras")
+    config = write_config(tmp_path, model={"file": "lam.keras"})
+    one_line_error(run(config, tmp_path / "out"), "refused", "safe_mode")
+
+
+def test_validate_checks_a_user_config_and_its_data_without_training(tmp_path):
+    config = write_config(tmp_path, init={"kernel": "he_normal", "honest_fans": True})
+    result = runner.invoke(app, ["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.stdout)
+    assert resolved["init"]["kernel"] == "he_normal" and resolved["init"]["honest_fans"] is True
+    assert resolved["train"]["epochs"] == 2 and resolved["model"]["factory"] == "mymodels:cnn"
+    assert json.loads(json.dumps(resolved))  # plain data
