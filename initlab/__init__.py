@@ -5,6 +5,7 @@ In a notebook:
     config = initlab.load_config("configs/relu_constant.yaml", ["train.epochs=200"])
     folder = initlab.run(config)
     initlab.metrics(folder)      # metrics.csv as a DataFrame
+    table, folder = initlab.compare(model, (x, y), init={"kernel": ["glorot_uniform", "he_normal"]}, seeds=3)
 """
 
 __version__ = "0.1.0"
@@ -32,6 +33,18 @@ def run(config, out="outputs"):
     if not hasattr(config, "model_dump"):
         config = load_config(config)
     return _run(config, out)
+
+
+def compare(model, data, init: dict, seeds=3, train: dict | None = None, name: str = "compare", out="outputs"):
+    """Initializers compared on your own model and data: a sweep over `init` roles (role -> list of values, e.g.
+    {"kernel": ["glorot_uniform", "he_normal"], "honest_fans": [False, True]}) and seeds, trained with model.fit.
+    Returns (summary.csv as a DataFrame: means, 95% intervals over seeds; the sweep's folder, with report.md).
+    `model`: a Keras model (its architecture; every run redraws the weights), a .keras path or 'pkg.mod:function';
+    `data`: (x_train, y_train[, x_val, y_val]), a dict with those keys, or a .npz path; `train`: the config's
+    train keys (epochs, optimizer, learning_rate, batch_size, loss, patience)."""
+    from initlab.lab.compare import compare as _compare
+
+    return _compare(model, data, init, seeds, train, name, out)
 
 
 def metrics(folder):

@@ -86,7 +86,10 @@ def test_a_factory_model_on_npz_data_trains_into_a_sealed_run_folder(tmp_path):
     assert {"accuracy", "val_accuracy", "inference_accuracy"} <= set(metrics.columns)
     summary = run_folder.read_summary(folder)
     assert summary["status"] == "ok" and summary["rows"] == {"train": 240, "validation": 60}
-    assert set(summary["checklist_at_init"]) == {"conv2d", "depthwise_conv2d", "batch_normalization", "dense"}
+    assert set(summary["at_init"]) == {"conv2d", "depthwise_conv2d", "batch_normalization", "dense"}
+    assert summary["at_init"]["depthwise_conv2d"]["verdict"] == "note"  # Keras's fans for a depthwise kernel
+    kernels = [summary["at_init"][name] for name in ("conv2d", "depthwise_conv2d", "dense")]
+    assert all(layer["grad_rms"] > 0 and layer["activation_std"] > 0 for layer in kernels)
     assert summary["views"]["training_mode"] == pytest.approx(metrics["accuracy"].iloc[-1])
     # the trained model.keras holds weights_final.npz
     trained = _keras().saving.load_model(folder / "model.keras")
@@ -235,3 +238,45 @@ def test_validate_checks_a_user_config_and_its_data_without_training(tmp_path):
     assert resolved["init"]["kernel"] == "he_normal" and resolved["init"]["honest_fans"] is True
     assert resolved["train"]["epochs"] == 2 and resolved["model"]["factory"] == "mymodels:cnn"
     assert json.loads(json.dumps(resolved))  # plain data
+
+
+def test_a_sweep_over_roles_and_seeds_reports_intervals_and_the_signal_at_initialization(tmp_path):
+    write_config(tmp_path, init={"kernel": "he_normal"}, train={"epochs": 1, "batch_size": 64})
+    sweep = tmp_path / "roles.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "roles", "base": "mine.yaml", "grid": {"init.honest_fans": [False, True]},
+                                     "seeds": [0, 1, 2]}))
+    result = runner.invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    sweep_dir = tmp_path / "out" / "roles"
+    table = pd.read_csv(sweep_dir / "sweep.csv")
+    assert len(table) == 6 and set(table["status"]) == {"ok"}
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert len(summary) == 2 and (summary["runs"] == 3).all()
+    assert ((summary["val_accuracy_ci95_low"] >= 0) & (summary["val_accuracy_ci95_high"] <= 1)).all()
+    scale = pd.read_csv(sweep_dir / "init_scale.csv")
+    assert set(scale["layer"]) == {"conv2d", "depthwise_conv2d", "batch_normalization", "dense"} and len(scale) == 8
+    honest = scale[scale["init.honest_fans"]].set_index("layer")
+    keras_fans = scale[~scale["init.honest_fans"]].set_index("layer")
+    # the depthwise kernel drawn with its honest fans is larger: so is the signal after it, before BatchNorm restores it
+    assert honest.loc["depthwise_conv2d", "activation_std"] != keras_fans.loc["depthwise_conv2d", "activation_std"]
+    report = (sweep_dir / "report.md").read_text()
+    assert "## The signal at initialization" in report and "gradient rms at init" in report
+    again = runner.invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "out")])  # resumes: nothing to train
+    assert again.exit_code == 0 and "nothing to do: every run is complete" in again.stderr, again.output
+
+
+def test_compare_from_a_notebook_returns_the_summary_and_the_sweep_folder(tmp_path):
+    import initlab
+
+    k = _keras()
+    inputs = k.Input((2,))
+    hidden = k.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    model = k.Model(inputs, k.layers.Dense(1, activation="sigmoid", name="out")(hidden))
+    table = pd.read_csv(Path(__file__).parents[2] / "shared" / "data" / "ushape.csv")
+    x, y = table[["X", "Y"]].to_numpy("float32"), table["class"].to_numpy()
+    summary, folder = initlab.compare(model, (x, y), init={"kernel": ["glorot_uniform", "he_normal"]}, seeds=3,
+                                      train={"epochs": 2}, out=tmp_path / "out")
+    assert folder == tmp_path / "out" / "compare" and (folder / "report.md").is_file()
+    assert list(summary["init.kernel"]) == ["glorot_uniform", "he_normal"] and list(summary["runs"]) == [3, 3]
+    assert {"val_accuracy_mean", "val_accuracy_ci95_low", "val_accuracy_ci95_high"} <= set(summary.columns)
+    assert len(pd.read_csv(folder / "sweep.csv")) == 6

@@ -56,10 +56,11 @@ def _population(configs: list) -> list:
 
 
 def _alone(config):
-    from initlab.lab import runs
+    from initlab.config.user_experiment import UserExperiment
+    from initlab.lab import runs, user_runs
 
     try:
-        return runs.train(config)
+        return (user_runs if isinstance(config, UserExperiment) else runs).train(config)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a run is recorded in its summary, not raised
@@ -67,8 +68,13 @@ def _alone(config):
 
 
 def failed(config, error: str):
+    from initlab.config.user_experiment import UserExperiment
     from initlab.train.run_result import RunResult
 
+    if isinstance(config, UserExperiment):
+        from initlab.lab.user_runs import UserResult
+
+        return UserResult(config, error=error)
     return RunResult(config, "unknown", "accuracy", engine=config.train.engine, error=error)
 
 

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 from initlab.base.errors import UserError, did_you_mean
 from initlab.config import experiment as config_module, limits
 from initlab.config.experiment import Config, Int, Strict, shown
+from initlab.config.user_experiment import UserExperiment
 from initlab.train import data as data_module
 
 MAX_POPULATION = 64  # runs trained together at most; bounds memory, never depends on the worker count
@@ -167,7 +168,9 @@ def groups(configs: list[Config]) -> list[list[int]]:
     buckets: dict[str, list[int]] = {}
     alone = []
     for i, config in enumerate(configs):
-        if config.train.engine == "fast" and not config.record.tensorboard and can_join(config):
+        if isinstance(config, UserExperiment):
+            alone.append([i])  # a user's model trains with model.fit, one run at a time
+        elif config.train.engine == "fast" and not config.record.tensorboard and can_join(config):
             key = group_key(config, data_module.depends_on_seed(config.data.dataset))
             buckets.setdefault(key, []).append(i)
         else:
@@ -201,6 +204,10 @@ class Plan:
         from initlab.lab import runs
 
         key = json.dumps(config.data.model_dump(mode="json"), sort_keys=True)
+        if isinstance(config, UserExperiment):
+            if key not in self.datasets:
+                self.datasets[key] = runs.check_with_data(config)[1]
+            return self.datasets[key]
         if data_module.depends_on_seed(config.data.dataset):
             key += f"/{config.seed}"
         if key not in self.datasets:
@@ -209,15 +216,15 @@ class Plan:
 
 
 def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False, allow_large: bool = False) -> Plan:
-    from initlab.lab import runs
     from initlab.train import model as model_module
 
     sweep, planned = load_sweep(path, overrides, allow_large)
     result = Plan(sweep, planned, [], [], [], rerun)
     for run in planned:
         data = result.data_for(run.config)
-        result.resolved.append(model_module.with_task_defaults(run.config, data.task))
-    result.folders = [runs.run_dir(config, out) for config in result.resolved]
+        user = isinstance(run.config, UserExperiment)  # a user's model: its task is read when it trains
+        result.resolved.append(run.config if user else model_module.with_task_defaults(run.config, data.task))
+    result.folders = [folder_of(config, out) for config in result.resolved]
     first = {}
     for run, folder in zip(planned, result.folders):
         other = first.setdefault(folder, run)
@@ -225,6 +232,13 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
             raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
     check_plan(result)
     return result
+
+
+def folder_of(config, out: Path) -> Path:
+    """A planned run's folder: runs.run_dir for initlab's own networks, user_runs.run_dir for a user's model."""
+    from initlab.lab import runs, user_runs
+
+    return (user_runs if isinstance(config, UserExperiment) else runs).run_dir(config, out)
 
 
 def check_plan(the_plan: Plan) -> None:
@@ -328,7 +342,7 @@ def work_of(the_plan: Plan) -> list[list[int]]:
 
 def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictures, on_result, painters):
     """Train the groups of `work`, writing only their runs that are not done, then the report."""
-    from initlab.lab import dispatch, runs
+    from initlab.lab import dispatch, runs, user_runs
 
     pictures = len(the_plan.planned) <= 12 if pictures is None else pictures
     pending = {the_plan.folders[i] for i, done in enumerate(the_plan.done) if not done}
@@ -336,9 +350,12 @@ def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictu
 
     def write(results: list) -> None:
         for result in results:
-            if runs.run_dir(result.config, out) not in pending:
+            if folder_of(result.config, out) not in pending:
                 continue  # done already, trained again only as company
-            runs.write_run(result, out, pictures, model_file=False, draw=painters.draw)  # model.keras: runs.ensure_model
+            if isinstance(result.config, UserExperiment):
+                user_runs.write(result, out)
+            else:
+                runs.write_run(result, out, pictures, model_file=False, draw=painters.draw)  # model.keras: ensure_model
             if on_result is not None:
                 on_result(result)
 
@@ -350,7 +367,7 @@ def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictu
                 behind.submit(write, results)
                 failed = next((r for r in results if r.error), None)
                 if fail_fast and failed is not None:
-                    raise SweepFailed(f"{runs.run_id(failed.config)}: {failed.error}")
+                    raise SweepFailed(f"{folder_of(failed.config, out).name}: {failed.error}")
     except BaseException as error:
         with contextlib.suppress(UserError):  # a full disk: the first error is the one to tell
             # interrupted, the tables only: the pictures take seconds (the next call draws them)
@@ -422,4 +439,6 @@ def _drawable(the_plan: Plan) -> bool:
     """Whether the sweep's report draws decision boundaries (2-D data, classes)."""
     from initlab.train.frames import drawable
 
-    return bool(the_plan.resolved) and drawable(the_plan.data_for(the_plan.resolved[0]))
+    if not the_plan.resolved or isinstance(the_plan.resolved[0], UserExperiment):  # a user's model: no boundaries
+        return False
+    return drawable(the_plan.data_for(the_plan.resolved[0]))

@@ -2,7 +2,9 @@
 `model.fit` as they would call it, and a sealed run folder (outputs/<name>/<run_id>/)."""
 
 import math
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -68,51 +70,102 @@ def run_id(config: UserExperiment) -> str:
     return f"{safe}-s{config.seed}-{config.digest()}"
 
 
+@dataclass
+class UserResult:
+    """A user's run in memory: trained in a worker, written by the caller (user_runs.write)."""
+    config: UserExperiment
+    task: str = "unknown"
+    metric: str = "accuracy"
+    history: list = field(default_factory=list)
+    init_rows: list = field(default_factory=list)  # init_layers.csv
+    at_init: dict = field(default_factory=dict)  # layer -> {verdict, activation_std, grad_rms}: the checklist
+    weights_initial: dict = field(default_factory=dict)
+    weights_final: dict = field(default_factory=dict)
+    final: dict = field(default_factory=dict)
+    diverged_at: int | None = None
+    rows: dict | None = None
+    model_bytes: bytes | None = None  # model.keras
+    model_error: str | None = None  # why there is no model.keras (a custom layer that does not serialize)
+    duration_s: float = 0.0
+    error: str | None = None  # a run that failed: config and summary only
+
+
+def run_dir(config: UserExperiment, out: str | Path = "outputs") -> Path:
+    return Path(out) / config.name / run_id(config)
+
+
 def run(config: UserExperiment, out: str | Path = "outputs", on_epoch=None) -> Path:
     """Train a user's config and write its run folder (replacing an earlier one of the same config)."""
     with interrupts.held():
         prepared = prepare(config)
-    target = Path(out) / config.name / run_id(config)
+    target = run_dir(config, out)
     with run_folder.staged(target) as stage:
-        _fill(stage, prepared, on_epoch, target.name)
+        _fill(stage, train(config, on_epoch, prepared), target.name)
     return target
 
 
-def checklist_at_init(model, data) -> dict[str, tuple[str, str]]:
-    """{layer: (verdict, finding codes)} of the checklist on the fresh weights, probed with the user's own rows."""
-    table = checklist.diagnose(model, inputs=data.x_train[:256])
-    codes = table["finding_codes"] if "finding_codes" in table else [[]] * len(table)
-    return {row.layer: (row.verdict, " ".join(c)) for row, c in zip(table.itertuples(), codes)}
+def write(result: UserResult, out: str | Path = "outputs") -> Path:
+    """The run folder of a result, written aside and renamed into place."""
+    target = run_dir(result.config, out)
+    with run_folder.staged(target) as stage:
+        _fill(stage, result, target.name)
+    return target
 
 
-def _fill(stage: Path, prepared: Prepared, on_epoch, run_name: str) -> None:
-    config, data, model, task, drawn = prepared
+def checklist_at_init(model, data) -> dict[str, dict]:
+    """{layer: verdict, finding codes, activation std and kernel gradient rms} of the checklist on the fresh
+    weights, probed with the user's own rows."""
+    table = checklist.diagnose(model, inputs=data.x_train[:256], gradients=True)
+    found = {}
+    for row in table.to_dict("records"):
+        found[row["layer"]] = {"verdict": row["verdict"], "findings": " ".join(row.get("finding_codes") or []),
+                               "activation_std": _number(row.get("activation_std")), "grad_rms": _number(row.get("grad_rms"))}
+    return found
+
+
+def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = None) -> UserResult:
+    """Prepare (unless given), take the checklist at initialization, fit; nothing is written."""
     started = time.perf_counter()
-    verdicts = checklist_at_init(model, data)
-    rows = [{**record, "verdict": verdicts.get(record["layer"], ("not checked", ""))[0],
-             "findings": verdicts.get(record["layer"], ("", ""))[1]} for record in drawn]
-    (stage / "config.yaml").write_text(config_module.dump(config))
-    run_folder.write_rows(rows, INIT_COLUMNS, stage / "init_layers.csv")
-    run_folder.write_weights(_weights(model), stage / "weights_initial.npz")
-    history, diverged_at = fit(model, data, config, task, on_epoch)
+    config, data, model, task, drawn = prepared or prepare(config)
     metric = "mae" if task == "regression" else "accuracy"
-    run_folder.write_rows(history, ["epoch", "loss", metric, "val_loss", f"val_{metric}", "inference_loss",
-                                    f"inference_{metric}"], stage / "metrics.csv")
-    run_folder.write_weights(_weights(model), stage / "weights_final.npz")
-    final = _final(model, data, config, metric)
-    try:
-        model.save(stage / "model.keras")
-        saved = None
-    except Exception as exc:  # noqa: BLE001 - a user's custom layer may not serialize
-        saved = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    if len(history):
-        import pandas as pd
+    result = UserResult(config, task, metric, rows=data.rows)
+    result.at_init = checklist_at_init(model, data)
+    none = {"verdict": "not checked", "findings": ""}
+    result.init_rows = [{**record, **{k: result.at_init.get(record["layer"], none)[k] for k in ("verdict", "findings")}}
+                        for record in drawn]
+    result.weights_initial = _weights(model)
+    result.history, result.diverged_at = fit(model, data, config, task, on_epoch)
+    result.weights_final = _weights(model)
+    result.final = _final(model, data, config, metric)
+    with tempfile.TemporaryDirectory(prefix="initlab-model-") as folder:
+        try:
+            model.save(Path(folder) / "model.keras")
+            result.model_bytes = (Path(folder) / "model.keras").read_bytes()
+        except Exception as exc:  # noqa: BLE001 - a user's custom layer may not serialize
+            result.model_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    result.duration_s = time.perf_counter() - started
+    return result
 
-        from initlab.output import plots  # matplotlib only when drawing
-        plots.history(pd.DataFrame(history)[["epoch", "loss", metric, "val_loss", f"val_{metric}"]],
-                      stage / "history.png", f"{config.name}: {run_name}")
-    run_folder.seal(stage, _summary(config, task, metric, history, final, diverged_at, verdicts, data, run_name,
-                                    time.perf_counter() - started, saved))
+
+def _fill(stage: Path, result: UserResult, run_name: str) -> None:
+    config, metric = result.config, result.metric
+    (stage / "config.yaml").write_text(config_module.dump(config))
+    if result.error is None:
+        run_folder.write_rows(result.init_rows, INIT_COLUMNS, stage / "init_layers.csv")
+        run_folder.write_weights(result.weights_initial, stage / "weights_initial.npz")
+        run_folder.write_rows(result.history, ["epoch", "loss", metric, "val_loss", f"val_{metric}", "inference_loss",
+                                               f"inference_{metric}"], stage / "metrics.csv")
+        run_folder.write_weights(result.weights_final, stage / "weights_final.npz")
+        if result.model_bytes is not None:
+            (stage / "model.keras").write_bytes(result.model_bytes)
+        if result.history:
+            import pandas as pd
+
+            from initlab.output import plots  # matplotlib only when drawing
+
+            plots.history(pd.DataFrame(result.history)[["epoch", "loss", metric, "val_loss", f"val_{metric}"]],
+                          stage / "history.png", f"{config.name}: {run_name}")
+    run_folder.seal(stage, summary_of(result, run_name))
 
 
 def fit(model, data, config: UserExperiment, task: str, on_epoch=None) -> tuple[list[dict], int | None]:
@@ -170,28 +223,31 @@ def _weights(model) -> dict[str, np.ndarray]:
     return {variable.path: np.asarray(variable.numpy()) for variable in model.weights}
 
 
-def _summary(config, task, metric, history, final, diverged_at, verdicts, data, run_name, duration, saved) -> dict:
+def summary_of(result: UserResult, run_name: str) -> dict:
+    config, metric, history = result.config, result.metric, result.history
     last = history[-1] if history else {}
     training_mode, inference = last.get(metric), last.get(f"inference_{metric}")
     views = None
-    if task != "regression" and training_mode is not None and inference is not None:
-        apart = abs(training_mode - inference) > max(VIEWS_APART, 1 / max(1, min(len(data.x_train), INFERENCE_ROWS)))
+    if result.task != "regression" and training_mode is not None and inference is not None:
+        rows = min((result.rows or {}).get("train", 1), INFERENCE_ROWS)
+        apart = abs(training_mode - inference) > max(VIEWS_APART, 1 / max(1, rows))
         views = {"training_mode": training_mode, "inference": inference, "disagree": bool(apart)}
     return {
-        "status": "diverged" if diverged_at else "ok",
-        "final": final,
-        "diverged_at_epoch": diverged_at,
+        "status": "failed" if result.error else ("diverged" if result.diverged_at else "ok"),
+        "final": result.final,
+        "diverged_at_epoch": result.diverged_at,
         "seed": config.seed,
         "engine": "keras",
         "epochs_run": len(history),
-        "rows": data.rows,
-        "task": task,
+        "rows": result.rows,
+        "task": result.task,
         "run_id": run_name,
         "config_dir": str(config_module.source_dir(config)),
-        "checklist_at_init": {layer: verdict for layer, (verdict, _) in verdicts.items()},
+        "error": result.error,
+        "at_init": result.at_init,  # the checklist per layer on the fresh weights: verdict, activation std, gradient rms
         "views": views,  # the last epoch's training accuracy as fit saw it (training mode) and in inference mode
-        "model_file_error": saved,
-        "duration_s": round(duration, 3),
+        "model_file_error": result.model_error,
+        "duration_s": round(result.duration_s, 3),
         "versions": dict(versions()),
         "numerics": dict(numerics()),
     }

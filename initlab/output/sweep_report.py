@@ -296,10 +296,13 @@ def write_report(sweep_name: str, planned: list, folders: list[Path], sweep_dir:
     pairs = differences(frame, keys)
     if not pairs.empty:
         _atomic_csv(pairs, sweep_dir / "differences.csv")
+    scale = init_scale(planned, folders, keys)
+    if not scale.empty:
+        _atomic_csv(scale, sweep_dir / "init_scale.csv")
     text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean with its 95% t-interval and std over "
             f"seeds of the\nfinal metrics (min and max in summary.csv).{intervals_text(summary)}\n\n"
             f"{markdown(readable(summary, REPORTED))}"
-            f"{differences_text(pairs)}{setups_text(summaries)}")
+            f"{differences_text(pairs)}{init_scale_text(scale, summary, keys)}{setups_text(summaries)}")
     (sweep_dir / "report.md").write_text(text)
     if not figures:
         return summary
@@ -365,6 +368,48 @@ def _cells(planned, folders, keys) -> dict[str, dict[str, list[Path]]]:
     return cells
 
 
+def at_init(folders: list[Path]) -> pd.DataFrame:
+    """A user's runs' checklist at initialization (summary.json's at_init): one row per run and layer with weights,
+    its verdict, activation std and kernel gradient rms."""
+    return pd.DataFrame([{"run_id": folder.name, "layer": layer, **figures} for folder in folders
+                         for layer, figures in (run_folder.read_summary(folder).get("at_init") or {}).items()])
+
+
+def init_scale(planned: list, folders: list[Path], keys: list[str]) -> pd.DataFrame:
+    """init_scale.csv: per cell and layer, the mean over seeds of the activation std and kernel gradient rms the
+    checklist measured at initialization (a user's model; empty for initlab's own networks)."""
+    rows = []
+    for run, folder in zip(planned, folders):
+        if run_folder.is_complete(folder) and (run_folder.read_summary(folder).get("at_init")):
+            cell = {key: run.case if key == "case" else run.grid[key] for key in keys}
+            rows += [{**cell, **row} for row in at_init([folder]).to_dict("records")]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    return frame.groupby([*keys, "layer"], sort=False)[["activation_std", "grad_rms"]].mean().reset_index()
+
+
+def init_scale_text(scale: pd.DataFrame, summary: pd.DataFrame, keys: list[str]) -> str:
+    """report.md's paragraph: per cell, how level the signal was at initialization beside how it trained."""
+    if scale.empty:
+        return ""
+    rows = []
+    for cell, layers in scale.groupby(keys, sort=False) if keys else [("all", scale)]:
+        acts, grads = layers["activation_std"].dropna(), layers["grad_rms"].dropna()
+        grads = grads[grads > 0]
+        row = dict(zip(keys, cell if isinstance(cell, tuple) else (cell,)))
+        row["activation std at init, min - max over layers"] = f"{acts.min():.3g} - {acts.max():.3g}" if len(acts) else "-"
+        row["gradient rms at init, max / min over layers"] = f"{grads.max() / grads.min():.3g}" if len(grads) else "-"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    outcome = [m for m in ("val_accuracy_mean", "accuracy_mean", "val_mae_mean", "loss_mean") if m in summary.columns][:1]
+    if outcome and keys:
+        table = table.merge(summary[[*keys, *outcome]], on=keys, how="left")
+    return ("\n\n## The signal at initialization\n\nWhat the checklist measured on each cell's fresh weights (means over "
+            "seeds; per layer in init_scale.csv), beside the outcome: a level signal keeps the activation std of "
+            "every layer close and the gradient rms ratio near 1.\n\n" + markdown(table))
+
+
 def _boundary_grid(*args) -> None:
     from initlab.output import plots
 
@@ -381,6 +426,8 @@ def _loss_curves(cells, path, title) -> None:
 
 def _activation_std(cells, path, title) -> None:
     def profile(folders):
+        if not (folders[0] / "layers.csv").exists():  # a user's model: the checklist's figures at initialization
+            return at_init(folders).groupby("layer", sort=False)["activation_std"].mean()
         layers = pd.concat([run_folder.read_layers(f) for f in folders])
         return layers[layers["epoch"] == 0].groupby("layer", sort=False)["activation_std"].mean()
 
