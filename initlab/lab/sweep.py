@@ -218,12 +218,34 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
         data = result.data_for(run.config)
         result.resolved.append(model_module.with_task_defaults(run.config, data.task))
     result.folders = [runs.run_dir(config, out) for config in result.resolved]
-    first = {}
-    for run, folder in zip(planned, result.folders):
-        other = first.setdefault(folder, run)
-        if other is not run:  # one folder written twice, and counted twice in summary.csv
-            raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
+    _refuse_twins(planned, result.folders, path)
     check_plan(result)
+    return result
+
+
+def _refuse_twins(planned: list[PlannedRun], folders: list[Path], path) -> None:
+    """Two runs of one config would write one folder twice, and count twice in summary.csv."""
+    first = {}
+    for run, folder in zip(planned, folders):
+        other = first.setdefault(folder, run)
+        if other is not run:
+            raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
+
+
+def check(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> Plan:
+    """`initlab validate SWEEP`: the sweep file and every run it describes checked as `initlab validate` checks a
+    config, its data included (each distinct data set loaded once); nothing is read from or written to an outputs
+    folder (the plan's folders and done are left empty)."""
+    from initlab.lab import runs
+
+    sweep, planned = load_sweep(path, overrides, allow_large)
+    result = Plan(sweep, planned, [], [], [])
+    for run in planned:
+        try:
+            result.resolved.append(runs.check_with_data(run.config, result.data_for(run.config))[0])
+        except UserError as error:  # the base config's key, in the run that has it
+            raise UserError(error.detail, f"{path} (run {run.describe()})", error.key) from None
+    _refuse_twins(planned, [runs.run_dir(config, Path()) for config in result.resolved], path)
     return result
 
 
