@@ -76,7 +76,8 @@ def _lesson_names(*kinds: str) -> Callable[[str], list[tuple[str, str]]]:
     return complete
 
 
-ANY_LESSON = ("run", "sweep", "paper")
+LessonName = Annotated[str, typer.Argument(help="A lesson's or a paper's name.",
+                                           autocompletion=_lesson_names("run", "sweep", "paper"))]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY.PATH=VALUE", help="Override any config key; the value is parsed as YAML. Repeatable."),
@@ -309,7 +310,8 @@ def _print_summary(summary: list[dict] | None) -> None:
 @app.command()
 def validate(
     config: Annotated[Path, typer.Argument(metavar="CONFIG_OR_SWEEP", help="A run config or a sweep file (YAML), or "
-                                           "a lesson's or a paper's name.", autocompletion=_lesson_names(*ANY_LESSON))],
+                                           "a lesson's or a paper's name.",
+                                           autocompletion=_lesson_names("run", "sweep", "paper"))],
     set_: SetOption = None,
     allow_large: AllowLargeOption = False,
 ):
@@ -337,8 +339,8 @@ def _validate_sweep(path: Path, given: Path, overrides: list[str], allow_large: 
 
     checked = sweep_module.check(path, overrides, allow_large)
     sweep = checked.sweep
-    sizes = ([f"{len(sweep.cases)} cases"] if sweep.cases else []) + [f"{len(values)} {key}" for key, values in
-                                                                       sweep.grid.items()] + [_count(sweep.seeds, "seed")]
+    sizes = [*([f"{len(sweep.cases)} cases"] if sweep.cases else []),
+             *(f"{len(values)} {key}" for key, values in sweep.grid.items()), _count(sweep.seeds, "seed")]
     groups = sweep_module.groups(checked.resolved)
     typer.echo(yaml.safe_dump(sweep.model_dump(), sort_keys=False, default_flow_style=None), nl=False)
     typer.echo(f"# a sweep of {len(checked.planned)} runs ({' x '.join(sizes)}), each valid with its data; "
@@ -430,8 +432,8 @@ def lessons(context: typer.Context):
 
 
 @lessons_app.command("show")
-def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's or a paper's name.", autocompletion=_lesson_names(*ANY_LESSON))]):
-    """Print a lesson's YAML."""
+def lessons_show(name: LessonName):
+    """Print a lesson's (or a paper's) YAML."""
     from initlab.config import catalog
 
     typer.echo(catalog.path(name).read_text(), nl=False)
@@ -439,7 +441,7 @@ def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's or a paper
 
 @lessons_app.command("copy")
 def lessons_copy(
-    name: Annotated[str, typer.Argument(help="A lesson's or a paper's name.", autocompletion=_lesson_names(*ANY_LESSON))],
+    name: LessonName,
     folder: Annotated[Path, typer.Argument(help="Where the copy goes.")] = Path("."),
 ):
     """Write an editable copy of a lesson (a sweep's base config too); never overwrites; prints the copy's path."""
@@ -455,7 +457,7 @@ def reproduce(
     configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),
     out: OutOption = Path("outputs"),
-    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names claims (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017), --quick runs each one's smaller sweep.")] = False,
+    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names papers as `initlab lessons` lists them (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017), --quick runs each one's smaller sweep.")] = False,
 ):
     """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
     from initlab.config import catalog
@@ -475,7 +477,8 @@ def reproduce(
 
 
 @app.command()
-def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it.")]):
+def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it (a folder that holds "
+                                                    "runs is told which).")]):
     """Draw a run's pictures again from its records."""
     from initlab.lab import runs
 

@@ -91,7 +91,8 @@ def test_runs_as_json_and_csv_are_the_tables_runs_with_stable_keys(trained, tmp_
     keys = ["experiment", "run", "folder", "status", "epochs", "loss", "accuracy", "val_loss", "val_accuracy",
             "distinct_units", "problem"]
     assert [list(row) for row in rows] == [keys] * 4
-    assert [row["folder"] for row in rows] == [str(p) for p in runs] and {row["experiment"] for row in rows} == {LONG_NAME}
+    assert [row["folder"] for row in rows] == [str(p) for p in runs]
+    assert {row["experiment"] for row in rows} == {LONG_NAME}
     assert all(row["status"] == "ok" and row["epochs"] == 2 and row["problem"] is None for row in rows)
     assert all(0 < row["loss"] < 10 and 0 <= row["val_accuracy"] <= 1 and row["distinct_units"] for row in rows)
 
@@ -152,7 +153,8 @@ def test_validate_checks_every_run_of_a_sweep_and_counts_them(trained, tmp_path)
         f"# a sweep of 4 runs (2 model.kernel_initializer x 2 seeds), each valid with its data; 1 training group; "
         f"`initlab sweep {sweep} --dry-run` lists them")
     paper = runner.invoke(app, ["validate", "schoenholz2017"])
-    assert paper.exit_code == 0 and "# a sweep of 30 runs (5 cases x 6 model.kernel_initializer x 1 seed)" in paper.stdout
+    assert paper.exit_code == 0
+    assert "# a sweep of 30 runs (5 cases x 6 model.kernel_initializer x 1 seed)" in paper.stdout
     # a mistake only the data shows (a 10-class loss on the two-class U), in one of the runs: named, exit 2
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(sweep.read_text().replace("seeds:", "cases:\n- {label: fine}\n- {label: wrong, train.loss: "
@@ -208,4 +210,5 @@ def test_plot_on_a_folder_of_runs_names_them_and_draws_nothing(trained, tmp_path
     assert "and 1 more (`initlab runs" in result.stderr and f"`initlab plot {runs[0]}` draws one" in result.stderr
     assert sorted(p for p in out.rglob("*")) == before
     empty = runner.invoke(app, ["plot", str(tmp_path)])
-    assert empty.exit_code == 2 and "is not a run folder (it has no summary.json) and no run folder is under it" in empty.stderr
+    assert empty.exit_code == 2
+    assert "is not a run folder (it has no summary.json) and no run folder is under it" in empty.stderr

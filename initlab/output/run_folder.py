@@ -243,7 +243,8 @@ def overview(folder: Path) -> tuple[list[str], list[dict]]:
     (None where a run has no such metric or it is not finite), distinct_units (per hidden layer), problem (what is
     wrong with a damaged folder, else None)."""
     listed = listing(folder)
-    metrics = list(dict.fromkeys(name for _, found in listed if isinstance(found, dict) for name in found.get("final") or {}))
+    summaries = [found for _, found in listed if isinstance(found, dict)]
+    metrics = list(dict.fromkeys(name for summary in summaries for name in summary.get("final") or {}))
     columns = ["experiment", "run", "folder", "status", "epochs", *metrics, "distinct_units", "problem"]
     rows = []
     for path, found in listed:
@@ -253,5 +254,6 @@ def overview(folder: Path) -> tuple[list[str], list[dict]]:
         rows.append({"experiment": path.parent.name, "run": path.name, "folder": str(path),
                      "status": summary.get("status", "damaged"), "epochs": summary.get("epochs_run"),
                      **{name: final.get(name) for name in metrics},
-                     "distinct_units": summary.get("distinct_units"), "problem": found if isinstance(found, str) else None})
+                     "distinct_units": summary.get("distinct_units"),
+                     "problem": found if isinstance(found, str) else None})
     return columns, rows
