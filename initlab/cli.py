@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from initlab.base import backend
@@ -33,7 +35,7 @@ class Commands(TyperGroup):
             raise typer.Exit(code=2) from None
 
 
-app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True,
+app = typer.Typer(cls=Commands, no_args_is_help=True,
                   help="A lab for weight-initialization experiments in Keras 3.")
 
 
@@ -61,6 +63,21 @@ def err_console() -> Console:
     return Console(stderr=True)
 
 
+def _lesson_names(*kinds: str) -> Callable[[str], list[tuple[str, str]]]:
+    """Shell completion (`initlab --install-completion`) of the names of the lessons of these kinds, each with what it
+    shows (zsh and fish print it beside the name). Where no name matches, bash completes file names as usual."""
+
+    def complete(incomplete: str) -> list[tuple[str, str]]:
+        from initlab.config import catalog
+
+        return [(lesson.name, lesson.shows) for lesson in catalog.lessons()
+                if lesson.kind in kinds and lesson.name.startswith(incomplete)]
+
+    return complete
+
+
+LessonName = Annotated[str, typer.Argument(help="A lesson's or a paper's name.",
+                                           autocompletion=_lesson_names("run", "sweep", "paper"))]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY.PATH=VALUE", help="Override any config key; the value is parsed as YAML. Repeatable."),
@@ -95,7 +112,8 @@ def _interruptible(what: Callable[[], str]):
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML file, or a lesson's name (`initlab lessons`).")],
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML file, or a lesson's name (`initlab lessons`).",
+                                           autocompletion=_lesson_names("run"))],
     set_: SetOption = None,
     out: WriteOption = Path("outputs"),
     allow_large: AllowLargeOption = False,
@@ -136,7 +154,7 @@ def _run_with_progress(cfg, out: Path) -> Path:
 
 @app.command()
 def sweep(
-    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep's YAML file (base, set, grid, cases, seeds), or a sweep lesson's name.")],
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep's YAML file (base, set, grid, cases, seeds), or a sweep lesson's or a paper's name.", autocompletion=_lesson_names("sweep", "paper"))],
     set_: SetOption = None,
     out: WriteOption = Path("outputs"),
     workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes (spawned; TensorFlow threads split between them).")] = 1,
@@ -190,17 +208,32 @@ def _print_plan(the_plan) -> None:
 LONG_TABLE = 50  # rows; Rich measures and wraps every cell (about 3 ms a row), so longer tables are drawn here
 
 
-def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    """A table as Rich draws it; a long one (a sweep's hundreds of runs) in the same box characters but with
-    every row on one line, never wrapped: fast, and each run's row greps whole."""
-    if len(rows) <= LONG_TABLE:
-        table = Table(title=title)
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*row)
-        out_console().print(table)
-        return
+def _print_table(title: str, columns: list[str], rows: list[list[str]], prose: tuple[str, ...] = (),
+                 bold: tuple[str, ...] = ()) -> None:
+    """A table in Rich's box characters that never cuts a word: a run, lesson or initializer name, a path, a number
+    stays whole at 80 columns and in a pipe. Every column is at least as wide as its longest word, and the table
+    wider than the terminal when the words need it; where there are `prose` columns, the others keep each cell on
+    one line and the prose gives way first (down to folding a word longer than it can be). A long table (a sweep's
+    hundreds of runs) has every row on one line, never wrapped: fast, and each run's row greps whole. Cells are
+    plain text, never Rich markup."""
+    if len(rows) > LONG_TABLE and not prose:
+        return _print_long_table(title, columns, rows)
+    table = Table(title=title)
+    for index, column in enumerate(columns):
+        words = [word for text in (column, *(row[index] for row in rows)) for word in text.split()]
+        table.add_column(column, style="bold" if column in bold else None, overflow="fold",
+                         no_wrap=bool(prose) and column not in prose, min_width=max(map(cell_len, words), default=None))
+    for row in rows:
+        table.add_row(*map(Text, row))
+    console = out_console()
+    if prose and console.measure(table, options=console.options.update_width(10**6)).minimum > console.width:
+        for column in table.columns:
+            if column.header in prose:
+                column.min_width = None
+    console.print(table)
+
+
+def _print_long_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich import box
 
     frame = box.HEAVY_HEAD
@@ -263,33 +296,54 @@ def _print_summary(summary: list[dict] | None) -> None:
         return
     from initlab.lab.sweep import STATISTICS
 
-    table = Table(title="mean (std) over seeds")
     shown = [c for c in summary[0] if not c.endswith(STATISTICS)]
     metrics = [c[: -len("_mean")] for c in summary[0] if c.endswith("_mean") and not c.startswith("loss")
                and not c.startswith("val_loss")]
-    for column in shown + metrics:
-        table.add_column(column)
-    for row in summary:
-        cells = [str(row[c]) for c in shown]
-        cells += [f"{row[m + '_mean']:.3f} ({row[m + '_std']:.3f})" if row[m + "_mean"] == row[m + "_mean"] else "-" for m in metrics]
-        table.add_row(*cells)
-    out_console().print(table)
+    rows = [[str(row[c]) for c in shown]
+            + [f"{row[m + '_mean']:.3f} ({row[m + '_std']:.3f})" if row[m + "_mean"] == row[m + "_mean"] else "-"
+               for m in metrics] for row in summary]
+    _print_table("mean (std) over seeds", shown + metrics, rows)
 
 
 @app.command()
 def validate(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML file, or a lesson's name.")],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG_OR_SWEEP", help="A run config or a sweep file (YAML), or "
+                                           "a lesson's or a paper's name.",
+                                           autocompletion=_lesson_names("run", "sweep", "paper"))],
     set_: SetOption = None,
     allow_large: AllowLargeOption = False,
 ):
-    """Check a config (keys, types, ranges, limits, names, data file) and print it resolved, defaults filled in."""
+    """Check a config (keys, types, ranges, limits, names, data file) and print it resolved, defaults filled in;
+    a sweep file: every run it makes checked the same way, and how many runs and training groups."""
     from initlab.config import cadence, catalog, experiment as config_module
     from initlab.lab import runs
 
-    cfg, _ = runs.check_with_data(config_module.load_config(catalog.resolve(config), set_ or [], allow_large))
+    path = catalog.resolve(config)
+    if "base" in config_module.read_yaml(path):
+        return _validate_sweep(path, config, set_ or [], allow_large)
+    cfg, _ = runs.check_with_data(config_module.load_config(path, set_ or [], allow_large))
     typer.echo(config_module.dump(cfg), nl=False)
     if hasattr(cfg, "record"):  # a user's own model records every epoch
         typer.echo(f"# {cadence.describe_cadence(cfg.train.epochs, cfg.record.every)}")
+
+
+def _count(items, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _validate_sweep(path: Path, given: Path, overrides: list[str], allow_large: bool) -> None:
+    import yaml
+
+    from initlab.lab import sweep as sweep_module
+
+    checked = sweep_module.check(path, overrides, allow_large)
+    sweep = checked.sweep
+    sizes = [*([f"{len(sweep.cases)} cases"] if sweep.cases else []),
+             *(f"{len(values)} {key}" for key, values in sweep.grid.items()), _count(sweep.seeds, "seed")]
+    groups = sweep_module.groups(checked.resolved)
+    typer.echo(yaml.safe_dump(sweep.model_dump(), sort_keys=False, default_flow_style=None), nl=False)
+    typer.echo(f"# a sweep of {len(checked.planned)} runs ({' x '.join(sizes)}), each valid with its data; "
+               f"{_count(groups, 'training group')}; `initlab sweep {given} --dry-run` lists them")
 
 
 @app.command()
@@ -297,13 +351,8 @@ def initializers():
     """List the initializer names Keras knows, with the formula each draws from."""
     from initlab.config import initializers as init_module
 
-    table = Table(title="Initializers (n_in = fan_in, n_out = fan_out)")
-    table.add_column("name", style="bold")
-    table.add_column("aliases")
-    table.add_column("draws")
-    for name, aliases, formula in init_module.table():
-        table.add_row(name, aliases, escape(formula))  # 'U[minval, maxval]' is not Rich markup
-    out_console().print(table)
+    _print_table("Initializers (n_in = fan_in, n_out = fan_out)", ["name", "aliases", "draws"],
+                 [list(row) for row in init_module.table()], prose=("aliases", "draws"), bold=("name",))
     out_console().print(
         "Parameters go in a mapping: {name: random_normal, stddev: 0.01}; Keras's {class_name, config} works too.\n"
         "He: uniform limit sqrt(6/n_in), normal std sqrt(2/n_in) (not sqrt(6/(n_in+n_out)): that is Glorot's uniform limit)."
@@ -315,7 +364,7 @@ def diagnose(
     target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name, a run folder "
                                            "(its trained weights) or a saved MODEL.keras. A .keras file is loaded "
                                            "with Keras's safe_mode: code stored in it (a Lambda layer) is refused, "
-                                           "never run.")],
+                                           "never run.", autocompletion=_lesson_names("run"))],
     set_: SetOption = None,
     csv: Annotated[Optional[Path], typer.Option("--csv", dir_okay=False, help="Write every figure of every layer to this CSV file.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per layer with weights instead of the table.")] = False,
@@ -374,18 +423,16 @@ def lessons(context: typer.Context):
         return
     from initlab.config import catalog
 
-    table = Table(title="lessons (initlab run NAME; sweeps: initlab sweep NAME)")
-    table.add_column("name", no_wrap=True, style="bold")
-    for column in ("kind", "shows", "expect", "epochs"):
-        table.add_column(column)
-    for lesson in catalog.lessons():
-        table.add_row(lesson.name, lesson.kind, lesson.shows, lesson.expect, str(lesson.epochs or "-"))
-    out_console().print(table)
+    _print_table("lessons: initlab run NAME (a sweep: initlab sweep NAME)\n"
+                 "papers: initlab reproduce --papers --only NAME (its sweep and verdict)",
+                 ["name", "kind", "shows", "expect", "epochs"],
+                 [[lesson.name, lesson.kind, lesson.shows, lesson.expect, str(lesson.epochs or "-")]
+                  for lesson in catalog.lessons()], prose=("shows", "expect"), bold=("name",))
 
 
 @lessons_app.command("show")
-def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's name.")]):
-    """Print a lesson's YAML."""
+def lessons_show(name: LessonName):
+    """Print a lesson's (or a paper's) YAML."""
     from initlab.config import catalog
 
     typer.echo(catalog.path(name).read_text(), nl=False)
@@ -393,7 +440,7 @@ def lessons_show(name: Annotated[str, typer.Argument(help="A lesson's name.")]):
 
 @lessons_app.command("copy")
 def lessons_copy(
-    name: Annotated[str, typer.Argument(help="A lesson's name.")],
+    name: LessonName,
     folder: Annotated[Path, typer.Argument(help="Where the copy goes.")] = Path("."),
 ):
     """Write an editable copy of a lesson (a sweep's base config too); never overwrites; prints the copy's path."""
@@ -409,7 +456,7 @@ def reproduce(
     configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),
     out: OutOption = Path("outputs"),
-    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names claims (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017), --quick runs each one's smaller sweep.")] = False,
+    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names papers as `initlab lessons` lists them (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017), --quick runs each one's smaller sweep.")] = False,
 ):
     """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
     from initlab.config import catalog
@@ -429,7 +476,8 @@ def reproduce(
 
 
 @app.command()
-def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it.")]):
+def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab run` printed it (a folder that holds "
+                                                    "runs is told which).")]):
     """Draw a run's pictures again from its records."""
     from initlab.lab import runs
 
@@ -438,10 +486,20 @@ def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab 
 
 
 @app.command(name="runs")
-def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run folders.")] = Path("outputs")):
-    """A table of the runs under a folder with their status and final metrics."""
+def list_runs(
+    folder: Annotated[Path, typer.Argument(help="Where to look for run folders.")] = Path("outputs"),
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of the table: one object per run, "
+                                        "with the same keys for every run.")] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of the table: a header, then one row per run.")] = False,
+):
+    """A table of the runs under a folder with their status and final metrics (--json, --csv: the same runs as
+    data: experiment, run, folder, status, epochs, the final metrics by name, distinct_units, problem)."""
     from initlab.output import run_folder
 
+    if json_ and csv:
+        raise UserError("give --json or --csv, not both", "--csv")
+    if json_ or csv:
+        return _print_runs_data(*run_folder.overview(folder), as_json=json_)
     listed = run_folder.listing(folder)
     if not listed:
         typer.echo(f"no runs under {folder} yet: `initlab run CONFIG` makes one")
@@ -456,6 +514,23 @@ def list_runs(folder: Annotated[Path, typer.Argument(help="Where to look for run
     for path, problem in damaged:
         out_console().print(f"damaged: {path}: {problem}; `initlab sweep` or `initlab run` trains it again",
                             highlight=False)
+
+
+def _print_runs_data(columns: list[str], rows: list[dict], as_json: bool) -> None:
+    import json
+
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: json.dumps(value) if isinstance(value, list) else value for key, value in row.items()}
+                     for row in rows)
+    typer.echo(text.getvalue(), nl=False)
 
 
 def _final_cells(summary: dict) -> list[str]:

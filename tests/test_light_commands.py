@@ -141,6 +141,15 @@ def test_runs_lists_the_finished_runs(trained_sweep):
     assert all(p.name in done.stdout for p in (out / "light").iterdir() if p.is_dir())
 
 
+def test_validate_a_sweep_and_runs_as_data(trained_sweep):
+    sweep, out, _ = trained_sweep
+    done = light("validate", str(sweep))  # every run checked with its data, and grouped
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("# a sweep of 4 runs (2 model.kernel_initializer x 2 seeds)")
+    listed = light("runs", str(out), "--json", watched=("tensorflow", "keras", "pandas"))
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 4
+
+
 def _snapshot(folder: Path) -> dict:
     return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()}
 

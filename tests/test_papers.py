@@ -101,7 +101,7 @@ def test_schoenholz2017_phase_diagram_measured_against_six_xi_and_a_rule_that_ig
 
 def test_each_paper_sweep_has_its_header_and_an_index_entry():
     folder = catalog.folder() / "papers"
-    assert set(papers.claims_index()) == set(papers.CLAIMS)
+    assert set(catalog.papers()) == set(papers.CLAIMS)
     for name in papers.CLAIMS:
         text = (folder / f"{name}.yaml").read_text()
         for part in ("# Source:", "# Setup:", "# Published:", "# How far ours may fall:"):

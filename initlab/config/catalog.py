@@ -1,4 +1,5 @@
-"""The lessons shipped inside the package (initlab/lessons/*.yaml, also the repository's configs/): list, find, copy."""
+"""The lessons shipped inside the package (initlab/lessons/*.yaml, also the repository's configs/) and the papers'
+sweeps (initlab/lessons/papers/, replayed by `initlab reproduce --papers`): list, find, copy."""
 
 import shutil
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import yaml
 from initlab.base.errors import UserError, did_you_mean
 
 INDEX = "index.yaml"  # what each lesson shows and what to expect; not a lesson itself
+PAPERS = "papers"  # the published claims' sweeps, in a folder of their own (with their base configs beside them)
 
 
 def folder() -> Path:
@@ -21,10 +23,24 @@ def lesson_names() -> list[str]:
     return sorted(p.stem for p in folder().glob("*.yaml") if p.name != INDEX)
 
 
+def papers_folder() -> Path:
+    return folder() / PAPERS
+
+
+def papers() -> dict[str, dict]:
+    """The published claims by name (glorot2010, ...): claim, source, published, and what --quick changes."""
+    return yaml.safe_load((papers_folder() / INDEX).read_text())
+
+
+def names() -> list[str]:
+    """Every name `initlab lessons` lists: the lessons, then the papers."""
+    return lesson_names() + list(papers())
+
+
 @dataclass
 class Lesson:
     name: str
-    kind: str  # run | sweep
+    kind: str  # run | sweep | paper (a sweep whose claim `initlab reproduce --papers --only NAME` measures)
     shows: str
     expect: str
     epochs: int | None
@@ -35,30 +51,41 @@ def index() -> dict[str, dict]:
 
 
 def lessons() -> list[Lesson]:
-    """Every packaged lesson with its index entry and its epochs (a sweep's from its base config and `set`)."""
+    """Every packaged lesson with its index entry and its epochs, then every paper with its claim and the published
+    result."""
     notes = index()
     found = []
     for name in lesson_names():
         raw = yaml.safe_load((folder() / f"{name}.yaml").read_text())
-        kind = "sweep" if "base" in raw else "run"
-        if kind == "sweep":
-            epochs = raw.get("set", {}).get("train.epochs")
-            if epochs is None:
-                epochs = (yaml.safe_load((folder() / raw["base"]).read_text()).get("train") or {}).get("epochs")
-        else:
-            epochs = (raw.get("train") or {}).get("epochs")
         note = notes.get(name, {})
-        found.append(Lesson(name, kind, note.get("shows", ""), note.get("expect", ""), epochs))
+        found.append(Lesson(name, "sweep" if "base" in raw else "run", note.get("shows", ""), note.get("expect", ""),
+                            _epochs(folder(), raw)))
+    for name, note in papers().items():
+        raw = yaml.safe_load((papers_folder() / f"{name}.yaml").read_text())
+        found.append(Lesson(name, "paper", note["claim"], note["published"], _epochs(papers_folder(), raw)))
     return found
 
 
+def _epochs(where: Path, raw: dict) -> int | None:
+    """A run config's epochs; a sweep's from its `set`, else from its base config."""
+    if "base" not in raw:
+        return (raw.get("train") or {}).get("epochs")
+    epochs = raw.get("set", {}).get("train.epochs")
+    if epochs is None:
+        epochs = (yaml.safe_load((where / raw["base"]).read_text()).get("train") or {}).get("epochs")
+    return epochs
+
+
 def path(name: str) -> Path:
-    """The packaged file of lesson `name` ('relu_constant' or 'relu_constant.yaml'); a typo suggests the nearest."""
+    """The packaged file of lesson or paper `name` ('relu_constant' or 'relu_constant.yaml'); a typo suggests the
+    nearest."""
     stem = name.removesuffix(".yaml")
-    if stem not in lesson_names():
-        raise UserError(f"no such file, and no lesson of that name{did_you_mean(stem, lesson_names())}; "
-                        "`initlab lessons` lists them", name)
-    return folder() / f"{stem}.yaml"
+    if stem in lesson_names():
+        return folder() / f"{stem}.yaml"
+    if stem in papers():
+        return papers_folder() / f"{stem}.yaml"
+    raise UserError(f"no such file, and no lesson of that name{did_you_mean(stem, names())}; "
+                    "`initlab lessons` lists them", name)
 
 
 def resolve(given: str | Path) -> Path:
@@ -75,7 +102,7 @@ def copy(name: str, target_dir: Path) -> Path:
     sources = [source]
     base = yaml.safe_load(source.read_text()).get("base")
     if base:
-        sources.append(folder() / base)
+        sources.append(source.parent / base)
     targets = [target_dir / s.name for s in sources]
     made, written = False, []
     try:  # stat() too can fail: a name longer than the filesystem allows

@@ -19,14 +19,6 @@ LN10 = math.log(10)  # the loss of a 10-class net that has learned nothing
 STALLED, TRAINS = 0.98 * LN10, 0.9 * LN10  # final training loss: at least this is stalled, below this it learns
 
 
-def claims_folder() -> Path:
-    return catalog.folder() / "papers"
-
-
-def claims_index() -> dict[str, dict]:
-    return yaml.safe_load((claims_folder() / "index.yaml").read_text())
-
-
 @dataclass
 class Measured:
     """One claim's row of docs/tables/papers.md, and the figure drawn beside it."""
@@ -70,14 +62,14 @@ def _verdict(within_margin: bool, beats_baseline: bool, measured: str, baseline:
 
 def sweep_file(name: str, out: Path, quick: bool) -> Path:
     """The claim's sweep, or with --quick its smaller twin (the index's `quick` keys replaced) written under out/."""
-    path = claims_folder() / f"{name}.yaml"
+    path = catalog.papers_folder() / f"{name}.yaml"
     if not quick:
         return path
     raw = config_module.read_yaml(path)
-    changes = claims_index()[name].get("quick", {})
+    changes = catalog.papers()[name].get("quick", {})
     raw = {**raw, **{k: v for k, v in changes.items() if k != "set"}, "set": {**raw.get("set", {}), **changes.get("set", {})}}
     raw["name"] = f"{raw['name']}_quick"
-    raw["base"] = str((claims_folder() / raw["base"]).resolve())
+    raw["base"] = str((catalog.papers_folder() / raw["base"]).resolve())
     target = out / "papers_quick" / f"{name}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -333,16 +325,17 @@ def reproduce_papers(docs: Path, out: Path, quick: bool = False, only: list[str]
 
     (docs / "figures").mkdir(parents=True, exist_ok=True)
     (docs / "tables").mkdir(parents=True, exist_ok=True)
-    notes, rows = claims_index(), []
+    notes, rows = catalog.papers(), []
     for name, measure in CLAIMS.items():
         if only and name not in only:
             continue
         found = measure(train_claim(name, out, quick), docs / "figures" / f"papers_{name}.png")
         note = notes[name]
+        verdict = found.verdict + (f": {found.why}" if found.why else "")
         rows.append({"claim": note["claim"], "source": note["source"], "config": f"`papers/{name}.yaml`",
                      "published": note["published"], "measured": found.measured, "baseline": found.baseline,
-                     "verdict": found.verdict + (f": {found.why}" if found.why else "")})
-        report(f"{name}: {found.verdict}")
+                     "verdict": verdict})
+        report(f"{name}: {verdict} (measured: {found.measured}; published: {note['published']})")
     table = pd.DataFrame(rows)
     if len(rows) == len(CLAIMS):
         (docs / "tables" / "papers.md").write_text(report_module.markdown(table))

@@ -46,15 +46,15 @@ def load_data(config: config_module.Config) -> data_module.Dataset:
     return data_module.load_dataset(config.data, config.seed, config_module.source_dir(config), source, config._allow_large)
 
 
-def check_with_data(config: config_module.Config):
-    """(config with task defaults, data): every check of a config that needs its data, without TensorFlow (a
-    user's folder of images is read by Keras)."""
+def check_with_data(config: config_module.Config, data: data_module.Dataset | None = None):
+    """(config with task defaults, data): every check of a config that needs its data (loaded here unless given),
+    without TensorFlow (a user's folder of images is read by Keras)."""
     source = str(config._source or "config")
     if isinstance(config, UserExperiment):
         from initlab.train import user_data
 
-        return config, user_data.load(config.data, config_module.source_dir(config), source)
-    data = load_data(config)
+        return config, data if data is not None else user_data.load(config.data, config_module.source_dir(config), source)
+    data = data if data is not None else load_data(config)
     outputs = data.n_classes if data.task == "multiclass" else 1
     found = limits.exceeded_limits(config, outputs)
     if found and not config._allow_large:  # a CSV's classes are known only now: the output layer's width
@@ -326,6 +326,7 @@ def redraw(folder: str | Path) -> None:
     """`initlab plot`: the pictures again, from a finished run folder whose records are whole (a UserError says
     what is missing); its summary then lists the new pictures."""
     folder = Path(folder)
+    _refuse_a_folder_of_runs(folder)
     config = _saved_config(folder, "pictures")
 
     boundary = run_plots.recorded_boundary(folder)
@@ -334,6 +335,23 @@ def redraw(folder: str | Path) -> None:
     with run_folder.writing(folder, key=None):
         run_plots.draw(folder, f"{config.name}: {folder.name}", boundary)
         run_folder.reseal(folder)
+
+
+SHOWN_RUNS = 3  # runs named in the one line that tells `initlab plot` it was given a folder of runs
+
+
+def _refuse_a_folder_of_runs(folder: Path) -> None:
+    """`initlab plot outputs/` (or a sweep's folder): a folder that holds run folders rather than being one is told
+    which runs it holds and how to draw one."""
+    if not folder.is_dir() or any((folder / name).exists() for name in ("config.yaml", run_folder.SUMMARY)):
+        return
+    inside = [path.relative_to(folder).as_posix() for path, _ in run_folder.listing(folder)]
+    if not inside:
+        raise UserError("is not a run folder (it has no summary.json) and no run folder is under it", str(folder))
+    shown = ", ".join(inside[:SHOWN_RUNS]) + (f" and {len(inside) - SHOWN_RUNS} more (`initlab runs {folder}` lists "
+                                              f"them)" if len(inside) > SHOWN_RUNS else "")
+    raise UserError(f"is not a run folder; it holds {len(inside)} run{'' if len(inside) == 1 else 's'}: {shown}; "
+                    f"`initlab plot {folder / inside[0]}` draws one", str(folder))
 
 
 def _still_from_model(folder: Path, config: config_module.Config, recorded: dict) -> dict:

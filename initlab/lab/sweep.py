@@ -225,11 +225,7 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
         user = isinstance(run.config, UserExperiment)  # a user's model: its task is read when it trains
         result.resolved.append(run.config if user else model_module.with_task_defaults(run.config, data.task))
     result.folders = [folder_of(config, out) for config in result.resolved]
-    first = {}
-    for run, folder in zip(planned, result.folders):
-        other = first.setdefault(folder, run)
-        if other is not run:  # one folder written twice, and counted twice in summary.csv
-            raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
+    _refuse_twins(planned, result.folders, path)
     check_plan(result)
     return result
 
@@ -239,6 +235,32 @@ def folder_of(config, out: Path) -> Path:
     from initlab.lab import runs, user_runs
 
     return (user_runs if isinstance(config, UserExperiment) else runs).run_dir(config, out)
+
+
+def _refuse_twins(planned: list[PlannedRun], folders: list[Path], path) -> None:
+    """Two runs of one config would write one folder twice, and count twice in summary.csv."""
+    first = {}
+    for run, folder in zip(planned, folders):
+        other = first.setdefault(folder, run)
+        if other is not run:
+            raise UserError(f"runs {other.describe()} and {run.describe()} are the same config", str(path))
+
+
+def check(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> Plan:
+    """`initlab validate SWEEP`: the sweep file and every run it describes checked as `initlab validate` checks a
+    config, its data included (each distinct data set loaded once); nothing is read from or written to an outputs
+    folder (the plan's folders and done are left empty)."""
+    from initlab.lab import runs
+
+    sweep, planned = load_sweep(path, overrides, allow_large)
+    result = Plan(sweep, planned, [], [], [])
+    for run in planned:
+        try:
+            result.resolved.append(runs.check_with_data(run.config, result.data_for(run.config))[0])
+        except UserError as error:  # the base config's key, in the run that has it
+            raise UserError(error.detail, f"{path} (run {run.describe()})", error.key) from None
+    _refuse_twins(planned, [folder_of(config, Path()) for config in result.resolved], path)
+    return result
 
 
 def check_plan(the_plan: Plan) -> None:

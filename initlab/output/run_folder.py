@@ -245,3 +245,25 @@ def listing(folder: Path) -> list[tuple[Path, dict | str]]:
         wrong = problems(run)
         listed.append((run, problems_text(wrong) if wrong else read_summary(run)))
     return listed
+
+
+def overview(folder: Path) -> tuple[list[str], list[dict]]:
+    """`initlab runs --json / --csv`: the columns, and one dict per run folder under `folder` with every column:
+    experiment, run, folder, status (ok, diverged, failed, or damaged), epochs (run), the final metrics by name
+    (None where a run has no such metric or it is not finite), distinct_units (per hidden layer), problem (what is
+    wrong with a damaged folder, else None)."""
+    listed = listing(folder)
+    summaries = [found for _, found in listed if isinstance(found, dict)]
+    metrics = list(dict.fromkeys(name for summary in summaries for name in summary.get("final") or {}))
+    columns = ["experiment", "run", "folder", "status", "epochs", *metrics, "distinct_units", "problem"]
+    rows = []
+    for path, found in listed:
+        summary = found if isinstance(found, dict) else {}
+        final = {name: value for name, value in (summary.get("final") or {}).items()
+                 if isinstance(value, (int, float)) and math.isfinite(value)}
+        rows.append({"experiment": path.parent.name, "run": path.name, "folder": str(path),
+                     "status": summary.get("status", "damaged"), "epochs": summary.get("epochs_run"),
+                     **{name: final.get(name) for name in metrics},
+                     "distinct_units": summary.get("distinct_units"),
+                     "problem": found if isinstance(found, str) else None})
+    return columns, rows
