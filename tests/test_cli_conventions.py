@@ -182,7 +182,7 @@ def test_lessons_lists_the_papers_and_each_is_shown_copied_and_planned_by_name(t
     assert copied.exit_code == 0, copied.output
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["he2015.yaml", "he2015_base.yaml"]
     planned = runner.invoke(app, ["sweep", "he2015", "--dry-run", "--out", str(tmp_path / "out")], env=NARROW)
-    assert planned.exit_code == 0 and "he2015: 4 runs, 0 complete" in planned.stdout
+    assert planned.exit_code == 0 and "he2015: 6 runs, 0 complete" in planned.stdout  # 2 cases x 3 seeds
     typo = runner.invoke(app, ["reproduce", "--papers", "--only", "he2016"])
     assert typo.exit_code == 2 and "did you mean 'he2015'" in typo.stderr
 

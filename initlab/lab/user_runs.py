@@ -15,8 +15,6 @@ from initlab.base.backend import keras, numerics, seed_everything, versions
 from initlab.base.errors import UserError
 from initlab.config import experiment as config_module
 from initlab.config.user_experiment import UserExperiment
-from initlab.diagnosis import checklist
-from initlab.lab import user_model
 from initlab.output import run_folder
 from initlab.train import user_data
 
@@ -35,6 +33,8 @@ class Prepared(NamedTuple):
 
 
 def prepare(config: UserExperiment) -> Prepared:
+    from initlab.lab import user_model  # Keras: this module stays light for sweeps that only plan
+
     source = str(config._source or "config")
     base = config_module.source_dir(config)
     data = user_data.load(config.data, base, source)
@@ -115,6 +115,8 @@ def write(result: UserResult, out: str | Path = "outputs") -> Path:
 def checklist_at_init(model, data) -> dict[str, dict]:
     """{layer: verdict, finding codes, activation std and kernel gradient rms} of the checklist on the fresh
     weights, probed with the user's own rows."""
+    from initlab.diagnosis import checklist
+
     table = checklist.diagnose(model, inputs=data.x_train[:256], gradients=True)
     found = {}
     for row in table.to_dict("records"):
