@@ -94,6 +94,46 @@ def test_every_weight_and_moving_statistic_is_bit_identical_after_diagnose_and_t
     assert (tmp_path / "diag" / "diagnose.csv").exists()
 
 
+def _state(model) -> dict[str, bytes]:
+    """Every variable a training step or a probe could move, as bytes: the model's (weights, moving statistics,
+    dropout seed states), its optimizer's and its metrics', and the process's Python and numpy random states."""
+    import pickle
+    import random
+
+    variables = {f"model/{v.path}": v for v in model.variables}
+    variables.update({f"optimizer/{v.path}": v for v in model.optimizer.variables})
+    variables.update({f"metrics/{v.path}": v for v in model.metrics_variables})
+    state = {name: np.asarray(v.numpy()).tobytes() for name, v in variables.items()}
+    state["random"] = pickle.dumps(random.getstate())
+    state["numpy"] = pickle.dumps(np.random.get_state())
+    return state
+
+
+def test_the_gradient_pass_and_the_callback_leave_every_variable_byte_identical(tmp_path):
+    """A model with BatchNormalization and Dropout that has trained a step (its optimizer built, its moments and
+    loss tracker moved): diagnose's pass with gradients, and the callback's probe, change no byte of any variable."""
+    from initlab.diagnosis import checklist
+
+    model = _conv_net()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((16, 12, 12, 3)).astype("float32")
+    y = np.arange(16) % 3
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    before = _state(model)
+    assert any(name.endswith("seed_generator_state") for name in before) and any("momentum" in n for n in before)
+    assert any("moving_mean" in name for name in before) and any(name.startswith("metrics/") for name in before)
+    table = checklist.diagnose(model, gradients=True)
+    kernels = table[table["kind"] != "BatchNormalization"]
+    assert list(kernels["layer"]) == ["stem", "branch", "head"] and (kernels["grad_rms"] > 0).all()  # it ran
+    after = _state(model)
+    assert [name for name in before if after[name] != before[name]] == []
+    callback = InitDiagnostics(x, y, out=tmp_path / "diag", verbose=False)
+    callback.set_model(model)
+    callback.on_train_begin()
+    after = _state(model)
+    assert [name for name in before if after[name] != before[name]] == []
+
+
 def test_callback_prints_the_same_report_without_the_cli(tmp_path, capsys):
     import sys
 
