@@ -322,6 +322,32 @@ def test_a_graph_with_keras_ops_in_it_is_read_through_them(tmp_path):
     assert branch["scale_ratio"] == pytest.approx(branch["weight_rms"] / branch["target_std"])
 
 
+def test_a_residual_branch_share_is_its_std_over_the_sums_measured_by_hand():
+    """branch_share, as the finding words it ('adds 0.14 of the sum's std'): std(branch) / std(branch + skip) over
+    the probe batch in training mode, for a branch on either side of its Add; measured here with Keras's own
+    functional model of the same tensors."""
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input((32,))
+    skip = layers.Dense(16, activation="relu", name="stem")(inputs)
+    branch = layers.Dense(16, activation="relu", name="inner")(skip)
+    branch = layers.Dense(16, name="last", kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1))(branch)
+    total = layers.Add(name="add")([skip, branch])  # the branch second ...
+    second = layers.BatchNormalization(name="bn")(layers.Dense(16, name="first_in_add")(total))
+    total_2 = layers.Add(name="add2")([second, total])  # ... and first
+    model = keras.Model(inputs, layers.Dense(1, name="head")(layers.ReLU()(total_2)))
+    x = np.random.default_rng(0).standard_normal((64, 32)).astype("float32")
+    table = initlab.diagnose(model, inputs=x).set_index("layer")
+    measured = [np.asarray(t, np.float64) for t in keras.Model(inputs, [branch, total, second, total_2])(x, training=True)]
+    by_hand = {"last": measured[0].std() / measured[1].std(), "first_in_add": measured[2].std() / measured[3].std()}
+    assert table.loc["last", "residual"] == "add" and table.loc["first_in_add", "residual"] == "add2"
+    assert table.loc["last", "branch_share"] == pytest.approx(by_hand["last"], rel=1e-5)
+    assert table.loc["first_in_add", "branch_share"] == pytest.approx(by_hand["first_in_add"], rel=1e-5)
+    assert table.loc["bn", "branch_share"] == table.loc["first_in_add", "branch_share"]  # the same branch's last layers
+    assert by_hand["last"] < 0.3 < by_hand["first_in_add"]  # a small branch and a normalized one: not one number
+    assert np.isnan(table.loc["stem", "branch_share"]) and np.isnan(table.loc["inner", "branch_share"])
+
+
 def test_recurrent_and_attention_findings_keep_their_own_codes():
     """Every check's findings come from one builder with a code of their own: a note of one kind is told once per
     layer kind in the report, and a different kind of note is not folded into it."""
