@@ -164,3 +164,29 @@ def test_initlab_run_trains_without_scikit_learn_or_matplotlib_in_its_process(tm
         f"'--out', {str(out)!r}]; from initlab.cli import main; main()")
     assert found == {"code": 0, "modules": []}
     assert (next(out.glob("relu_constant/*")) / "boundary.gif").is_file()
+
+
+KEPT = """
+import json, sys
+{before}
+from initlab.base import backend
+backend.own_process()
+had = dict(sys.modules)
+backend.keras()
+replaced = sorted(name for name, module in had.items() if sys.modules.get(name) is not module)
+import pandas, sklearn, matplotlib.pyplot  # the ones held back while Keras imported come in as usual afterwards
+print(json.dumps({{"replaced": replaced, "had": sorted(set(had) & {{"pandas", "sklearn", "matplotlib", "keras"}})}}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("before, had", [
+    ("import pandas, matplotlib.pyplot, sklearn.linear_model", ["matplotlib", "pandas", "sklearn"]),
+    ("import pandas", ["pandas"]),  # one extra present, the others held back
+    ("import keras, keras.applications, tensorflow", ["keras", "matplotlib", "pandas", "sklearn"]),  # Keras whole
+])
+def test_the_lean_import_leaves_every_module_the_process_had_as_it_was(before, had):
+    """initlab's own processes hold Keras's extras back while Keras imports: a module the process imported before
+    (an extra, a submodule of one, Keras itself and keras.applications) is still the same object afterwards."""
+    found = _modules_after(KEPT.format(before=before))
+    assert found == {"replaced": [], "had": had}

@@ -107,3 +107,86 @@ def test_callback_in_a_plain_user_script(tmp_path):
     assert layers["epoch"].unique().tolist() == [0, 2, 4, 5]
     hidden = layers[layers.layer == "dense"]
     assert (hidden["grad_norm"] == 0).all() and (hidden["weight_std"] == 0).all()  # zero init: nothing reaches it
+
+
+# ---- a suggestion never offers the initializer a layer already uses as the fix --------------------------------------
+def _flagged(model, inputs=None) -> dict:
+    """layer -> (the initializer in use, the suggestion) for every layer with a problem."""
+    table = checklist.diagnose(model, inputs=inputs)
+    return {row.layer: (row.initializer, row.suggestion) for row in table.itertuples() if row.verdict == "problem"}
+
+
+def _dense_net(activation, first, second=None, inputs=20):
+    keras = _keras()
+    hidden = [keras.layers.Dense(32, activation=activation, name=f"h{i}", **kwargs)
+              for i, kwargs in enumerate([first, second] if second is not None else [first], start=1)]
+    return keras.Sequential([keras.Input((inputs,)), *hidden, keras.layers.Dense(1, name="out")])
+
+
+def _normal(rows, columns, std=1.0):
+    """Standard-normal draws scaled to this std exactly."""
+    z = np.random.default_rng(0).standard_normal((rows, columns))
+    return (z / z.std() * std).astype("float32")
+
+
+def test_a_saturated_layer_with_the_suitable_initializer_is_told_what_else_saturates_it():
+    """tanh and sigmoid layers drawn with glorot_uniform, saturated by inputs of std 50 or by biases of 5: the fix is
+    the inputs' scale or the biases, not glorot_uniform again."""
+    constant = _keras().initializers.Constant
+    for activation, model, inputs, cause in (
+        ("tanh", _dense_net("tanh", {}), _normal(128, 20, 50.0), "inputs of unit scale (these have std 50"),
+        ("sigmoid", _dense_net("sigmoid", {}), _normal(128, 20, 50.0), "inputs of unit scale (these have std 50"),
+        ("tanh", _dense_net("tanh", {"bias_initializer": constant(5.0)}), None, "zero biases (now rms 5)"),
+    ):
+        flagged = _flagged(model, inputs)
+        assert list(flagged) == ["h1"], flagged
+        in_use, suggestion = flagged["h1"]
+        assert in_use == "glorot_uniform" and not suggestion.startswith("glorot_uniform"), suggestion
+        assert cause in suggestion and f"glorot_uniform suits {activation} already" in suggestion, suggestion
+
+
+def test_a_dead_layer_drawn_with_he_normal_is_told_the_biases_or_the_layers_before():
+    """He-drawn ReLU layers dead from biases of -10, and the layer after them, dead from inputs that carry no
+    signal: never 'he_normal with zero biases' to a layer that has both."""
+    model = _dense_net("relu", {"kernel_initializer": "he_normal",
+                                "bias_initializer": _keras().initializers.Constant(-10.0)},
+                       {"kernel_initializer": "he_normal"})
+    flagged = _flagged(model)
+    assert list(flagged) == ["h1", "h2"], flagged
+    assert flagged["h1"][1].startswith("zero biases (now rms 10)") and "he_normal suits relu already" in flagged["h1"][1]
+    assert flagged["h2"][1].startswith("inputs of unit scale (these have std 0"), flagged["h2"][1]
+    assert "the layers before" in flagged["h2"][1]
+    other = _flagged(_dense_net("relu", {"kernel_initializer": "glorot_uniform",
+                                         "bias_initializer": _keras().initializers.Constant(-10.0)}))
+    assert other["h1"][1] == "he_normal with zero biases"  # another initializer in use: the suitable one is news
+
+
+def test_he_normal_drawn_with_the_wrong_fans_is_told_what_else_to_change():
+    """A depthwise kernel drawn with he_normal and Keras's fans (8x too small, ReLU, no normalization after): the fix
+    names HeNormal only with the axes that change it, or another initializer, and nothing else names he_normal."""
+    keras = _keras()
+    x = inputs = keras.Input((16, 16, 64))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", depthwise_initializer="he_normal", activation="relu",
+                                     name="depthwise")(x)
+    x = keras.layers.Conv2D(16, 1, kernel_initializer="he_normal", activation="relu", name="pointwise")(x)
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(x)))
+    in_use, suggestion = _flagged(model)["depthwise"]
+    assert in_use == "he_normal"
+    fixes = suggestion.split("; ")
+    assert len(fixes) == 1 and fixes[0].startswith("use "), suggestion
+    assert "HeNormal(input_axes=[0, 1], output_axes=[0, 1, 3])" in fixes[0] and " or TruncatedNormal(" in fixes[0]
+    assert "he_normal" not in fixes[0].split(" to draw what he_normal intends")[0]
+
+
+def test_a_zeroed_gamma_drawn_with_ones_is_told_it_was_set_after_initialization():
+    keras = _keras()
+    x = inputs = keras.Input((20,))
+    x = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(16, name="dense")(x))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.ReLU()(x)))
+    model.get_layer("bn").gamma.assign(np.zeros(16, "float32"))
+    suggestion = _flagged(model)["bn"][1]
+    assert suggestion.startswith("set gamma back to ones") and "gamma_initializer='ones'" not in suggestion
+    zeros = keras.layers.BatchNormalization(gamma_initializer="zeros", name="bn")
+    x = inputs = keras.Input((20,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.ReLU()(zeros(keras.layers.Dense(16)(x)))))
+    assert _flagged(model)["bn"][1] == "gamma_initializer='ones'"

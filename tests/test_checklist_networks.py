@@ -94,6 +94,46 @@ def test_every_weight_and_moving_statistic_is_bit_identical_after_diagnose_and_t
     assert (tmp_path / "diag" / "diagnose.csv").exists()
 
 
+def _state(model) -> dict[str, bytes]:
+    """Every variable a training step or a probe could move, as bytes: the model's (weights, moving statistics,
+    dropout seed states), its optimizer's and its metrics', and the process's Python and numpy random states."""
+    import pickle
+    import random
+
+    variables = {f"model/{v.path}": v for v in model.variables}
+    variables.update({f"optimizer/{v.path}": v for v in model.optimizer.variables})
+    variables.update({f"metrics/{v.path}": v for v in model.metrics_variables})
+    state = {name: np.asarray(v.numpy()).tobytes() for name, v in variables.items()}
+    state["random"] = pickle.dumps(random.getstate())
+    state["numpy"] = pickle.dumps(np.random.get_state())
+    return state
+
+
+def test_the_gradient_pass_and_the_callback_leave_every_variable_byte_identical(tmp_path):
+    """A model with BatchNormalization and Dropout that has trained a step (its optimizer built, its moments and
+    loss tracker moved): diagnose's pass with gradients, and the callback's probe, change no byte of any variable."""
+    from initlab.diagnosis import checklist
+
+    model = _conv_net()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((16, 12, 12, 3)).astype("float32")
+    y = np.arange(16) % 3
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    before = _state(model)
+    assert any(name.endswith("seed_generator_state") for name in before) and any("momentum" in n for n in before)
+    assert any("moving_mean" in name for name in before) and any(name.startswith("metrics/") for name in before)
+    table = checklist.diagnose(model, gradients=True)
+    kernels = table[table["kind"] != "BatchNormalization"]
+    assert list(kernels["layer"]) == ["stem", "branch", "head"] and (kernels["grad_rms"] > 0).all()  # it ran
+    after = _state(model)
+    assert [name for name in before if after[name] != before[name]] == []
+    callback = InitDiagnostics(x, y, out=tmp_path / "diag", verbose=False)
+    callback.set_model(model)
+    callback.on_train_begin()
+    after = _state(model)
+    assert [name for name in before if after[name] != before[name]] == []
+
+
 def test_callback_prints_the_same_report_without_the_cli(tmp_path, capsys):
     import sys
 
@@ -280,6 +320,32 @@ def test_a_graph_with_keras_ops_in_it_is_read_through_them(tmp_path):
     assert stem["residual"] == "" and branch["residual"] != "" and branch["branch_share"] > 0
     assert branch["fan_in"] == 3 * 3 * 8 and branch["target_std"] == pytest.approx(np.sqrt(2 / 72))  # He for ReLU
     assert branch["scale_ratio"] == pytest.approx(branch["weight_rms"] / branch["target_std"])
+
+
+def test_a_residual_branch_share_is_its_std_over_the_sums_measured_by_hand():
+    """branch_share, as the finding words it ('adds 0.14 of the sum's std'): std(branch) / std(branch + skip) over
+    the probe batch in training mode, for a branch on either side of its Add; measured here with Keras's own
+    functional model of the same tensors."""
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input((32,))
+    skip = layers.Dense(16, activation="relu", name="stem")(inputs)
+    branch = layers.Dense(16, activation="relu", name="inner")(skip)
+    branch = layers.Dense(16, name="last", kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1))(branch)
+    total = layers.Add(name="add")([skip, branch])  # the branch second ...
+    second = layers.BatchNormalization(name="bn")(layers.Dense(16, name="first_in_add")(total))
+    total_2 = layers.Add(name="add2")([second, total])  # ... and first
+    model = keras.Model(inputs, layers.Dense(1, name="head")(layers.ReLU()(total_2)))
+    x = np.random.default_rng(0).standard_normal((64, 32)).astype("float32")
+    table = initlab.diagnose(model, inputs=x).set_index("layer")
+    measured = [np.asarray(t, np.float64) for t in keras.Model(inputs, [branch, total, second, total_2])(x, training=True)]
+    by_hand = {"last": measured[0].std() / measured[1].std(), "first_in_add": measured[2].std() / measured[3].std()}
+    assert table.loc["last", "residual"] == "add" and table.loc["first_in_add", "residual"] == "add2"
+    assert table.loc["last", "branch_share"] == pytest.approx(by_hand["last"], rel=1e-5)
+    assert table.loc["first_in_add", "branch_share"] == pytest.approx(by_hand["first_in_add"], rel=1e-5)
+    assert table.loc["bn", "branch_share"] == table.loc["first_in_add", "branch_share"]  # the same branch's last layers
+    assert by_hand["last"] < 0.3 < by_hand["first_in_add"]  # a small branch and a normalized one: not one number
+    assert np.isnan(table.loc["stem", "branch_share"]) and np.isnan(table.loc["inner", "branch_share"])
 
 
 def test_recurrent_and_attention_findings_keep_their_own_codes():

@@ -24,7 +24,7 @@ from initlab.cli import app
 from initlab.lab import runs
 from initlab.output import run_folder
 
-from tests.conftest import initlab_command, raw_config
+from tests.conftest import initlab_command, make_config, raw_config
 from tests.test_sweep_execution import assert_clean, complete_runs, listed, run_sweep, sweep_command, write_sweep
 
 runner = CliRunner()
@@ -70,6 +70,28 @@ def test_a_folder_is_complete_only_when_its_files_match_the_summary(tmp_path):
     assert "no list of files" in run_folder.problems(folder)[run_folder.SUMMARY]
     (folder / run_folder.SUMMARY).unlink()
     assert run_folder.problems(folder) == {run_folder.SUMMARY: "is missing"}
+
+
+def test_a_sealed_file_that_grew_is_damaged_for_every_reader(tmp_path):
+    """Bytes appended to a sealed run's metrics.csv: `initlab runs` lists the folder as damaged with both sizes, and
+    the commands that read its records (plot, diagnose) refuse it in one line instead of reading the extra rows."""
+    folder = runs.run(make_config(train={"epochs": 2}), tmp_path / "out")
+    assert run_folder.is_complete(folder)
+    metrics = folder / "metrics.csv"
+    sealed = metrics.stat().st_size
+    assert run_folder.read_summary(folder)["files"]["metrics.csv"] == sealed
+    with metrics.open("a") as grown:
+        grown.write("3,0.1,1.0,0.1,1.0\n")
+    grew = f"metrics.csv has {metrics.stat().st_size} bytes, {sealed} were written"
+    assert run_folder.problems_text(run_folder.problems(folder)) == grew
+    assert not run_folder.is_complete(folder)
+
+    listing = runner.invoke(app, ["runs", str(tmp_path / "out")])
+    assert listing.exit_code == 0 and "Traceback" not in listing.output, listing.output
+    assert f"damaged: {folder}: {grew}; " in listing.stdout and "1 runs under" in listing.stdout
+    assert "1 damaged" in listing.stdout, listing.stdout
+    one_line_error(runner.invoke(app, ["plot", str(folder)]), str(folder), "damaged run folder", grew)
+    one_line_error(runner.invoke(app, ["diagnose", str(folder)]), str(folder), "damaged run folder", grew)
 
 
 def test_a_killed_writer_leaves_nothing_that_blocks_or_counts(tmp_path):

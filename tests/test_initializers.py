@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, strategies as st
 from keras.src.initializers import ALL_OBJECTS_DICT
 
-from initlab.config import initializers
+from initlab.base.errors import UserError
+from initlab.config import experiment as config_module, initializers
 from initlab.train import initializer_factory
+
+from tests.conftest import raw_config
 
 
 def test_every_name_builds_the_keras_class_it_names():
@@ -150,3 +153,90 @@ def test_std_of_gives_the_closed_forms_to_the_bit(fan_in, fan_out):
     assert initializers.std_of("glorot_uniform", fan_in, fan_out) == math.sqrt(2 / (fan_in + fan_out))
     assert initializers.std_of("he_normal", fan_in, fan_out) == math.sqrt(2 / fan_in)
     assert initializers.std_of("LecunNormal", fan_in, fan_out) == math.sqrt(1 / fan_in)
+
+
+# ---- every range of the registry at both of its ends, generated from the registry: a new entry is covered too -----
+def _ends(param) -> list[tuple[object, bool]]:
+    """(value, accepted) pairs: just inside and just outside each end of a parameter's range, and values of the
+    wrong kind. An end at infinity has no outside: an integer too long for a float stands inside it."""
+    ok = param.ok
+    if isinstance(ok, initializers.Choice):
+        return [*((option, True) for option in ok.options),
+                *((f"{option}_" if isinstance(option, str) else 0, False) for option in ok.options), ([None], False)]
+    ends = [(None, ok.none), (True, False), (math.nan, False), ("1", False), ([1], False)]
+    step = 1 if ok.integer else None
+    for end, direction, is_open in ((ok.low, -math.inf, ok.low_open), (ok.high, math.inf, False)):
+        if math.isinf(end):
+            ends.append((10**400 if end > 0 else -10**400, True))
+            continue
+        beyond = (int(end) + int(math.copysign(1, direction))) if step else math.nextafter(end, direction)
+        within = (int(end) - int(math.copysign(1, direction))) if step else math.nextafter(end, -direction)
+        ends += [(within if is_open else end, True), (end if is_open else beyond, False),
+                 (10**400 if direction > 0 else -10**400, False), (direction, False)]
+    if ok.integer:
+        ends.append((float(ok.low + 1), False))  # a whole float is not an integer
+    return ends
+
+
+PARAMETERS = [(canonical, key) for canonical, entry in initializers.REGISTRY.items() for key in entry.params]
+
+
+def _partners(canonical: str, key: str) -> dict:
+    """The entry's other parameters at the far end of their ranges, so a joint rule (minval < maxval) leaves room
+    for `key`'s own ends where any room is left."""
+    entry = initializers.REGISTRY[canonical]
+    if entry.together is None:
+        return {}
+    far = {}
+    for other, param in entry.params.items():
+        if other != key and isinstance(param.ok, initializers.Range) and not param.ok.integer:
+            far[other] = param.ok.high if key < other else param.ok.low  # minval probed: maxval at 1e9, and back
+    return far
+
+
+@pytest.mark.parametrize("canonical, key", PARAMETERS, ids=[f"{c}.{k}" for c, k in PARAMETERS])
+def test_every_parameter_range_holds_at_both_ends(canonical, key):
+    param = initializers.REGISTRY[canonical].params[key]
+    partners = _partners(canonical, key)
+    for value, accepted in _ends(param):
+        spec = {"name": canonical, **partners, key: value}
+        if accepted:
+            problem = initializers.REGISTRY[canonical].together
+            joint = problem({**partners, key: value}) if problem else None
+            if joint is None:
+                assert initializers.parse(spec).params[key] == value or value is None, spec
+                continue
+            expected = f"{canonical} {joint[1]}"  # no partner value can satisfy the joint rule: refused by it
+        else:
+            expected = f"{canonical} {key} must be {param.allowed}, got "
+        with pytest.raises(ValueError) as refused:
+            initializers.parse(spec)
+        message = str(refused.value)
+        assert message.startswith(expected) and "\n" not in message, (spec, message)
+        with pytest.raises(UserError) as error:  # through the config: the key path of the parameter itself
+            config_module.validate(raw_config(model={"kernel_initializer": spec}))
+        assert error.value.key == f"model.kernel_initializer.{joint[0] if accepted else key}", error.value.render()
+
+
+SPREADS = ("stddev", "scale", "gain")  # a spread of 0 draws one value; a negative one is Keras's silent nonsense
+
+
+@pytest.mark.parametrize("canonical, key", [(c, k) for c, k in PARAMETERS if k in SPREADS])
+def test_every_spread_is_positive(canonical, key):
+    ok = initializers.REGISTRY[canonical].params[key].ok
+    assert ok.low == 0 and ok.low_open and ok.high == initializers.LARGEST, (canonical, key)
+
+
+def test_an_out_of_range_parameter_is_one_line_and_exit_2_from_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+
+    for stddev in ("0", "-0.5", "1e400", "1" + "0" * 400):
+        path = tmp_path / "exp.yaml"
+        path.write_text(f"name: a\nmodel: {{kernel_initializer: {{name: truncated_normal, stddev: {stddev}}}}}\n")
+        result = CliRunner().invoke(app, ["validate", str(path)])
+        assert result.exit_code == 2 and result.stdout == "" and "Traceback" not in result.output, result.output
+        message = result.stderr.strip()
+        assert message.startswith(f"error: {path}: model.kernel_initializer.stddev: truncated_normal stddev must be "
+                                  "a finite number > 0 and at most 1e9, got ") and "\n" not in message, message

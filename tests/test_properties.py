@@ -1,6 +1,8 @@
 """Property tests: random and mutated YAML for the config loader, `--set` and the sweep loader, random bytes for CSV
 data. Each input either loads into a valid config (data set) or ends in one clean UserError line, never another
-exception. Deterministic in CI (the `initlab` hypothesis profile in conftest.py derandomizes)."""
+exception. Valid configs generated from the schema and the initializer registry check what they produce: dumped and
+loaded, the same config; `--set key=value`, the value at that key, typed. Deterministic in CI (the `initlab`
+hypothesis profile in conftest.py derandomizes)."""
 
 import math
 import tempfile
@@ -11,12 +13,13 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from initlab.base.errors import UserError
-from initlab.config import experiment as config_module
+from initlab.config import experiment as config_module, initializers, names
 from initlab.config.experiment import Config, CsvData
 from initlab.lab import sweep as sweep_module
 from initlab.train import data as data_module
 
 from tests.conftest import raw_config
+from tests.test_config import as_yaml
 
 FOLDER = Path(tempfile.mkdtemp(prefix="initlab-properties-"))
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -238,3 +241,196 @@ def test_csv_loader_loads_or_refuses_cleanly(content, split, standardize):
         assert dataset.task in ("binary", "multiclass", "regression")
         assert dataset.task != "binary" or set(np.unique(dataset.y_train)) <= {0.0, 1.0}
         assert math.isfinite(float(dataset.x_train.sum()))
+
+
+# ---- valid configs: what they produce, not only that nothing crashes -------------------------------------------------
+def parameter_value(param):
+    """Any value inside a registry parameter's range (initializers.Range or Choice)."""
+    ok = param.ok
+    if isinstance(ok, initializers.Choice):
+        return st.sampled_from(ok.options)
+    if ok.integer:
+        drawn = st.integers(int(ok.low) + ok.low_open, None if math.isinf(ok.high) else int(ok.high))
+    else:
+        drawn = st.floats(ok.low, ok.high, exclude_min=ok.low_open, allow_nan=False) | st.integers(
+            math.floor(ok.low) + 1, math.ceil(ok.high) - 1)
+    return st.none() | drawn if ok.none else drawn
+
+
+@st.composite
+def initializer_spec(draw, role: str = "kernel"):
+    """An initializer the registry accepts for `role`, in any of its three forms, by any of its names, with any
+    parameters inside their ranges (and minval < maxval)."""
+    canonical = draw(st.sampled_from([name for name, entry in initializers.REGISTRY.items()
+                                      if role == "kernel" or not entry.kernel_only]))
+    entry = initializers.REGISTRY[canonical]
+    name = draw(st.sampled_from([alias for alias, c in initializers.ALIASES.items() if c == canonical]))
+    params = {key: draw(parameter_value(param)) for key, param in entry.params.items() if draw(st.booleans())}
+    if entry.together and entry.together({**{k: p.default for k, p in entry.params.items()}, **params}):
+        params = {k: v for k, v in params.items() if k not in ("minval", "maxval")}  # the defaults are in order
+        low, high = sorted(draw(st.lists(st.floats(-1e9, 1e9), min_size=2, max_size=2, unique=True)))
+        params.update(minval=low, maxval=high)
+    form = draw(st.sampled_from(["name", "mapping", "keras"]))
+    if form == "name" and not params:
+        return name
+    return {"class_name": entry.class_name, "config": params} if form == "keras" else {"name": name, **params}
+
+
+ACTIVATIONS = [a for a in names.ACTIVATIONS if a not in names.NEEDS_ARGUMENTS]
+OPTIMIZERS = [*names.OPTIMIZERS, *(name.upper() for name in names.OPTIMIZERS)]  # any letter case
+
+
+def fitting(activation: str, units: int) -> int:
+    """units, doubled where the activation takes even widths only (glu)."""
+    return 2 * units if names.width_problem(activation, units) else units
+
+
+@st.composite
+def layers_of(draw, activation: str):
+    """model.hidden or model.layers (each layer maybe with its own activation and initializers)."""
+    if draw(st.booleans()):
+        return "hidden", [fitting(activation, u) for u in draw(st.lists(st.integers(1, 16), max_size=4))]
+    layers = []
+    for _ in range(draw(st.integers(1, 3))):
+        own = draw(st.none() | st.sampled_from(ACTIVATIONS))
+        layer = {"units": fitting(own or activation, draw(st.integers(1, 16)))}
+        if own is not None:
+            layer["activation"] = own
+        for key, role in (("kernel_initializer", "kernel"), ("bias_initializer", "bias")):
+            if draw(st.booleans()):
+                layer[key] = draw(initializer_spec(role))
+        layers.append(layer)
+    return "layers", layers
+
+
+DATA = {  # each data set's own keys with values inside their ranges
+    "ushape": {}, "salary": {"n_samples": st.integers(2, 300), "noise": st.floats(0, 1e9)},
+    "moons": {"n_samples": st.integers(2, 300), "noise": st.floats(0, 1e9)},
+    "circles": {"n_samples": st.integers(2, 300), "noise": st.floats(0, 10),
+                "factor": st.floats(0, 1, exclude_min=True, exclude_max=True)},
+    "xor": {"n_samples": st.integers(2, 300), "noise": st.floats(0, 10)},
+    "spiral": {"n_samples": st.integers(2, 300), "noise": st.floats(0, 10),
+               "turns": st.floats(0, 1e9, exclude_min=True)},
+    "blobs": {"n_samples": st.integers(2, 300), "centers": st.integers(2, 6), "n_features": st.integers(1, 20),
+              "cluster_std": st.floats(0, 1e9, exclude_min=True)},
+    "gaussian": {"n_samples": st.integers(2, 300), "n_features": st.integers(1, 50), "noise": st.floats(0, 0.5)},
+    "digits": {"n_samples": st.none() | st.integers(2, 1797)},
+    "uniform": {"n_samples": st.integers(2, 300), "n_features": st.integers(1, 20),
+                "numpy_seed": st.integers(0, 2**32 - 1), "target": st.sampled_from(["random", "learnable"])},
+    "csv": {"path": st.sampled_from(["points.csv", "data/a b.csv"]), "features": st.lists(
+        st.sampled_from(["a", "b", "c", "x1"]), min_size=1, unique=True), "target": st.sampled_from(["y", "label"])},
+}
+COMMON_DATA = {"validation_split": st.floats(0, 1, exclude_max=True), "standardize": st.booleans(),
+               "split": st.sampled_from(["last", "shuffled"]), "split_seed": st.integers(0, 2**32 - 1)}
+
+
+def some(draw, strategies: dict) -> dict:
+    """A few of these keys, each with a value from its strategy."""
+    return {key: draw(strategy) for key, strategy in strategies.items() if draw(st.booleans())}
+
+
+@st.composite
+def valid_config(draw) -> dict:
+    """A config as a user writes it, valid by construction: a random subset of every section's keys."""
+    dataset = draw(st.sampled_from(sorted(DATA)))
+    data = {"dataset": dataset, **some(draw, {**DATA[dataset], **COMMON_DATA})}
+    if dataset == "csv":
+        data.update(path=draw(DATA["csv"]["path"]), features=draw(DATA["csv"]["features"]),
+                    target=draw(DATA["csv"]["target"]))
+    activation = draw(st.sampled_from(ACTIVATIONS))
+    key, layers = draw(layers_of(activation))
+    model = {key: layers, "activation": activation, **some(draw, {
+        "output_activation": st.none() | st.sampled_from(ACTIVATIONS), "kernel_initializer": initializer_spec(),
+        "bias_initializer": initializer_spec("bias"), "set_weights": st.none() | st.floats(-1e9, 1e9),
+        "data_init": st.none() | st.just("lsuv"), "data_init_tol": st.floats(0, 1, exclude_min=True, exclude_max=True),
+        "data_init_iters": st.integers(1, 100)})}
+    train = some(draw, {"optimizer": st.sampled_from(OPTIMIZERS), "learning_rate": st.floats(0, 1e9, exclude_min=True),
+                        "loss": st.none() | st.sampled_from(names.suggestions("loss")), "epochs": st.integers(1, 10**6),
+                        "batch_size": st.integers(1, 512), "shuffle": st.booleans(),
+                        "engine": st.sampled_from(["fast", "keras"])})
+    record = some(draw, {"every": st.just("auto") | st.integers(1, 10**6), "tensorboard": st.booleans(),
+                         "targets": st.lists(st.floats(0, 1, exclude_min=True), max_size=3)})
+    name = draw(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}", fullmatch=True).filter(lambda n: ".." not in n))
+    raw = {"name": name, **some(draw, {"seed": st.integers(0, 2**31 - 1)}), "data": data, "model": model}
+    return {**raw, **({"train": train} if train else {}), **({"record": record} if record else {})}
+
+
+def holds(loaded, given) -> bool:
+    """Every value `given` sets is what `loaded` (resolved, plain data) has, of the same kind: a float key given an
+    integer holds it as a float (an initializer spec is kept as written, its parameters too)."""
+    if isinstance(given, dict):
+        return isinstance(loaded, dict) and all(k in loaded and holds(loaded[k], v) for k, v in given.items())
+    if isinstance(given, list):
+        return isinstance(loaded, list) and len(loaded) == len(given) and all(map(holds, loaded, given))
+    return loaded == given and (type(loaded) is type(given) or isinstance(loaded, float) and type(given) is int)
+
+
+@FAST
+@given(valid_config())
+def test_a_valid_config_dumped_and_loaded_is_the_same_config(raw):
+    config = config_module.validate(raw)  # valid by construction: a refusal fails the property
+    assert holds(config.resolved(), raw), (config.resolved(), raw)
+    again = config_module.validate(yaml.safe_load(config_module.dump(config)))
+    assert again == config
+    assert again.resolved() == config.resolved() and again.digest() == config.digest()
+    assert config_module.dump(again) == config_module.dump(config)
+
+
+SETTABLE = {  # key -> (valid values, what the base config sets for it to apply)
+    "name": (st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,20}", fullmatch=True), {}),
+    "seed": (st.integers(0, 2**31 - 1), {}),
+    "data.validation_split": (st.floats(0, 1, exclude_max=True), {}),
+    "data.split": (st.sampled_from(["last", "shuffled"]), {}),
+    "data.split_seed": (st.integers(0, 2**32 - 1), {}),
+    "model.hidden": (st.lists(st.integers(1, 16), max_size=4), {}),
+    "model.layers": (layers_of("relu").filter(lambda drawn: drawn[0] == "layers").map(lambda drawn: drawn[1]), {}),
+    "model.activation": (st.sampled_from(ACTIVATIONS), {}),
+    "model.output_activation": (st.none() | st.sampled_from(ACTIVATIONS), {}),
+    "model.kernel_initializer": (initializer_spec(), {}),
+    "model.bias_initializer": (initializer_spec("bias"), {}),
+    "model.kernel_initializer.stddev": (parameter_value(initializers.REGISTRY["truncated_normal"].params["stddev"]),
+                                        {"model": {"kernel_initializer": {"name": "truncated_normal"}}}),
+    "model.set_weights": (st.none() | st.floats(-1e9, 1e9) | st.integers(-10**9, 10**9), {}),
+    "train.learning_rate": (st.floats(0, 1e9, exclude_min=True) | st.integers(1, 10**9), {}),
+    "train.epochs": (st.integers(1, 10**6), {}),
+    "train.batch_size": (st.integers(1, 10**4), {}),
+    "train.optimizer": (st.sampled_from(OPTIMIZERS), {}),
+    "train.loss": (st.none() | st.sampled_from(names.suggestions("loss")), {}),
+    "train.shuffle": (st.booleans(), {}),
+    "train.engine": (st.sampled_from(["fast", "keras"]), {}),
+    "record.every": (st.just("auto") | st.integers(1, 10**6), {}),
+    "record.targets": (st.lists(st.floats(0, 1, exclude_min=True) | st.just(1), max_size=3), {}),
+}
+
+
+def read_key(config, key: str):
+    """The value at a key path of a loaded config, as its config.yaml holds it (an initializer as written), and as
+    the attribute a program reads where that is a plain value (checked to be the same)."""
+    node = config.resolved()
+    for part in key.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    attribute = config
+    for part in key.split("."):
+        initializer = isinstance(attribute, initializers.Initializer)
+        attribute = attribute.params[part] if initializer else getattr(attribute, part)
+    if attribute is None or isinstance(attribute, (bool, int, float, str)):
+        assert attribute == node and type(attribute) is type(node), (attribute, node)
+    return node
+
+
+@FAST
+@given(st.data())
+def test_set_then_reading_the_key_gives_the_value(data):
+    """`--set key=value` with a valid value, through its YAML text: the loaded config holds that value at that key,
+    typed as the schema says (an integer given to a float key is read as a float), and nothing else moved."""
+    key = data.draw(st.sampled_from(sorted(SETTABLE)))
+    values, base = SETTABLE[key]
+    value = data.draw(values)
+    path = write("set.yaml", dump(raw_config(**base)))
+    plain = config_module.load_config(path)
+    config = config_module.load_config(path, [f"{key}={as_yaml(value)}"])
+    assert holds(read_key(config, key), value), (key, value, read_key(config, key))
+    expected = config_module.apply_overrides(plain.resolved(), [f"{key}={as_yaml(value)}"])
+    if key == "model.layers":
+        expected["model"]["hidden"] = [layer["units"] for layer in value]  # hidden follows the layers
+    assert config.resolved() == config_module.validate(expected).resolved()

@@ -153,6 +153,77 @@ def test_the_critical_weight_variance_is_where_chi_1_crosses_one():
     assert critical == pytest.approx(1.76, abs=0.01)  # Schoenholz et al. 2017: sigma_w^2 ~ 1.76 at sigma_b^2 = 0.05
     assert propagation.depth_scale("tanh", critical - 0.01, 0.05)["chi_1"] < 1 < \
         propagation.depth_scale("tanh", critical + 0.01, 0.05)["chi_1"]
-    # no bias: q* -> 0 and chi_1 -> sigma_w^2, so the line is at 1; q* creeps to 0 near it (500 iterations of the
-    # length map leave it at ~1e-2), which moves the computed crossing by about 1%
-    assert propagation.critical_weight_var("tanh", 0.0) == pytest.approx(1.0, abs=0.02)
+    # no bias: q* -> 0 and chi_1 -> sigma_w^2, so the line is at 1; the iterates of the length map creep to 0 near it
+    # (500 of them stop at ~1e-3, which moved the crossing by 1%): the fixed point they approach is solved for
+    assert propagation.critical_weight_var("tanh", 0.0) == pytest.approx(1.0, abs=1e-6)
+
+
+# ---- the mean-field fixed points against their own maps, integrated here by scipy (not the module's quadrature) --
+_PHI = {"tanh": np.tanh, "linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+
+
+def _normal_mean(h) -> float:
+    """E[h(z)], z ~ N(0, 1), by adaptive quadrature."""
+    from scipy import integrate
+
+    return integrate.quad(lambda z: h(z) * np.exp(-z * z / 2) / np.sqrt(2 * np.pi), -14, 14, epsabs=1e-14,
+                          epsrel=1e-13, limit=400, points=[0.0])[0]
+
+
+def _length_map(activation, weight_var, bias_var, q) -> float:
+    """q -> sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2."""
+    return weight_var * _normal_mean(lambda z: _PHI[activation](np.sqrt(q) * z) ** 2) + bias_var
+
+
+def _correlation_map(activation, weight_var, bias_var, q, c) -> float:
+    """c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q for u1, u2 ~ N(0, q) with correlation c."""
+    from scipy import integrate
+
+    phi, s = _PHI[activation], np.sqrt(1 - c * c)
+
+    def integrand(z2, z1):
+        return np.exp(-(z1 * z1 + z2 * z2) / 2) / (2 * np.pi) * phi(np.sqrt(q) * z1) * phi(np.sqrt(q) * (c * z1 + s * z2))
+
+    pair = integrate.dblquad(integrand, -12, 12, -12, 12, epsabs=1e-12, epsrel=1e-12)[0]
+    return (weight_var * pair + bias_var) / q
+
+
+@pytest.mark.parametrize("activation, weight_var, bias_var", [
+    ("tanh", 0.5, 0.05), ("tanh", 1.0, 0.3), ("tanh", 1.5, 0.0), ("tanh", 1.77, 0.05), ("tanh", 1.8, 0.05),
+    ("tanh", 2.5, 0.05), ("tanh", 4.0, 0.3), ("tanh", 8.0, 0.05), ("linear", 0.5, 0.3), ("linear", 0.9, 0.05),
+])
+def test_mean_field_fixed_points_satisfy_their_own_maps(activation, weight_var, bias_var):
+    """q* = q_map(q*) and c* = c_map(c*), the maps integrated here: on both sides of the order-to-chaos line and
+    close to it (sigma_w^2 = 1.77 and 1.8 at sigma_b^2 = 0.05, where the correlation map converges slowly)."""
+    point = propagation.depth_scale(activation, weight_var, bias_var)
+    q, c = point["q_star"], point["c_star"]
+    assert q > 0 and _length_map(activation, weight_var, bias_var, q) == pytest.approx(q, rel=1e-9)
+    assert 0 <= c <= 1 and _correlation_map(activation, weight_var, bias_var, q, c) == pytest.approx(c, abs=1e-8)
+    slope = {"tanh": lambda u: 1 - np.tanh(u) ** 2, "linear": lambda u: np.ones_like(u)}[activation]
+    chi_1 = weight_var * _normal_mean(lambda z: slope(np.sqrt(q) * z) ** 2)
+    assert point["chi_1"] == pytest.approx(chi_1, rel=1e-9)
+    assert (c < 1) == (chi_1 > 1)  # chaotic: nearby inputs decorrelate to c* < 1; ordered: they align, c* = 1
+
+
+@pytest.mark.parametrize("activation, weight_var, bias_var, expected", [
+    ("tanh", 1.0, 0.0, 0.0),  # at the line without bias the map touches the diagonal at 0: the iterates creep
+    ("tanh", 0.5, 0.0, 0.0),
+    ("relu", 1.5, 0.1, 0.1 / (1 - 1.5 / 2)),
+    ("linear", 0.5, 0.3, 0.3 / (1 - 0.5)),
+    ("linear", 1.0, 0.0, 1.0),  # every q is a fixed point: a linear net at sigma_w^2 = 1 keeps the input's
+    ("relu", 2.0, 0.0, 1.0),
+    ("linear", 1.0, 0.05, np.inf),  # no fixed point: the signal grows without bound
+    ("linear", 1.5, 0.0, np.inf),
+    ("relu", 2.5, 0.05, np.inf),
+])
+def test_length_fixed_point_where_the_iteration_creeps_or_runs_away(activation, weight_var, bias_var, expected):
+    assert propagation.length_fixed_point(activation, weight_var, bias_var) == pytest.approx(expected, rel=1e-9,
+                                                                                             abs=1e-12)
+
+
+@pytest.mark.parametrize("activation, weight_var, bias_var", [
+    ("tanh", 1.000001, 0.0), ("tanh", 1.2, 0.0), ("sigmoid", 1.0, 0.05), ("sigmoid", 4.0, 0.0), ("relu", 1.0, 0.05),
+])
+def test_length_fixed_point_satisfies_its_map_for_every_activation(activation, weight_var, bias_var):
+    q = propagation.length_fixed_point(activation, weight_var, bias_var)
+    assert q > 0 and _length_map(activation, weight_var, bias_var, q) == pytest.approx(q, rel=1e-9)

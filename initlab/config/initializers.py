@@ -14,30 +14,54 @@ from initlab.base.errors import KeyedValueError, did_you_mean, shown
 LARGEST = 1e9  # the largest magnitude a scale parameter may take: draws stay finite in float32 (max 3.4e38)
 
 
-def _is_finite_number(value) -> bool:
-    """A number (not a boolean), finite and at most LARGEST in magnitude."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-        and abs(value) <= LARGEST
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _positive(value) -> bool:
-    return _is_finite_number(value) and value > 0
+@dataclass(frozen=True)
+class Range:
+    """A number in [low, high] (low itself refused when low_open); integers only when `integer`; None too when
+    `none`. As data, so that the tests probe every range at both of its ends."""
+    low: float
+    high: float
+    low_open: bool = False
+    integer: bool = False
+    none: bool = False
+
+    def __call__(self, value) -> bool:
+        if value is None:
+            return self.none
+        if not _is_number(value) or (self.integer and not isinstance(value, int)):
+            return False
+        if isinstance(value, float) and not math.isfinite(value):  # ints compare exactly, however long
+            return False
+        return (value > self.low if self.low_open else value >= self.low) and value <= self.high
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of `options`."""
+    options: tuple
+
+    def __call__(self, value) -> bool:
+        return value in self.options
 
 
 @dataclass(frozen=True)
 class Param:
     default: object
     allowed: str  # what is allowed, in words, for the error message
-    ok: Callable[[object], bool]
+    ok: Range | Choice
 
 
 FINITE = "a finite number of magnitude at most 1e9"
 POSITIVE = "a finite number > 0 and at most 1e9"
+FINITE_RANGE, POSITIVE_RANGE = Range(-LARGEST, LARGEST), Range(0, LARGEST, low_open=True)
 # A seed given in a spec is replaced: initlab seeds every layer itself (from the run seed and the layer index).
 SEED = Param(None, "an integer >= 0 or null (replaced by the per-layer seed)",
-             lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0))
+             Range(0, math.inf, integer=True, none=True))
 # input_axes / output_axes pick the fan axes of kernels of rank > 2; initlab's Dense kernels are 2-D.
-AXES = Param(None, "null (fan axes are for kernels of rank > 2; Dense kernels are 2-D)", lambda v: v is None)
+AXES = Param(None, "null (fan axes are for kernels of rank > 2; Dense kernels are 2-D)", Choice((None,)))
 FANS = {"seed": SEED, "input_axes": AXES, "output_axes": AXES}
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "normal", "untruncated_normal", "uniform")
@@ -86,22 +110,22 @@ REGISTRY = {
     "zeros": Entry("Zeros", "W = 0", lambda i, o, p: 0.0, aliases=("zero",)),
     "ones": Entry("Ones", "W = 1", lambda i, o, p: 0.0, aliases=("one",)),
     "constant": Entry("Constant", "W = value (default 0)", lambda i, o, p: 0.0,
-                      {"value": Param(0.0, FINITE, _is_finite_number)}),
+                      {"value": Param(0.0, FINITE, FINITE_RANGE)}),
     "random_normal": Entry(
         "RandomNormal", "N(mean, stddev^2), stddev default 0.05", lambda i, o, p: p["stddev"] ** 2,
-        {"mean": Param(0.0, FINITE, _is_finite_number), "stddev": Param(0.05, POSITIVE, _positive), "seed": SEED},
+        {"mean": Param(0.0, FINITE, FINITE_RANGE), "stddev": Param(0.05, POSITIVE, POSITIVE_RANGE), "seed": SEED},
         aliases=("normal",),
     ),
     "random_uniform": Entry(
         "RandomUniform", "U[minval, maxval], default U[-0.05, 0.05]; Var = (maxval - minval)^2 / 12",
         lambda i, o, p: (p["maxval"] - p["minval"]) ** 2 / 12,
-        {"minval": Param(-0.05, FINITE, _is_finite_number), "maxval": Param(0.05, FINITE, _is_finite_number), "seed": SEED},
+        {"minval": Param(-0.05, FINITE, FINITE_RANGE), "maxval": Param(0.05, FINITE, FINITE_RANGE), "seed": SEED},
         aliases=("uniform",), together=_uniform_order,
     ),
     "truncated_normal": Entry(
         "TruncatedNormal", f"N(mean, stddev^2) redrawn beyond 2 stddev; stddev default 0.05; Var = {TRUNCATED:.4f} stddev^2",
         lambda i, o, p: TRUNCATED * p["stddev"] ** 2,
-        {"mean": Param(0.0, FINITE, _is_finite_number), "stddev": Param(0.05, POSITIVE, _positive), "seed": SEED},
+        {"mean": Param(0.0, FINITE, FINITE_RANGE), "stddev": Param(0.05, POSITIVE, POSITIVE_RANGE), "seed": SEED},
     ),
     "glorot_uniform": _scaled("glorot_uniform", 1.0, "fan_avg"),
     "glorot_normal": _scaled("glorot_normal", 1.0, "fan_avg"),
@@ -113,17 +137,17 @@ REGISTRY = {
         "VarianceScaling",
         "Var = scale / n (n = n_in, n_out or their mean, by mode); truncated normal, normal or uniform",
         lambda i, o, p: p["scale"] / _fan(p["mode"], i, o),
-        {"scale": Param(1.0, POSITIVE, _positive),
-         "mode": Param("fan_in", f"one of {', '.join(MODES)}", lambda v: v in MODES),
+        {"scale": Param(1.0, POSITIVE, POSITIVE_RANGE),
+         "mode": Param("fan_in", f"one of {', '.join(MODES)}", Choice(MODES)),
          # Keras lower-cases the distribution; the registry takes the names as Keras documents them
-         "distribution": Param("truncated_normal", f"one of {', '.join(DISTRIBUTIONS)}", lambda v: v in DISTRIBUTIONS),
+         "distribution": Param("truncated_normal", f"one of {', '.join(DISTRIBUTIONS)}", Choice(DISTRIBUTIONS)),
          **FANS},
     ),
     "orthogonal": Entry("Orthogonal", "a random orthogonal matrix times gain; Var = gain^2 / max(n_in, n_out)",
                         lambda i, o, p: p["gain"] ** 2 / max(i, o),
-                        {"gain": Param(1.0, POSITIVE, _positive), "seed": SEED},
+                        {"gain": Param(1.0, POSITIVE, POSITIVE_RANGE), "seed": SEED},
                         aliases=("OrthogonalInitializer",), kernel_only=True),
-    "identity": Entry("Identity", "gain times the identity matrix", None, {"gain": Param(1.0, POSITIVE, _positive)},
+    "identity": Entry("Identity", "gain times the identity matrix", None, {"gain": Param(1.0, POSITIVE, POSITIVE_RANGE)},
                       aliases=("IdentityInitializer",), kernel_only=True),
 }
 # Names Keras knows that a Dense layer's weights cannot use, with the reason.

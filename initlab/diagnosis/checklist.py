@@ -79,7 +79,7 @@ def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
         row["weights"] = weights
         for w in weights:
             findings += _weight_findings(layer, w, role, last)
-        findings += _signal_findings(row, role, last, graph)
+        findings += _signal_findings(row, role, last, graph, _rms(getattr(layer, "bias", None)))
         findings += _special_findings(layer, figures)
     row["findings"] = [f.text for f in findings]
     severities = {f.severity for f in findings}
@@ -220,22 +220,43 @@ def _normalization(layer, role) -> list[Finding]:
     if role and role.residual is not None:
         return [Finding("note", "zero_gamma", "scale gamma starts at 0: the residual branch starts switched off "
                          "(by design in zero-init residual nets)")]
+    drawn = fans.initializer_name(getattr(layer, "gamma_initializer", None))
     return [Finding("problem", "zero_gamma", "scale gamma is all zero: only beta passes, no signal",
-                     "gamma_initializer='ones'")]
+                     "set gamma back to ones (its gamma_initializer is 'ones' already: zeroed after initialization)"
+                     if drawn == "ones" else "gamma_initializer='ones'")]
 
 
-def _signal_findings(row: dict, role, last: bool, graph: bool) -> list[Finding]:
+def _rms(variable) -> float:
+    return float(np.sqrt(np.mean(np.asarray(variable.numpy(), np.float64) ** 2))) if variable is not None else 0.0
+
+
+def _signal_fix(row: dict, bias_rms: float, dead: bool) -> str:
+    """Dead or saturated units: the initializer that suits the nonlinearity when another is in use; with that one in
+    use already, what else sets the pre-activations' scale (the biases, the inputs), never that initializer again."""
+    suited = "he_normal" if dead else "glorot_uniform"
+    if row.get("initializer") != suited:
+        return "he_normal with zero biases" if dead else \
+            "glorot_uniform (smaller weights keep tanh/sigmoid off their flat ends)"
+    causes = [f"zero biases (now rms {bias_rms:.3g})"] if bias_rms > 1 else []
+    if math.isfinite(row["input_std"]) and not 0.5 <= row["input_std"] <= 2:
+        causes.append(f"inputs of unit scale (these have std {row['input_std']:.3g}: the data's scale or the layers "
+                      "before)")
+    what = " and ".join(causes) or "inputs of unit scale and zero biases"
+    return f"{what}: {suited} suits {row['nonlinearity']} already"
+
+
+def _signal_findings(row: dict, role, last: bool, graph: bool, bias_rms: float) -> list[Finding]:
     if not graph:
         return [Finding("not checked", "no_graph", "signal not measured: a subclassed model has no graph to walk")]
     found = []
     nonlinearity = row["nonlinearity"]
     if row["dead_fraction"] > 0.5:
         found.append(Finding("problem", "dead", f"{row['dead_fraction']:.0%} of units dead after {nonlinearity} "
-                              "(output 0 for every probe input)", "he_normal with zero biases",
+                              "(output 0 for every probe input)", _signal_fix(row, bias_rms, dead=True),
                               f"{row['dead_fraction']:.0%} of units dead"))
     if row["saturated_fraction"] > 0.5:
         found.append(Finding("problem", "saturated", f"{row['saturated_fraction']:.0%} of {nonlinearity} outputs "
-                              "saturated", "glorot_uniform (smaller weights keep tanh/sigmoid off their flat ends)",
+                              "saturated", _signal_fix(row, bias_rms, dead=False),
                               f"{row['saturated_fraction']:.0%} saturated"))
     vanished = row["activation_std"] < VANISHED
     if vanished and not last and not (role and role.residual is not None) and row.get("weight_rms", 1) > 0:

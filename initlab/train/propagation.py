@@ -151,41 +151,88 @@ def predicted(measured: list[dict]) -> list[dict]:
 
 
 # ---- mean field: fixed points and the depth scale (Schoenholz, Gilmer, Ganguli and Sohl-Dickstein 2017) --------
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(101)  # E[h(z)], z ~ N(0, 1): sum(w * h(nodes))
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 _ACTIVATIONS = {"tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2), "linear": (lambda z: z, np.ones_like)}
+LARGEST_LENGTH = 1e300  # a q* beyond this is no fixed point: the signal grows without bound
 
 
 def length_fixed_point(activation: str, weight_var_n: float, bias_var: float, iterations: int = 500) -> float:
-    """q* of q_l = sigma_w^2 E[phi(z)^2] + sigma_b^2, z ~ N(0, q_{l-1}), iterated from q = 1."""
+    """q* of q_l = sigma_w^2 E[phi(z)^2] + sigma_b^2, z ~ N(0, q_{l-1}): where the map iterated from q = 1 goes
+    (inf where it grows without bound). Where the map touches the diagonal (tanh without bias at sigma_w^2 = 1,
+    linear at 1, ReLU at 2) the iterates only creep towards it: the fixed point ahead of them is solved for."""
+    def gap(q: float) -> float:
+        return weight_var_n * mean_square_activation(activation, q) + bias_var - q
+
     q = 1.0
     for _ in range(iterations):
-        q, before = weight_var_n * mean_square_activation(activation, q) + bias_var, q
-        if abs(q - before) <= 1e-12 * max(q, 1e-300):
-            break
-    return q
+        step = gap(q)
+        if abs(step) <= 1e-12 * q:
+            return q + step
+        if q + step > LARGEST_LENGTH:
+            return float("inf")
+        q += step
+    from scipy import optimize  # the map is increasing: the fixed point the iterates approach lies ahead of them
+
+    if step > 0:
+        high = 2 * q
+        while gap(high) >= 0:  # >=: past 1/eps a constant bias is lost to rounding
+            if high > LARGEST_LENGTH:
+                return float("inf")
+            high *= 2
+        return optimize.brentq(gap, q, high, xtol=1e-300, rtol=1e-14)
+    low = 1e-12 * q  # the map is at or above the diagonal at 0 (a variance); a fixed point above 0 comes first
+    if gap(low) > 0:
+        return optimize.brentq(gap, low, q, xtol=1e-300, rtol=1e-14)
+    return optimize.brentq(gap, 0.0, low, xtol=1e-300, rtol=1e-14) if gap(0.0) > 0 else 0.0
 
 
 def _pair_mean(h1, h2, q: float, c: float) -> float:
-    """E[h1(u1) h2(u2)] for u1, u2 ~ N(0, q) with correlation c (a 2-D Gauss-Hermite rule)."""
-    z1, z2 = _NODES[:, None], _NODES[None, :]
+    """E[h1(u1) h2(u2)] for u1, u2 ~ N(0, q) with correlation c: the trapezoid rule on a grid of standard normal
+    z1, z2 (u1 = sqrt(q) z1), fine against both the normal's unit scale and tanh's (its poles at +-i pi/2 set the
+    step in u), which makes it exact to rounding, as gaussian_expectation is."""
+    step = min(0.2, 0.2 / np.sqrt(q)) if q > 0 else 0.2
+    z = np.linspace(-10, 10, 2 * int(np.ceil(10 / step)) + 1)
+    weights = np.exp(-0.5 * z**2) * (z[1] - z[0]) / np.sqrt(2 * np.pi)
+    z1, z2 = z[:, None], z[None, :]
     u1 = np.sqrt(q) * z1
     u2 = np.sqrt(q) * (c * z1 + np.sqrt(max(1 - c * c, 0.0)) * z2)
-    return float(np.sum(_WEIGHTS[:, None] * _WEIGHTS[None, :] * h1(u1) * h2(u2)))
+    return float(weights @ (h1(u1) * h2(u2)) @ weights)
+
+
+def _correlation_fixed_point(activation: str, weight_var_n: float, bias_var: float, q: float) -> float:
+    """c* < 1 in the chaotic phase (chi_1 > 1), where c = 1 is an unstable fixed point of the correlation map
+    c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q*. The map is increasing and convex on [0, 1] (Poole et al.
+    2016), so c* is its one other crossing of the diagonal: bracketed and solved (near the order-to-chaos line
+    iterates converge too slowly)."""
+    from scipy import optimize
+
+    phi, _ = _ACTIVATIONS[activation]
+
+    def gap(c: float) -> float:
+        return (weight_var_n * _pair_mean(phi, phi, q, c) + bias_var) / q - c
+
+    if gap(0.0) <= 0:
+        return 0.0  # no bias: uncorrelated inputs stay uncorrelated
+    low = 0.0
+    for k in range(1, 41):  # 1 - 2^-k: the map falls below the diagonal just short of c = 1
+        high = 1 - 2.0**-k
+        if gap(high) < 0:
+            return optimize.brentq(gap, low, high, xtol=1e-15, rtol=1e-15)
+        low = high
+    return 1.0  # c* closer to 1 than the quadrature can tell
 
 
 def depth_scale(activation: str, weight_var_n: float, bias_var: float) -> dict:
     """{q*, c*, chi_1, xi_c} for a deep random net of `activation` (tanh or linear) with fan_in * Var(W) =
-    weight_var_n and Var(b) = bias_var: the correlation map c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q*
-    iterated to its fixed point from c = 0.5, and xi_c = -1 / ln(sigma_w^2 E[phi'(u1) phi'(u2)]) there."""
-    phi, slope = _ACTIVATIONS[activation]
+    weight_var_n and Var(b) = bias_var: c* the fixed point of the correlation map
+    c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q* that nearby inputs go to (1 in the ordered phase), and
+    xi_c = -1 / ln(sigma_w^2 E[phi'(u1) phi'(u2)]) there. Without a finite q* (a linear net whose signal grows
+    without bound) the rest is NaN."""
+    slope = _ACTIVATIONS[activation][1]
     q = length_fixed_point(activation, weight_var_n, bias_var)
+    if not np.isfinite(q):
+        return {"q_star": q, "c_star": float("nan"), "chi_1": float("nan"), "xi_c": float("nan")}
     chi_1 = weight_var_n * _pair_mean(slope, slope, q, 1.0)
-    c = 1.0 if chi_1 <= 1 else 0.5  # ordered: every pair of inputs ends up aligned, c* = 1
-    for _ in range(1000 if chi_1 > 1 else 0):
-        c, before = (min(1.0, (weight_var_n * _pair_mean(phi, phi, q, c) + bias_var) / q) if q > 0 else 1.0), c
-        if abs(c - before) < 1e-10:
-            break
+    c = _correlation_fixed_point(activation, weight_var_n, bias_var, q) if chi_1 > 1 and q > 0 else 1.0
     chi_c = weight_var_n * _pair_mean(slope, slope, q, c)
     xi = float("inf") if abs(np.log(chi_c)) < 1e-12 else -1.0 / np.log(chi_c)
     return {"q_star": q, "c_star": float(c), "chi_1": chi_1, "xi_c": abs(float(xi))}
