@@ -499,6 +499,26 @@ def test_gif_paints_the_half_line_where_the_figure_draws_it(tmp_path):
             assert (drawn & ~ndimage.binary_dilation(painted, near)).sum() < 10, i
 
 
+def test_gif_colour_scale_is_painted_in_the_planes_own_colours(tmp_path):
+    """The colour scale beside the plane shows exactly the ten colours the plane is painted in (the palette's nearest
+    cube colours would differ from them by up to 25 a channel)."""
+    from PIL import Image
+
+    recorded = _recorded_frames(False)
+    boundary_animation.write_gif(recorded, tmp_path / "b.gif", "t")
+    fig, _, (image, *_) = plots.boundary_animation_figure(
+        recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")), "t")
+    fig.canvas.draw()  # the colour scale's place
+    scale = image.colorbar.ax.bbox
+    cmap, _ = plots.field_colours(False)
+    plane = np.round(cmap(np.arange(10))[:, :3] * 255 * plots.FIELD_ALPHA + 255 * (1 - plots.FIELD_ALPHA))
+    with Image.open(tmp_path / "b.gif") as gif:
+        painted = np.asarray(gif.convert("RGB"))
+    top, bottom = int(fig.bbox.height - scale.y1) + 2, int(fig.bbox.height - scale.y0) - 2
+    column = painted[top:bottom, int(scale.x0 + scale.x1) // 2]
+    assert {tuple(c) for c in column.tolist()} == {tuple(c) for c in plane.astype(int).tolist()}
+
+
 def _short_records():
     """Three epochs of records, where matplotlib's own ticks would fall on epoch 1.5 and depth 2.5."""
     metrics, layers, samples, signal = _records(epochs=4)
@@ -509,8 +529,10 @@ def _short_records():
 
 def _comparison_figures(epochs: np.ndarray, loss: np.ndarray):
     """Every comparison picture, with curves of `loss` over `epochs`."""
-    curves = {"a": pd.DataFrame({0: loss, 1: loss + 1e-8}, index=epochs), "b": pd.DataFrame({0: loss[::-1]}, index=epochs)}
-    stds = {"a": pd.Series([1.0, 0.5], index=["hidden_1", "output"]), "b": pd.Series([0.1, 0.01], index=["hidden_1", "output"])}
+    curves = {"a": pd.DataFrame({0: loss, 1: loss + 1e-8}, index=epochs),
+              "b": pd.DataFrame({0: loss[::-1]}, index=epochs)}
+    layers = ["hidden_1", "output"]
+    stds = {"a": pd.Series([1.0, 0.5], index=layers), "b": pd.Series([0.1, 0.01], index=layers)}
     signal = _records()[3]
     grid = pd.DataFrame([[0.1, 0.9], [0.9, 0.2], [0.5, 0.5]], index=[1, 2, 3], columns=[1.0, 2.0])
     table = pd.DataFrame({"depth": [1, 2, 3], "activation_std": [1.0, 0.1, 0.01], "grad_rms": [1e-3, 1e-4, 1e-5],
@@ -549,8 +571,8 @@ def test_no_axis_shows_an_offset():
     """A flat accuracy (0.5 give or take float rounding), a loss that moves in its fifth digit and a saturated layer:
     matplotlib labels each with an offset ("1e-7+5e-1"); here the labels are the values."""
     epochs = np.arange(1, 31)
-    metrics = pd.DataFrame({"epoch": epochs, "loss": 0.69312 + 1e-4 * np.sin(epochs), "accuracy": 0.5 + 1e-7 * (epochs % 2),
-                            "val_loss": 0.69312, "val_accuracy": 0.5})
+    metrics = pd.DataFrame({"epoch": epochs, "loss": 0.69312 + 1e-4 * np.sin(epochs),
+                            "accuracy": 0.5 + 1e-7 * (epochs % 2), "val_loss": 0.69312, "val_accuracy": 0.5})
     saturated = np.array([0.99999994, 1.0] * 50, dtype=np.float32)
     samples = {"epoch_0/hidden_1": saturated, "epoch_0/output": saturated, "epoch_9/hidden_1": saturated,
                "epoch_9/output": saturated * 1000}
@@ -581,11 +603,11 @@ def test_legends_and_labels_sit_off_the_data():
     metrics, layers, samples, signal = _records()
     layers.loc[layers["layer"] == "hidden_1", "distinct_units"] = 1
     recorded = _recorded_frames(False)
+    points = [recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")]
     figures = [plots.history_figure(metrics, TITLE), plots.gradients_figure(layers, TITLE),
                plots.signal_figure(signal, TITLE), plots.boundary_figure(_shown_view(), TITLE),
                plots.boundary_figure(_shown_view(multiclass=True), TITLE),
-               plots.boundary_animation_figure(recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")),
-                                               TITLE)[0],
+               plots.boundary_animation_figure(recorded, *points, TITLE)[0],
                *_comparison_figures(np.arange(1, 31), np.linspace(1, 0.2, 30))]
     legends = 0
     for fig in figures:

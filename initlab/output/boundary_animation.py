@@ -12,7 +12,7 @@ from initlab.output import plots
 def write_gif(recorded: dict, path, title: str = "") -> None:
     """boundary.gif from boundary.npz (frames and data): one frame per recorded frame epoch, five a second, the last
     held a second (a matplotlib draw and a quantize per frame cost four times as much)."""
-    fig, show, (image, heading, line) = plots.boundary_animation_figure(
+    fig, _, (image, heading, line) = plots.boundary_animation_figure(
         recorded, recorded["x_train"], recorded["y_train"], recorded["x_val"], recorded["y_val"], title)
     canvas, ax = fig.canvas, image.axes
     for artist in (image, heading, *line):
@@ -25,7 +25,10 @@ def write_gif(recorded: dict, path, title: str = "") -> None:
     multiclass = bool(recorded["multiclass"])
     cmap, top = plots.field_colours(multiclass)
     palette = _palette(cmap(np.arange(10))[:, :3] * 255 * plots.FIELD_ALPHA + 255 * (1 - plots.FIELD_ALPHA))
-    still_indices = _with_plane_colours(_nearest(on_white), on_white, palette[:10])  # the colour scale's own
+    still_indices = _nearest(on_white)
+    if image.colorbar is not None:  # the colour scale in the plane's own colours, not the cube's nearest
+        scale = _plane_pixels(image.colorbar.ax, on_white.shape[0])
+        still_indices[scale] = _with_plane_colours(still_indices[scale], on_white[scale], palette[:10])
     plane = _plane_pixels(ax, on_white.shape[0])
     covered = np.nonzero((on_white[plane] - on_black[plane]).mean(axis=2) < 255)  # under a point or a spine
     cover = 1 - (on_white[plane][covered] - on_black[plane][covered]).mean(axis=1, keepdims=True) / 255
@@ -33,10 +36,9 @@ def write_gif(recorded: dict, path, title: str = "") -> None:
     at_y, at_x = _grid_positions(ax, on_white[plane].shape[:2], len(recorded["y"]), len(recorded["x"]))
     write_heading = _heading_writer(fig, heading)
     pictures = []
-    for i in range(len(recorded["epoch"])):
-        show(i)
+    for i in range(len(recorded["epoch"])):  # not show(i): its contour is matplotlib's, a tenth of a second per frame
         indices = still_indices.copy()
-        write_heading(indices, heading.get_text())
+        write_heading(indices, plots.shown_heading(recorded["epoch"][i], recorded["accuracy"][i]))
         value = _resampled(np.asarray(recorded["value"][i], np.float32), at_y, at_x, nearest=multiclass)
         band = np.clip(np.round(value) if multiclass else np.floor(value / top * 10), 0, 9)
         band = np.where(np.isfinite(band), band, WHITE).astype(np.uint8)  # a diverged run's NaN: left blank, as imshow
