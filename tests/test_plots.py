@@ -429,6 +429,9 @@ def test_boundary_png_names_its_axes_and_classes_and_says_which_weights_it_shows
     assert fig.axes[1].get_ylabel() == "P(class 1)"  # the regions' colour scale
     older = plots.boundary_figure(_boundary_view()[1], "run").axes[0]  # records from before names and accuracies
     assert (older.get_xlabel(), older.get_ylabel(), older.get_title()) == ("feature 1", "feature 2", "")
+    one_class = {**_shown_view(), "final_value": np.full((150, 150), 0.3, np.float16)}  # P < 0.5 everywhere: no line
+    ax = plots.boundary_figure(one_class, "run").axes[0]
+    assert [text.get_text() for text in ax.get_legend().get_texts()][-1] == "validation"
 
 
 def test_multiclass_regions_and_points_share_each_class_colour():

@@ -181,8 +181,9 @@ def boundary_figure(view: dict, title: str = ""):
     if "final_epoch" in view:
         ax.set_title(shown_heading(view["final_epoch"], view["final_accuracy"], view.get("final_val_accuracy", np.nan)),
                      fontsize=8.5)
-    rows = _legend_below(ax, _data_handles(view["y_train"], view["y_val"], multiclass, len(view["x_val"]) > 0),
-                         columns=5)
+    crossing = not multiclass and _crosses_half(np.asarray(view["final_value"], np.float32))
+    handles = _data_handles(view["y_train"], view["y_val"], multiclass, len(view["x_val"]) > 0, crossing)
+    rows = _legend_below(ax, handles, columns=5)
     lines = _wrapped(title, 5.6, 9).count("\n") + 1
     fig.set_size_inches(5.6, 4.4 + 0.16 * lines + rows * LEGEND_ROW)
     _suptitle(fig, title, fontsize=9)
@@ -257,9 +258,9 @@ def _points(ax, x_train, y_train, x_val, y_val, size: float, multiclass: bool) -
             for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")) if len(x)]
 
 
-def _data_handles(y_train, y_val, multiclass: bool, validation: bool) -> list:
+def _data_handles(y_train, y_val, multiclass: bool, validation: bool, line: bool) -> list:
     """A boundary picture's legend: each class's colour (its points', and its region's), the markers of the training
-    and the validation rows, and a binary classifier's boundary line."""
+    and the validation rows, and the boundary line where one is drawn."""
     cmap, norm = _class_colours(multiclass)
     classes = np.unique(np.concatenate([np.ravel(y_train), np.ravel(y_val)])).astype(int)
     marker = lambda shape, colour, label: matplotlib.lines.Line2D(  # noqa: E731
@@ -267,7 +268,7 @@ def _data_handles(y_train, y_val, multiclass: bool, validation: bool) -> list:
         markeredgewidth=0.6, label=label)
     handles = [marker("o", cmap(norm(k)), f"class {k}") for k in classes]
     handles += [marker("o", "white", "train")] + ([marker("^", "white", "validation")] if validation else [])
-    if not multiclass:
+    if line:
         handles.append(matplotlib.lines.Line2D([], [], color="k", linewidth=1.5, label="P(class 1) = 0.5"))
     return handles
 
@@ -298,7 +299,8 @@ def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, titl
     if not multiclass:  # a multiclass plane's colours are the classes': the legend's
         fig.colorbar(image, ax=ax, label="P(class 1)")
     _label_plane(ax, frames.get("features"))
-    rows = _legend_below(ax, _data_handles(y_train, y_val, multiclass, len(x_val) > 0), columns=5, fontsize=7)
+    crossing = not multiclass and any(_crosses_half(np.asarray(value, np.float32)) for value in frames["value"])
+    rows = _legend_below(ax, _data_handles(y_train, y_val, multiclass, len(x_val) > 0, crossing), columns=5, fontsize=7)
     lines = _wrapped(title, 5.5, 8).count("\n") + 1
     fig.set_size_inches(5.5, 4.4 + 0.14 * lines + rows * LEGEND_ROW)
     _suptitle(fig, title, fontsize=8)
