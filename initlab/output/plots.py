@@ -59,7 +59,7 @@ def _y_labels_room(ax) -> float:
     low, high = sorted(ax.get_ylim())
     ticks = [t for t in ax.yaxis.get_major_locator()() if low <= t <= high]
     labels = ax.yaxis.get_major_formatter().format_ticks(ticks) if ticks else [""]
-    size = ax.yaxis.get_major_ticks()[0].label1.get_fontsize()
+    size = ax.yaxis.get_major_ticks(1)[0].label1.get_fontsize()
     return max(len(label) for label in labels) * 0.6 * size / 72 + 0.35  # a digit's width; the label and padding
 
 
@@ -197,9 +197,10 @@ def boundary(view: dict, path, title: str = "") -> None:
 
 
 def shown_heading(epoch, accuracy, validation=np.nan) -> str:
-    """How a picture of the plane is headed: the epoch of the weights it shows and their accuracies."""
-    text = f"epoch {int(epoch)}   training accuracy {float(accuracy):.3f}"
-    return text + (f"   validation accuracy {float(validation):.3f}" if np.isfinite(float(validation)) else "")
+    """How a picture of the plane is headed: the epoch of the weights it shows and their accuracies (those measured)."""
+    parts = [f"epoch {int(epoch)}"] + [f"{name} accuracy {float(value):.3f}" for name, value in
+                                       (("training", accuracy), ("validation", validation)) if np.isfinite(float(value))]
+    return "   ".join(parts)
 
 
 def _label_plane(ax, features) -> None:
