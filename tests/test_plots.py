@@ -1,4 +1,5 @@
-"""Pictures from awkward records: they must be drawn, not crash the run that made the records."""
+"""Pictures from awkward records: they must be drawn, not crash the run that made the records; and what a reader
+needs of them: named axes and classes, legends off the data, whole epochs, plain numbers, a grid of boundaries."""
 
 import json
 
