@@ -1,6 +1,11 @@
-"""Pictures from awkward records: they must be drawn, not crash the run that made the records."""
+"""Pictures from awkward records: they must be drawn, not crash the run that made the records; and what a reader
+needs of them: named axes and classes, legends off the data, whole epochs, plain numbers, a grid of boundaries."""
 
+import json
+
+import matplotlib.colors
 import matplotlib.text
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import pytest
@@ -228,8 +233,10 @@ def test_gif_heading_is_written_where_the_figure_puts_it(tmp_path):
     box = fig.texts[-1].get_window_extent()
     with Image.open(tmp_path / "b.gif") as gif:
         ink = np.asarray(gif.convert("L")) < 128
-    rows, columns = np.nonzero(ink[: int(fig.bbox.height - fig.axes[0].bbox.y1)])  # above the plane
-    heading = rows > fig.bbox.height - box.y1 - 4  # below the suptitle
+    plane = fig.axes[0].bbox
+    rows, columns = np.nonzero(ink[: int(fig.bbox.height - plane.y1), int(plane.x0):])  # above the plane, right of
+    columns = columns + int(plane.x0)                                               # its y labels
+    heading = (rows > fig.bbox.height - box.y1 - 4) & (columns < plane.x1)  # below the suptitle, left of the scale's
     left, right = columns[heading].min(), columns[heading].max()
     assert abs((left + right) / 2 - (box.x0 + box.x1) / 2) <= 2  # centred over the plane, as the figure's ...
     assert 0.94 * box.width <= right - left <= box.width  # ... as wide (matplotlib's box has a margin) ...
@@ -281,6 +288,12 @@ def test_boundary_record_is_the_final_weights_view_of_the_plane(run_folder):
     np.testing.assert_allclose(recorded["final_value"], expected.reshape(gx.shape), atol=1e-3)  # float16
     for key in ("x_train", "y_train", "x_val", "y_val"):
         np.testing.assert_array_equal(recorded[key], getattr(data, key))
+    # what boundary.png's axes and heading say: the features' names, and the epoch and accuracies of these weights
+    summary = json.loads((run_folder / "summary.json").read_text())
+    assert list(recorded["features"]) == data.feature_names == ["X", "Y"]
+    assert int(recorded["final_epoch"]) == summary["epochs_run"] == 3
+    assert float(recorded["final_accuracy"]) == summary["final"]["accuracy"]
+    assert float(recorded["final_val_accuracy"]) == summary["final"]["val_accuracy"]
 
 
 def test_every_picture_is_drawn_from_the_records_without_tensorflow(run_folder, tmp_path):
@@ -383,3 +396,259 @@ def test_boundary_grid_title_sits_above_every_panel_however_tall_the_grid(rows):
         below = ax.get_tightbbox(renderer)  # the panel with its column title and row label
         assert below.y1 < title_box.y0, (ax.get_title(), below.y1, title_box.y0)
     assert max(_spills(fig)) <= 0
+
+
+# ---- pictures a teacher would show: names, legends off the data, whole epochs, plain numbers, a square grid ---------
+def _shown_view(multiclass: bool = False) -> dict:
+    """boundary.npz's still view as a run writes it today: with the features' names and the weights' epoch and
+    accuracies; multiclass: three classes around the centre of _boundary_data's plane."""
+    predict, view = _boundary_view()
+    if multiclass:
+        three = lambda x: np.floor((np.arctan2(x[:, 1], x[:, 0] - 5) + np.pi) / (2 * np.pi / 3)) % 3  # noqa: E731
+        value, xs, ys, _ = frames.view(lambda grid: np.eye(3)[three(grid).astype(int)], view["x_train"], view["x_val"],
+                                       150)
+        view = {**view, "final_value": value.astype(np.float16), "multiclass": np.array(True),
+                "y_train": three(view["x_train"]).astype(np.int32), "y_val": three(view["x_val"]).astype(np.int32)}
+    return {**view, "features": np.array(["X", "Y"]), "final_epoch": np.array(12), "final_accuracy": np.array(0.875),
+            "final_val_accuracy": np.array(0.9)}
+
+
+def test_boundary_png_names_its_axes_and_classes_and_says_which_weights_it_shows():
+    fig = plots.boundary_figure(_shown_view(), "run")
+    fig.canvas.draw()  # the points' colours
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("X", "Y")
+    assert ax.get_title() == "epoch 12   training accuracy 0.875   validation accuracy 0.900"
+    legend = ax.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["class 0", "class 1", "train", "validation",
+                                                                "P(class 1) = 0.5"]
+    (train,) = [c for c in ax.collections if c.get_label() == "train"]
+    classes = _shown_view()["y_train"].ravel()
+    for k, handle in enumerate(legend.legend_handles[:2]):  # a class's colour in the legend is its points' colour
+        np.testing.assert_allclose(matplotlib.colors.to_rgba(handle.get_markerfacecolor()),
+                                   train.get_facecolors()[classes == k][0])
+    assert fig.axes[1].get_ylabel() == "P(class 1)"  # the regions' colour scale
+    older = plots.boundary_figure(_boundary_view()[1], "run").axes[0]  # records from before names and accuracies
+    assert (older.get_xlabel(), older.get_ylabel(), older.get_title()) == ("feature 1", "feature 2", "")
+    one_class = {**_shown_view(), "final_value": np.full((150, 150), 0.3, np.float16)}  # P < 0.5 everywhere: no line
+    ax = plots.boundary_figure(one_class, "run").axes[0]
+    assert [text.get_text() for text in ax.get_legend().get_texts()][-1] == "validation"
+
+
+def test_multiclass_regions_and_points_share_each_class_colour():
+    view = _shown_view(multiclass=True)
+    fig = plots.boundary_figure(view, "run")
+    fig.canvas.draw()  # the points' colours
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["class 0", "class 1", "class 2", "train", "validation"]
+    (regions,) = ax.images
+    (train,) = [c for c in ax.collections if c.get_label() == "train"]
+    for k, handle in enumerate(legend.legend_handles[:3]):
+        colour = matplotlib.colors.to_rgba(handle.get_markerfacecolor())
+        np.testing.assert_allclose(train.get_facecolors()[view["y_train"] == k][0], colour)
+        np.testing.assert_allclose(regions.cmap(regions.norm(k))[:3], colour[:3])  # the region of class k
+    # each point lies in the region of its class: the plane's value at the nearest grid point
+    xs, ys = view["final_x"], view["final_y"]
+    near = lambda points: view["final_value"][np.abs(ys[:, None] - points[:, 1]).argmin(axis=0),  # noqa: E731
+                                              np.abs(xs[:, None] - points[:, 0]).argmin(axis=0)]
+    assert np.mean(near(view["x_train"]) == view["y_train"]) > 0.95
+
+
+def test_gif_frames_have_a_colour_scale_and_the_half_line():
+    recorded = _recorded_frames(False)
+    points = [recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")]
+    fig, show, (image, _, line) = plots.boundary_animation_figure(recorded, *points, "t")
+    assert image.colorbar is not None and image.colorbar.ax.get_ylabel() == "P(class 1)"
+    assert (image.colorbar.vmin, image.colorbar.vmax) == (0, 1)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][-1] == "P(class 1) = 0.5"
+    xs = recorded["x"]
+    for i, epoch in enumerate(recorded["epoch"]):
+        show(i)
+        (contour,) = line
+        assert list(contour.levels) == [0.5]
+        vertices = np.concatenate([path.vertices for path in contour.get_paths()])
+        assert len(vertices) > 20
+        # the frames' rule puts P = 0.5 on x = 5 + (1 + epoch / 5) y
+        assert np.abs(vertices[:, 0] - 5 - (1 + epoch / 5) * vertices[:, 1]).max() < 0.5 * (xs[1] - xs[0]), epoch
+    assert len(fig.axes[0].collections) == 2 + 1  # the train and validation points, one line: the last frame's only
+    multiclass = _recorded_frames(True)
+    fig, show, (image, _, line) = plots.boundary_animation_figure(
+        multiclass, *(multiclass[k] for k in ("x_train", "y_train", "x_val", "y_val")), "t")
+    assert image.colorbar is None and line == []  # its colours are the classes, named in the legend
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["class 0", "class 1", "train", "validation"]
+
+
+def test_gif_paints_the_half_line_where_the_figure_draws_it(tmp_path):
+    """boundary.gif paints its frames' 0.5 line itself: its dark pixels are the figure's, within two pixels."""
+    from PIL import Image
+    from scipy import ndimage
+
+    recorded = _recorded_frames(False)
+    boundary_animation.write_gif(recorded, tmp_path / "b.gif", "t")
+    fig, show, _ = plots.boundary_animation_figure(
+        recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")), "t")
+    x0, y0, x1, y1 = fig.axes[0].bbox.extents
+    plane = (slice(int(fig.bbox.height - y1) + 3, int(fig.bbox.height - y0) - 3), slice(int(x0) + 3, int(x1) - 3))
+    with Image.open(tmp_path / "b.gif") as gif:
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            painted = np.asarray(gif.convert("RGB"))[plane].max(axis=2) < 90
+            show(i)
+            fig.canvas.draw()
+            drawn = np.asarray(fig.canvas.buffer_rgba())[..., :3][plane].max(axis=2) < 90
+            near = np.ones((5, 5), bool)
+            assert drawn.sum() > 300 and painted.sum() > 300  # the line, and the points' black edges
+            assert (painted & ~ndimage.binary_dilation(drawn, near)).sum() < 10, i
+            assert (drawn & ~ndimage.binary_dilation(painted, near)).sum() < 10, i
+
+
+def test_gif_colour_scale_is_painted_in_the_planes_own_colours(tmp_path):
+    """The colour scale beside the plane shows exactly the ten colours the plane is painted in (the palette's nearest
+    cube colours would differ from them by up to 25 a channel)."""
+    from PIL import Image
+
+    recorded = _recorded_frames(False)
+    boundary_animation.write_gif(recorded, tmp_path / "b.gif", "t")
+    fig, _, (image, *_) = plots.boundary_animation_figure(
+        recorded, *(recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")), "t")
+    fig.canvas.draw()  # the colour scale's place
+    scale = image.colorbar.ax.bbox
+    cmap, _ = plots.field_colours(False)
+    plane = np.round(cmap(np.arange(10))[:, :3] * 255 * plots.FIELD_ALPHA + 255 * (1 - plots.FIELD_ALPHA))
+    with Image.open(tmp_path / "b.gif") as gif:
+        painted = np.asarray(gif.convert("RGB"))
+    top, bottom = int(fig.bbox.height - scale.y1) + 2, int(fig.bbox.height - scale.y0) - 2
+    column = painted[top:bottom, int(scale.x0 + scale.x1) // 2]
+    assert {tuple(c) for c in column.tolist()} == {tuple(c) for c in plane.astype(int).tolist()}
+
+
+def _short_records():
+    """Three epochs of records, where matplotlib's own ticks would fall on epoch 1.5 and depth 2.5."""
+    metrics, layers, samples, signal = _records(epochs=4)
+    metrics = metrics[metrics["epoch"] > 0]
+    layers.loc[layers["layer"] == "hidden_1", "distinct_units"] = 1  # symmetric: the distinct units' panel too
+    return metrics, layers, samples, signal
+
+
+def _comparison_figures(epochs: np.ndarray, loss: np.ndarray):
+    """Every comparison picture, with curves of `loss` over `epochs`."""
+    curves = {"a": pd.DataFrame({0: loss, 1: loss + 1e-8}, index=epochs),
+              "b": pd.DataFrame({0: loss[::-1]}, index=epochs)}
+    layers = ["hidden_1", "output"]
+    stds = {"a": pd.Series([1.0, 0.5], index=layers), "b": pd.Series([0.1, 0.01], index=layers)}
+    signal = _records()[3]
+    grid = pd.DataFrame([[0.1, 0.9], [0.9, 0.2], [0.5, 0.5]], index=[1, 2, 3], columns=[1.0, 2.0])
+    table = pd.DataFrame({"depth": [1, 2, 3], "activation_std": [1.0, 0.1, 0.01], "grad_rms": [1e-3, 1e-4, 1e-5],
+                          "verdict": ["ok", "note", "problem"], "probe_batch": 32})
+    return [plots.bands_figure({"": curves}, "t", "loss"), plots.profiles_figure({"": stds}, "t"),
+            plots.signal_comparison_figure({"he": signal, "glorot": signal}, "t"),
+            plots.paper_lines_figure([{"title": "loss", "xlabel": "epoch", "log": False,
+                                       "series": {"a": (epochs, loss), "b": (epochs, loss[::-1])}}], "t"),
+            plots.phase_diagram_figure(grid, np.linspace(1, 2, 5), np.linspace(1, 3, 5), 6, "t"),
+            plots.checklist_by_depth_figure(table, "t")]
+
+
+def _whole_ticks(axis) -> np.ndarray:
+    low, high = sorted(axis.get_view_interval())
+    ticks = np.array([t for t in axis.get_majorticklocs() if low <= t <= high])
+    assert len(ticks) >= 2
+    return ticks
+
+
+def test_epoch_layer_and_depth_axes_tick_whole_numbers_only():
+    metrics, layers, _, _ = _short_records()
+    history, gradients = plots.history_figure(metrics, "t"), plots.gradients_figure(layers, "t")
+    bands, _, comparison, paper, phase, checklist = _comparison_figures(np.arange(1, 4), np.array([0.7, 0.6, 0.5]))
+    axes = [*(ax.xaxis for ax in history.axes), *(ax.xaxis for ax in gradients.axes), gradients.axes[1].yaxis,
+            bands.axes[0].xaxis, *(ax.xaxis for ax in comparison.axes), paper.axes[0].xaxis, phase.axes[0].yaxis,
+            *(ax.xaxis for ax in checklist.axes)]
+    assert len(gradients.axes) == 2
+    for fig in (history, gradients, bands, comparison, paper, phase, checklist):
+        fig.canvas.draw()
+    for axis in axes:
+        ticks = _whole_ticks(axis)
+        assert np.array_equal(ticks, np.round(ticks)), (axis.axes.get_title(), axis.axis_name, ticks)
+
+
+def test_no_axis_shows_an_offset():
+    """A flat accuracy (0.5 give or take float rounding), a loss that moves in its fifth digit and a saturated layer:
+    matplotlib labels each with an offset ("1e-7+5e-1"); here the labels are the values."""
+    epochs = np.arange(1, 31)
+    metrics = pd.DataFrame({"epoch": epochs, "loss": 0.69312 + 1e-4 * np.sin(epochs),
+                            "accuracy": 0.5 + 1e-7 * (epochs % 2), "val_loss": 0.69312, "val_accuracy": 0.5})
+    saturated = np.array([0.99999994, 1.0] * 50, dtype=np.float32)
+    samples = {"epoch_0/hidden_1": saturated, "epoch_0/output": saturated, "epoch_9/hidden_1": saturated,
+               "epoch_9/output": saturated * 1000}
+    figures = [plots.history_figure(metrics, "t"), plots.activations_figure(samples, "t"),
+               *_comparison_figures(epochs, metrics["loss"].to_numpy())]
+    shown = 0
+    for fig in figures:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                if isinstance(axis.get_major_formatter(), matplotlib.ticker.ScalarFormatter) and axis.get_ticklabels():
+                    assert axis.get_major_formatter().get_useOffset() is False
+                    assert axis.get_offset_text().get_text() == "", (ax.get_title(), axis.axis_name)
+                    shown += 1
+    assert shown > 15
+    accuracy = figures[0].axes[1]
+    low, high = accuracy.get_ylim()
+    assert low < 0.49 and high > 0.51  # flat within rounding: drawn flat, as a constant is
+
+
+def _plane_areas(fig, renderer) -> list:
+    return [ax.get_window_extent(renderer).shrunk(0.999, 0.999) for ax in fig.axes]
+
+
+def test_legends_and_labels_sit_off_the_data():
+    """Every legend lies outside every plotting area of its picture (not `loc="best"`: outside), and the histograms'
+    layer labels above their panels."""
+    metrics, layers, samples, signal = _records()
+    layers.loc[layers["layer"] == "hidden_1", "distinct_units"] = 1
+    recorded = _recorded_frames(False)
+    points = [recorded[k] for k in ("x_train", "y_train", "x_val", "y_val")]
+    figures = [plots.history_figure(metrics, TITLE), plots.gradients_figure(layers, TITLE),
+               plots.signal_figure(signal, TITLE), plots.boundary_figure(_shown_view(), TITLE),
+               plots.boundary_figure(_shown_view(multiclass=True), TITLE),
+               plots.boundary_animation_figure(recorded, *points, TITLE)[0],
+               *_comparison_figures(np.arange(1, 31), np.linspace(1, 0.2, 30))]
+    legends = 0
+    for fig in figures:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for legend in [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends:
+            box = legend.get_window_extent(renderer)
+            assert not any(box.overlaps(area) for area in _plane_areas(fig, renderer)), fig.get_suptitle()
+            legends += 1
+    assert legends >= 13
+    fig = plots.activations_figure(samples, TITLE)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        (label,) = ax.texts
+        assert not any(label.get_window_extent(renderer).overlaps(area) for area in _plane_areas(fig, renderer))
+        assert label.get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1  # its own panel's, above it
+
+
+@pytest.mark.parametrize("count", [3, 5, 8, 12])
+def test_one_keys_boundaries_are_a_grid_not_a_column(tmp_path, count):
+    """A sweep over one key (eight initializers) drew its boundaries as one column, 352 x 2178 pixels: now they wrap
+    into a grid about as wide as tall, each panel titled by its cell, in order."""
+    from PIL import Image
+
+    view = _boundary_view()[1]
+    labels = [f"initializer {i}" for i in range(count)]
+    panels = {(r, 0): (view, f"caption {r}") for r in range(count)}
+    plots.boundary_grid(panels, labels, [""], tmp_path / "b.png", "sweep: decision boundaries")
+    fig = plots.boundary_grid_figure(panels, labels, [""], "sweep: decision boundaries")
+    drawn = [ax for ax in fig.axes if ax.has_data()]
+    assert [ax.get_title() for ax in drawn] == labels
+    with Image.open(tmp_path / "b.png") as image:
+        width, height = image.size
+    if count > 3:
+        assert 0.6 <= width / height <= 1.7, (width, height)
+    else:
+        assert width > 2 * height  # a row
+    rows = {round(ax.get_position().y0, 3) for ax in drawn}
+    assert len(rows) == (1 if count <= 3 else int(np.ceil(count / np.ceil(np.sqrt(count)))))

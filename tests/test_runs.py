@@ -167,7 +167,13 @@ def test_boundary_frames_show_the_weights_of_their_epochs(tmp_path):
         np.testing.assert_array_equal(image.get_array(), frames["value"][i].astype(np.float32))
         assert f"epoch {frames['epoch'][i]} " in fig.texts[-1].get_text()
         assert f"{frames['accuracy'][i]:.3f}" in fig.texts[-1].get_text()
-    assert image.get_extent() == [xs[0], xs[-1], ys[0], ys[-1]]  # fixed axes: every frame on the same plane
+    # fixed axes: every frame on the same plane, from the grid's first to its last point, each cell centred on its point
+    assert fig.axes[0].get_xlim() == (xs[0], xs[-1]) and fig.axes[0].get_ylim() == (ys[0], ys[-1])
+    left, right, bottom, top = image.get_extent()
+    np.testing.assert_allclose([(left + right) / 2, (bottom + top) / 2], [(xs[0] + xs[-1]) / 2, (ys[0] + ys[-1]) / 2],
+                               rtol=1e-5)
+    np.testing.assert_allclose([(right - left) / len(xs), (top - bottom) / len(ys)], [xs[1] - xs[0], ys[1] - ys[0]],
+                               rtol=1e-5)
     assert len(metrics) == 12
     plots.plt.close(fig)
     (folder / "boundary.gif").unlink()

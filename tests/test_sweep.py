@@ -265,6 +265,8 @@ def test_dry_run_marks_the_complete_runs(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_sweep_end_to_end(tmp_path):
+    from PIL import Image
+
     path = write_sweep(tmp_path, {"name": "tiny", "base": "base.yaml",
                                   "grid": {"model.kernel_initializer": INITIALIZERS}, "seeds": [0, 1]})
     out = tmp_path / "out"
@@ -300,6 +302,8 @@ def test_tiny_sweep_end_to_end(tmp_path):
     assert report.startswith("# tiny") and all(f"| {label} |" in report for label in LABELS)
     for picture in ("loss_curves.png", "activation_std.png", "boundaries.png"):
         assert (sweep_dir / picture).stat().st_size > 0, picture
+    with Image.open(sweep_dir / "boundaries.png") as image:  # one key's three boundaries side by side, not a column
+        assert image.width > 2 * image.height, image.size
     # at most 12 runs: each run folder has its pictures too
     assert all((d / "history.png").is_file() and (d / "boundary.png").is_file() for d in folders)
 

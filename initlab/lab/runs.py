@@ -269,9 +269,18 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     if model_file:
         model.save(stage / MODEL)
     if frames.drawable(data):  # the frames, the final weights' view of the plane and the data: pictures need no model
-        np.savez_compressed(stage / "boundary.npz", **{**result.boundary, **frames.still(model, data)})
+        np.savez_compressed(stage / "boundary.npz", **{**result.boundary, **frames.still(model, data),
+                                                       **shown_weights(len(result.history), result.final)})
     if pictures:
         (draw or run_plots.draw)(stage, f"{config.name}: {run_name}")
+
+
+def shown_weights(epochs_run: int, final: dict) -> dict[str, np.ndarray]:
+    """boundary.npz's account of the final weights that boundary.png shows, for its heading: their epoch and their
+    training and validation accuracy (summary.json's `final`; NaN where there is none)."""
+    accuracy = lambda key: np.array(np.nan if final.get(key) is None else float(final[key]))  # noqa: E731
+    return {"final_epoch": np.array(epochs_run), "final_accuracy": accuracy("accuracy"),
+            "final_val_accuracy": accuracy("val_accuracy")}
 
 
 def trained_model(config: config_module.Config, weights: dict[str, np.ndarray], data: data_module.Dataset):
@@ -332,6 +341,9 @@ def redraw(folder: str | Path) -> None:
     boundary = run_plots.recorded_boundary(folder)
     if not run_plots.STILL <= boundary.keys():  # an older folder, or a sweep's run: the still view from its model
         boundary = _still_from_model(folder, config, boundary)
+    if boundary:  # an older folder's boundary.npz does not say which weights it shows: its summary does
+        summary = run_folder.read_summary(folder)
+        boundary = {**shown_weights(summary["epochs_run"], summary["final"]), **boundary}
     with run_folder.writing(folder, key=None):
         run_plots.draw(folder, f"{config.name}: {folder.name}", boundary)
         run_folder.reseal(folder)

@@ -1,5 +1,6 @@
 """boundary.gif, painted rather than drawn: matplotlib draws the animation figure's still parts and points once; per
-frame, numpy paints the plane under the points and PIL writes the heading, straight into one fixed palette."""
+frame, numpy paints the plane and its 0.5 line under the points and PIL writes the heading, straight into one fixed
+palette."""
 
 import matplotlib.font_manager
 import numpy as np
@@ -11,11 +12,11 @@ from initlab.output import plots
 def write_gif(recorded: dict, path, title: str = "") -> None:
     """boundary.gif from boundary.npz (frames and data): one frame per recorded frame epoch, five a second, the last
     held a second (a matplotlib draw and a quantize per frame cost four times as much)."""
-    fig, show, (image, *_, heading) = plots.boundary_animation_figure(
+    fig, _, (image, heading, line) = plots.boundary_animation_figure(
         recorded, recorded["x_train"], recorded["y_train"], recorded["x_val"], recorded["y_val"], title)
     canvas, ax = fig.canvas, image.axes
-    image.set_visible(False)
-    heading.set_visible(False)
+    for artist in (image, heading, *line):
+        artist.set_visible(False)
     canvas.draw()
     on_white = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32)
     ax.patch.set_facecolor("black")
@@ -25,6 +26,9 @@ def write_gif(recorded: dict, path, title: str = "") -> None:
     cmap, top = plots.field_colours(multiclass)
     palette = _palette(cmap(np.arange(10))[:, :3] * 255 * plots.FIELD_ALPHA + 255 * (1 - plots.FIELD_ALPHA))
     still_indices = _nearest(on_white)
+    if image.colorbar is not None:  # the colour scale in the plane's own colours, not the cube's nearest
+        scale = _plane_pixels(image.colorbar.ax, on_white.shape[0])
+        still_indices[scale] = _with_plane_colours(still_indices[scale], on_white[scale], palette[:10])
     plane = _plane_pixels(ax, on_white.shape[0])
     covered = np.nonzero((on_white[plane] - on_black[plane]).mean(axis=2) < 255)  # under a point or a spine
     cover = 1 - (on_white[plane][covered] - on_black[plane][covered]).mean(axis=1, keepdims=True) / 255
@@ -32,13 +36,14 @@ def write_gif(recorded: dict, path, title: str = "") -> None:
     at_y, at_x = _grid_positions(ax, on_white[plane].shape[:2], len(recorded["y"]), len(recorded["x"]))
     write_heading = _heading_writer(fig, heading)
     pictures = []
-    for i in range(len(recorded["epoch"])):
-        show(i)
+    for i in range(len(recorded["epoch"])):  # not show(i): its contour is matplotlib's, a tenth of a second per frame
         indices = still_indices.copy()
-        write_heading(indices, heading.get_text())
+        write_heading(indices, plots.shown_heading(recorded["epoch"][i], recorded["accuracy"][i]))
         value = _resampled(np.asarray(recorded["value"][i], np.float32), at_y, at_x, nearest=multiclass)
         band = np.clip(np.round(value) if multiclass else np.floor(value / top * 10), 0, 9)
         band = np.where(np.isfinite(band), band, WHITE).astype(np.uint8)  # a diverged run's NaN: left blank, as imshow
+        if not multiclass:
+            band[_line(value, 0.5)] = BLACK
         band[covered] = _nearest(palette[band[covered]] * (1 - cover) + overlay)
         indices[plane] = band
         picture = Image.fromarray(indices, "P")
@@ -46,6 +51,28 @@ def write_gif(recorded: dict, path, title: str = "") -> None:
         pictures.append(picture)
     durations = [200] * (len(pictures) - 1) + [1200]
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0, optimize=False)
+
+
+def _line(value: np.ndarray, level: float) -> np.ndarray:
+    """The pixels on either side of where `value` crosses `level` between finite neighbours, across and down: a line
+    about 2 pixels wide, as matplotlib draws the figure's contour (1.5 points at 100 dpi)."""
+    above, finite = value >= level, np.isfinite(value)
+    line = np.zeros(value.shape, bool)
+    across = (above[:, 1:] != above[:, :-1]) & finite[:, 1:] & finite[:, :-1]
+    line[:, 1:] |= across
+    line[:, :-1] |= across
+    down = (above[1:] != above[:-1]) & finite[1:] & finite[:-1]
+    line[1:] |= down
+    line[:-1] |= down
+    return line
+
+
+def _with_plane_colours(indices: np.ndarray, rgb: np.ndarray, plane_colours: np.ndarray) -> np.ndarray:
+    """`indices` with every pixel of one of the plane's colours (within rounding: the colour scale's bands) given that
+    colour's own palette entry, not the nearest of the colour cube."""
+    for k, colour in enumerate(plane_colours):
+        indices[np.abs(rgb - colour).max(axis=-1) <= 1.5] = k
+    return indices
 
 
 def _heading_writer(fig, heading):
@@ -76,14 +103,14 @@ def _plane_pixels(ax, height: int) -> tuple[slice, slice]:
 
 
 def _grid_positions(ax, shape: tuple[int, int], grid_rows: int, grid_columns: int):
-    """Where the centres of the plane's pixels fall on the recorded grid, in cells (rows top first, columns), as
-    imshow places a grid over the axes: cell i spans [i, i + 1) of the extent."""
+    """Where the centres of the plane's pixels fall on the recorded grid, in cells (rows top first, columns): the
+    axes span the grid's first to last point, on which imshow centres the cells."""
     x0, y0, x1, y1 = ax.bbox.extents
     height = ax.figure.bbox.height
     first_row, first_column = int(np.ceil(height - y1 - 0.5)), int(np.ceil(x0 - 0.5))
     centres_x = first_column + np.arange(shape[1]) + 0.5
     centres_y = height - (first_row + np.arange(shape[0]) + 0.5)
-    return (centres_y - y0) / (y1 - y0) * grid_rows - 0.5, (centres_x - x0) / (x1 - x0) * grid_columns - 0.5
+    return (centres_y - y0) / (y1 - y0) * (grid_rows - 1), (centres_x - x0) / (x1 - x0) * (grid_columns - 1)
 
 
 def _resampled(values: np.ndarray, at_y: np.ndarray, at_x: np.ndarray, nearest: bool) -> np.ndarray:
@@ -102,6 +129,7 @@ def _resampled(values: np.ndarray, at_y: np.ndarray, at_x: np.ndarray, nearest: 
 CUBE_LEVELS = 6  # the palette: the ten plane colours, a 6x6x6 colour cube, then greys for text and its edges
 GREYS = 256 - 10 - CUBE_LEVELS ** 3
 WHITE = 10 + CUBE_LEVELS ** 3 - 1  # the cube's last colour
+BLACK = 10  # the cube's first
 
 
 def _palette(plane_colours: np.ndarray) -> np.ndarray:

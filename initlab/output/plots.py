@@ -5,8 +5,11 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import matplotlib.colors
 import matplotlib.figure
+import matplotlib.lines
 import matplotlib.ticker
+import matplotlib.transforms
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 matplotlib.use("Agg")
@@ -23,16 +26,72 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
 
 
+def _whole_numbers(*axes) -> None:
+    """Ticks on whole numbers only, for an axis of epochs, layers or depths (never epoch 2.5), at matplotlib's
+    usual steps (0, 25, 50, not 0, 15, 30)."""
+    for axis in axes:
+        axis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+
+
+FLAT = 1e-4  # a linear axis whose values vary by less than this part of their size is drawn as a constant's
+
+
+def _plain_numbers(fig) -> None:
+    """Tick labels that are the values themselves on every linear axis, never an offset ("1e-6+5e-1" over an
+    accuracy of 0.5, which reads as a change); an axis whose values vary by less than FLAT of their size (float
+    rounding) gets the span matplotlib gives a constant, +-5%, so that its labels stay short and its curve flat."""
+    for ax in fig.axes:
+        for axis, limits, set_limits in ((ax.xaxis, ax.get_xlim, ax.set_xlim), (ax.yaxis, ax.get_ylim, ax.set_ylim)):
+            formatter = axis.get_major_formatter()
+            if not isinstance(formatter, matplotlib.ticker.ScalarFormatter):  # log axes, named ticks
+                continue
+            formatter.set_useOffset(False)
+            low, high = limits()
+            if 0 < high - low < FLAT * max(abs(low), abs(high)):
+                middle = (low + high) / 2
+                set_limits(middle - 0.05 * abs(middle), middle + 0.05 * abs(middle))
+
+
+def _y_labels_room(ax) -> float:
+    """Inches left of the axes that its y tick labels and y label take, from the labels as formatted (without
+    offset their length varies: 0.5 or 0.693125), with no drawing."""
+    _plain_numbers(ax.figure)
+    low, high = sorted(ax.get_ylim())
+    ticks = [t for t in ax.yaxis.get_major_locator()() if low <= t <= high]
+    labels = ax.yaxis.get_major_formatter().format_ticks(ticks) if ticks else [""]
+    size = ax.yaxis.get_major_ticks(1)[0].label1.get_fontsize()
+    return max(len(label) for label in labels) * 0.6 * size / 72 + 0.35  # a digit's width; the label and padding
+
+
+OUTSIDE_RIGHT = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "frameon": False}  # a legend right of its axes
+LEGEND_ROW = 0.2  # inches a row of a legend in 8-point type takes
+
+
+def _legend_below(ax, handles=None, depth: float = 0.45, columns: int = 3, fontsize: float = 8) -> int:
+    """A legend under the axes, its top `depth` inches below them (clear of the tick labels and the axis label), in
+    up to `columns` columns; returns the rows it takes."""
+    handles = handles if handles is not None else ax.get_legend_handles_labels()[0]
+    columns = max(1, min(columns, len(handles)))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=columns, fontsize=fontsize,
+              bbox_transform=matplotlib.transforms.offset_copy(ax.transAxes, fig=ax.figure, y=-depth, units="inches"),
+              frameon=False)
+    return -(-len(handles) // columns)
+
+
 TITLE_TOP = 0.08  # inches between the figure's top edge and its title
 
 
-def _suptitle(fig, title: str, fontsize: float = 10) -> None:
-    """The figure's title, wrapped onto a second line when it is wider than the picture (run names are long)."""
-    width, height = fig.get_size_inches()
+def _wrapped(title: str, width: float, fontsize: float) -> str:
+    """A title wrapped onto more lines where it is wider than `width` inches (run names are long)."""
     characters = int(width * 72 / (0.6 * fontsize))  # a generous average glyph width
+    return textwrap.fill(title, characters, break_on_hyphens=False)
+
+
+def _suptitle(fig, title: str, fontsize: float = 10) -> None:
+    """The figure's title, wrapped onto a second line when it is wider than the picture; the figure has its size."""
+    width, height = fig.get_size_inches()
     # a fixed distance from the top edge: matplotlib's default (2% of the height) drifts down a tall grid's panels
-    fig.suptitle(textwrap.fill(title, characters, break_on_hyphens=False), fontsize=fontsize,
-                 y=1 - TITLE_TOP / height)
+    fig.suptitle(_wrapped(title, width, fontsize), fontsize=fontsize, y=1 - TITLE_TOP / height)
 
 
 def _subplots(*grid: int, figsize: tuple[float, float], **options):
@@ -65,11 +124,17 @@ def picture_formats() -> list[str]:
     return sorted(FigureCanvasAgg(matplotlib.figure.Figure()).get_supported_filetypes())
 
 
-def _save(fig, path, tight: bool = False) -> None:
-    """Write the picture, a PNG unless the path's suffix names another format; `tight` for the comparison pictures,
-    whose outside legends vary in width."""
-    if tight:
-        fig.tight_layout()
+def _laid_out(fig):
+    """The figure with plain numbers, laid out by matplotlib: for the comparison pictures, whose outside legends vary
+    in width."""
+    _plain_numbers(fig)
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig, path) -> None:
+    """Write the picture, a PNG unless the path's suffix names another format, with plain numbers on its axes."""
+    _plain_numbers(fig)
     form = Path(path).suffix[1:].lower() or "png"
     buffer = io.BytesIO()
     fig.savefig(buffer, format=form, dpi=110, **({"pil_kwargs": {"compress_level": PNG_COMPRESSION}}
@@ -88,10 +153,13 @@ def history_figure(metrics: pd.DataFrame, title: str = ""):
             ax.plot(metrics["epoch"], metrics[f"val_{column}"], label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(column)
+        _whole_numbers(ax.xaxis)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right")  # a fixed place: 'best' searches every point, a third of the drawing time
+    axes[-1].legend(fontsize=9, **OUTSIDE_RIGHT)  # off the curves: 'best' may cover some, and searches every point
     _suptitle(fig, title)
-    return _fixed_layout(fig, (0.7, 0.5, 0.15, 0.45))
+    _plain_numbers(fig)
+    return _fixed_layout(fig, (max(0.7, _y_labels_room(axes[0])), 0.5, 1.3, 0.45),
+                         gap=max(0.8, _y_labels_room(axes[1]) + 0.1))
 
 
 def history(metrics: pd.DataFrame, path, title: str = "") -> None:
@@ -100,20 +168,46 @@ def history(metrics: pd.DataFrame, path, title: str = "") -> None:
 
 def boundary_figure(view: dict, title: str = ""):
     """Decision regions of a 2-D classifier from its recorded view of the plane (frames.still: `final_value` on the
-    `final_x` x `final_y` grid, P(class 1) or the predicted class, and the data), with the training points as
-    circles and the validation points as triangles."""
-    fig, ax = _subplots(figsize=(5.5, 4.6))
-    filled = draw_boundary(ax, view["final_value"], view["final_x"], view["final_y"], bool(view["multiclass"]),
+    `final_x` x `final_y` grid, P(class 1) or the predicted class, the data and its feature names), with the training
+    points as circles and the validation points as triangles, headed by the epoch and accuracies of the weights shown
+    where boundary.npz records them (final_epoch, final_accuracy, final_val_accuracy)."""
+    fig, ax = _subplots(figsize=(5.6, 4.6))
+    multiclass = bool(view["multiclass"])
+    filled = draw_boundary(ax, view["final_value"], view["final_x"], view["final_y"], multiclass,
                            view["x_train"], view["y_train"], view["x_val"], view["y_val"])
     if filled is not None:
         fig.colorbar(filled, ax=ax, label="P(class 1)")
-    ax.legend(loc="lower left", fontsize=8)
+    _label_plane(ax, view.get("features"))
+    if "final_epoch" in view:
+        ax.set_title(shown_heading(view["final_epoch"], view["final_accuracy"], view.get("final_val_accuracy", np.nan)),
+                     fontsize=8.5)
+    crossing = not multiclass and _crosses_half(np.asarray(view["final_value"], np.float32))
+    handles = _data_handles(view["y_train"], view["y_val"], multiclass, len(view["x_val"]) > 0, crossing)
+    rows = _legend_below(ax, handles, columns=5)
+    lines = _wrapped(title, 5.6, 9).count("\n") + 1
+    fig.set_size_inches(5.6, 4.4 + 0.16 * lines + rows * LEGEND_ROW)
     _suptitle(fig, title, fontsize=9)
-    return _fixed_layout(fig, (0.7, 0.4, 0.1, 0.45), gap=0.3)
+    _plain_numbers(fig)
+    return _fixed_layout(fig, (max(0.7, _y_labels_room(ax)), 0.6 + rows * LEGEND_ROW, 0.1, 0.45 + 0.16 * lines),
+                         gap=0.3)
 
 
 def boundary(view: dict, path, title: str = "") -> None:
     _save(boundary_figure(view, title), path)
+
+
+def shown_heading(epoch, accuracy, validation=np.nan) -> str:
+    """How a picture of the plane is headed: the epoch of the weights it shows and their accuracies (those measured)."""
+    parts = [f"epoch {int(epoch)}"] + [f"{name} accuracy {float(value):.3f}" for name, value in
+                                       (("training", accuracy), ("validation", validation)) if np.isfinite(float(value))]
+    return "   ".join(parts)
+
+
+def _label_plane(ax, features) -> None:
+    """The plane's axes named by the data's features (boundary.npz's `features`; older records have none)."""
+    x_name, y_name = (str(name) for name in features) if features is not None else ("feature 1", "feature 2")
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
 
 
 def draw_boundary(ax, value, xs, ys, multiclass: bool, x_train, y_train, x_val, y_val, marker_size: float = 28):
@@ -122,23 +216,62 @@ def draw_boundary(ax, value, xs, ys, multiclass: bool, x_train, y_train, x_val, 
     gx, gy = np.meshgrid(xs, ys)
     value = np.asarray(value, np.float32)
     filled = None
-    if multiclass:
-        ax.contourf(gx, gy, value, alpha=0.35, cmap="tab10")
+    if multiclass:  # each class in its colour (as its points); contourf would pass through the classes between
+        cmap, top = field_colours(True)
+        ax.imshow(value, origin="lower", aspect="auto", extent=_cells(xs, ys), interpolation="nearest", alpha=0.35,
+                  cmap=cmap, vmin=0, vmax=top)
     else:
         filled = ax.contourf(gx, gy, value, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
-        if value.min() < 0.5 < value.max():
+        if _crosses_half(value):
             ax.contour(gx, gy, value, levels=[0.5], colors="k", linewidths=1.5)
-    _points(ax, x_train, y_train, x_val, y_val, marker_size)
+    _points(ax, x_train, y_train, x_val, y_val, marker_size, multiclass)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     return filled
 
 
-def _points(ax, x_train, y_train, x_val, y_val, size: float) -> list:
+def _cells(xs, ys) -> tuple[float, float, float, float]:
+    """imshow's extent for values on the xs x ys grid: each cell centred on its grid point, as contour places it."""
+    half_x, half_y = (xs[-1] - xs[0]) / (len(xs) - 1) / 2, (ys[-1] - ys[0]) / (len(ys) - 1) / 2
+    return xs[0] - half_x, xs[-1] + half_x, ys[0] - half_y, ys[-1] + half_y
+
+
+def _crosses_half(value: np.ndarray) -> bool:
+    """Whether P(class 1) crosses 0.5 somewhere on the plane: where there is a boundary line to draw."""
+    finite = value[np.isfinite(value)]
+    return bool(len(finite)) and finite.min() < 0.5 < finite.max()
+
+
+def _class_colours(multiclass: bool):
+    """The points' colour map and its norm: class 0 blue and class 1 red (P(class 1) runs from blue to red), or
+    tab10's colour k for class k, as the regions are coloured."""
+    if multiclass:
+        cmap, top = field_colours(True)
+        return cmap, matplotlib.colors.Normalize(0, top)
+    return plt.get_cmap("bwr"), matplotlib.colors.Normalize(0, 1)
+
+
+def _points(ax, x_train, y_train, x_val, y_val, size: float, multiclass: bool) -> list:
     """The data coloured by class: training rows as circles, validation rows as triangles."""
-    return [ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap="bwr", marker=marker, edgecolors="k",
+    cmap, norm = _class_colours(multiclass)
+    return [ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).ravel(), cmap=cmap, norm=norm, marker=marker, edgecolors="k",
                        linewidths=0.6, s=size, label=label)
             for x, y, marker, label in ((x_train, y_train, "o", "train"), (x_val, y_val, "^", "validation")) if len(x)]
+
+
+def _data_handles(y_train, y_val, multiclass: bool, validation: bool, line: bool) -> list:
+    """A boundary picture's legend: each class's colour (its points', and its region's), the markers of the training
+    and the validation rows, and the boundary line where one is drawn."""
+    cmap, norm = _class_colours(multiclass)
+    classes = np.unique(np.concatenate([np.ravel(y_train), np.ravel(y_val)])).astype(int)
+    marker = lambda shape, colour, label: matplotlib.lines.Line2D(  # noqa: E731
+        [], [], linestyle="", marker=shape, markersize=6, markerfacecolor=colour, markeredgecolor="k",
+        markeredgewidth=0.6, label=label)
+    handles = [marker("o", cmap(norm(k)), f"class {k}") for k in classes]
+    handles += [marker("o", "white", "train")] + ([marker("^", "white", "validation")] if validation else [])
+    if line:
+        handles.append(matplotlib.lines.Line2D([], [], color="k", linewidth=1.5, label="P(class 1) = 0.5"))
+    return handles
 
 
 FIELD_ALPHA = 0.45  # the plane's colours over white: the points stay readable on top
@@ -151,30 +284,44 @@ def field_colours(multiclass: bool):
 
 def boundary_animation_figure(frames: dict, x_train, y_train, x_val, y_val, title: str = ""):
     """A figure for boundary.gif and `show(i)`, which puts frame i on it: the recorded predictions on the plane (P(class
-    1) in ten bands, or the predicted class) with fixed axes and colour scale, so that frames compare, the data on top.
-    Returns (figure, show, the artists a frame changes)."""
+    1) in ten bands with its colour scale and its 0.5 line, or the predicted class) with fixed axes and colour scale,
+    so that frames compare, the data on top. Returns (figure, show, the artists a frame changes: the plane, the
+    heading and a list holding the 0.5 line, if any)."""
     multiclass = bool(frames["multiclass"])
-    fig, ax = _subplots(figsize=(4.8, 4.6))
+    fig, ax = _subplots(figsize=(5.5, 4.6))
     xs, ys = frames["x"], frames["y"]
     cmap, top = field_colours(multiclass)
     image = ax.imshow(np.asarray(frames["value"][0], np.float32), origin="lower", aspect="auto", alpha=FIELD_ALPHA,
-                      extent=(xs[0], xs[-1], ys[0], ys[-1]), interpolation="nearest" if multiclass else "bilinear",
+                      extent=_cells(xs, ys), interpolation="nearest" if multiclass else "bilinear",
                       interpolation_stage="data", cmap=cmap, vmin=0, vmax=top)
-    points = _points(ax, x_train, y_train, x_val, y_val, 16)
+    _points(ax, x_train, y_train, x_val, y_val, 16, multiclass)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, fontsize=7, frameon=False)  # off the plane
+    if not multiclass:  # a multiclass plane's colours are the classes': the legend's
+        fig.colorbar(image, ax=ax, label="P(class 1)")
+    _label_plane(ax, frames.get("features"))
+    crossing = not multiclass and any(_crosses_half(np.asarray(value, np.float32)) for value in frames["value"])
+    rows = _legend_below(ax, _data_handles(y_train, y_val, multiclass, len(x_val) > 0, crossing), columns=5, fontsize=7)
+    lines = _wrapped(title, 5.5, 8).count("\n") + 1
+    fig.set_size_inches(5.5, 4.4 + 0.14 * lines + rows * LEGEND_ROW)
     _suptitle(fig, title, fontsize=8)
-    _fixed_layout(fig, (0.5, 0.55, 0.1, 0.7))
+    _plain_numbers(fig)
+    _fixed_layout(fig, (max(0.65, _y_labels_room(ax)), 0.6 + rows * LEGEND_ROW, 0.1, 0.5 + 0.14 * lines), gap=0.3)
     box = ax.get_position()
-    heading = fig.text(box.x0 + box.width / 2, box.y1 + 0.02, "", ha="center", va="bottom", fontsize=9)
+    title_line = fig.text(box.x0 + box.width / 2, box.y1 + 0.02, "", ha="center", va="bottom", fontsize=9)
+    line = []
 
     def show(i: int):
-        image.set_data(np.asarray(frames["value"][i], np.float32))
-        heading.set_text(f"epoch {int(frames['epoch'][i])}   training accuracy {float(frames['accuracy'][i]):.3f}")
+        value = np.asarray(frames["value"][i], np.float32)
+        image.set_data(value)
+        title_line.set_text(shown_heading(frames["epoch"][i], frames["accuracy"][i]))
+        for drawn in line:
+            drawn.remove()
+        line[:] = [ax.contour(xs, ys, value, levels=[0.5], colors="k", linewidths=1.5, zorder=0.5)
+                   ] if not multiclass and _crosses_half(value) else []  # under the points, as boundary.gif paints it
 
     show(0)
-    return fig, show, [image, *points, heading]
+    return fig, show, (image, title_line, line)
 
 
 def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: str = "") -> None:
@@ -184,20 +331,29 @@ def boundary_grid(panels: dict, rows: list[str], cols: list[str], path, title: s
 
 
 def boundary_grid_figure(panels: dict, rows: list[str], cols: list[str], title: str = ""):
-    """boundary_grid's figure, laid out."""
-    fig, axes = _subplots(len(rows), len(cols), figsize=(2.6 * len(cols) + 0.6, 2.4 * len(rows) + 0.6),
-                          squeeze=False)
+    """boundary_grid's figure, laid out: a table of rows x columns, or, when either has one entry only, the panels
+    wrapped into a grid about as wide as tall (eight initializers in 3 x 3, not a column of eight), each titled."""
+    if len(rows) > 1 and len(cols) > 1:
+        places = {key: key for key in panels}
+        shape, row_labels, col_labels = (len(rows), len(cols)), rows, cols
+    else:
+        count = len(rows) * len(cols)
+        across = count if count <= 3 else int(np.ceil(np.sqrt(count)))
+        places = {(r, c): divmod(r * len(cols) + c, across) for r, c in panels}
+        shape, row_labels, col_labels = (-(-count // across), across), [], []
+    fig, axes = _subplots(*shape, figsize=(2.6 * shape[1] + 0.6, 2.4 * shape[0] + 0.6), squeeze=False)
     for (r, c), (view, caption) in panels.items():
-        ax = axes[r][c]
+        ax = axes[places[r, c]]
         draw_boundary(ax, view["final_value"], view["final_x"], view["final_y"], bool(view["multiclass"]),
                       view["x_train"], view["y_train"], view["x_val"], view["y_val"], marker_size=8)
-        if len(rows) == 1 and len(cols) == 1:
-            ax.set_title(caption, fontsize=8)
+        if not row_labels:
+            label = " / ".join(label for label in (rows[r], cols[c]) if label) if len(panels) > 1 else caption
+            ax.set_title(textwrap.fill(label, 44), fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    for r, label in enumerate(rows):
+    for r, label in enumerate(row_labels):
         axes[r][0].set_ylabel(label, fontsize=8)
-    for c, label in enumerate(cols):
+    for c, label in enumerate(col_labels):
         if label:
             axes[0][c].set_title(label, fontsize=8)
     for ax in axes.ravel():
@@ -213,7 +369,7 @@ def _panels(count: int):
     return fig, axes[0]
 
 
-def bands(panels: dict[str, dict[str, pd.DataFrame]], path, title: str, ylabel: str) -> None:
+def bands_figure(panels: dict[str, dict[str, pd.DataFrame]], title: str, ylabel: str):
     """Per panel, one line per label: the mean over its columns (seeds) with a min-max band."""
     fig, axes = _panels(len(panels))
     for ax, (panel, curves) in zip(axes, panels.items()):
@@ -223,14 +379,19 @@ def bands(panels: dict[str, dict[str, pd.DataFrame]], path, title: str, ylabel: 
             ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.15)
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("epoch")
+        _whole_numbers(ax.xaxis)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     _suptitle(fig, title)
-    _save(fig, path, tight=True)
+    return _laid_out(fig)
 
 
-def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
+def bands(panels: dict[str, dict[str, pd.DataFrame]], path, title: str, ylabel: str) -> None:
+    _save(bands_figure(panels, title, ylabel), path)
+
+
+def profiles_figure(panels: dict[str, dict[str, pd.Series]], title: str):
     """Per panel, one line per label across the layers (log scale)."""
     fig, axes = _panels(len(panels))
     positive = False
@@ -241,16 +402,22 @@ def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
             ax.set_xticks(range(len(values)), values.index)
             positive |= bool((values > 0).any())
         ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("layer")
         ax.grid(alpha=0.3)
     if positive:
         _log_y(axes[0])
     axes[0].set_ylabel("activation std")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     _suptitle(fig, title)
-    _save(fig, path, tight=True)
+    return _laid_out(fig)
+
+
+def profiles(panels: dict[str, dict[str, pd.Series]], path, title: str) -> None:
+    _save(profiles_figure(panels, title), path)
 
 
 MAX_HISTOGRAM_LAYERS = 12  # deeper nets show this many layers, evenly spread, first and last included
+ABOVE = 0.03  # inches between a panel's top edge and the label written above it
 
 
 def histograms_figure(samples: dict, title: str = "", quantity: str = "activation"):
@@ -284,8 +451,8 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
                 label = f"{layer}   std {values[layer].std():.3g}"
             else:
                 label = f"{layer}   no finite values"
-            ax.text(0.99, 0.92, label, transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1})
+            ax.text(1, 1, label, ha="right", va="bottom", fontsize=8,  # above the panel: never over a bar
+                    transform=matplotlib.transforms.offset_copy(ax.transAxes, fig=fig, y=ABOVE, units="inches"))
             ax.set_xlim(edges[0], edges[-1])
             ax.set_yticks([])
             ax.tick_params(axis="x", labelsize=7)
@@ -293,6 +460,7 @@ def histograms_figure(samples: dict, title: str = "", quantity: str = "activatio
                                   fontsize=10)
         axes[-1][column].set_xlabel("activation value" if quantity == "activation" else "dL/dW, kernel gradient")
     _suptitle(fig, title, fontsize=9)
+    _plain_numbers(fig)
     return _fixed_layout(fig, (0.2, 0.6, 0.15, 0.75), gap=0.4, row_gap=0.45)
 
 
@@ -345,18 +513,20 @@ def gradients_figure(layers: pd.DataFrame, title: str = ""):
         _log_y(axes[0][0])
     else:
         axes[0][0].set_title("every gradient is exactly 0")
-    axes[0][0].set_xlabel("epoch")
     axes[0][0].set_ylabel("||dL/dW|| on the probe batch")
-    axes[0][0].legend(fontsize=8, loc="upper right")
     if panels == 2:
-        axes[0][1].set_xlabel("epoch")
         axes[0][1].set_ylabel("distinct units")
         axes[0][1].set_ylim(0, layers["units"].max() + 0.5)
-        axes[0][1].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        _whole_numbers(axes[0][1].yaxis)
         axes[0][1].set_title("symmetric layers: units computing different functions")
-        axes[0][1].legend(fontsize=8, loc="upper right")
+    for ax in axes[0]:
+        ax.set_xlabel("epoch")
+        _whole_numbers(ax.xaxis)
+    rows = max(_legend_below(ax, columns=3) for ax in axes[0])
+    fig.set_size_inches(5.5 * panels, 3.8 + rows * LEGEND_ROW)
     _suptitle(fig, title)
-    return _fixed_layout(fig, (0.8, 0.5, 0.15, 0.6))
+    _plain_numbers(fig)
+    return _fixed_layout(fig, (0.8, 0.5 + rows * LEGEND_ROW, 0.15, 0.6))
 
 
 def gradients(layers: pd.DataFrame, path, title: str = "") -> None:
@@ -377,9 +547,10 @@ def signal_figure(frame: pd.DataFrame, title: str = ""):
         ax.set_xticks(list(depth), frame["layer"], rotation=45, ha="right", fontsize=7)
         ax.set_title(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+    axes[-1].legend(fontsize=8, **OUTSIDE_RIGHT)
     _suptitle(fig, title)
-    return _fixed_layout(fig, (0.7, 0.85, 0.15, 0.6))
+    _plain_numbers(fig)
+    return _fixed_layout(fig, (0.7, 0.85, 1.2, 0.6))
 
 
 def signal(frame: pd.DataFrame, path, title: str = "") -> None:
@@ -394,7 +565,7 @@ def _at_least_a_decade(ax) -> None:
         ax.set_ylim(middle / np.sqrt(10), middle * np.sqrt(10))
 
 
-def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") -> None:
+def signal_comparison_figure(frames: dict[str, pd.DataFrame], title: str = ""):
     """Several initializers' forward and backward signal by depth, measured (markers) and predicted (dashes)."""
     fig, axes = _subplots(1, 2, figsize=(11, 4.2))
     for i, (label, frame) in enumerate(frames.items()):
@@ -407,33 +578,53 @@ def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") ->
     for ax, name in ((axes[0], "forward: E[z^2] of hidden layer l"), (axes[1], "backward: E[(dL/dz)^2] at layer l")):
         _log_y(ax)
         ax.set_xlabel("hidden layer")
+        _whole_numbers(ax.xaxis)
         ax.set_title(name)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper right")
+    axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, **OUTSIDE_RIGHT)
     _suptitle(fig, title or "measured (dots) against theory (dashes) at initialization", fontsize=12)
-    _save(fig, path, tight=True)
+    return _laid_out(fig)
 
 
-def paper_lines(panels: list[dict], path, title: str) -> None:
+def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") -> None:
+    _save(signal_comparison_figure(frames, title), path)
+
+
+def paper_lines_figure(panels: list[dict], title: str):
     """A replayed paper's figure: one panel per dict {title, xlabel, log, series: {label: (x, y)}}, side by side."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    fig, axes = _subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         for label, (x, y) in panel["series"].items():
             ax.plot(x, y, "o-" if len(x) < 40 else "-", markersize=3, label=label)
         if panel["log"]:
             _log_y(ax)
         ax.set_xlabel(panel["xlabel"])
+        for axis, values in ((ax.xaxis, [x for x, _ in panel["series"].values()]),
+                             (ax.yaxis, [y for _, y in panel["series"].values()])):
+            if _whole(values) and axis.get_scale() == "linear":  # layers, depths, epochs: never 2.5 of them
+                _whole_numbers(axis)
         ax.set_title(panel["title"], fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _legend_below(ax, columns=2, fontsize=7)
     _suptitle(fig, title)
-    _save(fig, path, tight=True)
+    return _laid_out(fig)
 
 
-def phase_diagram(grid: pd.DataFrame, weight_var: np.ndarray, xi: np.ndarray, multiple: float, path, title: str) -> None:
+def paper_lines(panels: list[dict], path, title: str) -> None:
+    _save(paper_lines_figure(panels, title), path)
+
+
+def _whole(arrays) -> bool:
+    """Whether every finite value of the arrays is a whole number."""
+    values = np.concatenate([np.asarray(a, float).ravel() for a in arrays]) if arrays else np.array([])
+    values = values[np.isfinite(values)]
+    return bool(len(values)) and bool(np.all(values == np.round(values)))
+
+
+def phase_diagram_figure(grid: pd.DataFrame, weight_var: np.ndarray, xi: np.ndarray, multiple: float, title: str):
     """Training accuracy over (sigma_w^2 columns, depth rows) as a heatmap, with the mean-field depth scale xi_c and
     `multiple` xi_c drawn over it (the cells are centred on their sigma_w^2 and depth)."""
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = _subplots(figsize=(7, 4.8))
     x, y = grid.columns.to_numpy(float), grid.index.to_numpy(float)
     image = ax.pcolormesh(x, y, grid.to_numpy(float), shading="nearest", cmap="viridis", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="training accuracy")
@@ -442,15 +633,26 @@ def phase_diagram(grid: pd.DataFrame, weight_var: np.ndarray, xi: np.ndarray, mu
     ax.set_ylim(0, y.max() * 1.1 + 1)
     ax.set_xlabel("sigma_w^2")
     ax.set_ylabel("depth (hidden layers)")
-    ax.legend(fontsize=8, loc="upper right")
+    _whole_numbers(ax.yaxis)
+    _legend_below(ax, columns=2)
+    legend = ax.get_legend()  # white lines: on a dark ground, where white paper would lose them
+    legend.set_frame_on(True)
+    legend.get_frame().set(facecolor="0.3", edgecolor="none")
+    for text in legend.get_texts():
+        text.set_color("white")
     _suptitle(fig, title)
-    _save(fig, path, tight=True)
+    return _laid_out(fig)
 
 
-def checklist_by_depth(table: pd.DataFrame, path, title: str) -> None:
+def phase_diagram(grid: pd.DataFrame, weight_var: np.ndarray, xi: np.ndarray, multiple: float, path,
+                  title: str) -> None:
+    _save(phase_diagram_figure(grid, weight_var, xi, multiple, title), path)
+
+
+def checklist_by_depth_figure(table: pd.DataFrame, title: str):
     """`initlab diagnose --plot`: activation std (after the nonlinearity that follows) and kernel gradient rms by
     depth in the checklist's table, problems marked."""
-    fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    fig, axes = _subplots(2, 1, figsize=(10, 6.5), sharex=True)
 
     measured = table[table["activation_std"].notna() & (table["activation_std"] > 0)]
     panels = ((axes[0], "activation_std", "activation std\n(after the nonlinearity)"),
@@ -464,7 +666,7 @@ def checklist_by_depth(table: pd.DataFrame, path, title: str) -> None:
             if not chosen.any():
                 continue
             ax.scatter(table["depth"][chosen], values[chosen], s=size, color=color, label=verdict, zorder=3)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        _whole_numbers(ax.xaxis)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if values.notna().any():
@@ -475,4 +677,8 @@ def checklist_by_depth(table: pd.DataFrame, path, title: str) -> None:
     axes[1].set_xlabel("depth (weighted layers in graph order)")
     heading = f"{title}: {len(measured)} layers measured, probe batch {int(table['probe_batch'].iloc[0]) if len(table) else 0}"
     axes[0].set_title(heading if len(heading) <= 90 else heading[:89] + "…", fontsize=10)
-    _save(fig, path)
+    return _laid_out(fig)  # room for the legends beside the panels
+
+
+def checklist_by_depth(table: pd.DataFrame, path, title: str) -> None:
+    _save(checklist_by_depth_figure(table, title), path)

@@ -61,10 +61,12 @@ class Frames:
 
 def still(model, data: Dataset, resolution: int = STILL_RESOLUTION) -> dict[str, np.ndarray]:
     """What boundary.png is drawn from, kept in boundary.npz beside the frames: the model's view of the plane on a
-    finer grid (final_value [y, x], final_x, final_y) and the data drawn on it, so that pictures need no model."""
+    finer grid (final_value [y, x], final_x, final_y), the data drawn on it and its feature names (the plane's axes),
+    so that pictures need no model."""
     value, xs, ys, multiclass = view(lambda grid: model(grid, training=False), data.x_train, data.x_val, resolution)
     return {"final_value": value.astype(np.float16), "final_x": xs, "final_y": ys, "multiclass": np.array(multiclass),
-            "x_train": data.x_train, "y_train": data.y_train, "x_val": data.x_val, "y_val": data.y_val}
+            "x_train": data.x_train, "y_train": data.y_train, "x_val": data.x_val, "y_val": data.y_val,
+            "features": np.array(data.feature_names, str)}
 
 
 def view(predict, x_train, x_val, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
