@@ -18,6 +18,7 @@ from initlab.cli import app
 from initlab.diagnosis import report
 from initlab.lab import runs
 from initlab.train import model as model_module
+
 from tests.conftest import make_config
 
 runner = CliRunner()
@@ -141,6 +142,24 @@ def test_long_alike_names_stay_apart_in_80_columns_and_no_figure_is_cut(tmp_path
     full = _cli(tmp_path / "cells.keras", "--full-names").stdout
     assert [cell for cell, _ in table_rows(full)] == NASNET_LIKE
     assert [finding for _, finding in table_rows(full)] == list(table["summary"])
+
+
+def test_names_no_cut_tells_apart_are_wrapped_whole():
+    keras = _keras()
+    names = ["a" * 40 + "1" + "b" * 40, "a" * 40 + "2" + "b" * 40]  # alike for 40 characters on either side
+    model = keras.Sequential([keras.Input((4,)), *[keras.layers.Dense(4, name=name) for name in names]])
+    text = report.render(initlab.diagnose(model), "alike")
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("layer "))
+    kind_at = lines[header].index("kind")
+    cells = []
+    for line in lines[header + 1:]:
+        if not line:
+            break
+        if line[kind_at:].strip():  # a row starts where its kind is; below it, the rest of its name
+            cells.append("")
+        cells[-1] += line[:kind_at].strip()
+    assert cells == names and max(map(len, lines)) <= 80
 
 
 @pytest.mark.slow

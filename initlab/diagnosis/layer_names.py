@@ -1,5 +1,5 @@
 """Layer names short enough for an 80-column table and still telling the layers apart: a long name is cut in the
-middle to a head and a tail that no other layer's name has together ('sep…1_reduction_left1_stem_1' names one
+middle to a head and a tail that no other layer's name has together ('…nv_1_reduction_left1_stem_1' names one
 of NASNet's 389 layers), so the part left is the part that names it."""
 
 import numpy as np
@@ -11,7 +11,8 @@ SEPARATORS = "_/.-: "
 def column(names: list[str], every_name: list[str], least: int, most: int) -> tuple[int, dict[str, str]]:
     """A layer column for `names`: its width (`least` to `most`, as narrow as the longest name allows, as wide as
     the names need to stay apart) and each name as shown in it: whole if it fits, else cut to a head and a tail
-    no other name in `every_name` has together (the head a third or less, ending a word where it can), whole (to be wrapped) where no cut fits."""
+    no other name in `every_name` has together (the head about a third, ending a word where it can), whole (to be
+    wrapped) where no cut fits."""
     longest = max(map(len, names), default=0)
     if longest <= least:
         return longest, {name: name for name in names}

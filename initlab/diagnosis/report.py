@@ -80,7 +80,7 @@ def render(table: pd.DataFrame, title: str, weights: str = "", full_names: bool 
                            for v in ("ok", "note", "problem", "not checked") if counts.get(v, 0))
                  + f" ({counted(len(table), 'layer')} with weights)")
     shown = table if len(table) <= FULL_TABLE else table[table["verdict"] != "ok"]
-    lines += _rows(shown, list(table["layer"]), full_names)
+    lines += _rows(shown, list(table["layer"]), full_names) if len(shown) else []
     if len(shown) < len(table):
         lines.append(f"... and {counted(len(table) - len(shown), 'more layer')} ok (every row: --csv FILE or --json)")
     problems = table[table["verdict"] == "problem"]
@@ -102,12 +102,13 @@ def render(table: pd.DataFrame, title: str, weights: str = "", full_names: bool 
 
 
 def _rows(shown: pd.DataFrame, every_name: list[str], full_names: bool) -> list[str]:
-    """The table's lines: a finding wraps between words (no figure is cut), a kind is cut, a long layer name is cut
-    to a part that names it alone (layer_names) or, where no such part fits, wrapped whole."""
+    """The table's lines (`shown`: one row or more): a finding wraps between words (no figure is cut), a long layer
+    name is cut to a part that names it alone (layer_names) or, where no such part fits, wrapped whole."""
     names, kinds = list(shown["layer"]), list(shown["kind"])
     if full_names:
-        width, cut = max(map(len, names), default=0), {}
-        console_width = max(WIDTH, width + max(map(len, kinds)) + len("not checked") + max(map(len, shown["summary"])) + 3)
+        width, cut = max(map(len, names)), {}
+        widest = width + max(map(len, kinds)) + len("not checked") + max(map(len, shown["summary"])) + 3
+        console_width = max(WIDTH, widest)  # every row on one line
     else:
         # names take what the other columns leave (at least LAYER_WIDTH), more where they need it to differ
         room = WIDTH - max(map(len, kinds)) - max(map(len, [*shown["verdict"], "verdict"])) - 3 - max(
