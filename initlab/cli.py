@@ -22,6 +22,7 @@ from typer.core import TyperGroup
 
 from initlab.base import backend
 from initlab.base.errors import UserError, did_you_mean
+from initlab.base.words import counted
 
 
 class Commands(TyperGroup):
@@ -133,8 +134,8 @@ def _print_run_summary(folder: Path) -> None:
     summary = read_summary(folder)
     final = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary["final"].items())
     units = f"; distinct units {summary['distinct_units']}" if "distinct_units" in summary else ""
-    typer.echo(f"{summary['status']}: {final}{units}; {summary['epochs_run']} epochs in {summary['duration_s']:.2f} s",
-               err=True)
+    typer.echo(f"{summary['status']}: {final}{units}; {counted(summary['epochs_run'], 'epoch')} in "
+               f"{summary['duration_s']:.2f} s", err=True)
     typer.echo(str(folder))
 
 
@@ -192,7 +193,7 @@ def _complete_text(the_plan) -> str:
     from initlab.output.run_folder import is_complete
 
     done = sum(is_complete(f) for f in the_plan.folders)
-    return f"{done} of {len(the_plan.folders)} runs complete; run the same command to finish"
+    return f"{done} of {counted(len(the_plan.folders), 'run')} complete; run the same command to finish"
 
 
 def _print_plan(the_plan) -> None:
@@ -201,7 +202,7 @@ def _print_plan(the_plan) -> None:
     for i, (run, folder, done) in enumerate(zip(the_plan.planned, the_plan.folders, the_plan.done)):
         labels = ([run.case] if run.case is not None else []) + list(run.grid.values())
         rows.append([folder.name, *labels, str(run.seed), "yes" if done else "damaged" if i in the_plan.damaged else "no"])
-    _print_table(f"{the_plan.sweep.name}: {len(the_plan.planned)} runs, {sum(the_plan.done)} complete",
+    _print_table(f"{the_plan.sweep.name}: {counted(len(the_plan.planned), 'run')}, {sum(the_plan.done)} complete",
                  ["run", *keys, "seed", "complete"], rows)
 
 
@@ -285,7 +286,8 @@ def _sweep_with_progress(the_plan, workers, scheduler, fail_fast, pictures):
                                        on_wait=lambda text: progress.console.print(f"{text} ...", soft_wrap=True),
                                        on_start=on_start)
     if trained:
-        console.print(f"trained {trained} runs ({failed} failed); {sum(the_plan.done)} already complete", highlight=False)
+        console.print(f"trained {counted(trained, 'run')} ({failed} failed); {sum(the_plan.done)} already complete",
+                      highlight=False)
     else:
         console.print("nothing to do: every run is complete (--rerun trains them again)")
     return summary
@@ -362,13 +364,15 @@ def initializers():
 @app.command()
 def diagnose(
     target: Annotated[Path, typer.Argument(help="A config YAML (its initial weights), a lesson's name, a run folder "
-                                           "(its trained weights) or a saved MODEL.keras. A .keras file is loaded "
-                                           "with Keras's safe_mode: code stored in it (a Lambda layer) is refused, "
-                                           "never run.", autocompletion=_lesson_names("run"))],
+                                           "(the initial weights it trained from; --trained: its final ones) or a "
+                                           "saved MODEL.keras. A .keras file is loaded with Keras's safe_mode: code "
+                                           "stored in it (a Lambda layer) is refused, never run.", autocompletion=_lesson_names("run"))],
     set_: SetOption = None,
-    csv: Annotated[Optional[Path], typer.Option("--csv", dir_okay=False, help="Write every figure of every layer to this CSV file.")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per layer with weights instead of the table.")] = False,
+    csv: Annotated[Optional[Path], typer.Option("--csv", dir_okay=False, help="Write every figure of every layer, gradients included, to this CSV file.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per layer with weights instead of the table, gradients included.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", dir_okay=False, help="Draw activation and gradient scale by depth to this PNG file.")] = None,
+    trained: Annotated[bool, typer.Option("--trained", help="Of a run folder, judge the weights training ended with (weights_final.npz) instead of the initial ones; the report says findings about scale then describe training.")] = False,
+    full_names: Annotated[bool, typer.Option("--full-names", help="Print layer names whole, the table as wide as they need (else a long name is cut in the middle to the part that names it).")] = False,
 ):
     """The initialization checklist as the first training step sees the model: exit 0 when healthy, 1 when it found a
     problem (notes do not count), 2 for bad input."""
@@ -387,7 +391,9 @@ def diagnose(
         if plot.suffix[1:].lower() not in formats:
             raise UserError(f"cannot draw a {plot.suffix} picture; allowed: {', '.join(formats)}",
                             "--plot", str(plot))
-    table = checklist.diagnose(targets.model_of(target, set_ or []), gradients=plot is not None)
+    judged = targets.model_of(target, set_ or [], trained)
+    # the table on screen shows no gradient: measured (one backward pass) only for the outputs that hold them
+    table = checklist.diagnose(judged.model, gradients=plot is not None or csv is not None or json_)
     if table.empty:
         raise UserError("has no layer with weights: there is no initialization to check", str(target))
     try:
@@ -402,14 +408,8 @@ def diagnose(
     if json_:
         typer.echo(report.to_json(table))
     else:
-        _print_diagnosis(table, str(target))
+        typer.echo(report.render(table, str(target), judged.weights, full_names))
     raise typer.Exit(code=0 if checklist.healthy(table) else 1)
-
-
-def _print_diagnosis(table, title: str) -> None:
-    from initlab.diagnosis.report import render
-
-    typer.echo(render(table, title))
 
 
 lessons_app = typer.Typer(help="The lessons shipped in the package: list them, show one, copy one to edit.")
@@ -508,7 +508,7 @@ def list_runs(
             [path.parent.name, path.name, found["status"], str(found["epochs_run"]), *_final_cells(found),
              str(found["distinct_units"])] for path, found in listed]
     damaged = [(path, found) for path, found in listed if isinstance(found, str)]
-    _print_table(f"{len(rows)} runs under {folder}" + (f", {len(damaged)} damaged" if damaged else ""),
+    _print_table(f"{counted(len(rows), 'run')} under {folder}" + (f", {len(damaged)} damaged" if damaged else ""),
                  ["experiment", "run", "status", "epochs", "loss", "accuracy / mae", "val_loss",
                   "val_accuracy / val_mae", "distinct units"], rows)
     for path, problem in damaged:

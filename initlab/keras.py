@@ -34,7 +34,8 @@ class InitDiagnostics(keras.callbacks.Callback):
         self.table = checklist.diagnose(self.model, inputs=self.x)  # on the user's own probe batch
         report.to_csv(self.table, self.out / "diagnose.csv")
         if self.verbose:
-            print(report.render(self.table, self.model.name))
+            weights = "as this fit starts (initial ones on a model's first fit)"
+            print(report.render(self.table, self.model.name, weights))
         self.probe = Probe(self.model, self.x, self.y)
         self._record(0)
 

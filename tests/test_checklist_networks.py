@@ -142,7 +142,8 @@ def test_callback_prints_the_same_report_without_the_cli(tmp_path, capsys):
     callback = InitDiagnostics(np.ones((8, 20), "float32"), np.zeros(8), out=tmp_path / "d")
     callback.set_model(model)
     callback.on_train_begin()
-    assert "initialization checklist" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "initialization checklist" in printed and "weights: as this fit starts" in printed
     source = open(sys.modules["initlab.keras"].__file__).read()
     assert "from .cli" not in source and "import cli" not in source
 

@@ -63,7 +63,7 @@ my_model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(16, act
 my_model.compile(optimizer="adam", loss="binary_crossentropy")
 """
 
-SLOW = ("mobilenet_v2.keras", "reproduce --papers")  # a block that holds one of these takes more than 15 s
+SLOW = ("mobilenet_v2.keras", "reproduce --papers", "initlab run relu_he")  # a block that holds one of these takes more than 15 s
 SLOW_KINDS = ("python",)  # a fresh process importing TensorFlow and fitting a model: about 15 s
 
 

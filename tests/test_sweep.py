@@ -378,7 +378,11 @@ def test_a_sweep_run_gets_its_model_on_demand(tmp_path):
         assert {p.name for p in folder.iterdir()} == RUN_RECORDS
         assert set(run_folder.read_summary(folder)["files"]) == RUN_RECORDS - {"summary.json"}
 
-    diagnosed = runner.invoke(app, ["diagnose", str(first), "--json"])
+    diagnosed = runner.invoke(app, ["diagnose", str(first), "--json"])  # its initial weights: no model file needed
+    assert diagnosed.exit_code in (0, 1), diagnosed.output
+    assert [row["layer"] for row in json.loads(diagnosed.stdout)] == ["hidden_1", "output"]
+    assert not (first / "model.keras").exists()
+    diagnosed = runner.invoke(app, ["diagnose", str(first), "--json", "--trained"])  # its trained ones: written
     assert diagnosed.exit_code in (0, 1), diagnosed.output
     assert [row["layer"] for row in json.loads(diagnosed.stdout)] == ["hidden_1", "output"]
     assert "model.keras" in run_folder.read_summary(first)["files"] and run_folder.is_complete(first)

@@ -18,6 +18,7 @@ TOO_SMALL, TOO_LARGE = 0.5, 2.0  # a weight scale outside [0.5, 2] x its target 
 VANISHED = 1e-3                  # activation std below this (inputs of std 1) is a lost signal
 SMALL_BRANCH = 0.05              # a residual branch below this share of the sum starts nearly switched off
 NORMALIZATION_KINDS = ("BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization")
+SCALE_KINDS = ("LayerScale",)  # x * gamma, one learned factor per channel (ConvNeXt, CaiT), often ending a branch
 KNOWN_KINDS = ("Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
                "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
                "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "MultiHeadAttention")
@@ -38,6 +39,7 @@ def target(activation: str, fan_in: int, fan_out: int) -> tuple[str, float, floa
 
 
 EMPTY_COLUMNS = ["depth", "layer", "kind", "verdict", "findings", "suggestion", "probe_batch"]  # no weights
+COUNTS = ("fan_in", "fan_out", "keras_fan_in", "keras_fan_out", "distinct_units", "units")  # whole numbers, or none
 
 
 def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False) -> pd.DataFrame:
@@ -51,7 +53,11 @@ def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradie
         row = judge(layer, node_role[1] if node_role else None, measured["figures"][id(layer)],
                     last=depth == len(layers), graph=node_role is not None)
         rows.append({"depth": depth, **row, "probe_batch": measured["batch"]})
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=EMPTY_COLUMNS)  # a model without weights
+    if not rows:
+        return pd.DataFrame(columns=EMPTY_COLUMNS)  # a model without weights
+    table = pd.DataFrame(rows)
+    # a layer without a kernel has no fans: pandas would make the column float (64.0), Int64 keeps 64 and <NA>
+    return table.astype({column: "Int64" for column in COUNTS if column in table})
 
 
 def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
@@ -66,6 +72,8 @@ def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
     kernels = first_step.kernels_of(layer)
     if kind in NORMALIZATION_KINDS:
         findings += _normalization(layer, role)
+    elif kind in SCALE_KINDS and len(layer.weights) == 1:
+        findings += _layer_scale(layer, row, role, last, graph)
     elif not kernels or kind not in KNOWN_KINDS:
         held = ", ".join(v.path.rsplit("/", 1)[-1] for v in layer.weights)
         reason = (f"initlab does not know how {kind} uses its weights ({held})" if kernels
@@ -110,7 +118,7 @@ def _kernel_figures(layer, variable, nonlinearity: str) -> dict:
     """Fans (honest and as Keras drew them), the weight scale against its target, symmetry."""
     name = variable.path.rsplit("/", 1)[-1]
     fan_in, fan_out = fans.honest_fans(layer, variable)
-    keras_in, keras_out = fans.keras_fans(variable.shape)
+    keras_in, keras_out = fans.keras_drawn_fans(layer, variable)
     w = np.asarray(variable.numpy(), np.float64)
     units = w.shape[-1] if w.ndim > 1 else 1
     rms = float(np.sqrt(np.mean(w**2)))  # the scale of zero-mean draws and of constants alike
@@ -243,6 +251,18 @@ def _signal_fix(row: dict, bias_rms: float, dead: bool) -> str:
                       "before)")
     what = " and ".join(causes) or "inputs of unit scale and zero biases"
     return f"{what}: {suited} suits {row['nonlinearity']} already"
+
+
+def _layer_scale(layer, row: dict, role, last: bool, graph: bool) -> list[Finding]:
+    """A LayerScale multiplies its input by gamma: gamma's size, and the signal it lets through (ending a residual
+    branch, the branch's share of the sum: small by design)."""
+    gamma = np.asarray(layer.weights[0].numpy(), np.float64)
+    row["weight_rms"] = float(np.sqrt(np.mean(gamma**2)))
+    found = _signal_findings(row, role, last, graph, bias_rms=0.0)  # a LayerScale has no bias
+    if not gamma.any() and not (role and role.residual is not None):
+        found.insert(0, Finding("problem", "zero_gamma", "scale gamma is all zero: no signal passes",
+                                "a small nonzero start (init_values 1e-6 to 0.1 on a residual branch, else 1)"))
+    return found
 
 
 def _signal_findings(row: dict, role, last: bool, graph: bool, bias_rms: float) -> list[Finding]:

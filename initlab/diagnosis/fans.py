@@ -28,6 +28,15 @@ def keras_fans(shape) -> tuple[int, int]:
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
+def keras_drawn_fans(layer, weight) -> tuple[int, int]:
+    """fan_in, fan_out as the weight's own initializer really computed them when Keras drew it: the axes it was
+    told (EinsumDense, MultiHeadAttention's projections among them, tells a VarianceScaling its einsum axes), else
+    Keras's shape rule (keras_fans)."""
+    owner, variable = owner_of(layer, weight)
+    name = _short_name(variable)
+    return _keras_drawn_fans(owner, name, tuple(int(d) for d in variable.shape), initializer_of(owner, name))
+
+
 def honest_fans(layer, weight) -> tuple[int, int]:
     """For this weight (a keras Variable of `layer`, or its short name such as 'kernel', 'depthwise_kernel',
     'recurrent_kernel'), fan_in = how many inputs one output unit sums over, fan_out = how many outputs one input
@@ -184,7 +193,10 @@ def _keras_drawn_fans(owner, name: str, shape: tuple, initializer) -> tuple[int,
     """The fans Keras's initializer really used for this weight: axes given to it, EinsumDense's own axes, or the
     shape rule."""
     input_axes, output_axes = getattr(initializer, "input_axes", None), getattr(initializer, "output_axes", None)
-    einsum = isinstance(owner, _keras().layers.EinsumDense) and name == "kernel"
+    keras = _keras()
+    # EinsumDense.build hands its einsum axes to a VarianceScaling only; other initializers never read fans
+    einsum = isinstance(owner, keras.layers.EinsumDense) and name == "kernel" and isinstance(
+        initializer, keras.initializers.VarianceScaling)
     if (input_axes is None or output_axes is None) and einsum and hasattr(owner, "_update_kernel_initializer"):
         input_axes, output_axes = _einsum_axes(owner.equation)[1]  # Keras >= 3.12 passes these axes itself
     if input_axes is not None and output_axes is not None:

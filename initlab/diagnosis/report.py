@@ -1,15 +1,24 @@
 """The checklist's table as people and programs read it: 80 columns of text, JSON and CSV (its picture by depth is
 initlab.output.plots.checklist_by_depth). Works from the table alone (no live model)."""
 
+import io
 import json
 import math
 import textwrap
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from initlab.base.words import counted
+from initlab.diagnosis import layer_names
 
 WIDTH = 80
 FULL_TABLE = 50  # up to this many layers every row is printed; above, only the rows that are not ok
+LAYER_WIDTH, LAYER_MAX = 22, 30  # the layer column: this wide, wider up to LAYER_MAX where names need it to differ
+FINDING_WIDTH = 20
 JSON_FIGURES = ("depth", "nonlinearity", "normalization", "residual", "fan_in", "fan_out", "keras_fan_in",
                 "keras_fan_out", "initializer", "weight_rms", "target_std", "scale_ratio", "distinct_units", "units",
                 "input_std", "output_std", "activation_std", "dead_fraction", "saturated_fraction", "branch_share",
@@ -39,7 +48,7 @@ def _plain(value):
         return [_plain(v) for v in value]
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return value
 
@@ -59,24 +68,21 @@ def to_csv(table: pd.DataFrame, path) -> None:
     flat.to_csv(path, index=False)
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def render(table: pd.DataFrame, title: str) -> str:
-    """The compact report: layer, kind, verdict and the first finding per row in 80 columns, then the problems in
-    full and each kind of note once."""
-    lines = [_cut(f"initialization checklist: {title}", WIDTH)]
+def render(table: pd.DataFrame, title: str, weights: str = "", full_names: bool = False) -> str:
+    """The compact report: layer, kind, verdict and the first finding per row in 80 columns (long layer names cut in
+    the middle to a part that names one layer; `full_names`: whole, the table as wide as they need), then the
+    problems in full and each kind of note once. `weights`: which weights were judged, said under the title."""
+    heading = "initialization checklist: "
+    lines = [heading + (title if len(heading + title) <= WIDTH else "…" + title[len(heading + title) + 1 - WIDTH:])]
+    lines += _wrapped(f"weights: {weights}", "") if weights else []
     counts = table["verdict"].value_counts()
-    lines.append(", ".join(f"{counts.get(v, 0)} {v}" for v in ("ok", "note", "problem", "not checked")
-                           if counts.get(v, 0)) + f" ({len(table)} layers with weights)")
+    lines.append(", ".join(counted(counts[v], v, v if v in ("ok", "not checked") else None)
+                           for v in ("ok", "note", "problem", "not checked") if counts.get(v, 0))
+                 + f" ({counted(len(table), 'layer')} with weights)")
     shown = table if len(table) <= FULL_TABLE else table[table["verdict"] != "ok"]
-    lines.append(f"{'layer':<22} {'kind':<15} {'verdict':<11} finding")
-    for row in shown.itertuples():
-        lines.append(f"{_cut(row.layer, 22):<22} {_cut(row.kind, 15):<15} {row.verdict:<11} "
-                     f"{_cut(row.summary, WIDTH - 51)}".rstrip())
+    lines += _rows(shown, list(table["layer"]), full_names) if len(shown) else []
     if len(shown) < len(table):
-        lines.append(f"... and {len(table) - len(shown)} more layers ok (every row: --csv FILE or --json)")
+        lines.append(f"... and {counted(len(table) - len(shown), 'more layer')} ok (every row: --csv FILE or --json)")
     problems = table[table["verdict"] == "problem"]
     if len(problems):
         lines += ["", "problems:"]
@@ -88,11 +94,37 @@ def render(table: pd.DataFrame, title: str) -> str:
     if notes:
         lines += ["", "notes (one example of each):"]
         for (layer, text, suggestion), count in notes:
-            more = f" (and {count - 1} more layers like it)" if count > 1 else ""
+            more = f" (and {counted(count - 1, 'more layer')} like it)" if count > 1 else ""
             lines += _wrapped(f"{layer}: {text}{more}", "  ")
             if suggestion:
                 lines += _wrapped(f"-> {suggestion}", "    ")
     return "\n".join(lines)
+
+
+def _rows(shown: pd.DataFrame, every_name: list[str], full_names: bool) -> list[str]:
+    """The table's lines (`shown`: one row or more): a finding wraps between words (no figure is cut), a long layer
+    name is cut to a part that names it alone (layer_names) or, where no such part fits, wrapped whole."""
+    names, kinds = list(shown["layer"]), list(shown["kind"])
+    if full_names:
+        width, cut = max(map(len, names)), {}
+        widest = width + max(map(len, kinds)) + len("not checked") + max(map(len, shown["summary"])) + 3
+        console_width = max(WIDTH, widest)  # every row on one line
+    else:
+        # names take what the other columns leave (at least LAYER_WIDTH), more where they need it to differ
+        room = WIDTH - max(map(len, kinds)) - max(map(len, [*shown["verdict"], "verdict"])) - 3 - max(
+            map(len, shown["summary"]))
+        width, cut = layer_names.column(names, every_name, max(LAYER_WIDTH, min(room, LAYER_MAX)), LAYER_MAX)
+        console_width = WIDTH
+    grid = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style=None)
+    grid.add_column("layer", width=max(width, len("layer")), overflow="fold")
+    grid.add_column("kind", no_wrap=True, overflow="ellipsis")  # the one cell cut where 80 columns are too few
+    grid.add_column("verdict", no_wrap=True)
+    grid.add_column("finding", min_width=FINDING_WIDTH, overflow="fold")
+    for row in shown.itertuples():
+        grid.add_row(*(Text(text) for text in (cut.get(row.layer, row.layer), row.kind, row.verdict, row.summary)))
+    console = Console(file=io.StringIO(), width=console_width, color_system=None, highlight=False, emoji=False)
+    console.print(grid)
+    return [line.rstrip() for line in console.file.getvalue().splitlines()]
 
 
 def _wrapped(text: str, indent: str) -> list[str]:

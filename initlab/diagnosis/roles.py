@@ -15,6 +15,7 @@ PASS_THROUGH = {  # change shape or drop units, not the kind of signal
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Reshape", "Flatten", "ZeroPadding1D",
     "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "Permute", "UpSampling1D",
     "UpSampling2D", "UpSampling3D", "Concatenate", "Identity", "RepeatVector",
+    "StochasticDepth",  # drops a whole residual branch per sample (ConvNeXt): a dropout
 }
 # keras.ops called on symbolic tensors become graph operations of these classes
 OP_ACTIVATIONS = {"Relu": "relu", "Relu6": "relu6", "Gelu": "gelu", "Silu": "silu", "Sigmoid": "sigmoid",

@@ -315,6 +315,15 @@ def ensure_model(folder: str | Path) -> Path:
     return path
 
 
+def initial_model(folder: str | Path):
+    """A finished run folder's model holding its initial weights (weights_initial.npz: after any data-dependent
+    initialization, what its first training step saw)."""
+    folder = Path(folder)
+    config = _saved_config(folder, "its initial model")
+    with np.load(folder / "weights_initial.npz") as weights:
+        return trained_model(config, dict(weights), load_data(config))
+
+
 def _saved_config(folder: Path, wanted: str) -> config_module.Config:
     """The resolved config of a complete, trained run folder (a UserError says what is missing or wrong)."""
     if not folder.is_dir():

@@ -1,20 +1,53 @@
-"""What `initlab diagnose` reads, as a Keras model: a config or a lesson (its fresh initial weights), a run folder
-(its trained weights) or a saved .keras file, loaded in Keras's safe mode (stored code refused, never run)."""
+"""What `initlab diagnose` reads, as a Keras model and which of its weights: a config or a lesson (its fresh initial
+weights), a run folder (the initial weights it started training from; its trained weights on request) or a saved
+.keras file (the weights in it), loaded in Keras's safe mode (stored code refused, never run)."""
 
 from pathlib import Path
+from typing import NamedTuple
 
+from initlab.base.errors import UserError
+from initlab.base.words import counted
 from initlab.config import catalog, experiment as config_module
 from initlab.lab import runs
+from initlab.output import run_folder
 from initlab.train import keras_file
 
+SAVED = "as saved in the file (initial ones only if saved before training)"
 
-def model_of(target: Path, overrides: list[str]):
-    """A config's freshly built model, a run folder's trained model, or a .keras file loaded without running any
-    code stored in it."""
-    if target.is_dir() and any((target / name).is_file() for name in ("config.yaml", "summary.json")):
-        target = runs.ensure_model(target)  # a run folder: its trained model (a sweep's is written on demand)
+
+class Target(NamedTuple):
+    model: object
+    weights: str  # which weights are judged, in words for the report's heading ('weights: ...')
+
+
+def is_run_folder(target: Path) -> bool:
+    return target.is_dir() and any((target / name).is_file() for name in ("config.yaml", "summary.json"))
+
+
+def model_of(target: Path, overrides: list[str], trained: bool = False) -> Target:
+    """A config's freshly built model, a run folder's model at its initial weights (`trained`: its final ones), or
+    a .keras file loaded without running any code stored in it."""
+    if is_run_folder(target):
+        return _run(target, trained)
+    if trained:
+        raise UserError("is for a run folder (its weights after training); a config has only initial weights, "
+                        "a .keras file the weights saved in it", str(target), "--trained")
     if target.suffix != ".keras":
-        return runs.prepare(config_module.load_config(catalog.resolve(target), overrides))[2]
-    return keras_file.load(target)
+        config = config_module.load_config(catalog.resolve(target), overrides)
+        return Target(runs.prepare(config)[2], f"at initialization, as the config draws them (seed {config.seed})")
+    return Target(keras_file.load(target), SAVED)
+
+
+def _run(folder: Path, trained: bool) -> Target:
+    if not trained:
+        return Target(runs.initial_model(folder), "at initialization, the run's weights_initial.npz (what its "
+                                                  "first training step saw)")
+    path = runs.ensure_model(folder)  # a sweep's run has its model.keras written on demand
+    summary = run_folder.read_summary(folder)
+    when = f"after {counted(summary.get('epochs_run') or 0, 'epoch')}"
+    if summary.get("diverged_at_epoch") is not None:
+        when = f"the last finite ones (it diverged at epoch {summary['diverged_at_epoch']})"
+    return Target(keras_file.load(path), f"trained, {when} (weights_final.npz): findings about scale describe "
+                                         "training, not initialization; the suggestions are for initialization")
 
 

@@ -17,6 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from initlab.base.words import counted  # noqa: E402
+
 
 def _log_y(ax) -> None:
     """A log y axis labelled in plain text: the default labels are typeset as math, which took a third of the
@@ -675,7 +677,7 @@ def checklist_by_depth_figure(table: pd.DataFrame, title: str):
             ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", color="0.4")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: never over the points
     axes[1].set_xlabel("depth (weighted layers in graph order)")
-    heading = f"{title}: {len(measured)} layers measured, probe batch {int(table['probe_batch'].iloc[0]) if len(table) else 0}"
+    heading = f"{title}: {counted(len(measured), 'layer')} measured, probe batch {int(table['probe_batch'].iloc[0]) if len(table) else 0}"
     axes[0].set_title(heading if len(heading) <= 90 else heading[:89] + "…", fontsize=10)
     return _laid_out(fig)  # room for the legends beside the panels
 
