@@ -88,7 +88,7 @@ def test_a_sealed_file_that_grew_is_damaged_for_every_reader(tmp_path):
 
     listing = runner.invoke(app, ["runs", str(tmp_path / "out")])
     assert listing.exit_code == 0 and "Traceback" not in listing.output, listing.output
-    assert f"damaged: {folder}: {grew}; " in listing.stdout and "1 runs under" in listing.stdout
+    assert f"damaged: {folder}: {grew}; " in listing.stdout and "1 run under" in listing.stdout
     assert "1 damaged" in listing.stdout, listing.stdout
     one_line_error(runner.invoke(app, ["plot", str(folder)]), str(folder), "damaged run folder", grew)
     one_line_error(runner.invoke(app, ["diagnose", str(folder)]), str(folder), "damaged run folder", grew)
