@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from initlab.base.errors import UserError, did_you_mean, edits
 from initlab.config import experiment as config_module
-from initlab.config.experiment import Config, apply_overrides, load_config, parse_override, validate
+from initlab.config.experiment import apply_overrides, load_config, parse_override, validate
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
@@ -266,3 +266,14 @@ def test_did_you_mean(given_name, allowed, suggestion):
 )
 def test_edits(a, b, distance):
     assert edits(a, b) == distance
+
+
+@pytest.mark.parametrize("text", ["a: !!timestamp hello", "train: {epochs: !!int abc}", "seed: !!float x"])
+def test_a_standard_tag_on_a_value_it_cannot_build_is_one_line(tmp_path, text):
+    """PyYAML raises AttributeError and ValueError from these, not a YAMLError."""
+    path = tmp_path / "tagged.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(UserError, match="a tagged value that its tag cannot build"):
+        load_config(path)
+    with pytest.raises(UserError, match="--set: train.epochs: the value"):
+        apply_overrides({}, [f"train.epochs={text.split(': ', 1)[1].strip('{}').split(': ')[-1]}"])

@@ -10,11 +10,7 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
     PlainValidator,
     PrivateAttr,
     ValidationError,
@@ -346,6 +342,9 @@ def _safe_load(text: str):
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except RecursionError:  # a safety net: compose_node refuses deep nesting before Python's stack runs out
         raise yaml.YAMLError(f"nested too deeply (more than {limits.MAX_YAML_DEPTH} levels)") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # a standard tag on a value it cannot build: '!!int abc', '!!timestamp hello' (PyYAML's own AttributeError)
+        raise yaml.YAMLError(f"a tagged value that its tag cannot build ({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
 def read_yaml(path: Path) -> dict:

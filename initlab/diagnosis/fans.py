@@ -116,7 +116,7 @@ def _honest(owner, name: str, shape: tuple) -> tuple[int, int]:
         return keras_fans(shape)
     if isinstance(owner, layers.Embedding) and name == "embeddings":
         return 1, shape[-1]
-    if _is_depthwise(owner, name):
+    if is_depthwise(owner, name):
         area = math.prod(shape[:-2])
         return area, area * shape[-1]
     if _is_transposed(owner) and name == "kernel":
@@ -134,7 +134,7 @@ def _honest(owner, name: str, shape: tuple) -> tuple[int, int]:
     return keras_fans(shape)
 
 
-def _is_depthwise(owner, name: str) -> bool:
+def is_depthwise(owner, name: str) -> bool:
     layers = _keras().layers
     depthwise = (layers.DepthwiseConv1D, layers.DepthwiseConv2D)
     separable = (layers.SeparableConv1D, layers.SeparableConv2D)
@@ -171,7 +171,7 @@ def _einsum_axes(equation: str) -> tuple[tuple[list, list], tuple[list, list]]:
 
 def _honest_axes(owner, name: str, shape: tuple) -> tuple[list, list] | None:
     """Kernel axes whose sizes multiply to the honest fans, where such axes exist."""
-    if _is_depthwise(owner, name):
+    if is_depthwise(owner, name):
         spatial = list(range(len(shape) - 2))
         return spatial, spatial + [len(shape) - 1]
     if isinstance(owner, _keras().layers.EinsumDense) and name == "kernel":
@@ -268,7 +268,7 @@ def _mode_fan(mode: str, fan_in: int, fan_out: int) -> float:
 def _describe(owner, name: str, shape: tuple) -> str:
     """'3x3 depthwise kernels on 144 channels', 'the LSTM input kernel (4 gates of 32 units)', ..."""
     window = "x".join(str(d) for d in shape[:-2])
-    if _is_depthwise(owner, name):
+    if is_depthwise(owner, name):
         return f"{window} depthwise kernels on {shape[-2]} channels"
     if _is_transposed(owner):
         return f"{window} transposed-convolution kernels with strides {tuple(owner.strides)}"

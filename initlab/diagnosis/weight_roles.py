@@ -42,7 +42,7 @@ def role_of(layer, owner, name: str, variable) -> str:
         return "embedding"
     if name == "recurrent_kernel":
         return "recurrent"
-    if fans._is_depthwise(owner, name):
+    if fans.is_depthwise(owner, name):
         return "depthwise"
     if name == "bias":
         return "bias"

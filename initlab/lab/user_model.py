@@ -2,6 +2,7 @@
 their data, its weights redrawn by role from the run's seed, compiled as the config trains it."""
 
 import importlib
+import math
 import sys
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def redraw(model, init, seed: int) -> list[dict]:
         values = np.asarray(initializer(shape, dtype=variable.dtype))
         fan_in = fan_out = None
         if weight.role in FAN_ROLES:
-            keras_fans = fans._keras_drawn_fans(weight.owner, weight.name, shape, initializer)
+            keras_fans = _drawn_fans(initializer, shape)
             fan_in, fan_out = keras_fans
             if init.honest_fans and isinstance(initializer, keras().initializers.VarianceScaling):
                 fan_in, fan_out = fans.honest_fans(weight.owner, variable)  # others (orthogonal, ...) use no fans
@@ -111,6 +112,15 @@ def redraw(model, init, seed: int) -> list[dict]:
         variable.assign(values)
         records.append(_record(weight, shape, label, values, fan_in, fan_out))
     return records
+
+
+def _drawn_fans(initializer, shape: tuple) -> tuple[int, int]:
+    """The fans `initializer(shape)` computes: the einsum axes it was given (a model's own attention
+    initializers), else Keras's shape rule."""
+    input_axes, output_axes = getattr(initializer, "input_axes", None), getattr(initializer, "output_axes", None)
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
+    return fans.keras_fans(shape)
 
 
 def _reseeded(initializer, seed: int):
