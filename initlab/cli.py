@@ -485,6 +485,33 @@ def plot(folder: Annotated[Path, typer.Argument(help="A run folder, as `initlab 
     typer.echo(str(folder))
 
 
+@app.command(name="tensorboard")
+def tensorboard_logs(
+    folder: Annotated[Path, typer.Argument(help="A sweep's folder (its HParams dashboard), a run folder, or a folder "
+                                                "of runs such as outputs/.")],
+    logdir: Annotated[Optional[Path], typer.Option("--logdir", file_okay=False, help="Where the logs go (default: "
+                                                   "FOLDER/tensorboard; a run folder's: beside it, in its "
+                                                   "experiment's tensorboard/).")] = None,
+):
+    """Write TensorBoard logs from the records (per-epoch scalars, activation and gradient histograms, a sweep's
+    runs as HParams trials) and print the command that shows them."""
+    import importlib.util
+
+    from initlab.output import run_folder, tensorboard_logs as logs_module
+
+    if not folder.is_dir():
+        raise UserError("no such folder", str(folder))
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UserError("TensorBoard logs need the tensorboard package: pip install 'initlab[tensorboard]'", str(folder))
+    if logdir is None:
+        single = run_folder.is_complete(folder) and not (folder / "sweep.csv").is_file()
+        logdir = folder.parent / "tensorboard" / folder.name if single else folder / "tensorboard"
+    with run_folder.writing(logdir, "--logdir"):
+        written = logs_module.write(folder, logdir)
+    typer.echo(f"{counted(len(written), 'run')} written to {logdir}", err=True)
+    typer.echo(f"tensorboard --logdir {logdir}")
+
+
 @app.command(name="runs")
 def list_runs(
     folder: Annotated[Path, typer.Argument(help="Where to look for run folders.")] = Path("outputs"),

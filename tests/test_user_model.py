@@ -280,3 +280,53 @@ def test_compare_from_a_notebook_returns_the_summary_and_the_sweep_folder(tmp_pa
     assert list(summary["init.kernel"]) == ["glorot_uniform", "he_normal"] and list(summary["runs"]) == [3, 3]
     assert {"val_accuracy_mean", "val_accuracy_ci95_low", "val_accuracy_ci95_high"} <= set(summary.columns)
     assert len(pd.read_csv(folder / "sweep.csv")) == 6
+
+
+def test_chrono_biases_and_the_adding_problem_with_the_memory_horizon_beside_the_outcome(tmp_path):
+    base = tmp_path / "adding.yaml"
+    base.write_text(yaml.safe_dump({"name": "adding", "model": {"factory": "initlab.train.architectures:lstm_regressor",
+                                                                "args": {"units": 8, "length": 12}},
+                                    "data": {"builtin": "adding", "length": 12, "n_samples": 200},
+                                    "train": {"epochs": 1, "batch_size": 50}}))
+    sweep = tmp_path / "memory.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "memory", "base": "adding.yaml",
+                                     "cases": [{"label": "keras"}, {"label": "chrono", "init.chrono": 12}],
+                                     "seeds": [0, 1, 2]}))
+    result = runner.invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    folders = {run_folder.read_summary(f)["run_id"]: f for f in (tmp_path / "out" / "memory").iterdir() if f.is_dir()}
+    chrono = next(f for name, f in folders.items() if "chrono12" in name)
+    drawn = pd.read_csv(chrono / "init_layers.csv").set_index("weight")
+    assert drawn.loc["lstm/lstm_cell/bias", "initializer"] == "chrono(T_max=12)"
+    with np.load(chrono / "weights_initial.npz") as initial:
+        bias = initial["lstm/lstm_cell/bias"].reshape(4, 8)  # Keras's gate order: input, forget, cell, output
+    assert np.all((bias[1] >= 0) & (bias[1] <= np.log(11))) and np.array_equal(bias[0], -bias[1])
+    assert not bias[2:].any()
+    assert run_folder.read_summary(chrono)["task"] == "regression"
+    report = (tmp_path / "out" / "memory" / "report.md").read_text()
+    assert "memory horizon at init (steps)" in report and "first step's influence on the last state" in report
+    scale = pd.read_csv(tmp_path / "out" / "memory" / "init_scale.csv").set_index(["case", "layer"])
+    # chrono's long forget gates carry the first step further than Keras's bias of 1
+    assert scale.loc[("chrono", "lstm"), "influence_first"] > scale.loc[("keras", "lstm"), "influence_first"]
+
+
+def test_chrono_on_a_model_without_an_lstm_is_refused(tmp_path):
+    config = write_config(tmp_path, init={"chrono": 20})
+    one_line_error(run(config, tmp_path / "out"), "init.chrono", "the model has no LSTM")
+
+
+def test_batchnorm_views_that_disagree_are_said_in_the_report():
+    from initlab.output import sweep_report
+
+    class Run:
+        def __init__(self, seed):
+            self.seed = seed
+
+        def describe(self):
+            return f"seed={self.seed}"
+
+    summaries = [{"views": {"training_mode": 0.96, "inference": 0.098, "disagree": True}},
+                 {"views": {"training_mode": 0.95, "inference": 0.94, "disagree": False}}, None]
+    text = sweep_report.views_text([Run(0), Run(1), Run(2)], summaries)
+    assert "BatchNorm's two views disagree** in 1 of 2 runs" in text and "seed=0: 0.960 against 0.098" in text
+    assert sweep_report.views_text([Run(1)], summaries[1:2]) == ""

@@ -3,7 +3,7 @@ section by layer role and Keras-style training. Plain data, no TensorFlow: it va
 
 import hashlib
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
@@ -49,6 +49,9 @@ class UserModel(Strict):
         return _one_of(self, ["file", "factory"])
 
 
+BUILTIN = ["digits", "adding"]  # data shipped with initlab for the lessons on users' models
+
+
 class UserData(Strict):
     npz: str | None = None  # x_train, y_train and optionally x_val, y_val (relative to the config's folder)
     csv: str | None = None  # a CSV file: `features` columns in, `target` column out
@@ -56,12 +59,17 @@ class UserData(Strict):
     target: str | None = None  # the CSV's target column
     images: str | None = None  # a folder with one subfolder of images per class (Keras's image_dataset_from_directory)
     image_size: Annotated[list[Annotated[Int, Field(ge=1, le=4096)]], Field(min_length=2, max_length=2)] = [64, 64]
+    # digits: scikit-learn's 8x8 digits as images (1797, 8x8x1, pixels / 16); adding: the adding problem (Hochreiter
+    # and Schmidhuber 1997): `length` steps of (value, marker), the target the sum of the two marked values
+    builtin: Literal["digits", "adding"] | None = None
+    length: Int = Field(50, ge=2, le=10_000)  # adding: steps per sequence
+    n_samples: Int = Field(2000, ge=10, le=1_000_000)  # adding: sequences
     validation_split: Fraction = 0.2  # without x_val/y_val: the last fraction of the rows (images: Keras's split)
     standardize: bool = False  # scale inputs to mean 0, std 1 per feature with the training part's statistics
 
     @model_validator(mode="after")
     def _one_source(self):
-        _one_of(self, ["npz", "csv", "images"])
+        _one_of(self, ["npz", "csv", "images", "builtin"])
         if self.csv is not None and (self.features is None or self.target is None):
             raise ValueError("a csv needs features (its input columns) and target (its target column)")
         if self.csv is None and (self.features is not None or self.target is not None):
@@ -87,6 +95,9 @@ class InitRoles(Strict):
     norm_scale: InitSpec | None = None  # normalization scales (gamma)
     norm_shift: InitSpec | None = None  # normalization shifts (beta)
     honest_fans: bool = False  # redraw fan-based kernels with the fans that set their signal (diagnose's fix)
+    # LSTM gate biases by Tallec and Ollivier 2018: forget b_f = log(U[1, chrono - 1]), input b_i = -b_f, for
+    # dependencies up to `chrono` steps long (null: the biases as the `bias` role or the model draws them)
+    chrono: Int | None = Field(None, ge=3, le=1_000_000)
 
     _inits = field_validator(*ROLES, mode="before")(_role_initializer)
 

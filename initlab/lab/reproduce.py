@@ -63,6 +63,9 @@ SWEEPS = {  # name -> (sweep file, {picture in the sweep folder: name in docs/fi
         "loss_curves.png": "digits_initializers_loss.png",
         "activation_std.png": "digits_initializers_activation_std.png",
     }),
+    # users' own models (factories in initlab/train/architectures.py): docs/yours.md
+    "yours_mobilenet_honest": ("yours_mobilenet_honest.yaml", {"loss_curves.png": "yours_mobilenet_honest_loss.png"}),
+    "yours_lstm_memory": ("yours_lstm_memory.yaml", {"loss_curves.png": "yours_lstm_memory_loss.png"}),
 }
 DIAGNOSED = ("MobileNetV2", 224, "diagnose_mobilenet_v2.png")  # docs/diagnose.md's picture (--quick: 96 px)
 NAMES = [*RUNS, "signal", *SWEEPS, "papers", "diagnose"]
@@ -103,10 +106,14 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         for source, target in pictures.items():
             shutil.copyfile(the_plan.sweep_dir / source, figures / target)
         pairs = the_plan.sweep_dir / "differences.csv"
+        shown = ["accuracy", "val_accuracy"] if "accuracy_mean" in summary else ["mae", "val_mae"]
+        report_text = (the_plan.sweep_dir / "report.md").read_text()
+        at_init = report_text[report_text.find("\n\n## The signal at initialization"):] if \
+            "## The signal at initialization" in report_text else ""  # a user's model: the checklist beside the outcome
         (tables / f"{name}.md").write_text(
             report_module.intervals_text(summary).strip() + "\n\n"
-            + report_module.markdown(report_module.readable(summary, ["accuracy", "val_accuracy"]))
-            + report_module.differences_text(pd.read_csv(pairs) if pairs.exists() else pd.DataFrame()))
+            + report_module.markdown(report_module.readable(summary, shown))
+            + report_module.differences_text(pd.read_csv(pairs) if pairs.exists() else pd.DataFrame()) + at_init)
         report(f"{name}: {the_plan.sweep_dir}")
     if not only or "papers" in only:
         papers.reproduce_papers(docs, out, quick, report=report)

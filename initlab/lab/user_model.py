@@ -109,9 +109,20 @@ def redraw(model, init, seed: int) -> list[dict]:
             if init.honest_fans and isinstance(initializer, keras().initializers.VarianceScaling):
                 fan_in, fan_out = fans.honest_fans(weight.owner, variable)  # others (orthogonal, ...) use no fans
                 values = values * _honest_factor(initializer.mode, keras_fans, (fan_in, fan_out))
+        if init.chrono and weight.name == "bias" and isinstance(weight.owner, keras().layers.LSTMCell):
+            values, label = chrono_bias(weight.owner.units, init.chrono, initializers.layer_seed(seed, index, 1)), \
+                f"chrono(T_max={init.chrono})"
         variable.assign(values)
         records.append(_record(weight, shape, label, values, fan_in, fan_out))
     return records
+
+
+def chrono_bias(units: int, longest: int, seed: int) -> np.ndarray:
+    """An LSTM's bias by chrono initialization (Tallec and Ollivier 2018, eq. 16): the forget gate's
+    b_f = log(u), u ~ U[1, T_max - 1], the input gate's b_i = -b_f, the cell and output gates 0; Keras's order of the
+    gates is input, forget, cell, output."""
+    forget = np.log(np.random.default_rng(seed).uniform(1, longest - 1, units))
+    return np.concatenate([-forget, forget, np.zeros(2 * units)]).astype(np.float32)
 
 
 def _drawn_fans(initializer, shape: tuple) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from initlab.base import interrupts
+from initlab.base import interrupts, keras_private
 from initlab.base.backend import keras, numerics, seed_everything, versions
 from initlab.base.errors import UserError
 from initlab.config import experiment as config_module
@@ -47,6 +47,8 @@ def prepare(config: UserExperiment) -> Prepared:
     if missing:
         raise UserError(f"the model has no {', '.join(missing)} weights; its roles: {', '.join(_roles(model)) or 'none'}",
                         source, f"init.{missing[0]}")
+    if config.init.chrono and not any(isinstance(layer, keras().layers.LSTMCell) for layer in keras_private.sublayers(model)):
+        raise UserError("chrono initialization sets LSTM gate biases; the model has no LSTM", source, "init.chrono")
     drawn = user_model.redraw(model, config.init, config.seed)
     try:
         user_model.compile(model, config.train, loss, task)
@@ -66,6 +68,7 @@ def _roles(model) -> list[str]:
 def run_id(config: UserExperiment) -> str:
     label = "-".join(str(config.init.named()[r].label) for r in config.init.named()) or "as-built"
     label += "-honest" if config.init.honest_fans else ""
+    label += f"-chrono{config.init.chrono}" if config.init.chrono else ""
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in label)[:60]
     return f"{safe}-s{config.seed}-{config.digest()}"
 
@@ -122,6 +125,9 @@ def checklist_at_init(model, data) -> dict[str, dict]:
     for row in table.to_dict("records"):
         found[row["layer"]] = {"verdict": row["verdict"], "findings": " ".join(row.get("finding_codes") or []),
                                "activation_std": _number(row.get("activation_std")), "grad_rms": _number(row.get("grad_rms"))}
+        details = row.get("details")
+        if isinstance(details, dict) and "influence_first" in details:  # a recurrent layer: how far back it remembers
+            found[row["layer"]].update({key: details.get(key) for key in ("memory_horizon", "influence_first", "steps")})
     return found
 
 

@@ -302,7 +302,8 @@ def write_report(sweep_name: str, planned: list, folders: list[Path], sweep_dir:
     text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean with its 95% t-interval and std over "
             f"seeds of the\nfinal metrics (min and max in summary.csv).{intervals_text(summary)}\n\n"
             f"{markdown(readable(summary, REPORTED))}"
-            f"{differences_text(pairs)}{init_scale_text(scale, summary, keys)}{setups_text(summaries)}")
+            f"{differences_text(pairs)}{init_scale_text(scale, summary, keys)}{views_text(planned, summaries)}"
+            f"{setups_text(summaries)}")
     (sweep_dir / "report.md").write_text(text)
     if not figures:
         return summary
@@ -386,7 +387,8 @@ def init_scale(planned: list, folders: list[Path], keys: list[str]) -> pd.DataFr
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
-    return frame.groupby([*keys, "layer"], sort=False)[["activation_std", "grad_rms"]].mean().reset_index()
+    figures = [c for c in ("activation_std", "grad_rms", "memory_horizon", "influence_first") if c in frame.columns]
+    return frame.groupby([*keys, "layer"], sort=False)[figures].mean().reset_index()
 
 
 def init_scale_text(scale: pd.DataFrame, summary: pd.DataFrame, keys: list[str]) -> str:
@@ -400,6 +402,11 @@ def init_scale_text(scale: pd.DataFrame, summary: pd.DataFrame, keys: list[str])
         row = dict(zip(keys, cell if isinstance(cell, tuple) else (cell,)))
         row["activation std at init, min - max over layers"] = f"{acts.min():.3g} - {acts.max():.3g}" if len(acts) else "-"
         row["gradient rms at init, max / min over layers"] = f"{grads.max() / grads.min():.3g}" if len(grads) else "-"
+        if "influence_first" in layers and layers["influence_first"].notna().any():  # recurrent layers
+            first = layers.dropna(subset=["influence_first"]).iloc[0]
+            horizon = first.get("memory_horizon")
+            row["memory horizon at init (steps)"] = "beyond the sequence" if pd.isna(horizon) else f"{horizon:.3g}"
+            row["first step's influence on the last state at init"] = f"{first['influence_first']:.2g}"
         rows.append(row)
     table = pd.DataFrame(rows)
     outcome = [m for m in ("val_accuracy_mean", "accuracy_mean", "val_mae_mean", "loss_mean") if m in summary.columns][:1]
@@ -408,6 +415,23 @@ def init_scale_text(scale: pd.DataFrame, summary: pd.DataFrame, keys: list[str])
     return ("\n\n## The signal at initialization\n\nWhat the checklist measured on each cell's fresh weights (means over "
             "seeds; per layer in init_scale.csv), beside the outcome: a level signal keeps the activation std of "
             "every layer close and the gradient rms ratio near 1.\n\n" + markdown(table))
+
+
+def views_text(planned: list, summaries: list[dict | None]) -> str:
+    """report.md's warning when BatchNorm's two views of a run disagree at its end: the training accuracy as fit
+    reported it (batch statistics) against the same rows in inference mode (moving statistics)."""
+    apart = [(run, summary["views"]) for run, summary in zip(planned, summaries)
+             if summary is not None and (summary.get("views") or {}).get("disagree")]
+    if not apart:
+        return ""
+    shown = "; ".join(f"{run.describe()}: {views['training_mode']:.3f} against {views['inference']:.3f}"
+                      for run, views in apart[:5])
+    more = f"; and {len(apart) - 5} more" if len(apart) > 5 else ""
+    return (f"\n\n**BatchNorm's two views disagree** in {len(apart)} of {sum(s is not None for s in summaries)} runs: the "
+            f"training accuracy fit reports (batch statistics) against the same rows in inference mode (moving "
+            f"statistics), at the last epoch: {shown}{more}. Held-out figures use the moving statistics: a "
+            "comparison of them measures how far those statistics lag, not only the initialization (a lower "
+            "BatchNormalization momentum, or more epochs, lets them follow).")
 
 
 def _boundary_grid(*args) -> None:

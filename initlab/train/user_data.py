@@ -18,6 +18,8 @@ def load(cfg, base_dir: Path, source: str) -> Dataset:
         parts = _npz(base_dir / cfg.npz, source)
     elif cfg.csv is not None:
         parts = _csv(cfg, base_dir / cfg.csv, source)
+    elif cfg.builtin is not None:
+        parts = {"digits": _digits, "adding": _adding}[cfg.builtin](cfg)
     else:
         parts = _images(cfg, base_dir / cfg.images, source)
     x_train, y_train, x_val, y_val = parts
@@ -101,6 +103,27 @@ def _csv(cfg, path: Path, source: str):
     except ValueError:
         raise UserError("the features and target must be numbers", source, "data.csv") from None
     return _checked("the features", x, source, path), _checked("the target", y, source, path), None, None
+
+
+def _digits(cfg):
+    """scikit-learn's 8x8 digits as one-channel images in [0, 1], in its own order."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return (digits.images / 16.0)[..., None], digits.target, None, None
+
+
+def _adding(cfg):
+    """The adding problem: each step holds a value in U[0, 1] and a marker; two steps are marked, one in each half
+    of the sequence, and the target is the sum of their values (predicting 1 always: mse 1/6)."""
+    rng = np.random.default_rng(0)  # the same sequences for every run: runs differ in their initial weights only
+    n, length = cfg.n_samples, cfg.length
+    values = rng.uniform(0, 1, (n, length))
+    first, second = rng.integers(0, length // 2, n), rng.integers(length // 2, length, n)
+    markers = np.zeros((n, length))
+    markers[np.arange(n), first] = markers[np.arange(n), second] = 1
+    x = np.stack([values, markers], axis=-1)
+    return x, (values * markers).sum(axis=1, keepdims=True), None, None
 
 
 def _images(cfg, folder: Path, source: str):
