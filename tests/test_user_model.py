@@ -330,3 +330,20 @@ def test_batchnorm_views_that_disagree_are_said_in_the_report():
     text = sweep_report.views_text([Run(0), Run(1), Run(2)], summaries)
     assert "BatchNorm's two views disagree** in 1 of 2 runs" in text and "seed=0: 0.960 against 0.098" in text
     assert sweep_report.views_text([Run(1)], summaries[1:2]) == ""
+
+
+def test_a_trained_user_run_leaves_no_traced_step_registered(tmp_path):
+    """Keras's optimizer registers a tf.custom_gradient in every traced training step, and TensorFlow keeps it with
+    its whole graph in a process-wide registry: a sweep of a user's model would grow by one graph per run."""
+    from tensorflow.python.framework import ops
+
+    from initlab.config.experiment import load_config
+    from initlab.lab import user_runs
+
+    def registered() -> int:
+        return sum(name.startswith("CustomGradient-") for name in ops._gradient_registry._registry)
+
+    config = load_config(write_config(tmp_path, train={"epochs": 1, "batch_size": 64}))
+    before = registered()
+    result = user_runs.train(config)
+    assert result.history and registered() == before

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from initlab.base import interrupts, keras_private
-from initlab.base.backend import keras, numerics, seed_everything, versions
+from initlab.base.backend import custom_gradients_forgotten, keras, numerics, seed_everything, versions
 from initlab.base.errors import UserError
 from initlab.config import experiment as config_module
 from initlab.config.user_experiment import UserExperiment
@@ -206,7 +206,7 @@ def fit(model, data, config: UserExperiment, task: str, on_epoch=None) -> tuple[
     if config.train.patience:
         callbacks.append(k.callbacks.EarlyStopping(monitor="loss", patience=config.train.patience))
     seed_everything(config.seed)  # the data order and dropout
-    with interrupts.held():
+    with interrupts.held(), custom_gradients_forgotten():  # no traced step outlives its run (see backend)
         model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val) if len(data.x_val) else None,
                   epochs=config.train.epochs, batch_size=config.train.batch_size, shuffle=config.train.shuffle,
                   callbacks=callbacks, verbose=0)
