@@ -533,7 +533,7 @@ def list_runs(
         return
     rows = [[path.parent.name, path.name, "damaged", *["-"] * 6] if isinstance(found, str) else
             [path.parent.name, path.name, found["status"], str(found["epochs_run"]), *_final_cells(found),
-             str(found["distinct_units"])] for path, found in listed]
+             str(found.get("distinct_units", "-"))] for path, found in listed]
     damaged = [(path, found) for path, found in listed if isinstance(found, str)]
     _print_table(f"{counted(len(rows), 'run')} under {folder}" + (f", {len(damaged)} damaged" if damaged else ""),
                  ["experiment", "run", "status", "epochs", "loss", "accuracy / mae", "val_loss",

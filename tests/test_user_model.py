@@ -347,3 +347,21 @@ def test_a_trained_user_run_leaves_no_traced_step_registered(tmp_path):
     before = registered()
     result = user_runs.train(config)
     assert result.history and registered() == before
+
+
+def test_runs_plot_and_diagnose_read_a_user_run_folder(tmp_path):
+    config = write_config(tmp_path, train={"epochs": 1, "batch_size": 64})
+    folder = Path(run(config, tmp_path / "out").stdout.strip())
+    listed = runner.invoke(app, ["runs", str(tmp_path / "out")])
+    assert listed.exit_code == 0 and folder.name in listed.stdout and "Traceback" not in listed.output
+    (folder / "history.png").unlink()
+    redrawn = runner.invoke(app, ["plot", str(folder)])
+    assert redrawn.exit_code == 0 and (folder / "history.png").is_file() and run_folder.is_complete(folder)
+    initial = runner.invoke(app, ["diagnose", str(folder), "--json"])
+    assert initial.exit_code in (0, 1), initial.output
+    rows = {row["layer"]: row for row in json.loads(initial.stdout)}
+    with np.load(folder / "weights_initial.npz") as weights:  # the checklist judged the run's first weights
+        assert rows["conv2d"]["weight_rms"] == pytest.approx(float(np.sqrt(np.mean(weights["conv2d/kernel"] ** 2))),
+                                                             rel=1e-5)
+    trained = runner.invoke(app, ["diagnose", str(folder), "--trained"])
+    assert trained.exit_code in (0, 1) and "weights: trained, after 1 epoch" in trained.stdout, trained.output

@@ -321,6 +321,13 @@ def initial_model(folder: str | Path):
     folder = Path(folder)
     config = _saved_config(folder, "its initial model")
     with np.load(folder / "weights_initial.npz") as weights:
+        if isinstance(config, UserExperiment):  # a user's model: its model.keras, the initial weights put back
+            from initlab.train import keras_file
+
+            model = keras_file.load(folder / MODEL)
+            for variable in model.weights:
+                variable.assign(weights[variable.path])
+            return model
         return trained_model(config, dict(weights), load_data(config))
 
 
@@ -346,6 +353,11 @@ def redraw(folder: str | Path) -> None:
     folder = Path(folder)
     _refuse_a_folder_of_runs(folder)
     config = _saved_config(folder, "pictures")
+    if isinstance(config, UserExperiment):  # a user's model: its loss and metrics per epoch
+        with run_folder.writing(folder, key=None):
+            run_plots.draw(folder, f"{config.name}: {folder.name}", {}, only={"history.png"})
+            run_folder.reseal(folder)
+        return
 
     boundary = run_plots.recorded_boundary(folder)
     if not run_plots.STILL <= boundary.keys():  # an older folder, or a sweep's run: the still view from its model

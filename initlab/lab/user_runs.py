@@ -33,7 +33,8 @@ class Prepared(NamedTuple):
 
 
 def prepare(config: UserExperiment) -> Prepared:
-    from initlab.lab import user_model  # Keras: this module stays light for sweeps that only plan
+    from initlab.diagnosis import weight_roles  # Keras: this module stays light for sweeps that only plan
+    from initlab.lab import user_model
 
     source = str(config._source or "config")
     base = config_module.source_dir(config)
@@ -42,10 +43,10 @@ def prepare(config: UserExperiment) -> Prepared:
     seed_everything(config.seed)
     model = user_model.build(config.model, base, source)
     task, loss = user_model.fit_to_data(model, data, config.train.loss, source)
-    present = set(_roles(model))
+    present = weight_roles.roles_present(model)
     missing = [role for role in config.init.named() if role not in present]
     if missing:
-        raise UserError(f"the model has no {', '.join(missing)} weights; its roles: {', '.join(_roles(model)) or 'none'}",
+        raise UserError(f"the model has no {', '.join(missing)} weights; its roles: {', '.join(present) or 'none'}",
                         source, f"init.{missing[0]}")
     if config.init.chrono and not any(isinstance(layer, keras().layers.LSTMCell) for layer in keras_private.sublayers(model)):
         raise UserError("chrono initialization sets LSTM gate biases; the model has no LSTM", source, "init.chrono")
@@ -59,13 +60,9 @@ def prepare(config: UserExperiment) -> Prepared:
     return Prepared(config, data, model, task, drawn)
 
 
-def _roles(model) -> list[str]:
-    from initlab.diagnosis import weight_roles
-
-    return weight_roles.roles_present(model)
-
-
 def run_id(config: UserExperiment) -> str:
+    """'he_normal-honest-s0-1d56d1ff24': the roles' initializers as written, honest fans, chrono, the seed and a
+    hash of the resolved config."""
     label = "-".join(str(config.init.named()[r].label) for r in config.init.named()) or "as-built"
     label += "-honest" if config.init.honest_fans else ""
     label += f"-chrono{config.init.chrono}" if config.init.chrono else ""
