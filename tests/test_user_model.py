@@ -365,3 +365,20 @@ def test_runs_plot_and_diagnose_read_a_user_run_folder(tmp_path):
                                                              rel=1e-5)
     trained = runner.invoke(app, ["diagnose", str(folder), "--trained"])
     assert trained.exit_code in (0, 1) and "weights: trained, after 1 epoch" in trained.stdout, trained.output
+
+
+def test_lsuv_on_a_users_model_sets_every_kernel_layers_output_variance_to_one(tmp_path):
+    config = write_config(tmp_path, model={"factory": "mymodels:cnn", "args": {"width": 8}},
+                          init={"kernel": "orthogonal", "depthwise": "orthogonal", "data_init": "lsuv"},
+                          train={"epochs": 1, "batch_size": 64})
+    folder = Path(run(config, tmp_path / "out").stdout.strip())
+    report = run_folder.read_summary(folder)["data_init"]
+    assert report["layers"] == ["conv2d", "depthwise_conv2d", "dense"]
+    assert all(abs(v - 1) < 0.1 for v in report["variance"]) and report["rows"] == 240
+    drawn = pd.read_csv(folder / "init_layers.csv").set_index("weight")
+    assert drawn.loc["conv2d/kernel", "initializer"] == "orthogonal + lsuv"
+    # the check, by hand: the first convolution's output before its ReLU on the same rows has variance 1
+    k = _keras()
+    with np.load(folder / "weights_initial.npz") as initial, np.load(tmp_path / "digits.npz") as data:
+        z = k.ops.conv(data["x_train"][:256], initial["conv2d/kernel"], padding="same") + initial["conv2d/bias"]
+    assert float(np.var(np.asarray(z, np.float64))) == pytest.approx(1.0, abs=0.1)

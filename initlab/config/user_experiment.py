@@ -98,6 +98,9 @@ class InitRoles(Strict):
     # LSTM gate biases by Tallec and Ollivier 2018: forget b_f = log(U[1, chrono - 1]), input b_i = -b_f, for
     # dependencies up to `chrono` steps long (null: the biases as the `bias` role or the model draws them)
     chrono: Int | None = Field(None, ge=3, le=1_000_000)
+    # lsuv (Mishkin and Matas 2016): after the draws, each layer with a kernel in graph order rescaled on the first
+    # 256 training rows until its output (before its activation) has variance 1 within 0.1
+    data_init: Literal["lsuv"] | None = None
 
     _inits = field_validator(*ROLES, mode="before")(_role_initializer)
 

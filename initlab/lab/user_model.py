@@ -117,6 +117,19 @@ def redraw(model, init, seed: int) -> list[dict]:
     return records
 
 
+def measured_again(model, records: list[dict], rescaled: list[str]) -> list[dict]:
+    """The records after a data-dependent initialization rescaled the kernels of the `rescaled` layers: their std
+    measured again, their initializer marked '+ lsuv'."""
+    values = {variable.path: variable for variable in model.weights}
+    again = []
+    for record in records:
+        if record["layer"] in rescaled and record["role"] in FAN_ROLES and record["weight"] in values:
+            record = {**record, "initializer": f"{record['initializer']} + lsuv",
+                      "std": float(np.std(values[record["weight"]].numpy()))}
+        again.append(record)
+    return again
+
+
 def chrono_bias(units: int, longest: int, seed: int) -> np.ndarray:
     """An LSTM's bias by chrono initialization (Tallec and Ollivier 2018, eq. 16): the forget gate's
     b_f = log(u), u ~ U[1, T_max - 1], the input gate's b_i = -b_f, the cell and output gates 0; Keras's order of the

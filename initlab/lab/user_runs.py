@@ -17,6 +17,7 @@ from initlab.config import experiment as config_module
 from initlab.config.user_experiment import UserExperiment
 from initlab.output import run_folder
 from initlab.train import user_data
+from initlab.train.probes import PROBE_ROWS
 
 INFERENCE_ROWS = 1024  # training rows evaluated in inference mode after each epoch (BatchNorm's moving statistics)
 VIEWS_APART = 0.1  # training accuracy in training mode and in inference mode further apart than this: said so
@@ -30,6 +31,7 @@ class Prepared(NamedTuple):
     model: object  # compiled, with its fresh weights
     task: str
     drawn: list[dict]  # per variable: what it was drawn with (user_model.redraw)
+    data_init: dict | None = None  # what init.data_init (LSUV) did to those weights
 
 
 def prepare(config: UserExperiment) -> Prepared:
@@ -51,13 +53,22 @@ def prepare(config: UserExperiment) -> Prepared:
     if config.init.chrono and not any(isinstance(layer, keras().layers.LSTMCell) for layer in keras_private.sublayers(model)):
         raise UserError("chrono initialization sets LSTM gate biases; the model has no LSTM", source, "init.chrono")
     drawn = user_model.redraw(model, config.init, config.seed)
+    data_init = None
+    if config.init.data_init == "lsuv":
+        from initlab.train import lsuv
+
+        try:
+            data_init = lsuv.lsuv_model(model, data.x_train[:PROBE_ROWS])
+        except ValueError as exc:
+            raise UserError(str(exc), source, "init.data_init") from None
+        drawn = user_model.measured_again(model, drawn, data_init["layers"])
     try:
         user_model.compile(model, config.train, loss, task)
         model.compute_loss(y=data.y_train[:2], y_pred=model(data.x_train[:2]))
     except (ValueError, TypeError) as exc:
         raise UserError(f"the model cannot be trained on this data: {str(exc).splitlines()[0][:200]}", source,
                         "train.loss") from None
-    return Prepared(config, data, model, task, drawn)
+    return Prepared(config, data, model, task, drawn, data_init)
 
 
 def run_id(config: UserExperiment) -> str:
@@ -86,6 +97,7 @@ class UserResult:
     rows: dict | None = None
     model_bytes: bytes | None = None  # model.keras
     model_error: str | None = None  # why there is no model.keras (a custom layer that does not serialize)
+    data_init: dict | None = None  # LSUV's rounds and output variance per layer
     duration_s: float = 0.0
     error: str | None = None  # a run that failed: config and summary only
 
@@ -131,9 +143,9 @@ def checklist_at_init(model, data) -> dict[str, dict]:
 def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = None) -> UserResult:
     """Prepare (unless given), take the checklist at initialization, fit; nothing is written."""
     started = time.perf_counter()
-    config, data, model, task, drawn = prepared or prepare(config)
+    config, data, model, task, drawn, data_init = prepared or prepare(config)
     metric = "mae" if task == "regression" else "accuracy"
-    result = UserResult(config, task, metric, rows=data.rows)
+    result = UserResult(config, task, metric, rows=data.rows, data_init=data_init)
     result.at_init = checklist_at_init(model, data)
     none = {"verdict": "not checked", "findings": ""}
     result.init_rows = [{**record, **{k: result.at_init.get(record["layer"], none)[k] for k in ("verdict", "findings")}}
@@ -249,6 +261,7 @@ def summary_of(result: UserResult, run_name: str) -> dict:
         "run_id": run_name,
         "config_dir": str(config_module.source_dir(config)),
         "error": result.error,
+        "data_init": result.data_init,  # init.data_init's rescaling (LSUV): rounds and output variance per layer
         "at_init": result.at_init,  # the checklist per layer on the fresh weights: verdict, activation std, gradient rms
         "views": views,  # the last epoch's training accuracy as fit saw it (training mode) and in inference mode
         "model_file_error": result.model_error,

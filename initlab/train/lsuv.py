@@ -32,3 +32,39 @@ def lsuv(weights: list[tuple], activations: list, x: np.ndarray, tol: float = 0.
         a = activation(z)
     report = {"method": "lsuv", "rows": int(len(x)), "tol": tol, "iterations": iterations, "variance": variances}
     return scaled, report
+
+
+def lsuv_model(model, x: np.ndarray, tol: float = 0.1, iters: int = 10) -> dict:
+    """LSUV on any Functional or Sequential Keras model, in place: every layer with a kernel, in graph order, has
+    that kernel (a separable convolution's pointwise one) divided by the std of the layer's own output on the batch
+    x, before its fused activation, until the variance is 1 within tol. Returns the report lsuv() gives, with the
+    layers' names."""
+    keras = _keras()
+    if not model.inputs:
+        raise ValueError("data_init: lsuv needs a Functional or Sequential model (a subclassed one has no graph)")
+    ops = keras.ops
+    names, iterations, variances = [], [], []
+    for layer in model.layers:
+        kernel = getattr(layer, "pointwise_kernel", None) or getattr(layer, "kernel", None)
+        if kernel is None or not kernel.trainable:
+            continue
+        probe = keras.Model(model.inputs, layer.output)
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            layer.activation = keras.activations.linear  # the paper scales the layer's output before its nonlinearity
+        try:
+            rounds = 0
+            while True:
+                variance = float(ops.var(ops.cast(probe(x, training=False), "float64")))
+                if abs(variance - 1) < tol or rounds == iters or not np.isfinite(variance) or variance == 0:
+                    break
+                kernel.assign(kernel.numpy() / np.sqrt(variance))
+                rounds += 1
+        finally:
+            if activation is not None:
+                layer.activation = activation
+        names.append(layer.name)
+        iterations.append(rounds)
+        variances.append(variance)
+    return {"method": "lsuv", "rows": int(len(x)), "tol": tol, "layers": names, "iterations": iterations,
+            "variance": variances}
