@@ -79,8 +79,13 @@ def test_a_factory_model_on_npz_data_trains_into_a_sealed_run_folder(tmp_path):
     assert result.exit_code == 0, result.output
     folder = Path(result.stdout.strip())
     assert run_folder.is_complete(folder)
-    assert {"config.yaml", "metrics.csv", "init_layers.csv", "summary.json", "weights_initial.npz",
-            "weights_final.npz", "model.keras", "history.png"} <= {p.name for p in folder.iterdir()}
+    assert {"config.yaml", "metrics.csv", "init_layers.csv", "summary.json", "weights_initial.npz", "weights_final.npz",
+            "model.keras", "history.png", "histograms.npz", "activations.png", "gradient_histograms.png"} <= \
+        {p.name for p in folder.iterdir()}
+    with np.load(folder / "histograms.npz") as samples:  # every kernel layer, at initialization and each epoch
+        assert {f"epoch_{e}/{layer}{part}" for e in (0, 1, 2) for layer in ("conv2d", "depthwise_conv2d", "dense")
+                for part in ("", "/gradient")} == set(samples.files)
+        assert samples["epoch_0/dense"].size == 240 * 10 and np.all(samples["epoch_0/dense"] >= 0)  # 240 probe rows
     metrics = run_folder.read_metrics(folder)
     assert list(metrics["epoch"]) == [1, 2]
     assert {"accuracy", "val_accuracy", "inference_accuracy"} <= set(metrics.columns)

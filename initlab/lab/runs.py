@@ -355,7 +355,9 @@ def redraw(folder: str | Path) -> None:
     config = _saved_config(folder, "pictures")
     if isinstance(config, UserExperiment):  # a user's model: its loss and metrics per epoch
         with run_folder.writing(folder, key=None):
-            run_plots.draw(folder, f"{config.name}: {folder.name}", {}, only={"history.png"})
+            from initlab.lab.user_runs import PICTURES
+
+            run_plots.draw(folder, f"{config.name}: {folder.name}", {}, only=PICTURES)
             run_folder.reseal(folder)
         return
 

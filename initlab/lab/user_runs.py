@@ -13,14 +13,17 @@ import numpy as np
 from initlab.base import interrupts, keras_private
 from initlab.base.backend import custom_gradients_forgotten, keras, numerics, seed_everything, versions
 from initlab.base.errors import UserError
-from initlab.config import experiment as config_module
+from initlab.config import cadence, experiment as config_module
 from initlab.config.user_experiment import UserExperiment
-from initlab.output import run_folder
+from initlab.output import run_folder, run_plots
 from initlab.train import user_data
+from initlab.train.layer_samples import LayerSamples
 from initlab.train.probes import PROBE_ROWS
+from initlab.train.run_result import histogram_epochs, keep_samples
 
 INFERENCE_ROWS = 1024  # training rows evaluated in inference mode after each epoch (BatchNorm's moving statistics)
 VIEWS_APART = 0.1  # training accuracy in training mode and in inference mode further apart than this: said so
+PICTURES = {"history.png", "activations.png", "gradient_histograms.png"}  # a user's run: no boundary, no signal.csv
 INIT_COLUMNS = ["layer", "weight", "role", "shape", "initializer", "fan_in", "fan_out", "std", "verdict", "findings"]
 
 
@@ -98,6 +101,7 @@ class UserResult:
     model_bytes: bytes | None = None  # model.keras
     model_error: str | None = None  # why there is no model.keras (a custom layer that does not serialize)
     data_init: dict | None = None  # LSUV's rounds and output variance per layer
+    samples: dict = field(default_factory=dict)  # histograms.npz: layer outputs and kernel gradients by epoch
     duration_s: float = 0.0
     error: str | None = None  # a run that failed: config and summary only
 
@@ -151,7 +155,14 @@ def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = Non
     result.init_rows = [{**record, **{k: result.at_init.get(record["layer"], none)[k] for k in ("verdict", "findings")}}
                         for record in drawn]
     result.weights_initial = _weights(model)
-    result.history, result.diverged_at = fit(model, data, config, task, on_epoch)
+    probe = LayerSamples(model, data.x_train, data.y_train)
+    keep = histogram_epochs(cadence.record_epochs(config.train.epochs, "auto"))
+
+    def sample(epoch: int) -> None:
+        keep_samples(result.samples, epoch, probe.take(), keep)
+
+    sample(0)
+    result.history, result.diverged_at = fit(model, data, config, task, on_epoch, sample)
     result.weights_final = _weights(model)
     result.final = _final(model, data, config, metric)
     with tempfile.TemporaryDirectory(prefix="initlab-model-") as folder:
@@ -175,20 +186,16 @@ def _fill(stage: Path, result: UserResult, run_name: str) -> None:
         run_folder.write_weights(result.weights_final, stage / "weights_final.npz")
         if result.model_bytes is not None:
             (stage / "model.keras").write_bytes(result.model_bytes)
+        np.savez_compressed(stage / "histograms.npz", **result.samples)
         if result.history:
-            import pandas as pd
-
-            from initlab.output import plots  # matplotlib only when drawing
-
-            plots.history(pd.DataFrame(result.history)[["epoch", "loss", metric, "val_loss", f"val_{metric}"]],
-                          stage / "history.png", f"{config.name}: {run_name}")
+            run_plots.draw(stage, f"{config.name}: {run_name}", {}, only=PICTURES)
     run_folder.seal(stage, summary_of(result, run_name))
 
 
-def fit(model, data, config: UserExperiment, task: str, on_epoch=None) -> tuple[list[dict], int | None]:
+def fit(model, data, config: UserExperiment, task: str, on_epoch=None, sample=None) -> tuple[list[dict], int | None]:
     """model.fit with the config's settings: per epoch the fit's figures (training mode), the validation figures
-    and the training rows evaluated in inference mode; a loss or weight that is not finite stops the run with the
-    last finite weights restored; `train.patience` stops a stalled run."""
+    and the training rows evaluated in inference mode, then sample(epoch); a loss or weight that is not finite
+    stops the run with the last finite weights restored; `train.patience` stops a stalled run."""
     k = keras()
     metric = "mae" if task == "regression" else "accuracy"
     probe_x, probe_y = data.x_train[:INFERENCE_ROWS], data.y_train[:INFERENCE_ROWS]
@@ -207,6 +214,8 @@ def fit(model, data, config: UserExperiment, task: str, on_epoch=None) -> tuple[
             history.append({"epoch": epoch + 1, "loss": logs["loss"], metric: logs.get(metric),
                             "val_loss": logs.get("val_loss", math.nan), f"val_{metric}": logs.get(f"val_{metric}", math.nan),
                             "inference_loss": seen["loss"], f"inference_{metric}": seen.get(metric)})
+            if sample is not None:
+                sample(epoch + 1)
             if on_epoch is not None:
                 on_epoch(epoch + 1)
             interrupts.raise_if_received()

@@ -7,6 +7,7 @@ rescaled layer's activations."""
 import numpy as np
 
 from initlab.base.backend import keras as _keras
+from initlab.train.probes import main_kernel, model_inputs
 
 
 def lsuv(weights: list[tuple], activations: list, x: np.ndarray, tol: float = 0.1, iters: int = 10):
@@ -45,10 +46,10 @@ def lsuv_model(model, x: np.ndarray, tol: float = 0.1, iters: int = 10) -> dict:
     ops = keras.ops
     names, iterations, variances = [], [], []
     for layer in model.layers:
-        kernel = getattr(layer, "pointwise_kernel", None) or getattr(layer, "kernel", None)
-        if kernel is None or not kernel.trainable:
+        kernel = main_kernel(layer)
+        if kernel is None:
             continue
-        probe = keras.Model(model.inputs, layer.output)
+        probe = keras.Model(model_inputs(model), layer.output)
         activation = getattr(layer, "activation", None)
         if activation is not None:
             layer.activation = keras.activations.linear  # the paper scales the layer's output before its nonlinearity

@@ -16,6 +16,22 @@ def gradient_sample(gradient: np.ndarray) -> np.ndarray:
     return flat[:: max(1, flat.size // GRADIENT_SAMPLES)]
 
 
+def main_kernel(layer):
+    """A layer's trainable kernel (a separable convolution's pointwise one), or None: the weight that LSUV rescales
+    and whose gradient histograms.npz samples."""
+    for name in ("pointwise_kernel", "kernel"):
+        kernel = getattr(layer, name, None)
+        if kernel is not None:
+            return kernel if kernel.trainable else None
+    return None
+
+
+def model_inputs(model):
+    """A model's inputs as its call takes them: the one input alone (Keras warns when a list of one meets an
+    array), else the list."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def activation_name(layer) -> str:
     activation = getattr(layer, "activation", None)
     return getattr(activation, "__name__", "linear") if activation is not None else "linear"
