@@ -387,3 +387,28 @@ def test_lsuv_on_a_users_model_sets_every_kernel_layers_output_variance_to_one(t
     with np.load(folder / "weights_initial.npz") as initial, np.load(tmp_path / "digits.npz") as data:
         z = k.ops.conv(data["x_train"][:256], initial["conv2d/kernel"], padding="same") + initial["conv2d/bias"]
     assert float(np.var(np.asarray(z, np.float64))) == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_saved_models_compile_settings_train_it_unless_the_config_says_otherwise(tmp_path):
+    k = _keras()
+    inputs = k.Input((2,))
+    model = k.Model(inputs, k.layers.Dense(1, activation="sigmoid", name="out")(k.layers.Dense(4, name="h")(inputs)))
+    model.compile(optimizer=k.optimizers.SGD(0.05, momentum=0.9), loss="binary_crossentropy")
+    model.save(tmp_path / "compiled.keras")
+    pd.read_csv(Path(__file__).parents[2] / "shared" / "data" / "ushape.csv").to_csv(tmp_path / "u.csv", index=False)
+
+    def compiled(**train) -> dict:
+        config = tmp_path / "c.yaml"
+        config.write_text(yaml.safe_dump({"name": "c", "model": {"file": "compiled.keras"},
+                                          "data": {"csv": "u.csv", "features": ["X", "Y"], "target": "class"},
+                                          "train": {"epochs": 1, **train}}))
+        result = run(config, tmp_path / "out")
+        assert result.exit_code == 0, result.output
+        return run_folder.read_summary(Path(result.stdout.strip()))["compiled"]
+
+    saved = compiled()
+    assert (saved["optimizer"], saved["from"], saved["loss"]) == ("SGD", "the saved model", "binary_crossentropy")
+    assert saved["learning_rate"] == pytest.approx(0.05)
+    assert compiled(learning_rate=0.2)["learning_rate"] == pytest.approx(0.2)  # the saved SGD at the config's rate
+    chosen = compiled(optimizer="adam")
+    assert (chosen["optimizer"], chosen["from"], chosen["learning_rate"]) == ("Adam", "the config", pytest.approx(0.001))

@@ -168,9 +168,25 @@ def _record(weight, shape, label, values, fan_in=None, fan_out=None) -> dict:
             "initializer": label, "fan_in": fan_in, "fan_out": fan_out, "std": float(np.std(values))}
 
 
-def compile(model, train, loss: str, task: str) -> None:
-    """Compile with the config's optimizer, learning rate and loss, and the task's metric."""
-    optimizer = keras().optimizers.get(train.optimizer)
-    optimizer = optimizer.__class__(learning_rate=train.learning_rate)
+def compile(model, train, loss: str, task: str, saved: dict | None = None) -> dict:
+    """Compile with the config's optimizer, learning rate and loss, and the task's metric; where the config's `train`
+    leaves the optimizer or the loss out, a .keras file's own compile settings (`saved`) come first. Returns what
+    was used: {optimizer, learning_rate, loss, from}."""
+    given = train.model_fields_set
+    optimizer, origin = None, "the config"
+    if saved and saved.get("optimizer") and "optimizer" not in given:
+        try:
+            optimizer, origin = keras().optimizers.deserialize(saved["optimizer"]), "the saved model"
+        except (TypeError, ValueError):  # a custom optimizer this process does not know: the config's
+            optimizer = None
+        if optimizer is not None and "learning_rate" in given:
+            optimizer.learning_rate = train.learning_rate
+    if optimizer is None:
+        optimizer = keras().optimizers.get(train.optimizer)
+        optimizer = optimizer.__class__(learning_rate=train.learning_rate)
+    if saved and isinstance(saved.get("loss"), str) and "loss" not in given:
+        loss = saved["loss"]
     metrics = ["mae"] if task == "regression" else ["accuracy"]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    return {"optimizer": type(optimizer).__name__, "learning_rate": float(optimizer.learning_rate.numpy()), "loss": loss,
+            "from": origin}

@@ -16,7 +16,7 @@ from initlab.base.errors import UserError
 from initlab.config import cadence, experiment as config_module
 from initlab.config.user_experiment import UserExperiment
 from initlab.output import run_folder, run_plots
-from initlab.train import user_data
+from initlab.train import keras_file, user_data
 from initlab.train.layer_samples import LayerSamples
 from initlab.train.probes import PROBE_ROWS
 from initlab.train.run_result import histogram_epochs, keep_samples
@@ -35,6 +35,7 @@ class Prepared(NamedTuple):
     task: str
     drawn: list[dict]  # per variable: what it was drawn with (user_model.redraw)
     data_init: dict | None = None  # what init.data_init (LSUV) did to those weights
+    compiled: dict | None = None  # the optimizer, learning rate and loss it trains with, and where they came from
 
 
 def prepare(config: UserExperiment) -> Prepared:
@@ -65,13 +66,14 @@ def prepare(config: UserExperiment) -> Prepared:
         except ValueError as exc:
             raise UserError(str(exc), source, "init.data_init") from None
         drawn = user_model.measured_again(model, drawn, data_init["layers"])
+    saved = keras_file.compile_settings(base / config.model.file) if config.model.file else None
     try:
-        user_model.compile(model, config.train, loss, task)
+        compiled = user_model.compile(model, config.train, loss, task, saved)
         model.compute_loss(y=data.y_train[:2], y_pred=model(data.x_train[:2]))
     except (ValueError, TypeError) as exc:
         raise UserError(f"the model cannot be trained on this data: {str(exc).splitlines()[0][:200]}", source,
                         "train.loss") from None
-    return Prepared(config, data, model, task, drawn, data_init)
+    return Prepared(config, data, model, task, drawn, data_init, compiled)
 
 
 def run_id(config: UserExperiment) -> str:
@@ -102,6 +104,7 @@ class UserResult:
     model_error: str | None = None  # why there is no model.keras (a custom layer that does not serialize)
     data_init: dict | None = None  # LSUV's rounds and output variance per layer
     samples: dict = field(default_factory=dict)  # histograms.npz: layer outputs and kernel gradients by epoch
+    compiled: dict | None = None  # the optimizer, learning rate and loss, and where they came from
     duration_s: float = 0.0
     error: str | None = None  # a run that failed: config and summary only
 
@@ -147,9 +150,9 @@ def checklist_at_init(model, data) -> dict[str, dict]:
 def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = None) -> UserResult:
     """Prepare (unless given), take the checklist at initialization, fit; nothing is written."""
     started = time.perf_counter()
-    config, data, model, task, drawn, data_init = prepared or prepare(config)
+    config, data, model, task, drawn, data_init, compiled = prepared or prepare(config)
     metric = "mae" if task == "regression" else "accuracy"
-    result = UserResult(config, task, metric, rows=data.rows, data_init=data_init)
+    result = UserResult(config, task, metric, rows=data.rows, data_init=data_init, compiled=compiled)
     result.at_init = checklist_at_init(model, data)
     none = {"verdict": "not checked", "findings": ""}
     result.init_rows = [{**record, **{k: result.at_init.get(record["layer"], none)[k] for k in ("verdict", "findings")}}
@@ -270,6 +273,7 @@ def summary_of(result: UserResult, run_name: str) -> dict:
         "run_id": run_name,
         "config_dir": str(config_module.source_dir(config)),
         "error": result.error,
+        "compiled": result.compiled,  # optimizer, learning rate, loss: from the config or the saved model's settings
         "data_init": result.data_init,  # init.data_init's rescaling (LSUV): rounds and output variance per layer
         "at_init": result.at_init,  # the checklist per layer on the fresh weights: verdict, activation std, gradient rms
         "views": views,  # the last epoch's training accuracy as fit saw it (training mode) and in inference mode

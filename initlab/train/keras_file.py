@@ -36,6 +36,18 @@ def load(target: Path):
         raise UserError(f"not a loadable Keras model ({type(exc).__name__}: {message[:200]})", str(target)) from None
 
 
+def compile_settings(target: Path) -> dict | None:
+    """The compile settings model.save stored in a .keras file (optimizer, loss, metrics), read as JSON: no code is
+    run; None when it was saved uncompiled."""
+    import json
+
+    try:
+        with zipfile.ZipFile(target) as archive:
+            return json.loads(archive.read("config.json")).get("compile_config") or None
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def _unknown_class(error: BaseException | None) -> str | None:
     """The class or function a saved model names that Keras cannot locate here (its code not imported), if that
     is why loading failed: Keras says so in an exception inside the one it raises."""
