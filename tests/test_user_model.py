@@ -166,6 +166,9 @@ def test_a_saved_keras_file_is_read_in_safe_mode_and_its_weights_are_redrawn(tmp
         assert not any(np.all(initial[key] == 7.0) for key in initial)
         assert np.all(initial["hidden/bias"] == 0)  # zeros, as the file's layers were built
     assert run_folder.read_summary(folder)["task"] == "binary"
+    assert (folder / "boundary.png").is_file()  # two features: the final weights' view of the plane
+    with np.load(folder / "boundary.npz") as view:
+        assert int(view["final_epoch"]) == 2 and view["final_value"].shape == view["final_value"].shape[:1] * 2
 
 
 def test_a_folder_of_images_per_class_is_read_with_keras_loader(tmp_path):
@@ -191,6 +194,7 @@ def test_a_folder_of_images_per_class_is_read_with_keras_loader(tmp_path):
     assert result.exit_code == 0, result.output
     summary = run_folder.read_summary(Path(result.stdout.strip()))
     assert summary["task"] == "multiclass" and summary["rows"] == {"train": 16, "validation": 4}
+    assert not (Path(result.stdout.strip()) / "boundary.png").exists()  # images are no plane
     (tmp_path / "pictures" / "light").rename(tmp_path / "light")  # one class left
     one_line_error(run(config, tmp_path / "out2"), "data.images", "1 class folder(s)")
     assert not (tmp_path / "out2").exists()

@@ -270,17 +270,9 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
         model.save(stage / MODEL)
     if frames.drawable(data):  # the frames, the final weights' view of the plane and the data: pictures need no model
         np.savez_compressed(stage / "boundary.npz", **{**result.boundary, **frames.still(model, data),
-                                                       **shown_weights(len(result.history), result.final)})
+                                                       **frames.shown_weights(len(result.history), result.final)})
     if pictures:
         (draw or run_plots.draw)(stage, f"{config.name}: {run_name}")
-
-
-def shown_weights(epochs_run: int, final: dict) -> dict[str, np.ndarray]:
-    """boundary.npz's account of the final weights that boundary.png shows, for its heading: their epoch and their
-    training and validation accuracy (summary.json's `final`; NaN where there is none)."""
-    accuracy = lambda key: np.array(np.nan if final.get(key) is None else float(final[key]))  # noqa: E731
-    return {"final_epoch": np.array(epochs_run), "final_accuracy": accuracy("accuracy"),
-            "final_val_accuracy": accuracy("val_accuracy")}
 
 
 def trained_model(config: config_module.Config, weights: dict[str, np.ndarray], data: data_module.Dataset):
@@ -357,7 +349,7 @@ def redraw(folder: str | Path) -> None:
         with run_folder.writing(folder, key=None):
             from initlab.lab.user_runs import PICTURES
 
-            run_plots.draw(folder, f"{config.name}: {folder.name}", {}, only=PICTURES)
+            run_plots.draw(folder, f"{config.name}: {folder.name}", run_plots.recorded_boundary(folder), only=PICTURES)
             run_folder.reseal(folder)
         return
 
@@ -366,7 +358,7 @@ def redraw(folder: str | Path) -> None:
         boundary = _still_from_model(folder, config, boundary)
     if boundary:  # an older folder's boundary.npz does not say which weights it shows: its summary does
         summary = run_folder.read_summary(folder)
-        boundary = {**shown_weights(summary["epochs_run"], summary["final"]), **boundary}
+        boundary = {**frames.shown_weights(summary["epochs_run"], summary["final"]), **boundary}
     with run_folder.writing(folder, key=None):
         run_plots.draw(folder, f"{config.name}: {folder.name}", boundary)
         run_folder.reseal(folder)

@@ -16,14 +16,15 @@ from initlab.base.errors import UserError
 from initlab.config import cadence, experiment as config_module
 from initlab.config.user_experiment import UserExperiment
 from initlab.output import run_folder, run_plots
-from initlab.train import keras_file, user_data
+from initlab.train import frames, keras_file, user_data
 from initlab.train.layer_samples import LayerSamples
 from initlab.train.probes import PROBE_ROWS
 from initlab.train.run_result import histogram_epochs, keep_samples
 
 INFERENCE_ROWS = 1024  # training rows evaluated in inference mode after each epoch (BatchNorm's moving statistics)
 VIEWS_APART = 0.1  # training accuracy in training mode and in inference mode further apart than this: said so
-PICTURES = {"history.png", "activations.png", "gradient_histograms.png"}  # a user's run: no boundary, no signal.csv
+# a user's run: no signal.csv, no boundary.gif (frames during training); boundary.png where the data are a 2-D plane
+PICTURES = {"history.png", "activations.png", "gradient_histograms.png", "boundary.png"}
 INIT_COLUMNS = ["layer", "weight", "role", "shape", "initializer", "fan_in", "fan_out", "std", "verdict", "findings"]
 
 
@@ -105,6 +106,7 @@ class UserResult:
     data_init: dict | None = None  # LSUV's rounds and output variance per layer
     samples: dict = field(default_factory=dict)  # histograms.npz: layer outputs and kernel gradients by epoch
     compiled: dict | None = None  # the optimizer, learning rate and loss, and where they came from
+    boundary: dict = field(default_factory=dict)  # boundary.npz: the final weights' view of a 2-D plane
     duration_s: float = 0.0
     error: str | None = None  # a run that failed: config and summary only
 
@@ -168,6 +170,8 @@ def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = Non
     result.history, result.diverged_at = fit(model, data, config, task, on_epoch, sample)
     result.weights_final = _weights(model)
     result.final = _final(model, data, config, metric)
+    if data.x_train.ndim == 2 and frames.drawable(data):  # two features, classes: the plane's view, for boundary.png
+        result.boundary = {**frames.still(model, data), **frames.shown_weights(len(result.history), result.final)}
     with tempfile.TemporaryDirectory(prefix="initlab-model-") as folder:
         try:
             model.save(Path(folder) / "model.keras")
@@ -190,8 +194,10 @@ def _fill(stage: Path, result: UserResult, run_name: str) -> None:
         if result.model_bytes is not None:
             (stage / "model.keras").write_bytes(result.model_bytes)
         np.savez_compressed(stage / "histograms.npz", **result.samples)
+        if result.boundary:
+            np.savez_compressed(stage / "boundary.npz", **result.boundary)
         if result.history:
-            run_plots.draw(stage, f"{config.name}: {run_name}", {}, only=PICTURES)
+            run_plots.draw(stage, f"{config.name}: {run_name}", result.boundary, only=PICTURES)
     run_folder.seal(stage, summary_of(result, run_name))
 
 

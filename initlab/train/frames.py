@@ -77,3 +77,11 @@ def view(predict, x_train, x_val, resolution: int) -> tuple[np.ndarray, np.ndarr
     scores = np.asarray(predict(np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)))
     multiclass = scores.ndim == 2 and scores.shape[1] > 1
     return (scores.argmax(axis=1) if multiclass else scores).reshape(gx.shape), xs, ys, multiclass
+
+
+def shown_weights(epochs_run: int, final: dict) -> dict[str, np.ndarray]:
+    """boundary.npz's account of the final weights that boundary.png shows, for its heading: their epoch and their
+    training and validation accuracy (summary.json's `final`; NaN where there is none)."""
+    accuracy = lambda key: np.array(np.nan if final.get(key) is None else float(final[key]))  # noqa: E731
+    return {"final_epoch": np.array(epochs_run), "final_accuracy": accuracy("accuracy"),
+            "final_val_accuracy": accuracy("val_accuracy")}

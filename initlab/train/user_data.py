@@ -36,7 +36,9 @@ def load(cfg, base_dir: Path, source: str) -> Dataset:
         y_train, y_val = y_train.astype(np.int32).reshape(-1), y_val.astype(np.int32).reshape(-1)
     else:
         y_train, y_val = (y.astype(np.float32).reshape(len(y), -1) for y in (y_train, y_val))
-    return Dataset(x_train.astype(np.float32), y_train, x_val.astype(np.float32), y_val, task, n_classes, [])
+    names = list(cfg.features) if cfg.csv is not None else \
+        [f"x{i + 1}" for i in range(x_train.shape[1])] if x_train.ndim == 2 else []  # images, sequences: none
+    return Dataset(x_train.astype(np.float32), y_train, x_val.astype(np.float32), y_val, task, n_classes, names)
 
 
 def task_of(y: np.ndarray) -> tuple[str, int]:
