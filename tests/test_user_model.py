@@ -416,3 +416,30 @@ def test_a_saved_models_compile_settings_train_it_unless_the_config_says_otherwi
     assert compiled(learning_rate=0.2)["learning_rate"] == pytest.approx(0.2)  # the saved SGD at the config's rate
     chosen = compiled(optimizer="adam")
     assert (chosen["optimizer"], chosen["from"], chosen["learning_rate"]) == ("Adam", "the config", pytest.approx(0.001))
+
+
+def test_the_packaged_lessons_on_users_models_run_by_name(tmp_path):
+    for lesson, epochs in (("yours_mobilenet_digits", 1), ("yours_lstm_adding", 1)):
+        result = runner.invoke(app, ["run", lesson, "--out", str(tmp_path / "out"), "--set", f"train.epochs={epochs}",
+                                     *(["--set", "data.n_samples=200"] if "lstm" in lesson else [])])
+        assert result.exit_code == 0, result.output
+        summary = run_folder.read_summary(Path(result.stdout.strip()))
+        assert summary["status"] == "ok" and summary["epochs_run"] == epochs
+    assert summary["task"] == "regression"  # the adding problem
+
+
+def test_an_image_folder_with_an_unreadable_file_is_one_line(tmp_path):
+    from PIL import Image
+
+    for label in ("a", "b"):
+        (tmp_path / "pictures" / label).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "pictures" / label / "0.png")
+    (tmp_path / "pictures" / "b" / "1.png").write_bytes(b"not a png at all")
+    (tmp_path / "conv.py").write_text("import keras\ndef build():\n    i = keras.Input((8, 8, 3))\n"
+                                      "    return keras.Model(i, keras.layers.Dense(2, activation='softmax')("
+                                      "keras.layers.Flatten()(i)))\n")
+    config = tmp_path / "img.yaml"
+    config.write_text(yaml.safe_dump({"name": "img", "model": {"factory": "conv:build"},
+                                      "data": {"images": "pictures", "image_size": [8, 8]}}))
+    one_line_error(run(config, tmp_path / "out"), "data.images", "cannot read the images")
+    assert not (tmp_path / "out").exists()
