@@ -443,3 +443,36 @@ def test_an_image_folder_with_an_unreadable_file_is_one_line(tmp_path):
                                       "data": {"images": "pictures", "image_size": [8, 8]}}))
     one_line_error(run(config, tmp_path / "out"), "data.images", "cannot read the images")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_sweep_of_a_users_model_gives_the_same_bytes_on_two_workers_and_on_dask(tmp_path):
+    import subprocess
+
+    from tests.conftest import initlab_command
+
+    write_config(tmp_path, model={"factory": "mymodels:cnn", "args": {"width": 2}}, train={"epochs": 1, "batch_size": 64})
+    sweep = tmp_path / "w.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "w", "base": "mine.yaml", "grid": {"init.kernel": ["glorot_uniform", "he_normal"]},
+                                     "seeds": [0, 1]}))
+
+    def swept(out: str, *extra: str) -> Path:
+        done = subprocess.run([*initlab_command(), "sweep", str(sweep), "--out", out, *extra], capture_output=True,
+                              text=True, timeout=600, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return tmp_path / out / "w"
+
+    def records(folder: Path) -> dict:
+        return {f"{run.name}/{name}": (run / name).read_bytes() for run in sorted(folder.iterdir())
+                if run_folder.is_complete(run) for name in ("metrics.csv", "weights_final.npz", "init_layers.csv")}
+
+    alone = records(swept("one"))
+    assert len(alone) == 12
+    assert records(swept("two", "--workers", "2")) == alone
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    try:
+        assert records(swept("dask", "--scheduler", cluster.scheduler_address)) == alone
+    finally:
+        cluster.close()

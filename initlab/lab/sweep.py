@@ -375,7 +375,7 @@ def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictu
             if folder_of(result.config, out) not in pending:
                 continue  # done already, trained again only as company
             if isinstance(result.config, UserExperiment):
-                user_runs.write(result, out)
+                user_runs.write(result, out, pictures)
             else:
                 runs.write_run(result, out, pictures, model_file=False, draw=painters.draw)  # model.keras: ensure_model
             if on_result is not None:

@@ -125,11 +125,12 @@ def run(config: UserExperiment, out: str | Path = "outputs", on_epoch=None) -> P
     return target
 
 
-def write(result: UserResult, out: str | Path = "outputs") -> Path:
-    """The run folder of a result, written aside and renamed into place."""
+def write(result: UserResult, out: str | Path = "outputs", pictures: bool = True) -> Path:
+    """The run folder of a result, written aside and renamed into place; without pictures (a sweep's
+    --no-pictures) `initlab plot` draws them later from the records."""
     target = run_dir(result.config, out)
     with run_folder.staged(target) as stage:
-        _fill(stage, result, target.name)
+        _fill(stage, result, target.name, pictures)
     return target
 
 
@@ -182,7 +183,7 @@ def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = Non
     return result
 
 
-def _fill(stage: Path, result: UserResult, run_name: str) -> None:
+def _fill(stage: Path, result: UserResult, run_name: str, pictures: bool = True) -> None:
     config, metric = result.config, result.metric
     (stage / "config.yaml").write_text(config_module.dump(config))
     if result.error is None:
@@ -196,7 +197,7 @@ def _fill(stage: Path, result: UserResult, run_name: str) -> None:
         np.savez_compressed(stage / "histograms.npz", **result.samples)
         if result.boundary:
             np.savez_compressed(stage / "boundary.npz", **result.boundary)
-        if result.history:
+        if result.history and pictures:  # matplotlib: about 1 s of a small run's cost
             run_plots.draw(stage, f"{config.name}: {run_name}", result.boundary, only=PICTURES)
     run_folder.seal(stage, summary_of(result, run_name))
 
