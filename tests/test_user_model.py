@@ -476,3 +476,39 @@ def test_a_sweep_of_a_users_model_gives_the_same_bytes_on_two_workers_and_on_das
         assert records(swept("dask", "--scheduler", cluster.scheduler_address)) == alone
     finally:
         cluster.close()
+
+
+@pytest.mark.parametrize("data_form", ["digits", "ushape", "adding"])
+def test_the_inference_view_is_what_model_evaluate_gives_on_the_same_rows(tmp_path, data_form):
+    """metrics.csv's inference_* columns are computed without model.evaluate's per-call set-up: checked against it on
+    the trained model.keras, for a softmax, a sigmoid and a regression."""
+    if data_form == "digits":
+        config = write_config(tmp_path, train={"epochs": 2, "batch_size": 64})
+    elif data_form == "ushape":
+        pd.read_csv(Path(__file__).parents[2] / "shared" / "data" / "ushape.csv").to_csv(tmp_path / "u.csv", index=False)
+        (tmp_path / "m.py").write_text("import keras\ndef build():\n    i = keras.Input((2,))\n    return keras.Model(i, "
+                                       "keras.layers.Dense(1, activation='sigmoid')(keras.layers.Dense(8, "
+                                       "activation='relu')(i)))\n")
+        config = tmp_path / "u.yaml"
+        config.write_text(yaml.safe_dump({"name": "u", "model": {"factory": "m:build"}, "train": {"epochs": 3},
+                                          "data": {"csv": "u.csv", "features": ["X", "Y"], "target": "class"}}))
+    else:
+        config = tmp_path / "a.yaml"
+        config.write_text(yaml.safe_dump({"name": "a", "model": {"factory": "initlab.train.architectures:lstm_regressor",
+                                                                 "args": {"units": 4, "length": 6}},
+                                          "data": {"builtin": "adding", "length": 6, "n_samples": 100},
+                                          "train": {"epochs": 2}}))
+    result = run(config, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip())
+    last = run_folder.read_metrics(folder).iloc[-1]
+    from initlab.config.experiment import load_config
+    from initlab.train import user_data
+
+    loaded = load_config(config)
+    data = user_data.load(loaded.data, tmp_path, str(config))
+    model = _keras().saving.load_model(folder / "model.keras")
+    scores = model.evaluate(data.x_train[:1024], data.y_train[:1024], verbose=0, return_dict=True)
+    metric = "mae" if "inference_mae" in last else "accuracy"
+    assert last[f"inference_{metric}"] == pytest.approx(scores[metric], abs=1e-6)
+    assert last["inference_loss"] == pytest.approx(scores["loss"], rel=1e-5)
