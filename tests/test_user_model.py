@@ -207,6 +207,7 @@ def test_a_folder_of_images_per_class_is_read_with_keras_loader(tmp_path):
     ({"model": {"factory": "mymodels:lstm"}}, ["data", "inputs of shape (12, 3)", "rows are (8, 8, 1)"]),
     ({"init": {"recurrent": "orthogonal"}}, ["init.recurrent", "no recurrent weights", "its roles: kernel, depthwise"]),
     ({"init": {"kernel": "he_norml"}}, ["init.kernel", "did you mean 'he_normal'"]),
+    ({"init": {"norm_scale": "orthogonal"}}, ["init.norm_scale", "'orthogonal' cannot draw a norm_scale"]),
     ({"data": {"npz": "absent.npz"}}, ["data.npz", "no such file"]),
     ({"model": {"file": "a.keras", "factory": "mymodels:cnn"}}, ["model", "exactly one of file, factory"]),
 ])

@@ -21,18 +21,22 @@ from pydantic import (
 
 from initlab.base.errors import KeyedValueError, UserError, did_you_mean, shown
 from initlab.config import initializers, limits, names, user_experiment
-from initlab.config.fields import Float, Fraction, InitSpec, Int, Scale, Strict, Weight, keras_name as _keras_name
-
-INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"
+from initlab.config.fields import (
+    Float,
+    Fraction,
+    InitSpec,
+    Int,
+    Scale,
+    Strict,
+    Weight,
+    initializer_spec,
+    keras_name as _keras_name,
+)
 
 
 def _initializer(value, info: ValidationInfo) -> initializers.Initializer:
-    """An initializer spec checked against the registry's names and parameter ranges (no TensorFlow), parsed once."""
-    if isinstance(value, initializers.Initializer):  # a model-wide spec filled into a layer: parsed already
-        return value
-    if not isinstance(value, (str, dict)):
-        raise ValueError(f"expected {INIT_FORMS}, got {shown(value)}")
-    return initializers.parse(value, role=info.field_name.split("_")[0])
+    """kernel_initializer and bias_initializer: an initializer spec for that role (fields.initializer_spec)."""
+    return initializer_spec(value, info.field_name.split("_")[0])
 
 
 def _optional_initializer(value, info: ValidationInfo):

@@ -37,3 +37,14 @@ def keras_name(kind: str, value: str | None) -> str | None:
     raise ValueError(f"unknown {kind} '{value}'{nearest}; allowed: {', '.join(names.known(kind))}")
 
 
+INIT_FORMS = "an initializer name, {name: ..., <params>} or {class_name: ..., config: {...}}"
+
+
+def initializer_spec(value, role: str) -> initializers.Initializer:
+    """An initializer spec checked against the registry's names and parameter ranges (no TensorFlow), parsed once;
+    `role`: 'kernel' for a weight of two or more axes, else what it draws (a kernel-only initializer is refused)."""
+    if isinstance(value, initializers.Initializer):  # a model-wide spec filled into a layer: parsed already
+        return value
+    if not isinstance(value, (str, dict)):
+        raise ValueError(f"expected {INIT_FORMS}, got {shown(value)}")
+    return initializers.parse(value, role=role)

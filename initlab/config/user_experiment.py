@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from initlab.config import initializers
-from initlab.config.fields import Float, Fraction, InitSpec, Int, Strict, keras_name
+from initlab.config.fields import Float, Fraction, InitSpec, Int, Strict, initializer_spec, keras_name
 
 ROLES = ["kernel", "depthwise", "recurrent", "embedding", "attention", "bias", "norm_scale", "norm_shift"]
 FACTORY_FORM = "'package.module:function' (a module importable from the config's folder or this environment)"
@@ -77,12 +77,13 @@ class UserData(Strict):
         return self
 
 
+VECTOR_ROLES = ("bias", "norm_scale", "norm_shift")  # one axis: an initializer that draws only 2-D kernels cannot
+
+
 def _role_initializer(value, info: ValidationInfo):
-    if value is None or isinstance(value, initializers.Initializer):
+    if value is None:
         return value
-    if not isinstance(value, (str, dict)):
-        raise ValueError(f"expected an initializer name, {{name: ..., <params>}} or {{class_name, config}}, got {value!r}")
-    return initializers.parse(value, role="bias" if info.field_name in ("bias", "norm_shift") else "kernel")
+    return initializer_spec(value, info.field_name if info.field_name in VECTOR_ROLES else "kernel")
 
 
 class InitRoles(Strict):
