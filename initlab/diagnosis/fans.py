@@ -75,7 +75,7 @@ def fan_mismatch(layer, weight) -> dict | None:
         return None
     drawn_fans, honest = _keras_drawn_fans(owner, name, shape, initializer), _honest(owner, name, shape)
     mode = initializer.mode  # a VarianceScaling's std depends on this one fan only
-    if _mode_fan(mode, *drawn_fans) == _mode_fan(mode, *honest):
+    if mode_fan(mode, *drawn_fans) == mode_fan(mode, *honest):
         return None
     drawn_std, intended_std = _std(initializer, *drawn_fans), _std(initializer, *honest)
     label = initializer_name(initializer)
@@ -261,7 +261,8 @@ def _fixed_initializers(owner, name: str, shape: tuple, initializer, intended_st
     return f"{cls}({own}input_axes={axes[0]}, output_axes={axes[1]}) (right for every such layer) or {fixed}"
 
 
-def _mode_fan(mode: str, fan_in: int, fan_out: int) -> float:
+def mode_fan(mode: str, fan_in: int, fan_out: int) -> float:
+    """The fan a VarianceScaling initializer of this mode divides its scale by."""
     return {"fan_in": fan_in, "fan_out": fan_out}.get(mode, (fan_in + fan_out) / 2)
 
 

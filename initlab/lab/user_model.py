@@ -12,7 +12,7 @@ from initlab.base.backend import keras
 from initlab.base.errors import UserError
 from initlab.config import initializers
 from initlab.diagnosis import fans, weight_roles
-from initlab.train import initializer_factory, keras_file
+from initlab.train import initializer_factory, keras_file, model as model_module
 
 FAN_ROLES = ("kernel", "depthwise", "recurrent", "attention", "embedding")  # weights whose scale follows their fans
 
@@ -76,8 +76,7 @@ def fit_to_data(model, data, loss: str | None, source: str) -> tuple[str, str]:
     if task == "regression" and units != data.y_train.shape[1]:
         raise UserError(f"the targets have {data.y_train.shape[1]} column(s); the model has {units} outputs", source,
                         "model")
-    default = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy", "regression": "mse"}
-    return task, loss or default[task]
+    return task, loss or model_module.TASK_DEFAULTS[task][1]
 
 
 def _shape(shape) -> str:
@@ -108,7 +107,8 @@ def redraw(model, init, seed: int) -> list[dict]:
             fan_in, fan_out = keras_fans
             if init.honest_fans and isinstance(initializer, keras().initializers.VarianceScaling):
                 fan_in, fan_out = fans.honest_fans(weight.owner, variable)  # others (orthogonal, ...) use no fans
-                values = values * _honest_factor(initializer.mode, keras_fans, (fan_in, fan_out))
+                values = values * np.sqrt(fans.mode_fan(initializer.mode, *keras_fans) /
+                                          fans.mode_fan(initializer.mode, fan_in, fan_out))
         if init.chrono and weight.name == "bias" and isinstance(weight.owner, keras().layers.LSTMCell):
             values, label = chrono_bias(weight.owner.units, init.chrono, initializers.layer_seed(seed, index, 1)), \
                 f"chrono(T_max={init.chrono})"
@@ -154,15 +154,6 @@ def _reseeded(initializer, seed: int):
     return type(initializer).from_config(config)
 
 
-def _honest_factor(mode: str, drawn: tuple[int, int], honest: tuple[int, int]) -> float:
-    """How much a variance-scaling draw must grow so that its variance follows the honest fans."""
-    return float(np.sqrt(_fan(mode, *drawn) / _fan(mode, *honest)))
-
-
-def _fan(mode: str, fan_in: int, fan_out: int) -> float:
-    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
-
-
 def _record(weight, shape, label, values, fan_in=None, fan_out=None) -> dict:
     return {"layer": weight.layer, "weight": weight.variable.path, "role": weight.role, "shape": "x".join(map(str, shape)),
             "initializer": label, "fan_in": fan_in, "fan_out": fan_out, "std": float(np.std(values))}
@@ -186,7 +177,6 @@ def compile(model, train, loss: str, task: str, saved: dict | None = None) -> di
         optimizer = optimizer.__class__(learning_rate=train.learning_rate)
     if saved and isinstance(saved.get("loss"), str) and "loss" not in given:
         loss = saved["loss"]
-    metrics = ["mae"] if task == "regression" else ["accuracy"]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, metrics=[model_module.metric_name(task)])
     return {"optimizer": type(optimizer).__name__, "learning_rate": float(optimizer.learning_rate.numpy()), "loss": loss,
             "from": origin}

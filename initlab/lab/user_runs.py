@@ -16,7 +16,7 @@ from initlab.base.errors import UserError
 from initlab.config import cadence, experiment as config_module
 from initlab.config.user_experiment import UserExperiment
 from initlab.output import run_folder, run_plots
-from initlab.train import frames, keras_file, user_data
+from initlab.train import engine, frames, keras_file, model as model_module, user_data
 from initlab.train.layer_samples import LayerSamples
 from initlab.train.probes import PROBE_ROWS
 from initlab.train.run_result import histogram_epochs, keep_samples
@@ -154,7 +154,7 @@ def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = Non
     """Prepare (unless given), take the checklist at initialization, fit; nothing is written."""
     started = time.perf_counter()
     config, data, model, task, drawn, data_init, compiled = prepared or prepare(config)
-    metric = "mae" if task == "regression" else "accuracy"
+    metric = model_module.metric_name(task)
     result = UserResult(config, task, metric, rows=data.rows, data_init=data_init, compiled=compiled)
     result.at_init = checklist_at_init(model, data)
     none = {"verdict": "not checked", "findings": ""}
@@ -170,7 +170,8 @@ def train(config: UserExperiment, on_epoch=None, prepared: Prepared | None = Non
     sample(0)
     result.history, result.diverged_at = fit(model, data, config, task, on_epoch, sample)
     result.weights_final = _weights(model)
-    result.final = _final(model, data, config, metric)
+    result.final = {key: _number(value) for key, value in
+                    engine.final_scores(model, data, config.train.batch_size, metric).items()}
     if data.x_train.ndim == 2 and frames.drawable(data):  # two features, classes: the plane's view, for boundary.png
         result.boundary = {**frames.still(model, data), **frames.shown_weights(len(result.history), result.final)}
     with tempfile.TemporaryDirectory(prefix="initlab-model-") as folder:
@@ -207,14 +208,14 @@ def fit(model, data, config: UserExperiment, task: str, on_epoch=None, sample=No
     and the training rows evaluated in inference mode, then sample(epoch); a loss or weight that is not finite
     stops the run with the last finite weights restored; `train.patience` stops a stalled run."""
     k = keras()
-    metric = "mae" if task == "regression" else "accuracy"
+    metric = model_module.metric_name(task)
     probe_x, probe_y = data.x_train[:INFERENCE_ROWS], data.y_train[:INFERENCE_ROWS]
     history, state = [], {"last": model.get_weights(), "diverged_at": None}
 
     class Recorder(k.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             weights = self.model.get_weights()
-            if not (math.isfinite(logs.get("loss", math.nan)) and all(np.all(np.isfinite(w)) for w in weights)):
+            if not (math.isfinite(logs.get("loss", math.nan)) and engine.all_finite(weights)):
                 state["diverged_at"] = epoch + 1
                 self.model.stop_training = True
                 return
@@ -251,15 +252,6 @@ def _scored(metric: str, y: np.ndarray, predicted) -> float:
     if predicted.shape[-1] == 1:
         return float(np.mean((predicted > 0.5) == (y > 0.5)))
     return float(np.mean(np.argmax(predicted, axis=-1) == y.reshape(-1)))
-
-
-def _final(model, data, config, metric: str) -> dict:
-    final = {}
-    for prefix, x, y in (("", data.x_train, data.y_train), ("val_", data.x_val, data.y_val)):
-        scores = model.evaluate(x, y, batch_size=config.train.batch_size, verbose=0, return_dict=True) if len(x) else {}
-        final[f"{prefix}loss"] = _number(scores.get("loss"))
-        final[f"{prefix}{metric}"] = _number(scores.get(metric))
-    return final
 
 
 def _number(value):

@@ -52,8 +52,19 @@ def metric_function(task: str):
     }[task]
 
 
-def _all_finite(values) -> bool:
+def all_finite(values) -> bool:
     return all(np.all(np.isfinite(v)) for v in values)
+
+
+def final_scores(model, data: Dataset, batch_size: int, metric: str) -> dict:
+    """The final weights evaluated as summary.json's `final` gives them: loss and metric on the training rows, and
+    (val_) on the validation rows; NaN where a part is empty."""
+    final = {}
+    for prefix, x, y in (("", data.x_train, data.y_train), ("val_", data.x_val, data.y_val)):
+        scores = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True) if len(x) else {}
+        final[f"{prefix}loss"] = scores.get("loss", np.nan)
+        final[f"{prefix}{metric}"] = scores.get(metric, np.nan)
+    return final
 
 
 def train_keras(
@@ -70,7 +81,7 @@ def train_keras(
         def on_epoch_end(self, epoch, logs=None):
             done = epoch + 1
             weights = self.model.get_weights()
-            if not (np.isfinite(logs.get("loss", np.nan)) and _all_finite(weights)):
+            if not (np.isfinite(logs.get("loss", np.nan)) and all_finite(weights)):
                 outcome.diverged_at = done
                 self.model.stop_training = True
                 self.model.set_weights(outcome.last_finite_weights)
@@ -97,11 +108,7 @@ def train_keras(
         row["val_loss"] = logs["val_loss"][i] if has_val else np.nan
         row[f"val_{metric}"] = logs[f"val_{metric}"][i] if has_val else np.nan
         outcome.history.append(row)
-    size = config.train.batch_size
-    for prefix, x, y in (("", data.x_train, data.y_train), ("val_", data.x_val, data.y_val)):
-        scores = model.evaluate(x, y, batch_size=size, verbose=0, return_dict=True) if len(x) else {}
-        outcome.final[f"{prefix}loss"] = scores.get("loss", np.nan)
-        outcome.final[f"{prefix}{metric}"] = scores.get(metric, np.nan)
+    outcome.final = final_scores(model, data, config.train.batch_size, metric)
     return outcome
 
 

@@ -29,13 +29,8 @@ class LayerSamples:
         grads = tape.gradient(loss, kernels)
         samples = {}
         for layer, output, grad in zip(self.layers, self.probe(self.x, training=False), grads):
-            samples[layer.name] = _sample(np.asarray(output))
+            # a convolution's outputs are many: about 4 x GRADIENT_SAMPLES of them
+            samples[layer.name] = gradient_sample(np.asarray(output), 4 * GRADIENT_SAMPLES).astype(np.float32)
             if grad is not None:
                 samples[f"{layer.name}/gradient"] = gradient_sample(np.asarray(grad))
         return samples
-
-
-def _sample(values: np.ndarray) -> np.ndarray:
-    """At most about GRADIENT_SAMPLES * 4 values, evenly strided: a convolution's outputs are many."""
-    flat = values.ravel()
-    return flat[:: max(1, flat.size // (4 * GRADIENT_SAMPLES))].astype(np.float32)

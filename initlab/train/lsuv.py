@@ -10,6 +10,12 @@ from initlab.base.backend import keras as _keras
 from initlab.train.probes import main_kernel, model_inputs
 
 
+def _settled(variance: float, rounds: int, tol: float, iters: int) -> bool:
+    """LSUV stops rescaling a layer: its output variance is 1 within tol, the rounds ran out, or it cannot be scaled
+    (constant, or not finite)."""
+    return abs(variance - 1) < tol or rounds == iters or not np.isfinite(variance) or variance == 0
+
+
 def lsuv(weights: list[tuple], activations: list, x: np.ndarray, tol: float = 0.1, iters: int = 10):
     """(kernel, bias) per layer, rescaled in turn on the batch x, and what was done: {method, rows, tol, iterations
     (rescalings per layer), variance (each layer's output variance on x when it stopped)}. `activations`: the layers'
@@ -23,7 +29,7 @@ def lsuv(weights: list[tuple], activations: list, x: np.ndarray, tol: float = 0.
         while True:
             z = ops.matmul(a, kernel) + bias
             variance = float(ops.var(ops.cast(z, "float64")))
-            if abs(variance - 1) < tol or rounds == iters or not np.isfinite(variance) or variance == 0:
+            if _settled(variance, rounds, tol, iters):
                 break
             kernel = (kernel / np.sqrt(variance)).astype(np.float32)
             rounds += 1
@@ -57,7 +63,7 @@ def lsuv_model(model, x: np.ndarray, tol: float = 0.1, iters: int = 10) -> dict:
             rounds = 0
             while True:
                 variance = float(ops.var(ops.cast(probe(x, training=False), "float64")))
-                if abs(variance - 1) < tol or rounds == iters or not np.isfinite(variance) or variance == 0:
+                if _settled(variance, rounds, tol, iters):
                     break
                 kernel.assign(kernel.numpy() / np.sqrt(variance))
                 rounds += 1

@@ -10,10 +10,10 @@ PROBE_ROWS = 256
 GRADIENT_SAMPLES = 4096  # kernel-gradient entries kept per layer and recorded epoch (evenly strided)
 
 
-def gradient_sample(gradient: np.ndarray) -> np.ndarray:
-    """At most about GRADIENT_SAMPLES of a kernel gradient's entries, evenly strided: what histograms.npz keeps."""
+def gradient_sample(gradient: np.ndarray, count: int = GRADIENT_SAMPLES) -> np.ndarray:
+    """At most about `count` of an array's entries (a kernel gradient's), evenly strided: what histograms.npz keeps."""
     flat = np.asarray(gradient).ravel()
-    return flat[:: max(1, flat.size // GRADIENT_SAMPLES)]
+    return flat[:: max(1, flat.size // count)]
 
 
 def main_kernel(layer):
