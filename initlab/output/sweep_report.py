@@ -296,7 +296,7 @@ def write_report(sweep_name: str, planned: list, folders: list[Path], sweep_dir:
     pairs = differences(frame, keys)
     if not pairs.empty:
         _atomic_csv(pairs, sweep_dir / "differences.csv")
-    scale = init_scale(planned, folders, keys)
+    scale = init_scale(planned, summaries, keys)
     if not scale.empty:
         _atomic_csv(scale, sweep_dir / "init_scale.csv")
     text = (f"# {sweep_name}\n\n{len(frame)} runs of {len(planned)} planned; mean with its 95% t-interval and std over "
@@ -369,21 +369,21 @@ def _cells(planned, folders, keys) -> dict[str, dict[str, list[Path]]]:
     return cells
 
 
-def at_init(folders: list[Path]) -> pd.DataFrame:
-    """A user's runs' checklist at initialization (summary.json's at_init): one row per run and layer with weights,
-    its verdict, activation std and kernel gradient rms."""
-    return pd.DataFrame([{"run_id": folder.name, "layer": layer, **figures} for folder in folders
-                         for layer, figures in (run_folder.read_summary(folder).get("at_init") or {}).items()])
+def at_init(summary: dict) -> list[dict]:
+    """A user's run's checklist at initialization (summary.json's at_init): one row per layer with weights, its
+    verdict, activation std and kernel gradient rms."""
+    return [{"layer": layer, **figures} for layer, figures in (summary.get("at_init") or {}).items()]
 
 
-def init_scale(planned: list, folders: list[Path], keys: list[str]) -> pd.DataFrame:
+def init_scale(planned: list, summaries: list[dict | None], keys: list[str]) -> pd.DataFrame:
     """init_scale.csv: per cell and layer, the mean over seeds of the activation std and kernel gradient rms the
-    checklist measured at initialization (a user's model; empty for initlab's own networks)."""
+    checklist measured at initialization (a user's model; empty for initlab's own networks). `summaries`:
+    complete_summaries(folders), read once for the whole report."""
     rows = []
-    for run, folder in zip(planned, folders):
-        if run_folder.is_complete(folder) and (run_folder.read_summary(folder).get("at_init")):
+    for run, summary in zip(planned, summaries):
+        if summary is not None:
             cell = {key: run.case if key == "case" else run.grid[key] for key in keys}
-            rows += [{**cell, **row} for row in at_init([folder]).to_dict("records")]
+            rows += [{**cell, **row} for row in at_init(summary)]
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
@@ -451,7 +451,8 @@ def _loss_curves(cells, path, title) -> None:
 def _activation_std(cells, path, title) -> None:
     def profile(folders):
         if not (folders[0] / "layers.csv").exists():  # a user's model: the checklist's figures at initialization
-            return at_init(folders).groupby("layer", sort=False)["activation_std"].mean()
+            rows = [row for folder in folders for row in at_init(run_folder.read_summary(folder))]
+            return pd.DataFrame(rows).groupby("layer", sort=False)["activation_std"].mean()
         layers = pd.concat([run_folder.read_layers(f) for f in folders])
         return layers[layers["epoch"] == 0].groupby("layer", sort=False)["activation_std"].mean()
 
