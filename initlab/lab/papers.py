@@ -122,7 +122,8 @@ def glorot2010(the_plan, figure: Path) -> Measured:
     ], figure, "Glorot and Bengio 2010 on digits: tanh, 5 x 256, at initialization")
     factors = {**{("forward", c): f for c, f in forward.items()}, **{("backward", c): f for c, f in backward.items()}}
     predicted = {key: GLOROT_PREDICTED[key[1]] for key in factors}
-    pooled = {key: _one_for_all({c: factors[(key[0], c)] for c in forward})[key[1]] for key in factors}
+    one_factor = {"forward": _one_for_all(forward), "backward": _one_for_all(backward)}
+    pooled = {(direction, case): one_factor[direction][case] for direction, case in factors}
     claim_error, baseline_error = _log_error(factors, predicted), _log_error(factors, pooled)
     per_seed = {case: [_per_layer(s[1:] ** 2) for s in v] for case, v in stds.items()}
     apart = _apart(per_seed["standard"], per_seed["normalized"])
