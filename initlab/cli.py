@@ -166,7 +166,7 @@ def sweep(
     pictures: Annotated[Optional[bool], typer.Option("--pictures/--no-pictures", help="Per-run pictures (default: only for sweeps of at most 12 runs; draw the others later with `initlab plot RUN_FOLDER`).")] = None,
     allow_large: AllowLargeOption = False,
 ):
-    """Run a grid of experiments: runs that differ only in initializer and seed train together in one graph.
+    """Run a grid of experiments: runs that differ only in initializer, learning rate and seed train together in one graph.
     Complete runs are skipped; writes sweep.csv, summary.csv, report.md and comparison pictures."""
     from initlab.config import catalog
     from initlab.lab import sweep as sweep_module

@@ -128,3 +128,12 @@ def test_a_mup_runs_model_file_loads_with_its_rates(tmp_path):
             "print(type(m.optimizer).__name__, sorted(m.optimizer.rates.items()))" % str(path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "PerVariableAdam [('hidden_2/kernel', 0.25), ('output/kernel', 0.125)]"
+
+
+def test_summary_says_what_mup_did_per_layer():
+    summary = runs.summary_of(runs.train(_mup("sgd", hidden=(32, 64), base=8)), "x")["parametrization"]
+    assert summary["name"] == "mup" and summary["base_width"] == 8
+    assert [(row["layer"], row["role"], row["kernel_rate"], row["bias_rate"]) for row in summary["layers"]] == [
+        ("hidden_1", "input", 4.0, 4.0), ("hidden_2", "hidden", 1.0, 8.0), ("output", "output", 1 / 8, 1.0)]
+    assert summary["layers"][2]["init_std"] == pytest.approx(8 ** -0.5)
+    assert runs.summary_of(runs.train(make_config(train={"epochs": 1})), "x")["parametrization"] is None

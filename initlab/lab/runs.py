@@ -1,5 +1,6 @@
 """One experiment end to end: config -> data -> model -> engine -> records -> plots, into outputs/<name>/<run_id>/."""
 
+import dataclasses
 import functools
 import importlib.util
 import math
@@ -20,7 +21,7 @@ from initlab.base.errors import UserError
 from initlab.config import cadence, experiment as config_module, limits, names
 from initlab.config.user_experiment import UserExperiment
 from initlab.output import plot_workers, run_folder, run_plots
-from initlab.train import data as data_module, engine, frames, model as model_module, propagation
+from initlab.train import data as data_module, engine, frames, model as model_module, parametrization, propagation
 from initlab.train.probes import PROBE_ROWS, Probe
 from initlab.train.run_result import RunResult, histogram_epochs, keep_samples
 
@@ -225,10 +226,23 @@ def summary_of(result: RunResult, run_name: str) -> dict:
         "config_dir": str(config_module.source_dir(config)),
         "error": result.error,
         "data_init": result.data_init,  # model.data_init's rescaling (LSUV): rounds and output variance per layer
+        "parametrization": parametrization_of(result),
         "versions": dict(result.versions or versions()),  # a run that failed before training: this process's
         "numerics": dict(result.numerics or numerics()),
         "git_commit": _git_commit(),
     }
+
+
+def parametrization_of(result: RunResult) -> dict | None:
+    """muP's factors per layer as the run applied them (Table 3 of Yang et al. 2022); None for the standard one."""
+    spec = result.config.model
+    if spec.parametrization != "mup" or "output/kernel" not in result.weights_initial:
+        return None
+    n_features = next(iter(result.weights_initial.values())).shape[0]
+    layers = parametrization.factors(result.config, n_features, result.weights_initial["output/kernel"].shape[1])
+    return {"name": "mup", "base_width": spec.base_width, "source": "Yang et al. 2022, Table 3",
+            "layers": [{"layer": name, **dataclasses.asdict(f)}
+                       for name, f in zip(model_module.layer_names(len(layers) - 1), layers)]}
 
 
 def write_run(result: RunResult, out: str | Path = "outputs", pictures: bool = True, model_file: bool = True,
