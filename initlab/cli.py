@@ -393,7 +393,8 @@ def diagnose(
                             "--plot", str(plot))
     judged = targets.model_of(target, set_ or [], trained)
     # the table on screen shows no gradient: measured (one backward pass) only for the outputs that hold them
-    table = checklist.diagnose(judged.model, gradients=plot is not None or csv is not None or json_)
+    table = checklist.diagnose(judged.model, gradients=plot is not None or csv is not None or json_,
+                               by_design=judged.by_design)
     if table.empty:
         raise UserError("has no layer with weights: there is no initialization to check", str(target))
     try:

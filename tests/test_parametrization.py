@@ -2,6 +2,7 @@
 2022's Table 3, the standard network at the base width, and populations whose members carry their own learning
 rate equal to the same runs trained alone."""
 
+import json
 import math
 
 import numpy as np
@@ -137,3 +138,26 @@ def test_summary_says_what_mup_did_per_layer():
         ("hidden_1", "input", 4.0, 4.0), ("hidden_2", "hidden", 1.0, 8.0), ("output", "output", 1 / 8, 1.0)]
     assert summary["layers"][2]["init_std"] == pytest.approx(8 ** -0.5)
     assert runs.summary_of(runs.train(make_config(train={"epochs": 1})), "x")["parametrization"] is None
+
+
+def test_diagnose_calls_mups_small_readout_a_note_by_design(tmp_path):
+    """muP's readout starts 1/sqrt(fan_in/base) of its initializer's draw on purpose: a note naming the rule, exit 0;
+    the same layer scaled by hand is still a problem."""
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+
+    path = tmp_path / "wide.yaml"
+    path.write_text("name: wide\ndata: {dataset: digits, n_samples: 200}\n"
+                    "model: {hidden: [1024, 1024], parametrization: mup, base_width: 64, kernel_initializer: he_normal}\n")
+    result = CliRunner().invoke(app, ["diagnose", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["layer"]: row for row in json.loads(result.stdout)}
+    assert rows["output"]["verdict"] == "note" and rows["output"]["scale_ratio"] == pytest.approx(0.25, abs=0.02)
+    assert "1/sqrt(fan_in/base_width) = 0.25" in " ".join(rows["output"]["findings"])
+    assert rows["hidden_2"]["verdict"] == "ok"
+    by_hand = CliRunner().invoke(app, ["diagnose", str(path), "--set", "model.parametrization=standard",
+                                       "--set", "model.kernel_initializer={name: he_normal}",
+                                       "--set", "model.layers=[{units: 1024}, {units: 1024}]",
+                                       "--set", "model.set_weights=0.0001"])
+    assert by_hand.exit_code == 1

@@ -42,16 +42,18 @@ EMPTY_COLUMNS = ["depth", "layer", "kind", "verdict", "findings", "suggestion", 
 COUNTS = ("fan_in", "fan_out", "keras_fan_in", "keras_fan_out", "distinct_units", "units")  # whole numbers, or none
 
 
-def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False) -> pd.DataFrame:
+def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradients: bool = False,
+             by_design: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per layer with weights: figures, findings, a verdict (ok, note, problem, not checked) and a
-    suggestion. `inputs`: a batch of the model's own data (default: standard-normal values)."""
+    suggestion. `inputs`: a batch of the model's own data (default: standard-normal values). `by_design`: layer
+    name -> why its kernel is deliberately smaller than its initializer draws (muP's readout): a note, not a problem."""
     measured = first_step.measure_layers(model, inputs, seed, batch, gradients)
     layers = measured["layers"]
     rows = []
     for depth, layer in enumerate(layers, start=1):
         node_role = measured["roles"].get(id(layer))
         row = judge(layer, node_role[1] if node_role else None, measured["figures"][id(layer)],
-                    last=depth == len(layers), graph=node_role is not None)
+                    last=depth == len(layers), graph=node_role is not None, small_by_design=(by_design or {}).get(layer.name))
         rows.append({"depth": depth, **row, "probe_batch": measured["batch"]})
     if not rows:
         return pd.DataFrame(columns=EMPTY_COLUMNS)  # a model without weights
@@ -60,7 +62,7 @@ def diagnose(model, inputs=None, seed: int = 0, batch: int | None = None, gradie
     return table.astype({column: "Int64" for column in COUNTS if column in table})
 
 
-def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
+def judge(layer, role, figures: dict, last: bool, graph: bool, small_by_design: str | None = None) -> dict:
     """One layer's row: its figures, its findings (texts, codes and severities) and its verdict."""
     kind = type(layer).__name__
     nonlinearity = role.nonlinearity if role else "unknown"
@@ -86,7 +88,7 @@ def judge(layer, role, figures: dict, last: bool, graph: bool) -> dict:
                                               "target_std", "scale_ratio", "initializer", "distinct_units", "units")})
         row["weights"] = weights
         for w in weights:
-            findings += _weight_findings(layer, w, role, last)
+            findings += _weight_findings(layer, w, role, last, small_by_design if w["weight"] == "kernel" else None)
         findings += _signal_findings(row, role, last, graph, _rms(getattr(layer, "bias", None)))
         findings += _special_findings(layer, figures)
     row["findings"] = [f.text for f in findings]
@@ -152,7 +154,7 @@ def _drawn_std(initializer, fan_in: int, fan_out: int) -> float | None:
     return None if variance is None else math.sqrt(variance)
 
 
-def _weight_findings(layer, w: dict, role, last: bool) -> list[Finding]:
+def _weight_findings(layer, w: dict, role, last: bool, small_by_design: str | None = None) -> list[Finding]:
     found = []
     which = "" if w["weight"] == "kernel" else f"{w['weight']}: "
     if w["all_zero"]:
@@ -192,6 +194,9 @@ def _weight_findings(layer, w: dict, role, last: bool) -> list[Finding]:
         if role and role.normalization:
             found.append(Finding("note", "scale_normalized", f"{scale}; the {role.normalization} after it sets "
                                   "the signal's scale", "", f"weights {w['scale_ratio']:.2g}x, normalized"))
+        elif small_by_design and off == "small":
+            found.append(Finding("note", "small_by_design", f"{scale}; {small_by_design}", "",
+                                  f"weights {w['scale_ratio']:.2g}x, by design"))
         elif role and role.residual is not None and off == "small":
             found.append(Finding("note", "small_branch", f"{scale}; it ends a residual branch, where a small start "
                                   "can be by design (ReZero, LayerScale)", "", "small residual branch"))

@@ -303,7 +303,7 @@ def ensure_model(folder: str | Path) -> Path:
     (a sweep writes its runs without one); the folder's summary then lists it. A UserError if it cannot be."""
     folder = Path(folder)
     path = folder / MODEL
-    config = _saved_config(folder, "a model")
+    config = saved_config(folder, "a model")
     if path.is_file():
         return path
     data = load_data(config)
@@ -325,7 +325,7 @@ def initial_model(folder: str | Path):
     """A finished run folder's model holding its initial weights (weights_initial.npz: after any data-dependent
     initialization, what its first training step saw)."""
     folder = Path(folder)
-    config = _saved_config(folder, "its initial model")
+    config = saved_config(folder, "its initial model")
     with np.load(folder / "weights_initial.npz") as weights:
         if isinstance(config, UserExperiment):  # a user's model: its model.keras, the initial weights put back
             from initlab.train import keras_file
@@ -337,7 +337,7 @@ def initial_model(folder: str | Path):
         return trained_model(config, dict(weights), load_data(config))
 
 
-def _saved_config(folder: Path, wanted: str) -> config_module.Config:
+def saved_config(folder: Path, wanted: str) -> config_module.Config:
     """The resolved config of a complete, trained run folder (a UserError says what is missing or wrong)."""
     if not folder.is_dir():
         raise UserError("no such folder", str(folder))
@@ -358,7 +358,7 @@ def redraw(folder: str | Path) -> None:
     what is missing); its summary then lists the new pictures."""
     folder = Path(folder)
     _refuse_a_folder_of_runs(folder)
-    config = _saved_config(folder, "pictures")
+    config = saved_config(folder, "pictures")
     if isinstance(config, UserExperiment):  # a user's model: its loss and metrics per epoch
         with run_folder.writing(folder, key=None):
             from initlab.lab.user_runs import PICTURES
