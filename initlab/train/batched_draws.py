@@ -25,7 +25,7 @@ def _fed_seed():
     return Fed()
 
 
-_traced: dict = {}  # (initializer, shape) -> its vectorized draw, traced once
+_traced: dict = {}  # (initializer, shape) -> its draw over many seeds, traced once
 
 
 def draw(spec, shape: tuple, seeds: list[int]) -> np.ndarray:
@@ -45,7 +45,13 @@ def draw(spec, shape: tuple, seeds: list[int]) -> np.ndarray:
 
         _traced[key] = tf.function(lambda seeds: tf.vectorized_map(one, seeds),
                                    input_signature=[tf.TensorSpec([None], tf.int64)])
-    return np.asarray(_traced[key](tf.constant(seeds, tf.int64)))
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # tracing warns that the stateless draws run as a loop inside the graph: expected here
+    try:
+        return np.asarray(_traced[key](tf.constant(seeds, tf.int64)))
+    finally:
+        logger.setLevel(level)
 
 
 def hidden_weights(config, n_features: int, seeds: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
