@@ -593,16 +593,21 @@ def signal_comparison(frames: dict[str, pd.DataFrame], path, title: str = "") ->
 
 
 def paper_lines_figure(panels: list[dict], title: str):
-    """A replayed paper's figure: one panel per dict {title, xlabel, log, series: {label: (x, y)}}, side by side."""
+    """A replayed paper's figure: one panel per dict {title, xlabel, log, series: {label: (x, y)}}, side by side; a
+    series (x, y, low, high) is drawn as points with their intervals."""
     fig, axes = _subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, panel in zip(axes[0], panels):
-        for label, (x, y) in panel["series"].items():
-            ax.plot(x, y, "o-" if len(x) < 40 else "-", markersize=3, label=label)
+        for label, (x, y, *interval) in panel["series"].items():
+            if interval:
+                low, high = interval
+                ax.errorbar(x, y, yerr=[y - low, high - y], fmt="o", capsize=3, markersize=4, label=label)
+            else:
+                ax.plot(x, y, "o-" if len(x) < 40 else "-", markersize=3, label=label)
         if panel["log"]:
             _log_y(ax)
         ax.set_xlabel(panel["xlabel"])
-        for axis, values in ((ax.xaxis, [x for x, _ in panel["series"].values()]),
-                             (ax.yaxis, [y for _, y in panel["series"].values()])):
+        for axis, values in ((ax.xaxis, [series[0] for series in panel["series"].values()]),
+                             (ax.yaxis, [series[1] for series in panel["series"].values()])):
             if _whole(values) and axis.get_scale() == "linear":  # layers, depths, epochs: never 2.5 of them
                 _whole_numbers(axis)
         ax.set_title(panel["title"], fontsize=10)
