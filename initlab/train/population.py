@@ -16,7 +16,6 @@ from initlab.config import cadence, initializers
 from initlab.train import (
     engine,
     initializer_factory,
-    layer_rates,
     lsuv,
     model as model_module,
     parametrization,
@@ -84,6 +83,8 @@ class Population:
         self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
         # Each member's learning rate, times muP's factor per layer, is the rate its variables' slice steps with.
         self.rates = [tf.Variable(value, trainable=False) for value in self._rates(configs, data)]
+        from initlab.train import layer_rates  # imports Keras: a sweep's plan reads can_join without it
+
         names = [v.name.split(":")[0] for v in self.variables]
         self.optimizer = layer_rates.optimizer(first.train.optimizer, 1.0, dict(zip(names, self.rates)))
         self.optimizer.build(self.variables)
