@@ -3,6 +3,7 @@ activation at initialization and after the first optimizer steps, and how it sca
 log mean_abs against log width, per layer and step, with its 95% interval over seeds. Writes coordcheck.csv,
 coordcheck.png and coordcheck.md into <out>/coordcheck/<config name>/, replacing an earlier check of that name."""
 
+import contextlib
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -61,18 +62,23 @@ def in_range(value: int, allowed: tuple[int, int], option: str, why: str) -> int
     return value
 
 
+@contextlib.contextmanager
+def at(width: int):
+    """A UserError raised inside names the width it was raised at."""
+    try:
+        yield
+    except UserError as error:
+        raise UserError(f"{error.detail} (every hidden layer {width} wide, from --widths)", error.source,
+                        error.key) from None
+
+
 def at_width(config: config_module.Config, width: int) -> config_module.Config:
     """The config with every hidden layer `width` units wide, validated again (limits, model.base_width)."""
     raw = config.resolved()
     raw["model"]["hidden"] = [width] * len(config.model.hidden)
     for layer in raw["model"].get("layers") or []:
         layer["units"] = width
-    source = str(config._source or "config")
-    try:
-        widened = config_module.validate(raw, source, allow_large=config._allow_large)
-    except UserError as error:
-        raise UserError(f"{error.detail} (every hidden layer {width} wide, from --widths)", error.source,
-                        error.key) from None
+    widened = config_module.validate(raw, str(config._source or "config"), allow_large=config._allow_large)
     widened._source = config._source
     return widened
 
@@ -90,7 +96,14 @@ def check(config: config_module.Config, widths: list[int], steps: int, seeds: in
     in_range(steps, STEPS, "--steps", "optimizer steps measured after initialization")
     in_range(seeds, SEEDS, "--seeds", "models per width, their slopes averaged")
     data = runs.load_data(config)
-    configs = {width: runs.check_with_data(at_width(config, width), data)[0] for width in widths}
+    widened = {}
+    for width in widths:  # every width's limits before TensorFlow builds anything
+        with at(width):
+            widened[width] = at_width(config, width)
+    configs = {}
+    for width in widths:
+        with at(width):  # built and run on two rows as a run would be: a width some activation fails on is told here
+            configs[width] = runs.prepare(widened[width], data).config
     return Checked(configs, data, steps, [config.seed + i for i in range(seeds)], out / "coordcheck" / config.name)
 
 
