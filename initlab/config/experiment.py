@@ -131,6 +131,7 @@ DataConfig = Annotated[
     Field(discriminator="dataset"),
 ]
 NOT_PLAIN = "not a plain folder name (letters, digits, '_', '-', '.'; no path separators, no '..')"
+MUP_OPTIMIZERS = ("sgd", "adam", "adamw")  # the columns of Yang et al. 2022's Table 3 (AdamW: Adam's column)
 DATASETS = ["ushape", "moons", "circles", "xor", "spiral", "blobs", "gaussian", "salary", "digits", "uniform", "csv"]
 
 
@@ -156,6 +157,8 @@ class ModelConfig(Strict):
     data_init: Literal["lsuv"] | None = None  # lsuv: rescale each layer on one training batch to output variance 1
     data_init_tol: Float = Field(0.1, gt=0, lt=1)  # lsuv stops when |output variance - 1| < tol
     data_init_iters: Int = Field(10, ge=1, le=100)  # lsuv's most rescalings per layer
+    parametrization: Literal["standard", "mup"] = "standard"  # mup: Yang et al. 2022's Table 3 (initlab/train/parametrization.py)
+    base_width: Int | None = Field(None, ge=1)  # mup: the width at which mup and standard are the same network
 
     _activations = field_validator("activation", "output_activation")(lambda v: _keras_name("activation", v))
     _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_initializer)
@@ -171,6 +174,24 @@ class ModelConfig(Strict):
         """LSUV starts from orthogonal kernels (the paper's Algorithm 1) unless the user chose an initializer."""
         if self.data_init == "lsuv" and "kernel_initializer" not in self.model_fields_set:
             self.kernel_initializer = initializers.parse("orthogonal")
+        return self
+
+    @model_validator(mode="after")
+    def _mup_needs(self):
+        """muP scales by width / base_width and owns the initial scales that set_weights and lsuv would overwrite."""
+        if self.parametrization != "mup":
+            return self
+        if self.base_width is None:
+            raise KeyedValueError("required with parametrization: mup (the width at which mup equals standard, "
+                                  "e.g. the narrowest hidden layer)", "base_width")
+        widths = [layer.units for layer in self.layers] if self.layers else self.hidden
+        if widths and self.base_width > min(widths):
+            raise KeyedValueError(f"{self.base_width} is wider than the narrowest hidden layer ({min(widths)} units); "
+                                  f"allowed: 1 to {min(widths)}", "base_width")
+        for key in ("set_weights", "data_init"):
+            if getattr(self, key) is not None:
+                raise KeyedValueError(f"cannot be combined with parametrization: mup, whose initial scales it would "
+                                      f"overwrite; allowed: null", key)
         return self
 
     def activations_fit(self):
@@ -253,6 +274,10 @@ class Config(Strict):
             self.model.activations_fit()
         except ValueError as exc:
             raise KeyedValueError(str(exc), "model") from None
+        if self.model.parametrization == "mup" and self.train.optimizer.lower() not in MUP_OPTIMIZERS:
+            raise KeyedValueError(
+                f"mup is defined for the optimizers of Yang et al. 2022's Table 3, not train.optimizer "
+                f"{self.train.optimizer!r}; allowed with mup: {', '.join(MUP_OPTIMIZERS)}", "model.parametrization")
         return self
 
     def resolved(self) -> dict:
@@ -264,12 +289,14 @@ class Config(Strict):
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.resolved(), sort_keys=True).encode()).hexdigest()[:10]
 
-    def without_initial_weights(self) -> dict:
-        """resolved() without what only names the run or sets its initial weights (name, seed, initializers,
-        set_weights): runs that agree on the rest can train in one population (sweep.group_key, population.shape_key)."""
+    def shared_in_a_population(self) -> dict:
+        """resolved() without what only names the run, sets its initial weights or its learning rate (name, seed,
+        initializers, set_weights, train.learning_rate): runs that agree on the rest can train in one population
+        (sweep.group_key, population.shape_key), each member with its own weights and learning rate."""
         plain = self.resolved()
         for key in ("name", "seed"):
             plain.pop(key)
+        plain["train"].pop("learning_rate")
         for key in ("kernel_initializer", "bias_initializer", "set_weights"):
             plain["model"].pop(key)
         for layer in plain["model"].get("layers") or []:

@@ -154,7 +154,7 @@ def _with(raw: dict, changes: dict, path: Path, section: str) -> dict:
 def group_key(config: Config, dataset_depends_on_seed: bool) -> str:
     """Runs with the same key can train as one population: all but seed and initializers agree (and the data,
     where the seed generates it)."""
-    plain = config.without_initial_weights()
+    plain = config.shared_in_a_population()
     if dataset_depends_on_seed:
         plain["data_seed"] = config.seed
     return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()

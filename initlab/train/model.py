@@ -5,7 +5,7 @@ import numpy as np
 from initlab.base.backend import keras as _keras
 from initlab.config import initializers
 from initlab.config.experiment import Config
-from initlab.train import initializer_factory, lsuv
+from initlab.train import initializer_factory, layer_rates, lsuv, parametrization
 
 TASK_DEFAULTS = {  # output activation, loss, the metric beside the loss
     "binary": ("sigmoid", "binary_crossentropy", "accuracy"),
@@ -54,7 +54,15 @@ def build(config: Config, n_features: int, task: str, n_classes: int):
     if spec.set_weights is not None:
         # the tutorial's cell: every array from get_weights(), kernels and biases alike, overwritten by one value
         model.set_weights([np.full(w.shape, spec.set_weights, dtype=w.dtype) for w in model.get_weights()])
+    for layer, factors in zip(dense, parametrization.factors(config, n_features, output_units)):
+        if factors.init_std != 1.0:
+            layer.kernel.assign(scaled_kernel(layer.kernel.numpy(), factors.init_std))
     return model
+
+
+def scaled_kernel(kernel: np.ndarray, factor: float) -> np.ndarray:
+    """A drawn kernel times muP's std factor, in float32 (solo runs and populations scale alike, bit for bit)."""
+    return kernel * np.float32(factor)
 
 
 def data_init(model, config: Config, x: np.ndarray) -> dict | None:
@@ -70,10 +78,16 @@ def data_init(model, config: Config, x: np.ndarray) -> dict | None:
 
 
 def compile(model, config: Config, task: str) -> None:
-    """Compile with the config's optimizer, learning rate, loss and the task's metric, as a Keras user would."""
+    """Compile with the config's optimizer, learning rate, loss and the task's metric, as a Keras user would; under
+    muP the optimizer multiplies each layer's rate by its factor (layer_rates)."""
     keras = _keras()
-    optimizer = keras.optimizers.get(config.train.optimizer)
-    optimizer = optimizer.__class__(learning_rate=config.train.learning_rate)
+    output_units = model.layers[-1].units
+    rates = parametrization.rates_by_variable(config, model.input_shape[-1], output_units, [layer.name for layer in model.layers])
+    if rates:
+        optimizer = layer_rates.optimizer(config.train.optimizer, config.train.learning_rate, rates)
+    else:
+        optimizer = keras.optimizers.get(config.train.optimizer)
+        optimizer = optimizer.__class__(learning_rate=config.train.learning_rate)
     model.compile(optimizer=optimizer, loss=config.train.loss or TASK_DEFAULTS[task][1], metrics=[metric_name(task)])
 
 

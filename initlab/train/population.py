@@ -13,7 +13,16 @@ import numpy as np
 
 from initlab.base.backend import keras as _keras, numerics, tf as _tf, versions
 from initlab.config import cadence, initializers
-from initlab.train import engine, initializer_factory, lsuv, model as model_module, propagation, stats
+from initlab.train import (
+    engine,
+    initializer_factory,
+    layer_rates,
+    lsuv,
+    model as model_module,
+    parametrization,
+    propagation,
+    stats,
+)
 from initlab.train.data import Dataset
 from initlab.train.probes import PROBE_ROWS
 from initlab.train.run_result import RunResult, histogram_epochs
@@ -34,12 +43,15 @@ def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) 
     kernels = [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
     biases = [layer.bias_initializer for layer in layers] + [config.model.bias_initializer]
     weights, fan_in = [], n_features
-    for i, (width, kernel, bias) in enumerate(zip(units, kernels, biases)):
+    scales = [f.init_std for f in parametrization.factors(config, n_features, units[-1])]
+    for i, (width, kernel, bias, scale) in enumerate(zip(units, kernels, biases, scales)):
         k = initializer_factory.make(kernel, initializers.layer_seed(config.seed, i, 0))((fan_in, width), dtype="float32")
         b = initializer_factory.make(bias, initializers.layer_seed(config.seed, i, 1))((width,), dtype="float32")
         k, b = np.asarray(k, np.float32), np.asarray(b, np.float32)
         if config.model.set_weights is not None:
             k, b = np.full_like(k, config.model.set_weights), np.full_like(b, config.model.set_weights)
+        if scale != 1.0:
+            k = model_module.scaled_kernel(k, scale)
         weights.append((k, b))
         fan_in = width
     if config.model.data_init is not None:
@@ -70,8 +82,10 @@ class Population:
         self.biases = [tf.Variable(np.stack([m[i][1] for m in drawn]), name=f"{n}_bias") for i, n in enumerate(self.names)]
         self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair]
         self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
-        optimizer = keras.optimizers.get(first.train.optimizer)
-        self.optimizer = optimizer.__class__(learning_rate=first.train.learning_rate)
+        # Each member's learning rate, times muP's factor per layer, is the rate its variables' slice steps with.
+        self.rates = [tf.Variable(value, trainable=False) for value in self._rates(configs, data)]
+        names = [v.name.split(":")[0] for v in self.variables]
+        self.optimizer = layer_rates.optimizer(first.train.optimizer, 1.0, dict(zip(names, self.rates)))
         self.optimizer.build(self.variables)
         self.optimizer_start = [v.numpy() for v in self.optimizer.variables]
         # Seeds and data are variables, not constants, so that the next group of this shape reuses the traced graph.
@@ -92,6 +106,14 @@ class Population:
         self.data_init = [report for _, report in drawn]
         return self.initial
 
+    def _rates(self, configs: list, data: Dataset) -> list[np.ndarray]:
+        """Per variable (kernel, bias of each layer) the members' rates, [K, 1, 1] and [K, 1]: the float32 product a
+        solo run's optimizer computes, learning rate times the layer's factor."""
+        rates = np.array([c.train.learning_rate for c in configs], np.float32)
+        factors = parametrization.factors(configs[0], data.n_features, data.n_classes if data.task == "multiclass" else 1)
+        return [rates.reshape(shape) * np.float32(factor) for f in factors
+                for factor, shape in ((f.kernel_rate, (-1, 1, 1)), (f.bias_rate, (-1, 1)))]
+
     def reload(self, configs: list, data: Dataset) -> None:
         """Start over with other members of the same shape (shape_key): their weights, seeds and data, the optimizer
         as built; the compiled loop stays. Every number it computes is the one a fresh Population computes."""
@@ -100,6 +122,8 @@ class Population:
             kernel.assign(np.stack([m[i][0] for m in drawn]))
             bias.assign(np.stack([m[i][1] for m in drawn]))
         for variable, value in zip(self.optimizer.variables, self.optimizer_start):
+            variable.assign(value)
+        for variable, value in zip(self.rates, self._rates(configs, data)):
             variable.assign(value)
         self.seeds.assign(np.array([c.seed for c in configs], np.int32))
         for variable, value in zip((self.x, self.y, self.x_val, self.y_val, self.probe_x, self.probe_y), _arrays(data)):
@@ -207,7 +231,7 @@ def _arrays(data: Dataset) -> tuple:
 def shape_key(configs: list, data: Dataset) -> str:
     """Groups with the same key trace the same graph: member count, array shapes and everything of the config but
     seeds and initial weights."""
-    plain = configs[0].without_initial_weights()
+    plain = configs[0].shared_in_a_population()
     for key in ("data", "record"):  # the data are loaded into the graph's variables; records are its arguments
         plain.pop(key)
     plain["shapes"] = [(a.shape, str(a.dtype)) for a in _arrays(data)]
