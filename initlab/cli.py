@@ -362,18 +362,19 @@ def coordcheck(
     """A coordinate check: each layer's mean absolute activation (the output's before its softmax or sigmoid) at
     initialization and after each of the first optimizer steps, at every width; writes coordcheck.csv,
     coordcheck.png and coordcheck.md and prints each layer's slope against width with its verdict."""
-    from initlab.config import catalog, experiment as config_module
+    from initlab.config import catalog
     from initlab.lab import coordcheck as check_module
 
     parsed = check_module.parse_widths(widths)
-    cfg = config_module.load_config(catalog.resolve(config), set_ or [], allow_large)
-    checked = check_module.check(cfg, parsed, steps, seeds, out)
+    configs = check_module.load(catalog.resolve(config), set_ or [], parsed, allow_large)
+    checked = check_module.check(configs, steps, seeds, out)
+    name = configs[parsed[0]].name
     with _interruptible(lambda: "nothing was written (an earlier check of this config is untouched)"):
-        table = check_module.run(checked, cfg.name)
+        table = check_module.run(checked, name)
     rows = [[str(row.step), row.layer, f"{row.slope:.2f}",
              "-" if row.ci95_low != row.ci95_low else f"{row.ci95_low:.2f} to {row.ci95_high:.2f}", row.verdict]
             for row in table.itertuples()]
-    _print_table(f"{cfg.name}: slope of log mean |activation| against log width ({parsed[0]} to {parsed[-1]})",
+    _print_table(f"{name}: slope of log mean |activation| against log width ({parsed[0]} to {parsed[-1]})",
                  ["step", "layer", "slope", "95% interval", "verdict"], rows)
     typer.echo(str(checked.folder))
 

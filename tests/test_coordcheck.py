@@ -93,6 +93,37 @@ def test_standard_parametrization_with_adam_grows_the_hidden_layers_after_one_st
     assert "After 2 steps, output grows with width." in (folder / "coordcheck.md").read_text()
 
 
+def test_mup_with_adam_keeps_the_hidden_layers_flat_after_one_step(tmp_path):
+    """The same network under muP (base width 16; Yang et al. 2022, Table 3): after one Adam step every hidden
+    layer's slope is flat (standard: hidden_2 0.41, output 1.30); the logits start 1/sqrt(width) small (slope -0.5 in
+    theory, the output kernel's std scaled by sqrt(16/width)) and after the step no longer grow as standard's do."""
+    result = runner.invoke(app, ["coordcheck", str(write_config(tmp_path)), "--widths", "16,64,256", "--steps", "1",
+                                 "--set", "model.parametrization=mup", "--set", "model.base_width=16",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "out" / "coordcheck" / "tiny"
+    verdicts = {(row.step, row.layer): row for row in slopes_in_report(folder).itertuples()}
+    assert verdicts[1, "hidden_1"].verdict == verdicts[1, "hidden_2"].verdict == "flat"
+    assert abs(verdicts[1, "hidden_2"].slope) < 0.1
+    assert verdicts[0, "output"].slope < -0.3 and verdicts[1, "output"].slope < 0.5
+    assert "muP (base width 16), adam at learning rate 0.05" in (folder / "coordcheck.md").read_text()
+    assert "After 1 step, no layer grows with width." in (folder / "coordcheck.md").read_text()
+
+
+def test_a_base_width_wider_than_a_width_is_told_with_that_width(tmp_path):
+    """The config's own hidden widths (8) never count: base_width 32 is fine at 64 and 256, refused at 16."""
+    out = tmp_path / "out"
+    config = write_config(tmp_path)
+    result = runner.invoke(app, ["coordcheck", str(config), "--widths", "16,64,256", "--set",
+                                 "model.parametrization=mup", "--set", "model.base_width=32", "--out", str(out)])
+    assert_user_error(result, out, "model.base_width: 32 is wider than the narrowest hidden layer (16 units)",
+                      "(every hidden layer 16 wide, from --widths)")
+    result = runner.invoke(app, ["coordcheck", str(config), "--widths", "16,64", "--set", "model.parametrization=mup",
+                                 "--set", "model.base_width=8", "--set", "model.set_weights=1", "--out", str(out)])
+    message = assert_user_error(result, out, "model.set_weights: cannot be combined with parametrization: mup")
+    assert "wide, from --widths" not in message  # the same at every width: the config's own problem
+
+
 def test_the_output_layer_is_measured_before_its_sigmoid(config_factory):
     """Against numpy on the model's own weights: the logits' mean |z|, not the probabilities'."""
     from initlab.lab import runs

@@ -3,7 +3,7 @@ activation at initialization and after the first optimizer steps, and how it sca
 log mean_abs against log width, per layer and step, with its 95% interval over seeds. Writes coordcheck.csv,
 coordcheck.png and coordcheck.md into <out>/coordcheck/<config name>/, replacing an earlier check of that name."""
 
-import contextlib
+import copy
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from initlab.base.errors import UserError
-from initlab.config import experiment as config_module
-from initlab.config.user_experiment import UserExperiment
+from initlab.base.words import counted
+from initlab.config import experiment as config_module, user_experiment
+from initlab.config.experiment import ModelConfig
 from initlab.output import plots, run_folder
 from initlab.output.sweep_report import MIN_SEEDS, markdown, t_interval
 
@@ -62,49 +63,71 @@ def in_range(value: int, allowed: tuple[int, int], option: str, why: str) -> int
     return value
 
 
-@contextlib.contextmanager
-def at(width: int):
-    """A UserError raised inside names the width it was raised at."""
-    try:
-        yield
-    except UserError as error:
-        raise UserError(f"{error.detail} (every hidden layer {width} wide, from --widths)", error.source,
-                        error.key) from None
+def widened(raw: dict, width: int) -> dict:
+    """A copy of a config's plain data with every hidden layer `width` units wide (model.hidden, or each entry of
+    model.layers); what is not a list of layers is left for validation to tell."""
+    raw = copy.deepcopy(raw)
+    model = raw.get("model", {})
+    if not isinstance(model, dict):
+        return raw
+    raw["model"] = model
+    layers = model.get("layers")
+    if isinstance(layers, list):
+        for layer in layers:
+            if isinstance(layer, dict):
+                layer["units"] = width
+    else:
+        hidden = model.get("hidden", ModelConfig.model_fields["hidden"].default)
+        model["hidden"] = [width] * len(hidden) if isinstance(hidden, list) else hidden
+    return raw
 
 
-def at_width(config: config_module.Config, width: int) -> config_module.Config:
-    """The config with every hidden layer `width` units wide, validated again (limits, model.base_width)."""
-    raw = config.resolved()
-    raw["model"]["hidden"] = [width] * len(config.model.hidden)
-    for layer in raw["model"].get("layers") or []:
-        layer["units"] = width
-    widened = config_module.validate(raw, str(config._source or "config"), allow_large=config._allow_large)
-    widened._source = config._source
-    return widened
+def load(path: Path, overrides: list[str], widths: list[int], allow_large: bool = False) -> dict:
+    """{width: the config file with `--set` overrides and every hidden layer that wide, validated}. The config's own
+    widths never count (model.base_width is checked against each width); a problem a width causes is told with it."""
+    raw = config_module.apply_overrides(config_module.read_yaml(path), overrides)
+    raw.setdefault("name", path.stem)
+    if user_experiment.is_user_experiment(raw):
+        raise UserError("a coordinate check sets the width of initlab's MLP (model.hidden); a model of your own has "
+                        "no width it can set", str(path), "model")
+    def validated(width: int):
+        try:
+            return config_module.validate(widened(raw, width), str(path), overrides, allow_large)
+        except UserError as error:
+            return error
+
+    configs = {width: validated(width) for width in widths}
+    for width, found in configs.items():
+        if isinstance(found, UserError):
+            same = all(isinstance(other, UserError) and other.render() == found.render() for other in configs.values())
+            if same:  # the config's own problem, whatever the width
+                raise found
+            raise UserError(f"{found.detail} (every hidden layer {width} wide, from --widths)", found.source,
+                            found.key)
+        found._source = path.resolve()
+    return configs
 
 
-def check(config: config_module.Config, widths: list[int], steps: int, seeds: int, out: Path) -> Checked:
-    """Every check of a coordinate check's input, at every width, before anything is measured or written."""
+def check(configs: dict, steps: int, seeds: int, out: Path) -> Checked:
+    """Every check of a coordinate check's input, at every width (load's configs), before anything is measured or
+    written."""
     from initlab.lab import runs
 
-    source = str(config._source or "config")
-    if isinstance(config, UserExperiment):
-        raise UserError("a coordinate check sets the width of initlab's MLP (model.hidden); a model of your own has "
-                        "no width it can set", source, "model")
+    config = next(iter(configs.values()))
     if not config.model.hidden:
-        raise UserError("the model has no hidden layer, so no width to set; give model.hidden", source, "model.hidden")
+        raise UserError("the model has no hidden layer, so no width to set; give model.hidden",
+                        str(config._source), "model.hidden")
     in_range(steps, STEPS, "--steps", "optimizer steps measured after initialization")
     in_range(seeds, SEEDS, "--seeds", "models per width, their slopes averaged")
     data = runs.load_data(config)
-    widened = {}
-    for width in widths:  # every width's limits before TensorFlow builds anything
-        with at(width):
-            widened[width] = at_width(config, width)
-    configs = {}
-    for width in widths:
-        with at(width):  # built and run on two rows as a run would be: a width some activation fails on is told here
-            configs[width] = runs.prepare(widened[width], data).config
-    return Checked(configs, data, steps, [config.seed + i for i in range(seeds)], out / "coordcheck" / config.name)
+    prepared = {}
+    for width, widened_config in configs.items():
+        try:  # built and run on two rows as a run would be: a width some activation fails on is told here
+            prepared[width] = runs.prepare(widened_config, data).config
+        except UserError as error:
+            raise UserError(f"{error.detail} (every hidden layer {width} wide, from --widths)", error.source,
+                            error.key) from None
+    return Checked(prepared, data, steps, [config.seed + i for i in range(seeds)], out / "coordcheck" / config.name)
 
 
 def measure(checked: Checked, on_model=None) -> pd.DataFrame:
@@ -169,9 +192,8 @@ def verdict(mean: float, low: float, high: float) -> str:
 
 def describe(config: config_module.Config) -> str:
     """'standard parametrization, adam at learning rate 0.001' (muP where the config asks for it)."""
-    parametrization = getattr(config.model, "parametrization", "standard")
-    base = getattr(config.model, "base_width", None)
-    kind = f"muP (base width {base})" if parametrization == "mup" else "standard parametrization"
+    spec = config.model
+    kind = f"muP (base width {spec.base_width})" if spec.parametrization == "mup" else "standard parametrization"
     return f"{kind}, {config.train.optimizer} at learning rate {config.train.learning_rate:g}"
 
 
@@ -181,8 +203,9 @@ def report_text(name: str, checked: Checked, table: pd.DataFrame) -> str:
     widths = ", ".join(map(str, checked.configs))
     last = table[table["step"] == checked.steps]
     grows = last.loc[last["verdict"] == "grows with width", "layer"].tolist()
-    summary = (f"After {checked.steps} steps, {', '.join(grows)} grow{'s' if len(grows) == 1 else ''} with width."
-               if grows else f"After {checked.steps} steps, no layer grows with width.")
+    after = f"After {counted(checked.steps, 'step')}"
+    summary = (f"{after}, {', '.join(grows)} grow{'s' if len(grows) == 1 else ''} with width." if grows
+               else f"{after}, no layer grows with width.")
     return (f"# Coordinate check: {name}\n\n"
             f"{describe(config)}; widths {widths} (every hidden layer); {len(checked.seeds)} seeds "
             f"({', '.join(map(str, checked.seeds))}); the first {min(config.train.batch_size, len(checked.data.x_train))} "
