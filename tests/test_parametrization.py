@@ -116,3 +116,15 @@ def test_mup_trains_alike_with_model_fit_and_the_fast_loop():
                        for engine in ("fast", "keras"))
     for key, weights in reference.weights_final.items():
         np.testing.assert_allclose(fast.weights_final[key], weights, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_a_mup_runs_model_file_loads_with_its_rates(tmp_path):
+    """model.keras keeps the per-layer rates; a fresh process loads it after importing initlab.train.layer_rates."""
+    import subprocess
+    import sys
+
+    path = runs.write_run(runs.train(_mup(hidden=(32, 64), base=8)), tmp_path / "out", pictures=False) / "model.keras"
+    code = ("import initlab.train.layer_rates, keras; m = keras.saving.load_model(%r); "
+            "print(type(m.optimizer).__name__, sorted(m.optimizer.rates.items()))" % str(path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "PerVariableAdam [('hidden_2/kernel', 0.25), ('output/kernel', 0.125)]"

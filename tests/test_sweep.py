@@ -181,7 +181,7 @@ def test_initializers_seeds_and_set_weights_share_a_group():
 
 @pytest.mark.parametrize("change", [
     dict(train={"optimizer": "sgd"}),
-    dict(train={"learning_rate": 0.01}),
+    dict(model={"parametrization": "mup", "base_width": 2}),
     dict(model={"hidden": [3]}),
     dict(model={"hidden": [2, 2]}),
     dict(model={"activation": "tanh"}),
@@ -210,6 +210,14 @@ def test_anything_else_makes_another_group(change):
 def test_keras_engine_tensorboard_and_non_elementwise_optimizers_run_alone(change):
     configs = [_resolved(), _resolved(**change), _resolved(seed=1), _resolved(**change, seed=1), _resolved(**change, seed=2)]
     assert sweep.groups(configs) == [[0, 2], [1], [3], [4]]
+
+
+def test_a_learning_rate_grid_trains_as_one_population_per_width():
+    """Members carry their own learning rate: 13 rates x 3 seeds are one group (one compiled loop) per width."""
+    rates = [10 ** (-4 + k / 4) for k in range(13)]
+    configs = [_resolved(seed=seed, model={"hidden": [width]}, train={"learning_rate": rate})
+               for width in (8, 32) for rate in rates for seed in range(3)]
+    assert sweep.groups(configs) == [list(range(39)), list(range(39, 78))]
 
 
 def test_data_generated_from_the_seed_splits_by_seed():

@@ -3,7 +3,8 @@ population's per-member rates (a factor shaped [K, 1, ...] that broadcasts over 
 
 Keras applies one learning rate to every variable. The subclass passes `learning_rate * factor` to the optimizer's
 own update_step (and its weight decay), so the arithmetic of each update stays Keras's. It is registered as
-`initlab>PerVariable<Optimizer>`: a saved model.keras loads with its rates once initlab.train.layer_rates is imported.
+`initlab>PerVariable<Optimizer>`: a muP run's model.keras loads with its rates in any process that has imported
+this module (importing it registers the SGD, Adam and AdamW ones), or with `compile=False` without it.
 """
 
 import functools
@@ -51,3 +52,7 @@ def optimizer(name: str, learning_rate: float, rates: dict):
     """The Keras optimizer `name` at `learning_rate`, each variable's rate multiplied by rates.get(its path, 1)."""
     base = _keras().optimizers.get(name).__class__
     return _subclass(base)(learning_rate=learning_rate, rates=rates)
+
+
+for _name in ("sgd", "adam", "adamw"):  # the optimizers muP allows, registered for keras.saving.load_model
+    _subclass(_keras().optimizers.get(_name).__class__)

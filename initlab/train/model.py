@@ -5,7 +5,7 @@ import numpy as np
 from initlab.base.backend import keras as _keras
 from initlab.config import initializers
 from initlab.config.experiment import Config
-from initlab.train import initializer_factory, layer_rates, lsuv, parametrization
+from initlab.train import initializer_factory, lsuv, parametrization
 
 TASK_DEFAULTS = {  # output activation, loss, the metric beside the loss
     "binary": ("sigmoid", "binary_crossentropy", "accuracy"),
@@ -84,6 +84,8 @@ def compile(model, config: Config, task: str) -> None:
     output_units = model.layers[-1].units
     rates = parametrization.rates_by_variable(config, model.input_shape[-1], output_units, [layer.name for layer in model.layers])
     if rates:
+        from initlab.train import layer_rates  # imports Keras: only a muP run needs it
+
         optimizer = layer_rates.optimizer(config.train.optimizer, config.train.learning_rate, rates)
     else:
         optimizer = keras.optimizers.get(config.train.optimizer)
