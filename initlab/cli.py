@@ -349,6 +349,37 @@ def _validate_sweep(path: Path, given: Path, overrides: list[str], allow_large: 
 
 
 @app.command()
+def coordcheck(
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML file, or a lesson's name (`initlab lessons`).",
+                                           autocompletion=_lesson_names("run"))],
+    widths: Annotated[str, typer.Option("--widths", metavar="W1,W2,...", help="Widths every hidden layer is set to, e.g. 64,256,1024 (at least two).")],
+    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps measured after initialization (1-10).")] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", help="Models per width, from the config's seed on (1-20); 3 or more give each slope a 95% interval.")] = 3,
+    set_: SetOption = None,
+    out: Annotated[Path, typer.Option("--out", help="The check goes in OUT/coordcheck/<config name>/.")] = Path("outputs"),
+    allow_large: AllowLargeOption = False,
+):
+    """A coordinate check: each layer's mean absolute activation (the output's before its softmax or sigmoid) at
+    initialization and after each of the first optimizer steps, at every width; writes coordcheck.csv,
+    coordcheck.png and coordcheck.md and prints each layer's slope against width with its verdict."""
+    from initlab.config import catalog
+    from initlab.lab import coordcheck as check_module
+
+    parsed = check_module.parse_widths(widths)
+    configs = check_module.load(catalog.resolve(config), set_ or [], parsed, allow_large)
+    checked = check_module.check(configs, steps, seeds, out)
+    name = configs[parsed[0]].name
+    with _interruptible(lambda: "nothing was written (an earlier check of this config is untouched)"):
+        table = check_module.run(checked, name)
+    rows = [[str(row.step), row.layer, f"{row.slope:.2f}",
+             "-" if row.ci95_low != row.ci95_low else f"{row.ci95_low:.2f} to {row.ci95_high:.2f}", row.verdict]
+            for row in table.itertuples()]
+    _print_table(f"{name}: slope of log mean |activation| against log width ({parsed[0]} to {parsed[-1]})",
+                 ["step", "layer", "slope", "95% interval", "verdict"], rows)
+    typer.echo(str(checked.folder))
+
+
+@app.command()
 def initializers():
     """List the initializer names Keras knows, with the formula each draws from."""
     from initlab.config import initializers as init_module

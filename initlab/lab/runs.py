@@ -91,11 +91,11 @@ class Prepared(NamedTuple):
     data_init: dict | None  # what model.data_init (LSUV) did to those weights, or None
 
 
-def prepare(config: config_module.Config) -> Prepared:
-    """The config with task defaults, its data and its compiled model with initial weights: everything that can
-    fail on bad input, done before anything is written."""
+def prepare(config: config_module.Config, data: data_module.Dataset | None = None) -> Prepared:
+    """The config with task defaults, its data (loaded here unless given) and its compiled model with initial
+    weights: everything that can fail on bad input, done before anything is written."""
     source = str(config._source or "config")
-    config, data = check_with_data(config)
+    config, data = check_with_data(config, data)
     seed_everything(config.seed)
     try:
         model = model_module.build(config, data.n_features, data.task, data.n_classes)

@@ -689,3 +689,35 @@ def checklist_by_depth_figure(table: pd.DataFrame, title: str):
 
 def checklist_by_depth(table: pd.DataFrame, path, title: str) -> None:
     _save(checklist_by_depth_figure(table, title), path)
+
+
+def coordinates_figure(frame: pd.DataFrame, title: str):
+    """`initlab coordcheck`'s picture, as the mup package draws a coordinate check: one panel per step, width on a
+    log axis, one line per layer of its mean absolute activation (log axis too: a slope is a power of width)."""
+    steps = sorted(frame["step"].unique())
+    fig, axes = _subplots(1, len(steps), figsize=(3.2 * len(steps) + 1.6, 3.8), squeeze=False, sharey=True)
+    layers = list(dict.fromkeys(frame["layer"]))
+    for ax, step in zip(axes[0], steps):
+        at_step = frame[frame["step"] == step]
+        for i, layer in enumerate(layers):
+            line = at_step[at_step["layer"] == layer].sort_values("width")
+            values = line["mean_abs"].where(line["mean_abs"] > 0)
+            ax.plot(line["width"], values, marker="o", markersize=3, color=f"C{i % 10}",
+                    linestyle="-" if i < 10 else "--", label=layer)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks(sorted(frame["width"].unique()))
+        ax.set_title("initialization" if step == 0 else f"after step {step}", fontsize=9)
+        ax.set_xlabel("width")
+        ax.grid(alpha=0.3)
+    if (frame["mean_abs"] > 0).any():
+        _log_y(axes[0][0])
+    axes[0][0].set_ylabel("mean |activation|")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _suptitle(fig, title)
+    return _laid_out(fig)
+
+
+def coordinates(frame: pd.DataFrame, path, title: str) -> None:
+    _save(coordinates_figure(frame, title), path)
