@@ -483,7 +483,7 @@ def lessons_copy(
 
 @app.command()
 def reproduce(
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): a lesson of docs/tables/lessons.md (relu_constant, digits_he_relu, ...), signal, a sweep (compare_initializers, qa_compare_learnable, digits_initializers, ...), papers (every claim) or diagnose (MobileNetV2's checklist picture).")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): a lesson of docs/tables/lessons.md (relu_constant, digits_he_relu, ...), signal, a sweep (compare_initializers, qa_compare_learnable, digits_initializers, ...), papers (every claim), diagnose (MobileNetV2's checklist picture) or coordcheck (docs/width.md's coordinate checks).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="20 epochs each: checks the pipeline, not the lessons' numbers.")] = False,
     configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),

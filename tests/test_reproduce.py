@@ -67,11 +67,21 @@ def test_every_picture_the_pages_show_is_one_reproduce_entry(tmp_path):
     written = {target for run in reproduce.RUNS.values() for target in run.figures.values()}
     written |= {target for _, pictures in reproduce.SWEEPS.values() for target in pictures.values()}
     written |= {"signal_comparison.png", reproduce.DIAGNOSED[2]} | {f"papers_{claim}.png" for claim in papers.CLAIMS}
+    written |= {f"coordcheck_{label}.png" for label in reproduce.COORDCHECK[1]}
     assert {Path(name).name for name in shown} <= written
-    assert {"papers", "diagnose"} <= set(reproduce.NAMES)
+    assert {"papers", "diagnose", "coordcheck"} <= set(reproduce.NAMES)
 
 
 def test_the_checklist_picture_of_mobilenet_v2_is_drawn_by_reproduce(tmp_path):
     docs = _reproduce(tmp_path, "diagnose")
     picture = docs / "figures" / reproduce.DIAGNOSED[2]
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and {p.name for p in (docs / "figures").iterdir()} == {picture.name}
+
+
+def test_the_coordinate_checks_are_drawn_by_reproduce(tmp_path):
+    """--quick: the lesson at widths 64 and 128 under both parametrizations; both pictures and the slopes' table."""
+    docs = _reproduce(tmp_path, "coordcheck")
+    assert {p.name for p in (docs / "figures").iterdir()} == {"coordcheck_standard.png", "coordcheck_mup.png"}
+    table = (docs / "tables" / "coordcheck.md").read_text()
+    assert "## standard:" in table and "## mup:" in table and "model.base_width=64" in table
+    assert table.count("| 3 | output |") == 2  # the last step's row of each check

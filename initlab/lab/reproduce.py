@@ -68,7 +68,12 @@ SWEEPS = {  # name -> (sweep file, {picture in the sweep folder: name in docs/fi
     "yours_lstm_memory": ("yours_lstm_memory.yaml", {"loss_curves.png": "yours_lstm_memory_loss.png"}),
 }
 DIAGNOSED = ("MobileNetV2", 224, "diagnose_mobilenet_v2.png")  # docs/diagnose.md's picture (--quick: 96 px)
-NAMES = [*RUNS, "signal", *SWEEPS, "papers", "diagnose"]
+# docs/width.md's coordinate checks: a lesson with Adam at three widths, standard against muP (--quick: narrower)
+COORDCHECK = ("convergence_he.yaml", {
+    "standard": ["train.optimizer=adam"],
+    "mup": ["train.optimizer=adam", "model.parametrization=mup", "model.base_width=64"],
+})
+NAMES = [*RUNS, "signal", *SWEEPS, "papers", "diagnose", "coordcheck"]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -119,6 +124,29 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         papers.reproduce_papers(docs, out, quick, report=report)
     if not only or "diagnose" in only:
         report(f"diagnose: {diagnosed_picture(figures, quick)}")
+    if not only or "coordcheck" in only:
+        report(f"coordcheck: {coordinate_checks(configs, docs, out, quick)}")
+
+
+def coordinate_checks(configs: Path, docs: Path, out: Path, quick: bool = False) -> Path:
+    """docs/figures/coordcheck_<standard|mup>.png and docs/tables/coordcheck.md: COORDCHECK's lesson checked at
+    widths 64, 256, 1024 (--quick: 64, 128), 3 steps, 3 seeds, under each parametrization."""
+    from initlab.lab import coordcheck
+
+    file, cases = COORDCHECK
+    widths = [64, 128] if quick else [64, 256, 1024]
+    parts = []
+    for label, overrides in cases.items():
+        checked = coordcheck.check(coordcheck.load(configs / file, overrides, widths), 3, 3, out / label)
+        coordcheck.run(checked, checked.folder.name)
+        shutil.copyfile(checked.folder / "coordcheck.png", docs / "figures" / f"coordcheck_{label}.png")
+        report = (checked.folder / "coordcheck.md").read_text()
+        parts.append(f"## {label}: `initlab coordcheck {file.removesuffix('.yaml')} "
+                     f"{' '.join('--set ' + o for o in overrides)} --widths {','.join(map(str, widths))}`\n\n"
+                     + report[report.find("| step"):].strip() + "\n")
+    table = docs / "tables" / "coordcheck.md"
+    table.write_text("\n".join(parts))
+    return table
 
 
 def diagnosed_picture(figures: Path, quick: bool = False) -> Path:
