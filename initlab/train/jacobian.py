@@ -91,45 +91,46 @@ def rows(spectra: dict[str, np.ndarray]) -> list[dict]:
     return [{"layer": name, **summary(values)} for name, values in spectra.items()]
 
 
-def estimate(fn, x, starts: int = 8, steps: int = 32, traces: int = 8, seed: int = 0) -> dict:
+def estimate(fn, x, starts: int = 8, steps: int = 32, traces: int = 8, seed: int = 0, per_call: int | None = None
+             ) -> dict:
     """summary()'s figures by stochastic Lanczos quadrature on each row of x: `starts` random +-1 vectors a row,
     `steps` Lanczos steps each (with full reorthogonalization; `steps` >= the side's size gives exact Ritz values);
-    the mean from `traces` times as many +-1 vectors by Hutchinson's estimate, each a single JVP or VJP."""
+    the mean from `traces` times as many +-1 vectors by Hutchinson's estimate, each a single JVP or VJP. The chains
+    (a row and a start vector each) run `per_call` at a time (all at once by default): memory for that many rows."""
     tf = _tf()
     x = tf.convert_to_tensor(x)
     rows, n = int(x.shape[0]), int(np.prod(x.shape[1:]))
     m = int(np.prod(fn(x[:1]).shape[1:]))
     k = min(m, n)
-    batch = tf.repeat(x, starts, axis=0)  # every start vector walks its own copy of its row
-    chains = int(batch.shape[0])
+    copies = tf.repeat(x, starts, axis=0)  # every start vector walks its own copy of its row
+    per_call = per_call or int(copies.shape[0])
 
     @tf.function(autograph=False)
-    def jvp(v):
-        with tf.autodiff.ForwardAccumulator(batch, tf.reshape(v, batch.shape)) as acc:
+    def jvp(batch, v):
+        with tf.autodiff.ForwardAccumulator(batch, tf.reshape(v, tf.shape(batch))) as acc:
             y = fn(batch)
-        return tf.reshape(acc.jvp(y), [chains, -1])
+        return tf.reshape(acc.jvp(y), [tf.shape(batch)[0], -1])
 
     @tf.function(autograph=False)
-    def vjp(u):
+    def vjp(batch, u):
         with tf.GradientTape() as tape:
             tape.watch(batch)
             y = fn(batch)
         return tf.reshape(tape.gradient(y, batch, output_gradients=tf.reshape(tf.cast(u, y.dtype), tf.shape(y))),
-                          [chains, -1])
+                          [tf.shape(batch)[0], -1])
 
     inner, outer = (vjp, jvp) if k == m else (jvp, vjp)  # J J^T on the output's side when it is the smaller
-
-    def half(v: np.ndarray):
-        return inner(tf.constant(v, batch.dtype))
-
-    def operator(v: np.ndarray) -> np.ndarray:
-        return outer(half(v)).numpy().astype(np.float64)
-
     rng = np.random.default_rng(seed)
-    sign = lambda: rng.choice([-1.0, 1.0], size=(chains, k))  # noqa: E731
-    # Hutchinson: E ||J^T u||^2 = trace(J J^T) for +-1 entries u (E ||J v||^2 = trace(J^T J) alike)
-    mean = np.mean([np.sum(half(sign()).numpy().astype(np.float64) ** 2) for _ in range(traces)]) / (chains * k)
-    ritz_weights = lanczos(operator, sign() / np.sqrt(k), min(steps, k))
+    mean, ritz_weights = [], []
+    for first in range(0, int(copies.shape[0]), per_call):
+        batch = copies[first : first + per_call]
+        half = lambda v, batch=batch: inner(batch, tf.constant(v, batch.dtype))  # noqa: E731
+        sign = lambda: rng.choice([-1.0, 1.0], size=(int(batch.shape[0]), k))  # noqa: E731
+        # Hutchinson: E ||J^T u||^2 = trace(J J^T) for +-1 entries u (E ||J v||^2 = trace(J^T J) alike)
+        mean += [np.sum(half(sign()).numpy().astype(np.float64) ** 2, axis=1) / k for _ in range(traces)]
+        ritz_weights += lanczos(lambda v, batch=batch, half=half: outer(batch, half(v)).numpy().astype(np.float64),
+                                sign() / np.sqrt(k), min(steps, k))
+    mean = np.mean(np.concatenate(mean))
     top = max(ritz.max() for ritz, _ in ritz_weights)
     tolerance = top * max(m, n) * float(np.finfo(x.dtype.as_numpy_dtype).eps)  # below: the products' rounding
     moments = []
