@@ -15,6 +15,7 @@ from initlab.base.backend import keras as _keras, tf as _tf
 
 JACOBIAN_ROWS = 32  # the first rows of a run's probe batch whose Jacobian a run records
 NOT_ELEMENTWISE = {"softmax", "log_softmax", "glu", "sparsemax"}  # activations whose Jacobian is not diagonal
+BREAKDOWN = 1e-10  # a Lanczos step whose residual is this small against the operator's scale found an invariant subspace
 SUMMARY = ["rows", "count", "mean", "variance", "max", "min", "zero_fraction", "log_std"]
 
 
@@ -95,7 +96,8 @@ def estimate(fn, x, starts: int = 8, steps: int = 32, traces: int = 8, seed: int
              ) -> dict:
     """summary()'s figures by stochastic Lanczos quadrature on each row of x: `starts` random +-1 vectors a row,
     `steps` Lanczos steps each (with full reorthogonalization; `steps` >= the side's size gives exact Ritz values);
-    the mean from `traces` times as many +-1 vectors by Hutchinson's estimate, each a single JVP or VJP. The chains
+    the mean and variance from `traces` times as many +-1 vectors by Hutchinson's estimates of trace(A) and trace(A^2)
+    for A = J J^T (a VJP gives J^T u, whose squared length has mean trace(A); a JVP then A u). The chains
     (a row and a start vector each) run `per_call` at a time (all at once by default): memory for that many rows."""
     tf = _tf()
     x = tf.convert_to_tensor(x)
@@ -121,29 +123,31 @@ def estimate(fn, x, starts: int = 8, steps: int = 32, traces: int = 8, seed: int
 
     inner, outer = (vjp, jvp) if k == m else (jvp, vjp)  # J J^T on the output's side when it is the smaller
     rng = np.random.default_rng(seed)
-    mean, ritz_weights = [], []
+    mean, second, ritz_weights = [], [], []
     for first in range(0, int(copies.shape[0]), per_call):
         batch = copies[first : first + per_call]
         half = lambda v, batch=batch: inner(batch, tf.constant(v, batch.dtype))  # noqa: E731
         sign = lambda: rng.choice([-1.0, 1.0], size=(int(batch.shape[0]), k))  # noqa: E731
-        # Hutchinson: E ||J^T u||^2 = trace(J J^T) for +-1 entries u (E ||J v||^2 = trace(J^T J) alike)
-        mean += [np.sum(half(sign()).numpy().astype(np.float64) ** 2, axis=1) / k for _ in range(traces)]
+        for _ in range(traces):  # Hutchinson: E ||J^T u||^2 = trace(J J^T), E ||J J^T u||^2 = trace((J J^T)^2)
+            inside = half(sign())
+            mean.append(np.sum(inside.numpy().astype(np.float64) ** 2, axis=1) / k)
+            second.append(np.sum(outer(batch, inside).numpy().astype(np.float64) ** 2, axis=1) / k)
         ritz_weights += lanczos(lambda v, batch=batch, half=half: outer(batch, half(v)).numpy().astype(np.float64),
                                 sign() / np.sqrt(k), min(steps, k))
-    mean = np.mean(np.concatenate(mean))
+    mean, second = np.mean(np.concatenate(mean)), np.mean(np.concatenate(second))
     top = max(ritz.max() for ritz, _ in ritz_weights)
     tolerance = top * max(m, n) * float(np.finfo(x.dtype.as_numpy_dtype).eps)  # below: the products' rounding
     moments = []
     for ritz, weights in ritz_weights:
         alive = ritz > tolerance
         logs, share = np.log(ritz[alive]), weights[alive].sum()
-        moments.append((weights @ ritz**2, max(1 - share, 0.0),
+        moments.append((max(1 - share, 0.0),
                         weights[alive] @ logs / share if share else np.nan,
                         weights[alive] @ logs**2 / share if share else np.nan))
-    second, zero, log_mean, log_second = (np.array(column) for column in zip(*moments))
+    zero, log_mean, log_second = (np.array(column) for column in zip(*moments))
     log_var = np.nanmean(log_second) - np.nanmean(log_mean) ** 2  # pooled over chains, as summary() pools rows
     smallest = min(ritz.min() for ritz, _ in ritz_weights)
-    return {"rows": rows, "count": rows * k, "mean": float(mean), "variance": float(max(second.mean() - mean**2, 0.0)),
+    return {"rows": rows, "count": rows * k, "mean": float(mean), "variance": float(max(second - mean**2, 0.0)),
             "max": float(top), "min": float(smallest if smallest > tolerance else 0.0),
             "zero_fraction": float(round(zero.mean(), 12)),
             "log_std": float(np.sqrt(max(log_var, 0.0))) if np.isfinite(log_var) else float("nan")}
@@ -157,6 +161,7 @@ def lanczos(operator, start: np.ndarray, steps: int) -> list[tuple[np.ndarray, n
     basis = np.zeros((steps, chains, start.shape[1]))
     alphas, betas = np.zeros((chains, steps)), np.zeros((chains, steps))
     v, previous, beta = start, np.zeros_like(start), np.zeros(chains)
+    sizes = np.full(chains, steps)
     for i in range(steps):
         basis[i] = v
         w = operator(v) - beta[:, None] * previous
@@ -164,13 +169,14 @@ def lanczos(operator, start: np.ndarray, steps: int) -> list[tuple[np.ndarray, n
         for _ in range(2):  # against the whole basis, twice ("twice is enough": Giraud et al. 2005)
             w -= np.einsum("sc,sck->ck", np.einsum("sck,ck->sc", basis[: i + 1], w), basis[: i + 1])
         beta = np.linalg.norm(w, axis=1)
+        broke = (beta <= BREAKDOWN * np.abs(alphas[:, : i + 1]).max(axis=1)) & (sizes == steps)
+        sizes[broke] = i + 1  # an invariant subspace: the chain's Ritz values are exact; it stops (v = 0 from here)
+        beta = np.where(sizes > i + 1, beta, 0.0)
         betas[:, i] = beta
-        previous, v = v, w / np.where(beta > 0, beta, 1.0)[:, None]
+        previous, v = v, w / np.where(beta > 0, beta, np.inf)[:, None]
     out = []
     for c in range(chains):
-        scale = np.abs(alphas[c]).max() or 1.0
-        broke = np.flatnonzero(betas[c, :-1] <= 1e-12 * scale)
-        size = int(broke[0]) + 1 if broke.size else steps
+        size = int(sizes[c])
         ritz, vectors = np.linalg.eigh(np.diag(alphas[c, :size]) + np.diag(betas[c, : size - 1], 1)
                                        + np.diag(betas[c, : size - 1], -1))
         out.append((np.maximum(ritz, 0.0), vectors[0] ** 2))
