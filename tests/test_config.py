@@ -162,7 +162,7 @@ def test_defaults_filled():
         "optimizer": "adam", "learning_rate": 0.001, "loss": None, "epochs": 100, "batch_size": 32,
         "shuffle": True, "engine": "fast",
     }
-    assert resolved["record"] == {"every": "auto", "tensorboard": False, "targets": [0.8, 0.9]}
+    assert resolved["record"] == {"every": "auto", "tensorboard": False, "targets": [0.8, 0.9], "jacobian": False}
 
 
 def test_generator_defaults_filled():

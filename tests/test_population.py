@@ -69,6 +69,9 @@ def _assert_same_run(member, solo, what: str) -> None:
     for key, weights in solo.weights_initial.items():
         assert np.array_equal(member.weights_initial[key], weights), f"{what}: initial {key}"
     pd.testing.assert_frame_equal(pd.DataFrame(member.signal), pd.DataFrame(solo.signal), check_exact=True)
+    assert (member.jacobian or {}).keys() == (solo.jacobian or {}).keys(), what
+    for key, values in (solo.jacobian or {}).items():
+        assert np.array_equal(member.jacobian[key], values), f"{what}: jacobian {key}"
     assert member.diverged_at == solo.diverged_at, what
     _assert_rows_close(member.history, solo.history, f"{what}: metrics", **TOL)
     _assert_rows_close(member.layer_rows, solo.layer_rows, f"{what}: layers", **TOL)
@@ -91,9 +94,9 @@ GROUPS = {
                        data={"dataset": "blobs", "centers": 3, "n_samples": 90}),
     "regression": dict(initializers=INITIALIZERS[2:6], seeds=[0] * 4, model={"hidden": [4]}, train={"epochs": 4},
                        data={"dataset": "salary", "standardize": True, "n_samples": 60}),
-    # deep tanh, records every 2 epochs: chunks of epochs in one graph call
+    # deep tanh, records every 2 epochs: chunks of epochs in one graph call; and the Jacobian's spectrum
     "tanh_deep": dict(initializers=INITIALIZERS[2:5] + ["lecun_normal"], seeds=[3, 4, 5, 6], train={"epochs": 5},
-                      model={"hidden": [8, 8, 8], "activation": "tanh"}, record={"every": 2}),
+                      model={"hidden": [8, 8, 8], "activation": "tanh"}, record={"every": 2, "jacobian": True}),
     # logistic regression (no hidden layer), no validation part, uneven last batch, no shuffling
     "edge": dict(initializers=["zeros", "he_normal", "glorot_uniform"], seeds=[0, 1, 2], model={"hidden": []},
                  data={"validation_split": 0.0}, train={"epochs": 3, "batch_size": 7, "shuffle": False}),
@@ -116,6 +119,7 @@ def test_population_equals_solo_runs(group, ushape_population):
     for member, solo in zip(members, solos):
         assert member.company == len(configs) and solo.company == 1
         assert solo.diverged_at is None and len(member.history) == configs[0].train.epochs
+        assert (solo.jacobian is not None) == solo.config.record.jacobian
         _assert_same_run(member, solo, f"{group}: {runs.run_id(solo.config)}")
 
 

@@ -53,8 +53,22 @@ def _plain(value):
     return value
 
 
-def to_json(table: pd.DataFrame) -> str:
-    return json.dumps(records(table), indent=2)
+def to_json(table: pd.DataFrame, jacobian: dict | None = None) -> str:
+    """The records as JSON; `jacobian` (isometry.spectrum) as the last object's "jacobian": the output end's."""
+    items = records(table)
+    if jacobian is not None:
+        items[-1]["jacobian"] = _plain(jacobian)
+    return json.dumps(items, indent=2)
+
+
+def jacobian_lines(found: dict) -> list[str]:
+    """The text report's paragraph on the input-output Jacobian's spectrum (isometry.spectrum)."""
+    rows = counted(found["rows"], "probe row")
+    return ["", *_wrapped(
+        f"input-output Jacobian ({found['of']}; {found['method']}, {rows}, {found['outputs']:,} outputs by "
+        f"{found['inputs']:,} inputs): squared singular values mean {found['mean']:.3g}, variance "
+        f"{found['variance']:.3g}, max {found['max']:.3g}, min {found['min']:.3g}, {found['zero_fraction']:.0%} at "
+        f"zero, std of their log {found['log_std']:.3g} (dynamical isometry, Pennington et al. 2017: all near 1)", "")]
 
 
 def to_csv(table: pd.DataFrame, path) -> None:

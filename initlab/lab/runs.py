@@ -19,9 +19,18 @@ from initlab.base import interrupts
 from initlab.base.backend import keras as _keras, numerics, seed_everything, versions
 from initlab.base.errors import UserError
 from initlab.config import cadence, experiment as config_module, limits, names
+from initlab.config.columns import JACOBIAN_COLUMNS
 from initlab.config.user_experiment import UserExperiment
 from initlab.output import plot_workers, run_folder, run_plots
-from initlab.train import data as data_module, engine, frames, model as model_module, parametrization, propagation
+from initlab.train import (
+    data as data_module,
+    engine,
+    frames,
+    jacobian,
+    model as model_module,
+    parametrization,
+    propagation,
+)
 from initlab.train.probes import PROBE_ROWS, Probe
 from initlab.train.run_result import RunResult, histogram_epochs, keep_samples
 
@@ -147,6 +156,7 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     result = RunResult(config, data.task, metric, engine=config.train.engine, data_init=data_init, rows=data.rows,
                        weights_initial=model_module.weights_by_name(model),
                        signal=propagation.signal_rows(model, data.x_train[:PROBE_ROWS], config.seed),
+                       jacobian=jacobian.recorded(config, jacobian.dense_layers(model), data.x_train[:PROBE_ROWS]),
                        versions=versions(), numerics=numerics())
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     keep = histogram_epochs(recorded)
@@ -272,6 +282,9 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     run_folder.write_weights(result.weights_final, stage / "weights_final.npz")
     np.savez_compressed(stage / "histograms.npz", **result.samples)
     run_folder.write_rows(result.signal, list(result.signal[0]), stage / "signal.csv")  # the bytes of pandas' to_csv
+    if result.jacobian is not None:
+        run_folder.write_rows(jacobian.rows(result.jacobian), JACOBIAN_COLUMNS, stage / "jacobian.csv")
+        np.savez_compressed(stage / "jacobian.npz", **result.jacobian)
     if result.tensorboard_dir:
         shutil.move(result.tensorboard_dir, stage / "tensorboard")
     if not (pictures or model_file):  # a sweep's run: no Keras model at all (building and saving one cost more

@@ -721,3 +721,41 @@ def coordinates_figure(frame: pd.DataFrame, title: str):
 
 def coordinates(frame: pd.DataFrame, path, title: str) -> None:
     _save(coordinates_figure(frame, title), path)
+
+
+def jacobian_spectra_figure(panels: dict[str, dict[str, np.ndarray]], title: str = ""):
+    """Histograms of the input-output Jacobian's squared singular values (log x axis, bins shared by every panel),
+    one outline per depth, one panel per group (an initializer and activation; one run: its layers by depth).
+    `panels` maps a panel's title to {depth label: squared singular values}, shallowest first; values at 0 (rank
+    lost) have no place on a log axis and are counted in the legend. Dynamical isometry (Pennington et al. 2017) is
+    a narrow spike at 1 that stays narrow with depth."""
+    fig, axes = _subplots(1, len(panels), figsize=(4.6 * len(panels) + 1.6, 3.8), squeeze=False)
+    positive = [v[v > 0] for spectra in panels.values() for v in map(_finite_values, spectra.values())]
+    filled = [v for v in positive if len(v)]
+    low = min((v.min() for v in filled), default=0.1)
+    high = max((v.max() for v in filled), default=10.0)
+    low, high = min(low, high / 10), max(high, low * 10)  # a spike at 1 still gets a decade of room
+    edges = np.geomspace(low, high, 61)
+    for ax, (heading, spectra) in zip(axes[0], panels.items()):
+        colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, max(len(spectra), 1)))
+        for colour, (depth, values) in zip(colours, spectra.items()):
+            values = _finite_values(values)
+            zeros = int(np.sum(values <= 0))
+            counts, _ = np.histogram(values[values > 0], bins=edges)
+            share = counts / max(len(values), 1)
+            label = f"{depth}" + (f" ({zeros} at 0)" if zeros else "")
+            ax.stairs(share, edges, color=colour, label=label, linewidth=1.3)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.LogFormatter())
+        ax.axvline(1.0, color="k", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("squared singular value of J = d output / d input")
+        ax.set_title(heading, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, title="depth", title_fontsize=7, **OUTSIDE_RIGHT)
+    axes[0][0].set_ylabel("share of values")
+    _suptitle(fig, title or "the input-output Jacobian's spectrum at initialization")
+    return _laid_out(fig)
+
+
+def jacobian_spectra(panels: dict[str, dict[str, np.ndarray]], path, title: str = "") -> None:
+    _save(jacobian_spectra_figure(panels, title), path)

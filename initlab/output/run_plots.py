@@ -11,7 +11,7 @@ STILL = {"final_value", "final_x", "final_y", "multiclass"} | POINTS  # what bou
 FRAMES = {"epoch", "accuracy", "value", "x", "y", "multiclass"} | POINTS  # boundary.gif's (frames.Frames, the data)
 # Every picture a run folder may have, the costliest first (benchmarks/pictures_benchmark.py), for plot_workers.Painters.
 PICTURES = ("boundary.gif", "gradient_histograms.png", "gradients.png", "activations.png", "boundary.png",
-            "history.png", "signal.png")
+            "history.png", "signal.png", "jacobian.png")
 
 
 def draw(folder: Path, title: str, boundary: dict | None = None, only: set[str] | None = None) -> None:
@@ -43,6 +43,11 @@ def draw(folder: Path, title: str, boundary: dict | None = None, only: set[str] 
         propagation = pd.read_csv(folder / "signal.csv")
         if len(propagation) >= 3:  # signal propagation is a story of depth: two hidden layers at least
             plots.signal(propagation, folder / "signal.png", f"{title}: signal at initialization")
+    if wanted("jacobian.png") and (folder / "jacobian.npz").is_file():  # record.jacobian: true
+        with np.load(folder / "jacobian.npz") as spectra:
+            layers = {f"{depth} {layer}": values for depth, (layer, values) in enumerate(dict(spectra).items(), start=1)}
+        plots.jacobian_spectra({"J of each layer's pre-activation (the output's: logits)": layers},
+                               folder / "jacobian.png", f"{title}: the Jacobian's spectrum at initialization")
     if wanted("boundary.png", "boundary.gif"):
         if boundary is None:
             boundary = recorded_boundary(folder)

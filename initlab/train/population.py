@@ -16,6 +16,7 @@ from initlab.config import cadence, initializers
 from initlab.train import (
     engine,
     initializer_factory,
+    jacobian,
     lsuv,
     model as model_module,
     parametrization,
@@ -273,7 +274,10 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
                                    for part, w in zip(("kernel", "bias"), pair)},
                   signal=propagation.rows([(n, k, b, act) for n, (k, b), act in
                                       zip(population.names, population.initial[m], population.activations)],
-                                     data.x_train[:PROBE_ROWS], c.seed))
+                                     data.x_train[:PROBE_ROWS], c.seed),
+                  jacobian=jacobian.recorded(c, [(n, k, b, act) for n, (k, b), act in
+                                                 zip(population.names, population.initial[m], population.activations)],
+                                             data.x_train[:PROBE_ROWS]))
         for m, c in enumerate(configs)
     ]
     first = configs[0]

@@ -77,8 +77,9 @@ def signal_frame(model, x: np.ndarray, seed: int = 0) -> pd.DataFrame:
 
 def signal_rows(model, x: np.ndarray, seed: int = 0) -> list[dict]:
     """Per Dense layer of a Keras model: see rows (dicts, no pandas: a run's process need not import it)."""
-    layers = [(layer.name, layer.kernel.numpy(), layer.bias.numpy(), layer.activation.__name__) for layer in model.layers]
-    return rows(layers, x, seed)
+    from initlab.train.jacobian import dense_layers
+
+    return rows(dense_layers(model), x, seed)
 
 
 def rows(layers: list[tuple], x: np.ndarray, seed: int = 0) -> list[dict]:

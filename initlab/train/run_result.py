@@ -32,6 +32,7 @@ class RunResult:
     layer_rows: list[dict] = field(default_factory=list)
     samples: dict = field(default_factory=dict)  # 'epoch_<k>/<layer>' -> raw activations on the probe batch
     signal: list[dict] | None = None  # signal.csv's rows (propagation.rows)
+    jacobian: dict | None = None  # record.jacobian: layer -> its Jacobian's squared singular values [rows, k] at the draw
     weights_initial: dict = field(default_factory=dict)
     weights_final: dict = field(default_factory=dict)
     final: dict = field(default_factory=dict)
