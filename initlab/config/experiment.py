@@ -576,6 +576,8 @@ def _allowed_keys(loc: list[str], raw: dict, root=None) -> list[str]:
                 return ["dataset", *DataBase.model_fields]
         elif part == "layers":
             model = LayerConfig
+        elif part == "residual":
+            model = ResidualConfig  # the annotation is `ResidualConfig | None`
         else:
             model = annotation
     return list(model.model_fields)
