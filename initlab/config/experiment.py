@@ -146,6 +146,17 @@ class LayerConfig(Strict):
     _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_optional_initializer)
 
 
+class ResidualConfig(Strict):
+    """Residual blocks after the hidden layers, at the last hidden width (docs/depth.md, "Residual blocks")."""
+
+    blocks: Int = Field(ge=1)  # x + f(x) blocks after model.hidden, each at its last width
+    branch_layers: Literal[1, 2] = 1  # Dense layers in f, each after [normalization,] activation (pre-activation)
+    normalization: Literal["none", "batch", "layer"] = "none"  # before each activation in the branch
+    branch_init: Literal["standard", "skipinit", "fixup"] = "standard"  # skipinit: x + alpha f(x), alpha = 0; fixup:
+    # the branch's last layer 0, its others' draws times blocks^(-1/(2 branch_layers - 2)) (Zhang et al. 2019)
+    branch_width: Int | None = Field(None, ge=1)  # the branch's units; the lab has no projection: only the stream's
+
+
 class ModelConfig(Strict):
     hidden: list[Annotated[Int, Field(ge=1)]] = [2]  # units per hidden layer; [] is logistic regression
     layers: list[LayerConfig] | None = None  # per-hidden-layer settings; when given, hidden follows from it
@@ -159,6 +170,7 @@ class ModelConfig(Strict):
     data_init_iters: Int = Field(10, ge=1, le=100)  # lsuv's most rescalings per layer
     parametrization: Literal["standard", "mup"] = "standard"  # mup: Yang et al. 2022's Table 3 (initlab/train/parametrization.py)
     base_width: Int | None = Field(None, ge=1)  # mup: the width at which mup and standard are the same network
+    residual: ResidualConfig | None = None  # residual blocks after the hidden layers (initlab/train/residual.py)
 
     _activations = field_validator("activation", "output_activation")(lambda v: _keras_name("activation", v))
     _inits = field_validator("kernel_initializer", "bias_initializer", mode="before")(_initializer)
@@ -192,6 +204,27 @@ class ModelConfig(Strict):
             if getattr(self, key) is not None:
                 raise KeyedValueError(f"cannot be combined with parametrization: mup, whose initial scales it would "
                                       f"overwrite; allowed: null", key)
+        return self
+
+    @model_validator(mode="after")
+    def _residual_fits(self):
+        """A block adds its branch to its input: same width, and nothing that assumes a plain chain of layers."""
+        if self.residual is None:
+            return self
+        if not self.hidden:
+            raise KeyedValueError("residual blocks need a hidden layer before them (their width is the last hidden "
+                                  "layer's); give model.hidden", "residual")
+        width, branch = self.hidden[-1], self.residual.branch_width
+        if branch is not None and branch != width:
+            raise KeyedValueError(f"{branch} units would change the width of the residual stream ({width} units, "
+                                  f"model.hidden's last) and the lab's blocks have no projection to add them; "
+                                  f"allowed: {width} or null", "residual.branch_width")
+        for key, given in (("parametrization", self.parametrization != "standard"),
+                           ("data_init", self.data_init is not None)):
+            if given:
+                raise KeyedValueError(f"cannot be combined with model.residual (it assumes a plain chain of "
+                                      f"layers); allowed with residual blocks: "
+                                      f"{'standard' if key == 'parametrization' else 'null'}", key)
         return self
 
     def activations_fit(self):
@@ -278,6 +311,10 @@ class Config(Strict):
             self.model.activations_fit()
         except ValueError as exc:
             raise KeyedValueError(str(exc), "model") from None
+        if self.model.residual is not None and self.record.jacobian:
+            raise KeyedValueError("cannot be combined with model.residual: a run records the Jacobian layer by layer "
+                                  "along a plain chain; `initlab diagnose CONFIG --jacobian` measures a residual "
+                                  "model's whole; allowed: false", "record.jacobian")
         if self.model.parametrization == "mup" and self.train.optimizer.lower() not in MUP_OPTIMIZERS:
             raise KeyedValueError(
                 f"mup is defined for the optimizers of Yang et al. 2022's Table 3, not train.optimizer "
@@ -547,6 +584,8 @@ def _allowed_keys(loc: list[str], raw: dict, root=None) -> list[str]:
                 return ["dataset", *DataBase.model_fields]
         elif part == "layers":
             model = LayerConfig
+        elif part == "residual":
+            model = ResidualConfig  # the annotation is `ResidualConfig | None`
         else:
             model = annotation
     return list(model.model_fields)

@@ -57,7 +57,9 @@ def exceeded_limits(config, outputs: int | None = None) -> list[tuple[str, str]]
     `outputs`: the output units once the data are read (a CSV's classes)."""
     rows, features, guessed = data_shape(config.data)
     outputs = outputs or guessed
-    widths = [features, *config.model.hidden, outputs]
+    residual = config.model.residual
+    stream = config.model.hidden[-1:] * (residual.blocks * residual.branch_layers if residual else 0)
+    widths = [features, *config.model.hidden, *stream, outputs]
     parameters = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(widths, widths[1:]))
     batch_rows = min(config.train.batch_size, rows) if rows else config.train.batch_size
     units = sum(widths)
@@ -66,6 +68,7 @@ def exceeded_limits(config, outputs: int | None = None) -> list[tuple[str, str]]
         ("data.n_features", over(f"values asked of the generator ({rows or 0:,} rows x {features:,} features)",
                                  (rows or 0) * features, MAX_CELLS)),
         ("model.hidden", over("hidden layers", len(config.model.hidden), MAX_LAYERS)),
+        ("model.residual.blocks", over("layers in the residual blocks (blocks x branch_layers)", len(stream), MAX_LAYERS)),
         ("model.hidden", over("parameters in the model", parameters, MAX_PARAMETERS)),
         ("train.batch_size", over(f"activations of one batch ({batch_rows:,} rows x {units:,} units x 4 bytes)",
                                   batch_rows * units * 4, MAX_BATCH_BYTES, " bytes")),

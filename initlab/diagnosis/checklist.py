@@ -18,7 +18,8 @@ TOO_SMALL, TOO_LARGE = 0.5, 2.0  # a weight scale outside [0.5, 2] x its target 
 VANISHED = 1e-3                  # activation std below this (inputs of std 1) is a lost signal
 SMALL_BRANCH = 0.05              # a residual branch below this share of the sum starts nearly switched off
 NORMALIZATION_KINDS = ("BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization")
-SCALE_KINDS = ("LayerScale",)  # x * gamma, one learned factor per channel (ConvNeXt, CaiT), often ending a branch
+SCALE_KINDS = ("LayerScale",  # x * gamma, one learned factor per channel (ConvNeXt, CaiT), often ending a branch
+               "SkipInitScale")  # x * alpha, one learned scalar (initlab.train.residual: SkipInit, ReZero)
 KNOWN_KINDS = ("Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
                "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
                "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "MultiHeadAttention")
@@ -158,6 +159,9 @@ def _weight_findings(layer, w: dict, role, last: bool, small_by_design: str | No
     found = []
     which = "" if w["weight"] == "kernel" else f"{w['weight']}: "
     if w["all_zero"]:
+        if small_by_design and role and role.residual is not None:  # Fixup's last layer of a branch
+            return [Finding("note", "zero_by_design", f"{which}all weights zero, ending a residual branch; "
+                             f"{small_by_design}", "", "zero branch end, by design")]
         text = f"{which}all weights zero" + ("" if last else ": no gradient reaches the layers below")
         return [Finding("problem", "zero", text, _redraw(w), "all weights zero")]
     if w["units"] > 1 and w["distinct_units"] == 1:

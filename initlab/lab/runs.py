@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from initlab.base import interrupts
-from initlab.base.backend import keras as _keras, numerics, seed_everything, versions
+from initlab.base.backend import numerics, seed_everything, versions
 from initlab.base.errors import UserError
 from initlab.config import cadence, experiment as config_module, limits, names
 from initlab.config.columns import JACOBIAN_COLUMNS
@@ -155,7 +155,8 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
     metric = model_module.metric_name(data.task)
     result = RunResult(config, data.task, metric, engine=config.train.engine, data_init=data_init, rows=data.rows,
                        weights_initial=model_module.weights_by_name(model),
-                       signal=propagation.signal_rows(model, data.x_train[:PROBE_ROWS], config.seed),
+                       signal=[] if config.model.residual else  # its theory is a plain chain's: no signal.csv
+                       propagation.signal_rows(model, data.x_train[:PROBE_ROWS], config.seed),
                        jacobian=jacobian.recorded(config, jacobian.dense_layers(model), data.x_train[:PROBE_ROWS]),
                        versions=versions(), numerics=numerics())
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
@@ -222,7 +223,8 @@ def summary_of(result: RunResult, run_name: str) -> dict:
     return {
         "status": "failed" if result.error else ("diverged" if result.diverged_at else "ok"),
         "final": {key: _number(value) for key, value in result.final.items()},
-        "distinct_units": [row["distinct_units"] for row in result.layer_rows if row["epoch"] == last][:-1],
+        "distinct_units": [row["distinct_units"] for row in result.layer_rows  # a block's sum has no weights: none
+                           if row["epoch"] == last and row["distinct_units"] is not None][:-1],
         "diverged_at_epoch": result.diverged_at,
         "epochs_to": epochs_to(result.history, result.metric, config.record.targets),
         "seed": config.seed,
@@ -281,7 +283,8 @@ def _write_records(result: RunResult, stage: Path, run_name: str, pictures: bool
     run_folder.write_weights(result.weights_initial, stage / "weights_initial.npz")
     run_folder.write_weights(result.weights_final, stage / "weights_final.npz")
     np.savez_compressed(stage / "histograms.npz", **result.samples)
-    run_folder.write_rows(result.signal, list(result.signal[0]), stage / "signal.csv")  # the bytes of pandas' to_csv
+    if result.signal:
+        run_folder.write_rows(result.signal, list(result.signal[0]), stage / "signal.csv")  # the bytes of pandas' to_csv
     if result.jacobian is not None:
         run_folder.write_rows(jacobian.rows(result.jacobian), JACOBIAN_COLUMNS, stage / "jacobian.csv")
         np.savez_compressed(stage / "jacobian.npz", **result.jacobian)
@@ -414,7 +417,9 @@ def _still_from_model(folder: Path, config: config_module.Config, recorded: dict
     data = load_data(config)
     if not frames.drawable(data):
         return recorded
-    model = _keras().saving.load_model(ensure_model(folder), compile=False)
+    from initlab.train import keras_file
+
+    model = keras_file.load(ensure_model(folder))  # registers the lab's own layers (a residual run's SkipInit scalar)
     return {**recorded, **frames.still(model, data)}
 
 

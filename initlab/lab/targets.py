@@ -22,7 +22,11 @@ class Target(NamedTuple):
 
 
 def by_design(config) -> dict[str, str]:
-    """The layers muP deliberately scales down at initialization, and why (the config says it; a .keras file cannot)."""
+    """The layers muP or Fixup deliberately scale down at initialization, and why (the config says it; a .keras file
+    cannot)."""
+    residual = getattr(config.model, "residual", None)
+    if residual is not None and residual.branch_init == "fixup":
+        return fixup_by_design(residual)
     if getattr(config.model, "parametrization", "standard") != "mup":
         return {}
     from initlab.train import model as model_module, parametrization
@@ -32,6 +36,20 @@ def by_design(config) -> dict[str, str]:
     factors = parametrization.factors(config, data.n_features, data.n_classes if data.task == "multiclass" else 1)
     return {name: (f"muP scales the readout's draw by 1/sqrt(fan_in/base_width) = {f.init_std:.3g} (Yang et al. "
                    f"2022, Table 3: variance 1/fan_in^2), by design") for name, f in zip(names, factors) if f.init_std != 1.0}
+
+
+def fixup_by_design(residual) -> dict[str, str]:
+    """Fixup's zero last layer and scaled inner layers of each residual branch (initlab.train.residual)."""
+    from initlab.train.residual import block_name, fixup_factor
+
+    m, factor = residual.branch_layers, fixup_factor(residual.blocks, residual.branch_layers)
+    found = {}
+    for b in range(1, residual.blocks + 1):
+        found[block_name(b, f"dense_{m}")] = "Fixup starts each branch's last layer at zero (Zhang et al. 2019), by design"
+        for j in range(1, m):
+            found[block_name(b, f"dense_{j}")] = (f"Fixup scales a branch's inner layers by blocks^(-1/(2m-2)) = "
+                                                  f"{factor:.3g} (Zhang et al. 2019), by design")
+    return found
 
 
 def is_run_folder(target: Path) -> bool:

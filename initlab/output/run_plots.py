@@ -37,7 +37,7 @@ def draw(folder: Path, title: str, boundary: dict | None = None, only: set[str] 
         # run folders written before gradients were recorded have none
         if wanted("gradient_histograms.png") and any(key.endswith("/gradient") for key in samples):
             plots.gradient_histograms(samples, folder / "gradient_histograms.png", title)
-    if wanted("signal.png"):
+    if wanted("signal.png") and (folder / "signal.csv").is_file():  # a residual run has none
         import pandas as pd
 
         propagation = pd.read_csv(folder / "signal.csv")

@@ -131,10 +131,14 @@ class FastLoop:
         model.optimizer.build(self.variables)
         self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
         self.probe = Probe(model, data.x_train, data.y_train)  # its forward pass and gradients, traced into the loop
-        self.names = [layer.name for layer in self.probe.layers]
+        self.names = [layer.name for layer in self.probe.recorded]  # layers.csv's rows: weighted layers, block sums
+        self.sample_names = [layer.name for layer in self.probe.layers]  # raw samples: the weighted layers'
         self.activations = [activation_name(layer) for layer in self.probe.layers]
         self.k, self.batch_size, self.probe_rows = 1, config.train.batch_size, int(self.probe.x.shape[0])
         self.kernel_shapes = [tuple(layer.kernel.shape) for layer in self.probe.layers]
+        self.widths = [int(layer.output.shape[-1]) for layer in self.probe.recorded]
+        # where each row comes from in [weighted layers..., block sums...]
+        self.row_order = [(self.probe.layers + self.probe.streams).index(layer) for layer in self.probe.recorded]
         self.run_chunk = chunk_function(self)
 
     def _step(self, xb, yb):
@@ -191,13 +195,21 @@ class FastLoop:
         return tf.stack([loss, metric, val_loss, val_metric])[:, None], tf.logical_not(diverged)[None]
 
     def measure(self):
-        """stats.measure of the model as it is, on the probe batch, as a population of one."""
-        outputs, grads = self.probe.forward_and_gradients(self.probe.x, self.probe.y)
+        """stats.measure of the model as it is, on the probe batch, as a population of one (a residual net's block
+        sums placed among its layers, in graph order)."""
+        tf = _tf()
+        outputs, grads, streams = self.probe.forward_and_gradients(self.probe.x, self.probe.y)
         layers = self.probe.layers
-        biases = [layer.bias if getattr(layer, "bias", None) is not None else _tf().zeros(layer.kernel.shape[-1])
+        biases = [layer.bias if getattr(layer, "bias", None) is not None else tf.zeros(layer.kernel.shape[-1])
                   for layer in layers]
-        return stats.all_layer_statistics(self.activations, [o[None] for o in outputs], [layer.kernel[None] for layer in layers],
-                             [b[None] for b in biases], [g[None] for g in grads])
+        values, distinct, samples = stats.all_layer_statistics(
+            self.activations, [o[None] for o in outputs], [layer.kernel[None] for layer in layers],
+            [b[None] for b in biases], [g[None] for g in grads])
+        if not streams:
+            return values, distinct, samples
+        values = tf.concat([values, tf.stack([stats.stream_statistics(a[None]) for a in streams], axis=1)], axis=1)
+        distinct = tf.concat([distinct, tf.fill([1, len(streams)], -1)], axis=1)
+        return tf.gather(values, self.row_order, axis=1), tf.gather(distinct, self.row_order, axis=1), samples
 
     def _restore(self):
         """Put back the weights from before the epoch; True (diverged)."""
@@ -283,7 +295,6 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
     tf = _tf()
     batches = -(-int(loop.x.shape[0]) // loop.batch_size)
     most = max(1, CHUNK_STEPS // (batches * -(-loop.k // 16)))
-    widths = [shape[-1] for shape in loop.kernel_shapes]
     active = np.ones(loop.k, bool)
     with custom_gradients_forgotten(), graph_optimizer_off():  # the chunk function is traced and compiled in its first call
         for first, stops, flags in chunks(recorded, set(ends) | keep, most):  # a kept epoch's samples end a chunk
@@ -303,9 +314,10 @@ def train_chunks(loop, outcomes: list[Outcome], metric: str, recorded: list[int]
                         break
                 for stop, flag, at_stop, counts in zip(stops, flags, values, distinct):
                     if flag and (outcome.diverged_at is None or stop < outcome.diverged_at):
-                        outcome.layer_rows.extend(stats.layer_rows(stop, loop.names, at_stop[m], counts[m], widths))
+                        outcome.layer_rows.extend(stats.layer_rows(stop, loop.names, at_stop[m], counts[m], loop.widths))
                 if latest_epoch[m] >= 0:
-                    keep_samples(outcome.samples, int(latest_epoch[m]), stats.member_samples(loop.names, latest, m), keep)
+                    keep_samples(outcome.samples, int(latest_epoch[m]), stats.member_samples(loop.sample_names, latest, m),
+                                 keep)
             if not active.any():
                 break
             on_chunk(stops[-1])

@@ -5,7 +5,7 @@ import numpy as np
 from initlab.base.backend import keras as _keras
 from initlab.config import initializers
 from initlab.config.experiment import Config
-from initlab.train import initializer_factory, lsuv, parametrization
+from initlab.train import initializer_factory, lsuv, parametrization, residual
 
 TASK_DEFAULTS = {  # output activation, loss, the metric beside the loss
     "binary": ("sigmoid", "binary_crossentropy", "accuracy"),
@@ -31,7 +31,8 @@ def layer_names(n_hidden: int) -> list[str]:
 
 
 def build(config: Config, n_features: int, task: str, n_classes: int):
-    """An uncompiled keras.Sequential with its initial weights (per-layer seeded initializers, then set_weights)."""
+    """An uncompiled keras.Sequential with its initial weights (per-layer seeded initializers, then set_weights);
+    with model.residual a functional model: the hidden layers, the residual blocks, the output layer."""
     keras = _keras()
     spec = config.model
     layers = spec.hidden_layers()
@@ -50,7 +51,14 @@ def build(config: Config, n_features: int, task: str, n_classes: int):
         )
         for i, name in enumerate(layer_names(len(layers)))
     ]
-    model = keras.Sequential([keras.Input(shape=(n_features,), name="features"), *dense], name="initlab_mlp")
+    if spec.residual is None:
+        model = keras.Sequential([keras.Input(shape=(n_features,), name="features"), *dense], name="initlab_mlp")
+    else:
+        inputs = x = keras.Input(shape=(n_features,), name="features")
+        for layer in dense[:-1]:
+            x = layer(x)
+        model = keras.Model(inputs, dense[-1](residual.blocks(x, config)), name="initlab_resnet")
+        residual.apply_fixup(model, config)
     if spec.set_weights is not None:
         # the tutorial's cell: every array from get_weights(), kernels and biases alike, overwritten by one value
         model.set_weights([np.full(w.shape, spec.set_weights, dtype=w.dtype) for w in model.get_weights()])

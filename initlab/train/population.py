@@ -31,8 +31,9 @@ ELEMENTWISE_OPTIMIZERS = {"sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", 
 
 
 def can_join(config) -> bool:
-    """Whether a run may train in company: its optimizer must act on each weight alone (not Adafactor, Muon, ...)."""
-    return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS
+    """Whether a run may train in company: its optimizer must act on each weight alone (not Adafactor, Muon, ...),
+    and its model must be the plain chain a population stacks (residual blocks train alone)."""
+    return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS and config.model.residual is None
 
 
 def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) -> tuple[list[tuple], dict | None]:
@@ -97,6 +98,7 @@ class Population:
         self.has_val = len(data.x_val) > 0
         self.batch_size, self.shuffle = first.train.batch_size, first.train.shuffle
         self.probe_rows, self.kernel_shapes = int(self.probe_x.shape[0]), [tuple(k.shape[1:]) for k in self.kernels]
+        self.sample_names, self.widths = self.names, [shape[-1] for shape in self.kernel_shapes]  # engine.train_chunks
         self.run_chunk = engine.chunk_function(self)
 
     def _draw(self, configs: list, data: Dataset) -> list:

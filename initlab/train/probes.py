@@ -4,6 +4,7 @@ import numpy as np
 
 from initlab.base import keras_private
 from initlab.base.backend import tf as _tf
+from initlab.train.residual import is_block_sum
 from initlab.train.units import dead_fraction, distinct_units, saturated_fraction
 
 PROBE_ROWS = 256
@@ -44,7 +45,8 @@ def weighted(layer) -> bool:
 class Probe:
     """Measures a compiled model's weighted layers (Dense, conv) on a fixed batch: by default the first
     min(256, n) training rows. A Sequential model's layers are called in order as a chain; a functional model
-    (InitDiagnostics on a user's graph) runs as itself, with each weighted layer's output taken out."""
+    (InitDiagnostics on a user's graph, the lab's residual net) runs as itself, with each weighted layer's output
+    taken out, and each residual block's sum (residual.is_block_sum): a row without weights."""
 
     def __init__(self, model, x_train: np.ndarray, y_train: np.ndarray):
         tf = _tf()
@@ -53,21 +55,27 @@ class Probe:
         self.y = tf.constant(y_train[:PROBE_ROWS])
         self.chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
         self.layers = [layer for layer in self.chain if weighted(layer)]
+        self.streams = [layer for layer in self.chain if is_block_sum(layer)]
+        self.recorded = [layer for layer in self.chain if weighted(layer) or is_block_sum(layer)]  # layers.csv's rows
         self.extract = None
         if keras_private.is_functional(model):
             from initlab.base.backend import keras
 
-            self.extract = keras().Model(model.inputs, [layer.output for layer in self.layers] + list(model.outputs))
+            watched = [layer.output for layer in self.layers + self.streams]
+            self.extract = keras().Model(model.inputs, watched + list(model.outputs))
         self._forward = tf.function(self.forward_and_gradients, autograph=False)  # no tensor-dependent control flow
 
     def forward_and_gradients(self, x, y):
-        """Each weighted layer's outputs on x, and the loss gradient for each kernel (zeros where none flows)."""
+        """Each weighted layer's outputs on x, the loss gradient for each kernel (zeros where none flows), and each
+        block sum's outputs."""
         tf = _tf()
         kernels = [layer.kernel for layer in self.layers]
+        streams = []
         with tf.GradientTape() as tape:
             outputs, a = [], x
             if self.extract is not None:
                 *outputs, a = self.extract(x, training=False)
+                outputs, streams = outputs[: len(self.layers)], outputs[len(self.layers):]
             else:
                 for layer in self.chain:
                     a = layer(a, training=False)
@@ -75,13 +83,15 @@ class Probe:
                         outputs.append(a)
             loss = self.model.compute_loss(x=x, y=y, y_pred=a, training=False)
         grads = tape.gradient(loss, kernels)
-        return outputs, [tf.zeros_like(k) if g is None else g for g, k in zip(grads, kernels)]
+        return outputs, [tf.zeros_like(k) if g is None else g for g, k in zip(grads, kernels)], streams
 
     def measure(self, epoch: int) -> tuple[list[dict], dict[str, np.ndarray]]:
-        """One row per weighted layer (output last) with the columns of layers.csv, and raw samples: each layer's
-        outputs ('<layer>') and up to GRADIENT_SAMPLES entries of its kernel's gradient ('<layer>/gradient')."""
-        outputs, grads = self._forward(self.x, self.y)
+        """One row per recorded layer (output last) with the columns of layers.csv, and raw samples: each weighted
+        layer's outputs ('<layer>') and up to GRADIENT_SAMPLES entries of its kernel's gradient ('<layer>/gradient')."""
+        outputs, grads, streams = self._forward(self.x, self.y)
         rows, samples = [], {}
+        for layer, a in zip(self.streams, streams):
+            rows.append(stream_row(epoch, layer.name, a.numpy()))
         for layer, a, g in zip(self.layers, outputs, grads):
             samples[layer.name] = a = a.numpy()
             samples[f"{layer.name}/gradient"] = gradient_sample(g.numpy())
@@ -104,4 +114,14 @@ class Probe:
                 "grad_norm": float(np.linalg.norm(g.numpy().astype(np.float64))),
                 "distinct_units": distinct_units(kernel, bias),
             })
-        return rows, samples
+        order = [layer.name for layer in self.recorded]
+        return sorted(rows, key=lambda row: order.index(row["layer"])), samples
+
+
+def stream_row(epoch: int, name: str, a: np.ndarray) -> dict:
+    """A residual block's sum in layers.csv: its output's statistics; no weights, so no weight columns (NaN, an
+    empty cell) and no distinct units (None)."""
+    a = a.reshape(-1, a.shape[-1]).astype(np.float64)
+    return {"epoch": epoch, "layer": name, "units": a.shape[-1], "activation_mean": float(a.mean()),
+            "activation_std": float(a.std()), "dead_fraction": 0.0, "saturated_fraction": 0.0,
+            "weight_mean": np.nan, "weight_std": np.nan, "grad_norm": np.nan, "distinct_units": None}

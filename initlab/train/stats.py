@@ -75,6 +75,17 @@ def layer_statistics(activation: str, outputs, kernel, gradient):
     ], axis=1)
 
 
+def stream_statistics(outputs):
+    """[K, len(STATISTICS)] float64 for a residual block's sum (probes.stream_row): its output's mean and std; no
+    nonlinearity, so nothing dead or saturated; no weights, so NaN in the weight and gradient columns."""
+    tf = _tf()
+    k, width = outputs.shape[0], outputs.shape[-1]
+    a = tf.reshape(tf.cast(outputs, tf.float64), [k, -1, width])
+    zero, nan = tf.zeros([k], tf.float64), tf.fill([k], tf.constant(np.nan, tf.float64))
+    return tf.stack([tf.reduce_mean(a, axis=[1, 2]), tf.math.reduce_std(a, axis=[1, 2]), zero, zero, nan, nan, nan],
+                    axis=1)
+
+
 def all_layer_statistics(activations: list[str], outputs: list, kernels: list, biases: list, gradients: list):
     """Every layer: (values [K, layers, len(STATISTICS)] float64, distinct units [K, layers] int32, raw samples: per
     layer its outputs [K, rows, units] and its kernel gradient strided as probes.gradient_sample strides it)."""
@@ -105,7 +116,7 @@ def layer_rows(epoch: int, names: list[str], values, distinct, widths: list[int]
     """One member's layers.csv rows at `epoch` from its values [layers, len(STATISTICS)] and distinct [layers]
     (arrays or nested lists)."""
     return [{"epoch": epoch, "layer": name, "units": width, **dict(zip(STATISTICS, map(float, row))),
-             "distinct_units": int(count)}
+             "distinct_units": int(count) if count >= 0 else None}  # -1: a block's sum, which has no weights
             for name, width, row, count in zip(names, widths, values, distinct)]
 
 
