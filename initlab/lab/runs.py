@@ -157,7 +157,8 @@ def _train(config: config_module.Config, on_epoch, prepared) -> RunResult:
                        weights_initial=model_module.weights_by_name(model),
                        signal=[] if config.model.residual else  # its theory is a plain chain's: no signal.csv
                        propagation.signal_rows(model, data.x_train[:PROBE_ROWS], config.seed),
-                       jacobian=jacobian.recorded(config, jacobian.dense_layers(model), data.x_train[:PROBE_ROWS]),
+                       jacobian=jacobian.recorded(config, jacobian.dense_layers(model), data.x_train[:PROBE_ROWS])
+                       if config.record.jacobian else None,
                        versions=versions(), numerics=numerics())
     recorded = cadence.record_epochs(config.train.epochs, config.record.every)
     keep = histogram_epochs(recorded)
