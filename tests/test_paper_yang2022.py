@@ -3,11 +3,14 @@ the slope against width and the verdict, against hand-computed oracles on synthe
 trains one population per (parametrization, width)."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from initlab.config import catalog
 from initlab.lab import paper_yang2022 as yang, papers, sweep as sweep_module
 
 GRID = [2.0 ** e for e in range(-14, -3)]  # log2 steps of 1
@@ -102,3 +105,27 @@ def test_the_sweep_trains_one_population_per_parametrization_and_width(tmp_path,
     assert len(groups) == len({next(iter(key)) for key in keys}) == len(plan.sweep.cases)  # and one group each
     rates = {run.config.train.learning_rate for run in plan.planned}
     assert len(groups[0]) == len(rates) * len(plan.sweep.seeds) <= sweep_module.MAX_POPULATION
+
+
+def test_the_lesson_is_the_claims_sweep_under_another_name():
+    """digits_wider (docs/width.md) and papers/yang2022.yaml train the same runs: one measurement, two readers."""
+    lesson, paper = (yaml.safe_load(path.read_text()) for path in
+                     (catalog.path("digits_wider"), catalog.papers_folder() / "yang2022.yaml"))
+    assert [lesson[key] for key in ("cases", "grid", "seeds")] == [paper[key] for key in ("cases", "grid", "seeds")]
+
+
+@pytest.mark.slow  # 264 brief runs: about a minute
+def test_reproduce_draws_the_lessons_learning_rate_curves_and_tables_each_optimum(tmp_path):
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+
+    docs = tmp_path / "docs"
+    result = CliRunner().invoke(app, ["reproduce", "--quick", "--only", "digits_wider", "--docs", str(docs),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (docs / "figures" / "digits_wider_learning_rates.png").stat().st_size > 20_000
+    lines = (docs / "tables" / "digits_wider.md").read_text().splitlines()
+    assert lines[0].startswith("| width | SP optimum lr [95%]") and [line.split(" | ")[0] for line in lines[2:]] == \
+        ["| 128", "| 256", "| 512", "| 1024"]
+    assert all(re.search(r"\d\.\d\de-0\d \[\d\.\d\de-0\d, \d\.\d\de-0\d\]", line) for line in lines[2:])

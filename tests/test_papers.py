@@ -13,7 +13,7 @@ from initlab.config import catalog
 from initlab.lab import papers
 
 runner = CliRunner()
-pytestmark = pytest.mark.slow  # one quick replay of every claim: about a minute before the first test
+pytestmark = pytest.mark.slow  # one quick replay of every claim: about two minutes before the first test
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,12 @@ def test_two_cases_are_apart_only_beyond_seed_noise_with_three_seeds_or_more():
     pooled = papers._one_for_all(factors)
     assert pooled["standard"] == pooled["normalized"] == pytest.approx((0.33 * 0.81) ** 0.5)
     assert papers._log_error(factors, papers.GLOROT_PREDICTED) < papers._log_error(factors, pooled)
+
+
+def test_yang2022_sp_optimum_moves_with_width_and_mup_stays(replayed):
+    row = replayed[0]["yang2022"]
+    sp, _, sp_high, mup, _, _, span = _numbers(row["measured"].split("per doubling of width: ")[1])[:7]
+    # the brief replay (widths 128 and 512, 1 epoch on 600 images): SP -1.04 [-1.59, -0.50], muP -0.13 [-0.26, 0.01]
+    assert sp_high < 0 and abs(sp + 1) <= 0.5 and abs(mup) < 0.3 and span <= 1
+    assert "apart beyond seed noise" in row["baseline"] and "not told" not in row["baseline"]
+    assert row["verdict"] == "holds" and "9.77e-04 at 128, 1.22e-04 at 1024" in row["measured"]

@@ -1,4 +1,4 @@
-"""Tensor Programs V's picture (Yang et al. 2022, Figures 1 and 3): final training loss against the learning rate,
+"""Tensor Programs V's picture (Yang et al. 2022, Figures 1 and 3): final training loss (log scale) against the learning rate,
 one curve per width, one panel per parametrization, each width's loss-minimizing rate marked with its interval."""
 
 import math
@@ -24,6 +24,7 @@ def learning_rate_curves_figure(panels: dict, title: str):
             floor = min(y[i] for i in keep) if keep else top
             error = None if math.isnan(low) else [[best - low], [high - best]]
             ax.errorbar([best], [floor], xerr=error, fmt="*", markersize=10, color=colour, capsize=3)
+        ax.set_yscale("log")
         ax.set_ylim(None, top)
         ax.set_xlabel("log2 learning rate")
         ax.set_title(name, fontsize=10)

@@ -61,7 +61,6 @@ def distinct_units(kernels: list, biases: list, rtol: float = 1e-6):
     # returns. Sorted by projection, pairs within the window are a few places apart: checked up to NEIGHBOURS apart,
     # and the pass runs only where a pair is close, or a pair further apart is still within the window.
     ordered = tf.gather(projection, order, batch_dims=2)
-    sorted_units = tf.gather(units, order, batch_dims=2)
     real = tf.gather(tf.broadcast_to(valid, [k, *valid.shape]), order, batch_dims=2)
     suspect = tf.constant(False)
     for step in range(1, min(NEIGHBOURS + 1, widest - 1) + 1):
@@ -69,8 +68,11 @@ def distinct_units(kernels: list, biases: list, rtol: float = 1e-6):
         if step == NEIGHBOURS + 1:
             suspect = suspect | tf.reduce_any(within)
             break
-        close = tf.reduce_max(tf.abs(sorted_units[:, :, step:] - sorted_units[:, :, :-step]), axis=-1) <= tolerance
-        suspect = suspect | tf.reduce_any(within & close)
+        pairs = tf.where(within)  # [pairs, 3]: member, layer, place in order; few, so the units compared are few
+        first, second = (tf.gather_nd(order, pairs + [0, 0, shift]) for shift in (0, step))
+        unit = lambda index: tf.gather_nd(units, tf.stack([pairs[:, 0], pairs[:, 1], tf.cast(index, tf.int64)], 1))  # noqa: E731
+        close = tf.reduce_max(tf.abs(unit(first) - unit(second)), axis=-1) <= tf.gather_nd(tolerance[..., 0], pairs[:, :2])
+        suspect = suspect | tf.reduce_any(close)
     widths = tf.broadcast_to(tf.constant([w.shape[-1] for w in kernels], tf.int32), [k, len(kernels)])
     return tf.cond(suspect, greedy, lambda: widths)
 
