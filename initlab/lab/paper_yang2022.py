@@ -156,12 +156,12 @@ def claim(runs, figure_path: Path, apart) -> dict:
     figure(table, figure_path, f"Yang et al. 2022 on digits: 2 ReLU layers of width w, Adam, "
                                f"{table['seed'].nunique()} seeds: final training loss by learning rate")
     beats = found["sp"][0] < found["mup"][0] and apart(found["slopes"]["standard"], found["slopes"]["mup"])
-    sp_mean, sp_low, sp_high = found["sp"]
+    sp_mean, _, sp_high = found["sp"]
     within = (sp_high < 0 and abs(sp_mean + 1) <= SLOPE_MARGIN and found["mup_range"] <= step and found["edge"] == 0)
     optima_text = "; ".join(
-        f"{'SP' if p == 'standard' else 'muP'} " + ", ".join(f"{int(r['width'])}: {_with_interval(r)}"
-                                                             for _, r in rows.iterrows())
-        for p, rows in summary.groupby("parametrization", sort=False))
+        f"{name} " + ", ".join(f"{int(r['width'])}: {_with_interval(r)}"
+                               for _, r in summary[summary["parametrization"] == p].iterrows())
+        for p, name in (("standard", "SP"), ("mup", "muP")))
     slopes = {p: found[key] for p, key in (("SP", "sp"), ("muP", "mup"))}
     slope_text = ", ".join(f"{p} {m:.2f} [{lo:.2f}, {hi:.2f}]" for p, (m, lo, hi) in slopes.items())
     edge = f"; {found['edge']} of {found['runs']} seed optima at the grid's edge" if found["edge"] else ""

@@ -70,8 +70,8 @@ def distinct_units(kernels: list, biases: list, rtol: float = 1e-6):
             break
         pairs = tf.where(within)  # [pairs, 3]: member, layer, place in order; few, so the units compared are few
         first, second = (tf.gather_nd(order, pairs + [0, 0, shift]) for shift in (0, step))
-        unit = lambda index: tf.gather_nd(units, tf.stack([pairs[:, 0], pairs[:, 1], tf.cast(index, tf.int64)], 1))  # noqa: E731
-        close = tf.reduce_max(tf.abs(unit(first) - unit(second)), axis=-1) <= tf.gather_nd(tolerance[..., 0], pairs[:, :2])
+        a, b = (tf.gather_nd(units, tf.stack([pairs[:, 0], pairs[:, 1], tf.cast(i, tf.int64)], 1)) for i in (first, second))
+        close = tf.reduce_max(tf.abs(a - b), axis=-1) <= tf.gather_nd(tolerance[..., 0], pairs[:, :2])
         suspect = suspect | tf.reduce_any(close)
     widths = tf.broadcast_to(tf.constant([w.shape[-1] for w in kernels], tf.int32), [k, len(kernels)])
     return tf.cond(suspect, greedy, lambda: widths)
