@@ -107,8 +107,8 @@ def optima_table(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for width in sorted(summary["width"].unique()):
         row = {"width": int(width)}
-        for _, found in summary[summary["width"] == width].iterrows():
-            name = "SP" if found["parametrization"] == "standard" else "muP"
+        for parametrization, name in (("standard", "SP"), ("mup", "muP")):
+            found = summary[(summary["width"] == width) & (summary["parametrization"] == parametrization)].iloc[0]
             cells = table[(table["width"] == width) & (table["parametrization"] == found["parametrization"])]
             mean_loss = cells.groupby("learning_rate")["loss"].mean()
             row[f"{name} optimum lr [95%]"] = _with_interval(found)
