@@ -495,7 +495,7 @@ def reproduce(
     configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),
     out: OutOption = Path("outputs"),
-    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names papers as `initlab lessons` lists them (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017, hanin2018), --quick runs each one's smaller sweep (hanin2018, drawn and never trained: fewer draws).")] = False,
+    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names papers as `initlab lessons` lists them (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017, hanin2018, yang2022), --quick runs each one's smaller sweep (hanin2018, drawn and never trained: fewer draws).")] = False,
 ):
     """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
     from initlab.config import catalog

@@ -13,7 +13,7 @@ from initlab.config import catalog
 from initlab.lab import papers
 
 runner = CliRunner()
-pytestmark = pytest.mark.slow  # one quick replay of every claim: about a minute before the first test
+pytestmark = pytest.mark.slow  # one quick replay of every claim: about two minutes before the first test
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +140,10 @@ def test_hanin2018_variance_lines_up_on_beta_better_than_on_the_narrowest_layer(
     assert r2 > narrowest and "differ beyond seed noise" in row["baseline"]
     # 250 draws a profile: R^2 about 0.8, short of the 0.9 margin the full replay's 2,000 draws meet (0.96, "holds")
     assert row["verdict"].startswith("holds")
+def test_yang2022_sp_optimum_moves_with_width_and_mup_stays(replayed):
+    row = replayed[0]["yang2022"]
+    sp, _, sp_high, mup, _, _, span = _numbers(row["measured"].split("per doubling of width: ")[1])[:7]
+    # the brief replay (widths 128 and 512, 1 epoch on 600 images): SP -1.04 [-1.59, -0.50], muP -0.13 [-0.26, 0.01]
+    assert sp_high < 0 and abs(sp + 1) <= 0.5 and abs(mup) < 0.3 and span <= 1
+    assert "apart beyond seed noise" in row["baseline"] and "not told" not in row["baseline"]
+    assert row["verdict"] == "holds" and "9.77e-04 at 128, 1.22e-04 at 1024" in row["measured"]

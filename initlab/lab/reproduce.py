@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import papers, runs, sweep as sweep_module
+from initlab.lab import paper_yang2022, papers, runs, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation as signal_module
 
@@ -67,13 +67,17 @@ SWEEPS = {  # name -> (sweep file, {picture in the sweep folder: name in docs/fi
     "yours_mobilenet_honest": ("yours_mobilenet_honest.yaml", {"loss_curves.png": "yours_mobilenet_honest_loss.png"}),
     "yours_lstm_memory": ("yours_lstm_memory.yaml", {"loss_curves.png": "yours_lstm_memory_loss.png"}),
 }
+LEARNING_RATES = {  # sweep lessons read as learning-rate curves per width (docs/width.md): name -> (file, picture)
+    "digits_wider": ("digits_wider.yaml", "digits_wider_learning_rates.png"),
+}
+LEARNING_RATES_QUICK = ["train.epochs=1", "data.n_samples=600"]  # --quick: 20 epochs at width 1024 would be no smoke test
 DIAGNOSED = ("MobileNetV2", 224, "diagnose_mobilenet_v2.png")  # docs/diagnose.md's picture (--quick: 96 px)
 # docs/width.md's coordinate checks: a lesson with Adam at three widths, standard against muP (--quick: narrower)
 COORDCHECK = ("convergence_he.yaml", {
     "standard": ["train.optimizer=adam"],
     "mup": ["train.optimizer=adam", "model.parametrization=mup", "model.base_width=64"],
 })
-NAMES = [*RUNS, "signal", *SWEEPS, "papers", "diagnose", "coordcheck"]
+NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, "papers", "diagnose", "coordcheck"]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -119,6 +123,16 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
             report_module.intervals_text(summary).strip() + "\n\n"
             + report_module.markdown(report_module.readable(summary, shown))
             + report_module.differences_text(pd.read_csv(pairs) if pairs.exists() else pd.DataFrame()) + at_init)
+        report(f"{name}: {the_plan.sweep_dir}")
+    for name, (file, picture) in LEARNING_RATES.items():
+        if only and name not in only:
+            continue
+        the_plan = sweep_module.plan(configs / file, LEARNING_RATES_QUICK if quick else [], out, rerun=True)
+        sweep_module.execute(the_plan, pictures=False)
+        table = paper_yang2022.losses(zip(the_plan.planned, the_plan.folders))
+        paper_yang2022.figure(table, figures / picture, f"{name}: final training loss by Adam's learning rate, "
+                                                        f"{table['seed'].nunique()} seeds")
+        (tables / f"{name}.md").write_text(report_module.markdown(paper_yang2022.optima_table(table)))
         report(f"{name}: {the_plan.sweep_dir}")
     if not only or "papers" in only:
         papers.reproduce_papers(docs, out, quick, report=report)
