@@ -353,8 +353,14 @@ def hanin2018(the_plan, figure: Path, draws: int) -> Measured:
                     "variances are not told apart")
 
 
+def yang2022(the_plan, figure: Path) -> Measured:
+    """SP's loss-minimizing learning rate moves with width, muP's stays (measured in initlab/lab/paper_yang2022.py)."""
+    found = paper_yang2022.claim(_runs(the_plan), figure, _apart)
+    return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
+
+
 CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
-          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018}
+          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022}
 AT_INITIALIZATION = {"hanin2018"}  # claims about the draw alone: their sweeps are planned, never trained
 
 
@@ -365,14 +371,6 @@ def measure_claim(name: str, out: Path, figure: Path, quick: bool = False) -> Me
     note = catalog.papers()[name]
     draws = note["quick"]["draws"] if quick else note["draws"]
     return CLAIMS[name](sweep_module.plan(sweep_file(name, out, False), [], out), figure, draws)
-def yang2022(the_plan, figure: Path) -> Measured:
-    """SP's loss-minimizing learning rate moves with width, muP's stays (measured in initlab/lab/paper_yang2022.py)."""
-    found = paper_yang2022.claim(_runs(the_plan), figure, _apart)
-    return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
-
-
-CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
-          "schoenholz2017": schoenholz2017, "yang2022": yang2022}
 
 
 def reproduce_papers(docs: Path, out: Path, quick: bool = False, only: list[str] | None = None, report=print) -> pd.DataFrame:
