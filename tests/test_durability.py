@@ -324,9 +324,9 @@ def children_of(pid: int) -> list[psutil.Process]:
 def test_sigterm_during_a_sweep_with_workers_then_resume(tmp_path):
     """--workers 2: the parent stops, its spawned workers with it; the next call trains only what is missing and
     clears what a killed writer left."""
-    rates = [0.001 * (i + 1) for i in range(8)]
+    rates = list(range(8, 16))  # batch sizes: eight groups that cannot share a graph (learning rates now can)
     # runs of ~1 s: with 3 epochs a fast machine finished all 8 between two looks for the first complete one
-    sweep = write_sweep(tmp_path, "workers", {"train.learning_rate": rates, "train.epochs": [LONG_ENOUGH]})
+    sweep = write_sweep(tmp_path, "workers", {"train.batch_size": rates, "train.epochs": [LONG_ENOUGH]})
     out = tmp_path / "out"
     sweep_dir = out / "workers"
     process = subprocess.Popen(sweep_command(sweep, out, "--workers", "2", "--no-pictures"), stdout=subprocess.PIPE,
@@ -357,8 +357,8 @@ def test_sigterm_during_a_sweep_with_workers_then_resume(tmp_path):
 @pytest.mark.slow
 def test_sigint_during_a_sweep_on_dask(tmp_path):
     distributed = pytest.importorskip("distributed")
-    rates = [0.001 * (i + 1) for i in range(8)]
-    sweep = write_sweep(tmp_path, "dask", {"train.learning_rate": rates, "train.epochs": [LONG_ENOUGH]})
+    rates = list(range(8, 16))  # batch sizes: eight groups that cannot share a graph (learning rates now can)
+    sweep = write_sweep(tmp_path, "dask", {"train.batch_size": rates, "train.epochs": [LONG_ENOUGH]})
     out = tmp_path / "out"
     sweep_dir = out / "dask"
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

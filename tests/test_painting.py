@@ -18,8 +18,10 @@ TITLE = "test: painted"
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    """A brief run with two hidden layers (so signal.png too), pictures drawn here (TensorFlow is imported)."""
-    return runs.run(make_config(model={"hidden": [4, 4]}, train={"epochs": 3}), tmp_path_factory.mktemp("run"))
+    """A brief run with two hidden layers (so signal.png too) and its Jacobian recorded (jacobian.png), pictures drawn
+    here (TensorFlow is imported)."""
+    return runs.run(make_config(model={"hidden": [4, 4]}, train={"epochs": 3}, record={"jacobian": True}),
+                    tmp_path_factory.mktemp("run"))
 
 
 def _bare_copy(run_folder, tmp_path):
@@ -120,8 +122,9 @@ def test_a_sweeps_pictures_painted_are_the_bytes_drawn_here(tmp_path):
         folders = [the_plan.sweep_dir, *the_plan.folders]
         drawn[count] = {(folder.name, name): (folder / name).read_bytes() for folder in folders
                         for name in (*SWEEP_PICTURES, *run_plots.PICTURES) if (folder / name).exists()}
-    # one hidden layer: no signal.png; trained in a population: no frames, so no boundary.gif
-    assert {name for _, name in drawn[0]} == set(SWEEP_PICTURES) | set(run_plots.PICTURES) - {"signal.png", "boundary.gif"}
+    # one hidden layer: no signal.png; trained in a population: no frames, so no boundary.gif; no record.jacobian
+    assert {name for _, name in drawn[0]} == set(SWEEP_PICTURES) | set(run_plots.PICTURES) - {"signal.png", "boundary.gif",
+                                                                                               "jacobian.png"}
     assert drawn[2] == drawn[0]
 
 

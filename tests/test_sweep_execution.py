@@ -65,9 +65,9 @@ def assert_clean(sweep_dir: Path) -> None:
 # ---- 1. Ctrl-C, then the same command again ------------------------------------------------------------------
 @pytest.mark.slow
 def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
-    # Eight learning rates: eight groups that cannot share a graph, each trained alone (and drawn: <= 12 runs).
-    rates = [0.001 * (i + 1) for i in range(8)]
-    sweep = write_sweep(tmp_path, "resume", {"train.learning_rate": rates})
+    # Eight batch sizes: eight groups that cannot share a graph, each trained alone (and drawn: <= 12 runs).
+    rates = list(range(8, 16))
+    sweep = write_sweep(tmp_path, "resume", {"train.batch_size": rates})
     out = tmp_path / "out"
     sweep_dir = out / "resume"
     process = subprocess.Popen(sweep_command(sweep, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -225,10 +225,10 @@ def test_failed_group_in_process(tmp_path, config_factory):
 
 
 # ---- 3. local worker processes ---------------------------------------------------------------------------------
-# Four populations of two (activation x learning rate; initializers share a graph): four groups for the pool.
+# Four populations of two (activation x batch size; initializers share a graph): four groups for the pool.
 PARALLEL_GRID = {
     "model.activation": ["relu", "tanh"],
-    "train.learning_rate": [0.01, 0.02],
+    "train.batch_size": [16, 32],
     "model.kernel_initializer": ["glorot_uniform", "he_normal"],
 }
 
