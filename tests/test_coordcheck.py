@@ -187,3 +187,12 @@ def test_a_width_an_activation_fails_on_is_refused_before_anything_is_written(tm
                                  "model.activation=glu", "--out", str(out)])
     assert_user_error(result, out, "activation 'glu' fails on hidden layer 1", "(every hidden layer 63 wide")
     assert not out.exists()
+
+
+def test_residual_blocks_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "res.yaml"
+    path.write_text("name: res\nmodel: {hidden: [8], residual: {blocks: 2}}\n")
+    result = CliRunner().invoke(app, ["coordcheck", str(path), "--widths", "16,32", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "\n" not in result.stderr.strip(), result.output
+    assert "model.residual: a coordinate check measures a plain chain" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -114,6 +114,9 @@ def check(configs: dict, steps: int, seeds: int, out: Path) -> Checked:
     from initlab.lab import runs
 
     config = next(iter(configs.values()))
+    if config.model.residual is not None:
+        raise UserError("a coordinate check measures a plain chain of layers; residual blocks are not measured by it "
+                        "yet; allowed: null", str(config._source), "model.residual")
     if not config.model.hidden:
         raise UserError("the model has no hidden layer, so no width to set; give model.hidden",
                         str(config._source), "model.hidden")
