@@ -65,7 +65,7 @@ def check_with_data(config: config_module.Config, data: data_module.Dataset | No
 
         return config, data if data is not None else user_data.load(config.data, config_module.source_dir(config), source)
     data = data if data is not None else load_data(config)
-    outputs = data.n_classes if data.task == "multiclass" else 1
+    outputs = model_module.output_units(data.task, data.n_classes)
     found = limits.exceeded_limits(config, outputs)
     if found and not config._allow_large:  # a CSV's classes are known only now: the output layer's width
         raise UserError(found[0][1], source, found[0][0])
@@ -338,11 +338,11 @@ def ensure_model(folder: str | Path) -> Path:
     return path
 
 
-def initial_model(folder: str | Path):
+def initial_model(folder: str | Path, config: config_module.Config | None = None):
     """A finished run folder's model holding its initial weights (weights_initial.npz: after any data-dependent
-    initialization, what its first training step saw)."""
+    initialization, what its first training step saw); `config`: its saved_config, when the caller has read it."""
     folder = Path(folder)
-    config = saved_config(folder, "its initial model")
+    config = config or saved_config(folder, "its initial model")
     with np.load(folder / "weights_initial.npz") as weights:
         if isinstance(config, UserExperiment):  # a user's model: its model.keras, the initial weights put back
             from initlab.train import keras_file

@@ -21,9 +21,9 @@ class Target(NamedTuple):
     by_design: dict = {}  # layer name -> why its kernel starts smaller than its initializer draws (checklist.diagnose)
 
 
-def by_design(config) -> dict[str, str]:
-    """The layers muP or Fixup deliberately scale down at initialization, and why (the config says it; a .keras file
-    cannot)."""
+def by_design(config, model) -> dict[str, str]:
+    """The layers of `model`, built from `config`, that muP or Fixup deliberately scale down at initialization, and
+    why (the config says it; a .keras file cannot)."""
     residual = getattr(config.model, "residual", None)
     if residual is not None and residual.branch_init == "fixup":
         return fixup_by_design(residual)
@@ -31,9 +31,8 @@ def by_design(config) -> dict[str, str]:
         return {}
     from initlab.train import model as model_module, parametrization
 
-    data = runs.load_data(config)
     names = model_module.layer_names(len(config.model.hidden))
-    factors = parametrization.factors(config, data.n_features, data.n_classes if data.task == "multiclass" else 1)
+    factors = parametrization.factors(config, model.input_shape[-1], model.layers[-1].units)
     return {name: (f"muP scales the readout's draw by 1/sqrt(fan_in/base_width) = {f.init_std:.3g} (Yang et al. "
                    f"2022, Table 3: variance 1/fan_in^2), by design") for name, f in zip(names, factors) if f.init_std != 1.0}
 
@@ -66,15 +65,18 @@ def model_of(target: Path, overrides: list[str], trained: bool = False) -> Targe
                         "a .keras file the weights saved in it", str(target), "--trained")
     if target.suffix != ".keras":
         config = config_module.load_config(catalog.resolve(target), overrides)
-        return Target(runs.prepare(config)[2], f"at initialization, as the config draws them (seed {config.seed})",
-                      by_design(config))
+        model = runs.prepare(config).model
+        return Target(model, f"at initialization, as the config draws them (seed {config.seed})",
+                      by_design(config, model))
     return Target(keras_file.load(target), SAVED)
 
 
 def _run(folder: Path, trained: bool) -> Target:
     if not trained:
-        return Target(runs.initial_model(folder), "at initialization, the run's weights_initial.npz (what its "
-                                                  "first training step saw)", by_design(runs.saved_config(folder, "its initial model")))
+        config = runs.saved_config(folder, "its initial model")  # checks every file's digest: read once
+        model = runs.initial_model(folder, config)
+        return Target(model, "at initialization, the run's weights_initial.npz (what its first training step saw)",
+                      by_design(config, model))
     path = runs.ensure_model(folder)  # a sweep's run has its model.keras written on demand
     summary = run_folder.read_summary(folder)
     when = f"after {counted(summary.get('epochs_run') or 0, 'epoch')}"

@@ -26,6 +26,11 @@ def metric_name(task: str) -> str:
     return TASK_DEFAULTS[task][2]
 
 
+def output_units(task: str, n_classes: int) -> int:
+    """The output layer's units: one per class for multiclass, else one."""
+    return n_classes if task == "multiclass" else 1
+
+
 def layer_names(n_hidden: int) -> list[str]:
     return [f"hidden_{i + 1}" for i in range(n_hidden)] + ["output"]
 
@@ -36,8 +41,8 @@ def build(config: Config, n_features: int, task: str, n_classes: int):
     keras = _keras()
     spec = config.model
     layers = spec.hidden_layers()
-    output_units = n_classes if task == "multiclass" else 1
-    units = [layer.units for layer in layers] + [output_units]
+    outputs = output_units(task, n_classes)
+    units = [layer.units for layer in layers] + [outputs]
     activations = [layer.activation for layer in layers] + [spec.output_activation or TASK_DEFAULTS[task][0]]
     kernels = [layer.kernel_initializer for layer in layers] + [spec.kernel_initializer]
     biases = [layer.bias_initializer for layer in layers] + [spec.bias_initializer]
@@ -62,7 +67,7 @@ def build(config: Config, n_features: int, task: str, n_classes: int):
     if spec.set_weights is not None:
         # the tutorial's cell: every array from get_weights(), kernels and biases alike, overwritten by one value
         model.set_weights([np.full(w.shape, spec.set_weights, dtype=w.dtype) for w in model.get_weights()])
-    for layer, factors in zip(dense, parametrization.factors(config, n_features, output_units)):
+    for layer, factors in zip(dense, parametrization.factors(config, n_features, outputs)):
         if factors.init_std != 1.0:
             layer.kernel.assign(scaled_kernel(layer.kernel.numpy(), factors.init_std))
     return model
@@ -89,8 +94,8 @@ def compile(model, config: Config, task: str) -> None:
     """Compile with the config's optimizer, learning rate, loss and the task's metric, as a Keras user would; under
     muP the optimizer multiplies each layer's rate by its factor (layer_rates)."""
     keras = _keras()
-    output_units = model.layers[-1].units
-    rates = parametrization.rates_by_variable(config, model.input_shape[-1], output_units, [layer.name for layer in model.layers])
+    rates = parametrization.rates_by_variable(config, model.input_shape[-1], model.layers[-1].units,
+                                              [layer.name for layer in model.layers])
     if rates:
         from initlab.train import layer_rates  # imports Keras: only a muP run needs it
 

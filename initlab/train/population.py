@@ -40,7 +40,7 @@ def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) 
     """((kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed; what
     model.data_init did to them on the probe batch x, as runs.prepare does it, or None)."""
     layers = config.model.hidden_layers()
-    units = [layer.units for layer in layers] + [n_classes if task == "multiclass" else 1]
+    units = [layer.units for layer in layers] + [model_module.output_units(task, n_classes)]
     kernels = [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
     biases = [layer.bias_initializer for layer in layers] + [config.model.bias_initializer]
     weights, fan_in = [], n_features
@@ -114,7 +114,7 @@ class Population:
         """Per variable (kernel, bias of each layer) the members' rates, [K, 1, 1] and [K, 1]: the float32 product a
         solo run's optimizer computes, learning rate times the layer's factor."""
         rates = np.array([c.train.learning_rate for c in configs], np.float32)
-        factors = parametrization.factors(configs[0], data.n_features, data.n_classes if data.task == "multiclass" else 1)
+        factors = parametrization.factors(configs[0], data.n_features, model_module.output_units(data.task, data.n_classes))
         return [rates.reshape(shape) * np.float32(factor) for f in factors
                 for factor, shape in ((f.kernel_rate, (-1, 1, 1)), (f.bias_rate, (-1, 1)))]
 
