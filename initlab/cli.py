@@ -404,7 +404,7 @@ def diagnose(
     plot: Annotated[Optional[Path], typer.Option("--plot", dir_okay=False, help="Draw activation and gradient scale by depth to this PNG file.")] = None,
     trained: Annotated[bool, typer.Option("--trained", help="Of a run folder, judge the weights training ended with (weights_final.npz) instead of the initial ones; the report says findings about scale then describe training.")] = False,
     full_names: Annotated[bool, typer.Option("--full-names", help="Print layer names whole, the table as wide as they need (else a long name is cut in the middle to the part that names it).")] = False,
-    jacobian: Annotated[bool, typer.Option("--jacobian", help="Also measure the input-output Jacobian's spectrum (its squared singular values, of the output before a final softmax or sigmoid) on probe inputs: exact where it fits 1 GiB, else a randomized estimate; in --json under the last layer's \"jacobian\".")] = False,
+    jacobian: Annotated[bool, typer.Option("--jacobian", help="Also measure the input-output Jacobian's spectrum (its squared singular values, of the output before a final softmax or sigmoid) on probe inputs: exact where it fits 1 GiB, else a randomized estimate; in --json under the last layer's \"jacobian\", in --csv as the last row's jacobian_* columns, in --plot as a line under the panels.")] = False,
 ):
     """The initialization checklist as the first training step sees the model: exit 0 when healthy, 1 when it found a
     problem (notes do not count), 2 for bad input."""
@@ -436,11 +436,11 @@ def diagnose(
         spectrum = isometry.spectrum(judged.model)
     try:
         if csv is not None:
-            report.to_csv(table, csv)
+            report.to_csv(table, csv, spectrum)
         if plot is not None:
             from initlab.output import plots
 
-            plots.checklist_by_depth(table, plot, target.name)
+            plots.checklist_by_depth(table, plot, target.name, spectrum)
     except OSError as error:
         raise UserError(f"cannot write there ({error.strerror})", str(error.filename or csv or plot)) from None
     if json_:

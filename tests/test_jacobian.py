@@ -12,6 +12,7 @@ from initlab.base.backend import keras as _keras
 from initlab.cli import app
 from initlab.config.columns import JACOBIAN_COLUMNS
 from initlab.lab import runs
+from initlab.output import plots
 from initlab.train import jacobian
 
 from tests.conftest import make_config
@@ -173,3 +174,22 @@ def test_diagnose_jacobian_refuses_a_model_too_large_for_even_the_estimate_in_on
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "--jacobian" in lines[0] and "GiB estimated, over the 1 GiB" in lines[0]
     assert "times smaller would fit the estimate" in lines[0] and "Traceback" not in result.output
+
+
+def test_diagnose_jacobian_goes_into_the_csv_s_last_row_and_under_the_plot(tmp_path):
+    csv, png = tmp_path / "layers.csv", tmp_path / "layers.png"
+    result = runner.invoke(app, ["diagnose", "digits_he_relu", "--jacobian", "--csv", str(csv), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    found = json.loads(runner.invoke(app, ["diagnose", "digits_he_relu", "--jacobian", "--json"]).output)[-1]["jacobian"]
+    table = pd.read_csv(csv)
+    assert table["jacobian_method"].iloc[-1] == "exact" and table["jacobian_method"].iloc[:-1].isna().all()
+    assert table["jacobian_mean"].iloc[-1] == pytest.approx(found["mean"], rel=1e-9)
+    assert table["jacobian_count"].iloc[-1] == found["count"] == 80
+    assert png.stat().st_size > 0
+    figure = plots.checklist_by_depth_figure(table, "digits_he_relu", found)
+    caption = figure.axes[1].get_xlabel()
+    assert f"input-output Jacobian (exact): squared singular values mean {found['mean']:.3g}," in caption
+    assert "Jacobian" not in plots.checklist_by_depth_figure(table, "digits_he_relu").axes[1].get_xlabel()
+    without = tmp_path / "plain.csv"
+    runner.invoke(app, ["diagnose", "digits_he_relu", "--csv", str(without)])
+    assert not any(column.startswith("jacobian_") for column in pd.read_csv(without).columns)

@@ -71,9 +71,12 @@ def jacobian_lines(found: dict) -> list[str]:
         f"zero, std of their log {found['log_std']:.3g} (dynamical isometry, Pennington et al. 2017: all near 1)", "")]
 
 
-def to_csv(table: pd.DataFrame, path) -> None:
-    """Every figure, findings joined by ' | ', per-kernel figures and details as JSON text."""
+def to_csv(table: pd.DataFrame, path, jacobian: dict | None = None) -> None:
+    """Every figure, findings joined by ' | ', per-kernel figures and details as JSON text; `jacobian`
+    (isometry.spectrum) as columns jacobian_<key> of the last row (the output end's, as in to_json), empty above it."""
     flat = table.copy()
+    for key, value in (jacobian or {}).items():
+        flat[f"jacobian_{key}"] = [""] * (len(flat) - 1) + [_plain(value)]
     flat["findings"] = flat["findings"].map(" | ".join)
     for column in ("weights", "details"):
         if column in flat:

@@ -656,9 +656,9 @@ def phase_diagram(grid: pd.DataFrame, weight_var: np.ndarray, xi: np.ndarray, mu
     _save(phase_diagram_figure(grid, weight_var, xi, multiple, title), path)
 
 
-def checklist_by_depth_figure(table: pd.DataFrame, title: str):
+def checklist_by_depth_figure(table: pd.DataFrame, title: str, jacobian: dict | None = None):
     """`initlab diagnose --plot`: activation std (after the nonlinearity that follows) and kernel gradient rms by
-    depth in the checklist's table, problems marked."""
+    depth in the checklist's table, problems marked; `jacobian` (diagnose --jacobian's summaries) under the panels."""
     fig, axes = _subplots(2, 1, figsize=(10, 6.5), sharex=True)
 
     measured = table[table["activation_std"].notna() & (table["activation_std"] > 0)]
@@ -681,14 +681,21 @@ def checklist_by_depth_figure(table: pd.DataFrame, title: str):
         else:
             ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", color="0.4")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: never over the points
-    axes[1].set_xlabel("depth (weighted layers in graph order)")
+    axes[1].set_xlabel("depth (weighted layers in graph order)" + (f"\n\n{jacobian_caption(jacobian)}" if jacobian else ""))
     heading = f"{title}: {counted(len(measured), 'layer')} measured, probe batch {int(table['probe_batch'].iloc[0]) if len(table) else 0}"
     axes[0].set_title(heading if len(heading) <= 90 else heading[:89] + "…", fontsize=10)
     return _laid_out(fig)  # room for the legends beside the panels
 
 
-def checklist_by_depth(table: pd.DataFrame, path, title: str) -> None:
-    _save(checklist_by_depth_figure(table, title), path)
+def jacobian_caption(found: dict) -> str:
+    """One line on the input-output Jacobian's squared singular values (diagnose --jacobian's summaries)."""
+    return (f"input-output Jacobian ({found['method'].split(' (')[0]}): squared singular values mean "
+            f"{found['mean']:.3g}, variance {found['variance']:.3g}, max {found['max']:.3g}, min {found['min']:.3g}, "
+            f"{found['zero_fraction']:.0%} at zero")
+
+
+def checklist_by_depth(table: pd.DataFrame, path, title: str, jacobian: dict | None = None) -> None:
+    _save(checklist_by_depth_figure(table, title, jacobian), path)
 
 
 def coordinates_figure(frame: pd.DataFrame, title: str):
