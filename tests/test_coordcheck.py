@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
+from initlab.output import plots
 
 from tests.test_cli_errors import assert_user_error
 
@@ -196,3 +197,19 @@ def test_residual_blocks_are_refused_in_one_line(tmp_path):
     assert result.exit_code == 2 and "\n" not in result.stderr.strip(), result.output
     assert "model.residual: a coordinate check measures a plain chain" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_picture_draws_the_csv_s_values_one_panel_a_step_one_line_a_layer(checked):
+    folder, _ = checked
+    frame = pd.read_csv(folder / "coordcheck.csv")
+    figure = plots.coordinates_figure(frame, "tiny")
+    panels = [ax for ax in figure.axes if ax.get_lines()]
+    assert [ax.get_title() for ax in panels] == ["initialization", "after step 1", "after step 2"]
+    for step, ax in enumerate(panels):
+        drawn = {line.get_label(): line for line in ax.get_lines()}
+        assert list(drawn) == ["hidden_1", "hidden_2", "output"]
+        for layer, line in drawn.items():
+            expected = frame[(frame["step"] == step) & (frame["layer"] == layer)].sort_values("width")
+            np.testing.assert_array_equal(line.get_xdata(), expected["width"])
+            np.testing.assert_allclose(line.get_ydata(), expected["mean_abs"], rtol=0)
+        assert ax.get_xscale() == "log" and panels[0].get_yscale() == "log"

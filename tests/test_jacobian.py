@@ -193,3 +193,20 @@ def test_diagnose_jacobian_goes_into_the_csv_s_last_row_and_under_the_plot(tmp_p
     without = tmp_path / "plain.csv"
     runner.invoke(app, ["diagnose", "digits_he_relu", "--csv", str(without)])
     assert not any(column.startswith("jacobian_") for column in pd.read_csv(without).columns)
+
+
+def test_the_spectrum_picture_draws_each_depth_s_share_of_values_per_bin_and_counts_zeros_in_the_legend():
+    rng = np.random.default_rng(0)
+    narrow, wide = rng.uniform(0.5, 2.0, 400), np.concatenate([10 ** rng.uniform(-4, 2, 396), np.zeros(4)])
+    figure = plots.jacobian_spectra_figure({"orthogonal": {"4": narrow, "32": narrow}, "gaussian": {"4": narrow, "32": wide}})
+    drawn = [ax for ax in figure.axes if ax.patches]
+    assert [ax.get_title() for ax in drawn] == ["orthogonal", "gaussian"]
+    steps = {patch.get_label(): patch for patch in drawn[1].patches}
+    assert list(steps) == ["4", "32 (4 at 0)"]
+    heights, edges = steps["32 (4 at 0)"].get_data()[:2]
+    assert heights.sum() == pytest.approx(396 / 400)  # the zeros have no place on a log axis
+    np.testing.assert_allclose(heights, np.histogram(wide[wide > 0], bins=edges)[0] / 400)
+    first = steps["4"].get_data()[0]
+    assert first.sum() == pytest.approx(1.0)
+    assert (edges[0], edges[-1]) == pytest.approx((wide[wide > 0].min(), wide.max()))  # the smallest and largest value
+    np.testing.assert_array_equal(drawn[0].patches[0].get_data()[1], edges)  # bins shared by every panel

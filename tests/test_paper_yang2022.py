@@ -12,6 +12,7 @@ import yaml
 
 from initlab.config import catalog
 from initlab.lab import paper_yang2022 as yang, papers, sweep as sweep_module
+from initlab.output import learning_rate_plots
 
 GRID = [2.0 ** e for e in range(-14, -3)]  # log2 steps of 1
 
@@ -129,3 +130,24 @@ def test_reproduce_draws_the_lessons_learning_rate_curves_and_tables_each_optimu
     assert lines[0].startswith("| width | SP optimum lr [95%]") and [line.split(" | ")[0] for line in lines[2:]] == \
         ["| 128", "| 256", "| 512", "| 1024"]
     assert all(re.search(r"\d\.\d\de-0\d \[\d\.\d\de-0\d, \d\.\d\de-0\d\]", line) for line in lines[2:])
+
+
+def test_the_learning_rate_picture_draws_each_width_s_curve_and_its_optimum_leaving_diverged_points_out():
+    x = [-12.0, -11.0, -10.0, -9.0]
+    panels = {"SP": {128: (x, [0.9, 0.2, 0.4, math.inf], (-11.2, -11.6, -10.8)),
+                     512: (x, [0.5, 0.3, 0.6, 2.0], (-11.0, math.nan, math.nan))},
+              "muP": {128: (x, [0.8, 0.25, 0.3, 0.7], (-10.5, -10.9, -10.1))}}
+    figure = learning_rate_plots.learning_rate_curves_figure(panels, "lr")
+    drawn = [ax for ax in figure.axes if ax.get_lines()]
+    assert [ax.get_title() for ax in drawn] == ["SP", "muP"]
+    curves = {line.get_label(): line for line in drawn[0].get_lines() if line.get_label().startswith("width")}
+    np.testing.assert_array_equal(curves["width 128"].get_xdata(), x[:3])  # the diverged point is left out
+    np.testing.assert_array_equal(curves["width 128"].get_ydata(), [0.9, 0.2, 0.4])
+    np.testing.assert_array_equal(curves["width 512"].get_ydata(), [0.5, 0.3, 0.6, 2.0])
+    stars = [line for line in drawn[0].get_lines() if line.get_marker() == "*"]
+    assert [(float(s.get_xdata()[0]), float(s.get_ydata()[0])) for s in stars] == [(-11.2, 0.2), (-11.0, 0.3)]
+    bars = [c for c in drawn[0].collections if len(c.get_segments())]
+    assert len(bars) == 1  # the optimum without an interval (nan) has no bar
+    (start, end), = [segment[:, 0] for segment in bars[0].get_segments()]
+    assert (start, end) == (-11.6, -10.8)
+    assert drawn[0].get_yscale() == "log" and drawn[0].get_ylim()[1] == pytest.approx(2.0)
