@@ -381,7 +381,7 @@ def coordcheck(
 
 @app.command()
 def initializers():
-    """List the initializer names Keras knows, with the formula each draws from."""
+    """List the initializer names Keras knows and initlab's own (RAI), with the formula each draws from."""
     from initlab.config import initializers as init_module
 
     _print_table("Initializers (n_in = fan_in, n_out = fan_out)", ["name", "aliases", "draws"],
