@@ -3,6 +3,9 @@ the rest N(0, 0.6007^2 / fan_in)), the lab's batched RAI draws equal to solo Ker
 against closed forms (a width-1 net; the two-ray bounds), the probe's exactness without biases, Wilson intervals
 inside [0, 1], and bad input in one line."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -131,3 +134,15 @@ def test_the_lesson_refuses_a_depth_past_the_limit_in_one_line(tmp_path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1 and "1,001" in result.stderr
     assert not (tmp_path / "docs" / "figures" / "born_dead_grid.png").exists()
+
+
+def test_a_model_drawn_with_rai_loads_from_its_keras_file_in_a_fresh_process(tmp_path):
+    model = model_module.build(_config([3, 3], "randomized_asymmetric"), 1, "binary", 2)
+    model.save(tmp_path / "rai.keras")
+    script = ("import sys, numpy as np\nfrom initlab.train import keras_file\n"
+              "model = keras_file.load(__import__('pathlib').Path(sys.argv[1]))\n"
+              "print(type(model.layers[0].kernel_initializer).__name__, float(np.abs(model.layers[0].kernel.numpy()).sum()))")
+    found = subprocess.run([sys.executable, "-c", script, str(tmp_path / "rai.keras")], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr[-2000:]
+    name, total = found.stdout.split()
+    assert name == "RandomizedAsymmetric" and float(total) == pytest.approx(float(np.abs(model.layers[0].kernel.numpy()).sum()))
