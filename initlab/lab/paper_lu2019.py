@@ -20,7 +20,7 @@ from scipy import stats
 from initlab.base.errors import UserError
 from initlab.config import limits
 from initlab.output import plots
-from initlab.train import batched_draws
+from initlab.train import batched_draws, model as model_module
 
 DOMAIN = math.sqrt(3)  # [-sqrt 3, sqrt 3]: unit variance for a uniform input
 PROBE = 101  # probe points over the domain
@@ -37,9 +37,8 @@ COST_DRAWS, FIT_EPOCHS = 1000, 100  # the full replay's cost: a thousand draws o
 def check(depth: int, draws: int) -> None:
     """A depth or a draw count past the limits, in one line."""
     for what, value, limit in (("hidden layers", depth, limits.MAX_LAYERS), ("initializations per cell", draws, MAX_DRAWS)):
-        message = limits.over(what, value, limit)
-        if message:
-            raise UserError(message)
+        if value > limit:
+            raise UserError(f"{what}: {value:,}, over the limit of {limit:,}")
     if draws < 1:
         raise UserError(f"initializations per cell: {draws}, at least 1 is needed")
 
@@ -118,8 +117,6 @@ def denser(config, draws: int) -> dict:
 def cost(config, draws: int, epochs: int, data) -> dict:
     """Seconds for `draws` initializations of the case's deepest cell drawn and probed, against one plain Keras fit of
     one such net (model.fit, `epochs` epochs, on the config's data), in this process."""
-    from initlab.train import model as model_module
-
     started = time.perf_counter()
     born_dead(config, draws, first_seed=10**6)  # seeds no replay drew: nothing traced is reused but the ops
     drawn = time.perf_counter() - started
