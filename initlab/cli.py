@@ -381,7 +381,7 @@ def coordcheck(
 
 @app.command()
 def initializers():
-    """List the initializer names Keras knows, with the formula each draws from."""
+    """List the initializer names Keras knows and initlab's own (RAI), with the formula each draws from."""
     from initlab.config import initializers as init_module
 
     _print_table("Initializers (n_in = fan_in, n_out = fan_out)", ["name", "aliases", "draws"],
@@ -490,12 +490,12 @@ def lessons_copy(
 
 @app.command()
 def reproduce(
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): a lesson of docs/tables/lessons.md (relu_constant, digits_he_relu, ...), signal, a sweep (compare_initializers, qa_compare_learnable, digits_initializers, ...), papers (every claim), diagnose (MobileNetV2's checklist picture) or coordcheck (docs/width.md's coordinate checks).")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Just these entries (repeatable): a lesson of docs/tables/lessons.md (relu_constant, digits_he_relu, ...), signal, a sweep (compare_initializers, qa_compare_learnable, digits_initializers, ...), born_dead_grid (drawn, never trained), papers (every claim), diagnose (MobileNetV2's checklist picture) or coordcheck (docs/width.md's coordinate checks).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="20 epochs each: checks the pipeline, not the lessons' numbers.")] = False,
     configs: Annotated[Optional[Path], typer.Option("--configs", file_okay=False, help="Where the configs are (default: the packaged lessons).")] = None,
     docs: Annotated[Path, typer.Option("--docs", file_okay=False, help="Where figures/ and tables/ go.")] = Path("docs"),
     out: OutOption = Path("outputs"),
-    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names papers as `initlab lessons` lists them (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017, hanin2018, yang2022), --quick runs each one's smaller sweep (hanin2018, drawn and never trained: fewer draws).")] = False,
+    papers: Annotated[bool, typer.Option("--papers", help="The published claims instead (initlab/lessons/papers/): docs/tables/papers.md and docs/figures/papers_*.png; --only names papers as `initlab lessons` lists them (glorot2010, he2015, saxe2014, mishkin2016, schoenholz2017, hanin2018, yang2022, lu2019), --quick runs each one's smaller sweep (hanin2018 and lu2019, drawn and never trained: fewer draws).")] = False,
 ):
     """Regenerate every figure and table in the README (docs/figures, docs/tables) from the configs."""
     from initlab.config import catalog

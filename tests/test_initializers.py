@@ -17,23 +17,34 @@ from initlab.train import initializer_factory
 from tests.conftest import raw_config
 
 
-def test_every_name_builds_the_keras_class_it_names():
+def _class(entry):
+    """The class an entry builds: Keras's, or initlab's own (randomized_asymmetric)."""
+    own = initializer_factory.OWN.get(entry.class_name)
+    return own() if own else ALL_OBJECTS_DICT[entry.class_name]
+
+
+def test_every_name_builds_the_class_it_names():
     for name in initializers.initializer_names():
         instance = initializer_factory.make(name, seed=1)
-        assert type(instance) is ALL_OBJECTS_DICT[name]
+        assert type(instance) is _class(initializers.REGISTRY[initializers.canonical_name(name)])
 
 
-def test_registry_holds_every_name_keras_knows_or_says_why_not():
-    assert set(ALL_OBJECTS_DICT) == set(initializers.ALIASES) | set(initializers.EXCLUDED)
+def test_registry_holds_every_name_keras_knows_or_says_why_not_and_initlabs_own():
+    own = {alias for alias, canonical in initializers.ALIASES.items()
+           if initializers.REGISTRY[canonical].class_name in initializer_factory.OWN}
+    assert own == {"randomized_asymmetric", "RandomizedAsymmetric", "rai"} and not own & set(ALL_OBJECTS_DICT)
+    assert set(ALL_OBJECTS_DICT) == set(initializers.ALIASES) - own | set(initializers.EXCLUDED)
     assert not set(initializers.ALIASES) & set(initializers.EXCLUDED)
     for alias, canonical in initializers.ALIASES.items():
-        assert ALL_OBJECTS_DICT[alias].__name__ == initializers.REGISTRY[canonical].class_name
+        if alias not in own:
+            assert ALL_OBJECTS_DICT[alias].__name__ == initializers.REGISTRY[canonical].class_name
 
 
-def test_registry_parameters_and_defaults_are_the_keras_constructors():
+def test_registry_parameters_and_defaults_are_the_constructors():
     for canonical, entry in initializers.REGISTRY.items():
-        signature = inspect.signature(ALL_OBJECTS_DICT[entry.class_name].__init__).parameters
-        keras_params = {k: p.default for k, p in signature.items() if k not in ("self", "args", "kwargs")}
+        signature = inspect.signature(_class(entry).__init__).parameters
+        # fan_in: the lab hands it to a bias drawn with its kernel; never a config's parameter
+        keras_params = {k: p.default for k, p in signature.items() if k not in ("self", "args", "kwargs", "fan_in")}
         assert keras_params == {k: p.default for k, p in entry.params.items()}, canonical
 
 
@@ -61,7 +72,7 @@ def _accepted(spec) -> bool:
 def test_every_value_the_registry_accepts_keras_accepts_and_draws_finite():
     refused_but_keras_drew = []
     for canonical, entry in initializers.REGISTRY.items():
-        cls = ALL_OBJECTS_DICT[entry.class_name]
+        cls = _class(entry)
         assert _keras_draws_finite(cls, {}), canonical
         trials = [{key: value} for key in entry.params for value in CANDIDATES]
         if canonical == "random_uniform":

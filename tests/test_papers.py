@@ -147,3 +147,14 @@ def test_yang2022_sp_optimum_moves_with_width_and_mup_stays(replayed):
     assert sp_high < 0 and abs(sp + 1) <= 0.5 and abs(mup) < 0.3 and span <= 1
     assert "apart beyond seed noise" in row["baseline"] and "not told" not in row["baseline"]
     assert row["verdict"] == "holds" and "9.77e-04 at 128, 1.22e-04 at 1024" in row["measured"]
+
+
+def test_lu2019_narrow_deep_nets_are_born_dead_more_often_and_rai_lowers_it(replayed):
+    row = replayed[0]["lu2019"]
+    he, rai = row["measured"].split("; RAI: ")[0], row["measured"].split("; RAI: ")[1].split("; every")[0]
+    he_width = {int(w): float(p) for w, p in re.findall(r"width (\d+) ([\d.]+) \[", he)}
+    rai_width = {int(w): float(p) for w, p in re.findall(r"width (\d+) ([\d.]+) \[", rai)}
+    assert he_width[2] > he_width[3] > he_width[10] and he_width[10] < 0.05  # narrower: dead more often (depth 10)
+    assert all(rai_width[w] < he_width[w] for w in rai_width)
+    assert "meets the two-ray bounds" in row["measured"] and ", apart;" in row["baseline"]
+    assert row["verdict"] == "holds"  # 300 draws a case: the readings at depth 10 and the bounds are met

@@ -78,6 +78,12 @@ def _fan(mode: str, fan_in: int, fan_out: int) -> float:
     return max(1.0, {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode])
 
 
+def _rai_variance(fan_in: int, sigma: float) -> float:
+    """Var of one RAI kernel entry: Beta(2, 1) (mean 2/3, E[X^2] 1/2) with chance 1/(n_in + 1), else N(0, sigma^2/n_in)."""
+    rows = max(fan_in, 1) + 1
+    return (sigma**2 + 0.5) / rows - (2 / 3 / rows) ** 2
+
+
 @dataclass(frozen=True)
 class Entry:
     class_name: str  # the Keras class (keras.initializers.<class_name>)
@@ -149,6 +155,11 @@ REGISTRY = {
                         aliases=("OrthogonalInitializer",), kernel_only=True),
     "identity": Entry("Identity", "gain times the identity matrix", None, {"gain": Param(1.0, POSITIVE, POSITIVE_RANGE)},
                       aliases=("IdentityInitializer",), kernel_only=True),
+    "randomized_asymmetric": Entry(
+        "RandomizedAsymmetric", "RAI (Lu et al. 2019): [W; b] ~ N(0, sigma^2 / n_in), in each unit one entry (of its "
+        "n_in weights and its bias, chosen at random) ~ Beta(2, 1); sigma default 0.6007; as a bias it pairs with "
+        "the kernel's draw", lambda i, o, p: _rai_variance(i, p["sigma"]),
+        {"sigma": Param(0.6007, POSITIVE, POSITIVE_RANGE), "seed": SEED}, aliases=("rai",)),
 }
 # Names Keras knows that a Dense layer's weights cannot use, with the reason.
 EXCLUDED = {
@@ -246,6 +257,12 @@ def parse(spec, role: str = "kernel") -> Initializer:
 def layer_seed(run_seed: int, layer_index: int, role: int = 0) -> int:
     """A seed for one layer's initializer: distinct layers (and kernel vs bias) never share values."""
     return int(np.random.SeedSequence([run_seed, layer_index, role]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def bias_seed(bias_spec, run_seed: int, layer_index: int) -> int:
+    """The seed of a layer's bias: its own, or the kernel's for randomized_asymmetric (one draw of [W; b] gives both)."""
+    paired = parse(bias_spec, "bias").canonical == "randomized_asymmetric"
+    return layer_seed(run_seed, layer_index, 0 if paired else 1)
 
 
 def expected_variance(spec, fan_in: int, fan_out: int) -> float | None:

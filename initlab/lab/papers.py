@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_hanin2018, paper_yang2022, sweep as sweep_module
+from initlab.lab import paper_hanin2018, paper_lu2019, paper_yang2022, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation
 from initlab.train.probes import PROBE_ROWS
@@ -67,7 +67,8 @@ def sweep_file(name: str, out: Path, quick: bool) -> Path:
         return path
     raw = config_module.read_yaml(path)
     changes = catalog.papers()[name].get("quick", {})
-    raw = {**raw, **{k: v for k, v in changes.items() if k != "set"}, "set": {**raw.get("set", {}), **changes.get("set", {})}}
+    raw = {**raw, **{k: v for k, v in changes.items() if k not in ("set", "draws")},
+           "set": {**raw.get("set", {}), **changes.get("set", {})}}
     raw["name"] = f"{raw['name']}_quick"
     raw["base"] = str((catalog.papers_folder() / raw["base"]).resolve())
     target = out / "papers_quick" / f"{name}.yaml"
@@ -359,9 +360,16 @@ def yang2022(the_plan, figure: Path) -> Measured:
     return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
 
 
+def lu2019(the_plan, figure: Path, draws: int) -> Measured:
+    """Born-dead probability by width and depth, He (zero biases) against RAI, `draws` initializations per case at
+    the draw (measured in initlab/lab/paper_lu2019.py)."""
+    found = paper_lu2019.claim(the_plan, figure, draws)
+    return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
+
+
 CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
-          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022}
-AT_INITIALIZATION = {"hanin2018"}  # claims about the draw alone: their sweeps are planned, never trained
+          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022, "lu2019": lu2019}
+AT_INITIALIZATION = {"hanin2018", "lu2019"}  # claims about the draw alone: their sweeps are planned, never trained
 
 
 def measure_claim(name: str, out: Path, figure: Path, quick: bool = False) -> Measured:
@@ -370,7 +378,7 @@ def measure_claim(name: str, out: Path, figure: Path, quick: bool = False) -> Me
         return CLAIMS[name](train_claim(name, out, quick), figure)
     note = catalog.papers()[name]
     draws = note["quick"]["draws"] if quick else note["draws"]
-    return CLAIMS[name](sweep_module.plan(sweep_file(name, out, False), [], out), figure, draws)
+    return CLAIMS[name](sweep_module.plan(sweep_file(name, out, quick), [], out), figure, draws)
 
 
 def reproduce_papers(docs: Path, out: Path, quick: bool = False, only: list[str] | None = None, report=print) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_yang2022, papers, runs, sweep as sweep_module
+from initlab.lab import paper_lu2019, paper_yang2022, papers, runs, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation as signal_module
 
@@ -77,7 +77,9 @@ COORDCHECK = ("convergence_he.yaml", {
     "standard": ["train.optimizer=adam"],
     "mup": ["train.optimizer=adam", "model.parametrization=mup", "model.base_width=64"],
 })
-NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, "papers", "diagnose", "coordcheck"]
+# sweep lessons drawn, never trained (docs/lessons.md): name -> (file, picture); draws per case from the lessons' index
+BORN_DEAD = {"born_dead_grid": ("born_dead_grid.yaml", "born_dead_grid.png")}
+NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, *BORN_DEAD, "papers", "diagnose", "coordcheck"]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -134,12 +136,36 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
                                                         f"{table['seed'].nunique()} seeds")
         (tables / f"{name}.md").write_text(report_module.markdown(paper_yang2022.optima_table(table)))
         report(f"{name}: {the_plan.sweep_dir}")
+    for name, (file, picture) in BORN_DEAD.items():
+        if only and name not in only:
+            continue
+        report(f"{name}: {born_dead_grid(configs / file, docs, out, name, quick)}")
     if not only or "papers" in only:
         papers.reproduce_papers(docs, out, quick, report=report)
     if not only or "diagnose" in only:
         report(f"diagnose: {diagnosed_picture(figures, quick)}")
     if not only or "coordcheck" in only:
         report(f"coordcheck: {coordinate_checks(configs, docs, out, quick)}")
+
+
+def born_dead_grid(file: Path, docs: Path, out: Path, name: str, quick: bool = False) -> Path:
+    """docs/figures/<picture> and docs/tables/<name>.md: the share of each case's draws born dead at every depth
+    (initlab/lab/paper_lu2019.py), `draws` per case from the lessons' index (--quick: `quick_draws`)."""
+    the_plan = sweep_module.plan(file, [], out)
+    note = catalog.index()[name]
+    draws = note["quick_draws"] if quick else note["draws"]
+    rows = paper_lu2019.measure({run.case: config for run, config in zip(the_plan.planned, the_plan.resolved)}, draws)
+    depth = max(len(row["depths"]) for row in rows.values())
+    picture = docs / "figures" / BORN_DEAD[name][1]
+    paper_lu2019.grid_figure(rows, picture, f"Share of {draws} initializations born dead (output constant on "
+                                            f"[-sqrt 3, sqrt 3]): ReLU nets of one input")
+    shown = sorted({d for d in (1, 2, 5, 10, 20, 30, 50) if d <= depth} | {depth})
+    table = pd.DataFrame([{"case": label, **{f"depth {d}": f"{row['p'][d - 1]:.3f} [{row['low'][d - 1]:.3f}, "
+                                                          f"{row['high'][d - 1]:.3f}]" for d in shown}}
+                          for label, row in rows.items()])
+    (docs / "tables" / f"{name}.md").write_text(f"Share born dead of {draws} draws per case, with its 95% Wilson "
+                                                f"interval.\n\n" + report_module.markdown(table))
+    return picture
 
 
 def coordinate_checks(configs: Path, docs: Path, out: Path, quick: bool = False) -> Path:

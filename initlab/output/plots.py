@@ -766,3 +766,57 @@ def jacobian_spectra_figure(panels: dict[str, dict[str, np.ndarray]], title: str
 
 def jacobian_spectra(panels: dict[str, dict[str, np.ndarray]], path, title: str = "") -> None:
     _save(jacobian_spectra_figure(panels, title), path)
+
+
+def born_dead_lines_figure(panels: dict[str, dict], theory: dict[str, dict], published: dict[str, dict], title: str):
+    """Born-dead probability by depth: one panel per init, {label: (depths, p, low, high)} drawn as lines with their
+    interval as a band; theory {panel: {label: (lower, upper)}} dashed in the line's colour; published {panel: {label:
+    (depths, values)}} as crosses."""
+    fig, axes = _subplots(1, len(panels), figsize=(5.5 * len(panels), 4.4), squeeze=False, sharey=True)
+    for ax, (name, series) in zip(axes[0], panels.items()):
+        for label, (depths, p, low, high) in series.items():
+            line = ax.plot(depths, p, "-", lw=1.5, label=label)[0]
+            ax.fill_between(depths, low, high, color=line.get_color(), alpha=0.25, lw=0)
+            for bound in theory.get(name, {}).get(label, ()):
+                ax.plot(depths, bound, "--", lw=0.8, color=line.get_color())
+            if label in published.get(name, {}):
+                ax.plot(*published[name][label], "x", ms=8, mew=2, color=line.get_color())
+        if theory.get(name):
+            ax.plot([], [], "k--", lw=0.8, label="bounds (two rays)")
+        if published.get(name):
+            ax.plot([], [], "kx", label="published")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("depth (hidden layers)")
+        ax.set_title(name, fontsize=10)
+        _whole_numbers(ax.xaxis)
+        ax.grid(alpha=0.3)
+        _legend_below(ax, columns=3, fontsize=7)
+    axes[0][0].set_ylabel("P(born dead)")
+    _suptitle(fig, title)
+    return _laid_out(fig)
+
+
+def born_dead_lines(panels: dict, theory: dict, published: dict, path, title: str) -> None:
+    _save(born_dead_lines_figure(panels, theory, published, title), path)
+
+
+def born_dead_grid_figure(grids: dict[str, dict[int, dict[int, float]]], title: str):
+    """Born-dead probability over (depth, width) as heat maps, one per init: {init: {width: {depth: p}}}."""
+    fig, axes = _subplots(1, len(grids), figsize=(5 * len(grids), 4.2), squeeze=False)
+    for ax, (name, grid) in zip(axes[0], grids.items()):
+        frame = pd.DataFrame(grid).sort_index()
+        image = ax.pcolormesh(np.arange(len(frame.columns)), frame.index.to_numpy(float), frame.to_numpy(float),
+                              shading="nearest", cmap="magma", vmin=0, vmax=1)
+        ax.set_xticks(np.arange(len(frame.columns)), [str(w) for w in frame.columns])
+        ax.set_xlabel("width")
+        ax.set_ylabel("depth (hidden layers)")
+        ax.set_title(name, fontsize=10)
+        _whole_numbers(ax.yaxis)
+    fig.subplots_adjust(left=0.07, right=0.86, bottom=0.13, top=0.8, wspace=0.3)
+    fig.colorbar(image, cax=fig.add_axes((0.89, 0.13, 0.015, 0.67)), label="P(born dead)")
+    _suptitle(fig, title)
+    return fig
+
+
+def born_dead_grid(grids: dict, path, title: str) -> None:
+    _save(born_dead_grid_figure(grids, title), path)

@@ -18,9 +18,10 @@ def load(target: Path):
         raise UserError("no such file", str(target))
     if not zipfile.is_zipfile(target):
         raise UserError("not a .keras file: not a zip archive (truncated or corrupt?)", str(target))
-    from initlab.train import residual
+    from initlab.train import randomized_asymmetric, residual
 
     residual.scale_class()  # registers the lab's own layer (SkipInit's scalar) for the safe-mode load
+    randomized_asymmetric.initializer_class()  # and its own initializer (RAI), which a layer's config names
     try:
         with warnings.catch_warnings():  # Keras's notes on loading are not the report's business
             warnings.simplefilter("ignore")

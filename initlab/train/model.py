@@ -46,12 +46,14 @@ def build(config: Config, n_features: int, task: str, n_classes: int):
     activations = [layer.activation for layer in layers] + [spec.output_activation or TASK_DEFAULTS[task][0]]
     kernels = [layer.kernel_initializer for layer in layers] + [spec.kernel_initializer]
     biases = [layer.bias_initializer for layer in layers] + [spec.bias_initializer]
+    fan_ins = [n_features, *units[:-1]]
     dense = [
         keras.layers.Dense(
             units[i],
             activation=activations[i],
             kernel_initializer=initializer_factory.make(kernels[i], initializers.layer_seed(config.seed, i, 0)),
-            bias_initializer=initializer_factory.make(biases[i], initializers.layer_seed(config.seed, i, 1)),
+            bias_initializer=initializer_factory.make(biases[i], initializers.bias_seed(biases[i], config.seed, i),
+                                                      fan_ins[i]),
             name=name,
         )
         for i, name in enumerate(layer_names(len(layers)))

@@ -47,7 +47,7 @@ def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) 
     scales = [f.init_std for f in parametrization.factors(config, n_features, units[-1])]
     for i, (width, kernel, bias, scale) in enumerate(zip(units, kernels, biases, scales)):
         k = initializer_factory.make(kernel, initializers.layer_seed(config.seed, i, 0))((fan_in, width), dtype="float32")
-        b = initializer_factory.make(bias, initializers.layer_seed(config.seed, i, 1))((width,), dtype="float32")
+        b = initializer_factory.make(bias, initializers.bias_seed(bias, config.seed, i), fan_in)((width,), dtype="float32")
         k, b = np.asarray(k, np.float32), np.asarray(b, np.float32)
         if config.model.set_weights is not None:
             k, b = np.full_like(k, config.model.set_weights), np.full_like(b, config.model.set_weights)

@@ -80,8 +80,8 @@ def blocks(x, config):
             h = keras.layers.Dense(
                 width, name=block_name(b, f"dense_{j}"),
                 kernel_initializer=initializer_factory.make(kernel, initializers.layer_seed(config.seed, index, 0)),
-                bias_initializer=initializer_factory.make(spec.bias_initializer,
-                                                          initializers.layer_seed(config.seed, index, 1)),
+                bias_initializer=initializer_factory.make(
+                    spec.bias_initializer, initializers.bias_seed(spec.bias_initializer, config.seed, index), width),
             )(h)
         if res.branch_init == "skipinit":
             h = scale_class()(name=block_name(b, "scale"))(h)
