@@ -208,6 +208,7 @@ def test_a_folder_of_images_per_class_is_read_with_keras_loader(tmp_path):
     ({"init": {"recurrent": "orthogonal"}}, ["init.recurrent", "no recurrent weights", "its roles: kernel, depthwise"]),
     ({"init": {"kernel": "he_norml"}}, ["init.kernel", "did you mean 'he_normal'"]),
     ({"init": {"norm_scale": "orthogonal"}}, ["init.norm_scale", "'orthogonal' cannot draw a norm_scale"]),
+    ({"init": {"bias": "rai"}}, ["init.bias", "'rai' draws a vector only as a bias drawn together with its layer's kernel"]),
     ({"data": {"npz": "absent.npz"}}, ["data.npz", "no such file"]),
     ({"model": {"file": "a.keras", "factory": "mymodels:cnn"}}, ["model", "exactly one of file, factory"]),
 ])

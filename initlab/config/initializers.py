@@ -259,9 +259,12 @@ def layer_seed(run_seed: int, layer_index: int, role: int = 0) -> int:
     return int(np.random.SeedSequence([run_seed, layer_index, role]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
+BIAS_WITH_ITS_KERNEL = {"randomized_asymmetric"}  # a bias drawn as one piece of [W; b]: only beside its kernel
+
+
 def bias_seed(bias_spec, run_seed: int, layer_index: int) -> int:
     """The seed of a layer's bias: its own, or the kernel's for randomized_asymmetric (one draw of [W; b] gives both)."""
-    paired = parse(bias_spec, "bias").canonical == "randomized_asymmetric"
+    paired = parse(bias_spec, "bias").canonical in BIAS_WITH_ITS_KERNEL
     return layer_seed(run_seed, layer_index, 0 if paired else 1)
 
 

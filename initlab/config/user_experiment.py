@@ -83,7 +83,13 @@ VECTOR_ROLES = ("bias", "norm_scale", "norm_shift")  # one axis: an initializer 
 def _role_initializer(value, info: ValidationInfo):
     if value is None:
         return value
-    return initializer_spec(value, info.field_name if info.field_name in VECTOR_ROLES else "kernel")
+    vector = info.field_name in VECTOR_ROLES
+    spec = initializer_spec(value, info.field_name if vector else "kernel")
+    if vector and spec.canonical in initializers.BIAS_WITH_ITS_KERNEL:
+        raise ValueError(f"'{spec.name}' draws a vector only as a bias drawn together with its layer's kernel, in the "
+                         f"network initlab builds (model.bias_initializer); for your model's {info.field_name} pick "
+                         "another (see `initlab initializers`); as the kernel role it works")
+    return spec
 
 
 class InitRoles(Strict):
