@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_hanin2018, paper_yang2022, sweep as sweep_module
+from initlab.lab import paper_hanin2018, paper_pennington2017, paper_yang2022, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation
 from initlab.train.probes import PROBE_ROWS
@@ -359,8 +359,16 @@ def yang2022(the_plan, figure: Path) -> Measured:
     return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
 
 
+def pennington2017(the_plan, figure: Path) -> Measured:
+    """The Jacobian's spread by depth at the draw (initlab/lab/paper_pennington2017.py, `spectra` in the index: draws
+    per case and the deepest layer read, --quick its own) and the trained nets' final losses, per case."""
+    found = paper_pennington2017.claim(_runs(the_plan), the_plan, figure, _apart)
+    return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
+
+
 CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
-          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022}
+          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022,
+          "pennington2017": pennington2017}
 AT_INITIALIZATION = {"hanin2018"}  # claims about the draw alone: their sweeps are planned, never trained
 
 
