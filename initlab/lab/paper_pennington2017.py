@@ -6,8 +6,7 @@ losses of the same nets on digits. Shared by the claim (papers.py) and the lesso
 
 import numpy as np
 
-from initlab.config import catalog, initializers
-from initlab.lab import sweep as sweep_module
+from initlab.config import initializers
 from initlab.output import plots, run_folder
 from initlab.train import batched_draws, jacobian, propagation
 
@@ -135,17 +134,14 @@ def _epochs_to(curve: np.ndarray, target: float) -> str:
     return str(reached[0] + 1) if len(reached) else f">{len(curve)}"
 
 
-def claim(runs, the_plan, figure, apart) -> dict:
+def claim(runs, full, settings: dict, figure, apart) -> dict:
     """The claim measured: the spread sigma^2 / m_1^2 by depth per case (median over draws; each draw's slope per
     layer), against free probability and against "it grows alike for every initializer" (log sigma^2 / m_1^2 at the
     deepest layer, orthogonal tanh against each other case, over draws); and the final training loss of orthogonal
-    against Gaussian tanh over seeds (the mean over the epochs), against "they train alike". `apart` is papers._apart (Welch over seeds)."""
-    note = catalog.papers()["pennington2017"]["spectra"]
-    quick = the_plan.sweep.name.endswith("_quick")
-    settings = {"draws": note["quick_draws" if quick else "draws"], "depth": note["quick_depth" if quick else "depth"],
-                "width": note["width"]}
-    full = sweep_module.plan(catalog.papers_folder() / "pennington2017.yaml", [], the_plan.sweep_dir.parent)
-    by_case = _case_spectra(full, settings)  # every case (--quick trains the two tanh ones only)
+    against Gaussian tanh over seeds (the mean over the epochs), against "they train alike". runs: the trained
+    sweep's (planned run, folder); full: the whole sweep planned (its every case's spectra; --quick trains the two
+    tanh cases only); settings: draws, depth, width; `apart` is papers._apart (Welch over seeds)."""
+    by_case = _case_spectra(full, settings)
     configs = {run.case: config for run, config in zip(full.planned, full.resolved)}
     predicted = {case: predicted_slope(c.model.activation, is_orthogonal(c)) for case, c in configs.items()}
     measured_slope = {case: float(np.median(slopes(v))) for case, v in by_case.items()}
@@ -154,7 +150,7 @@ def claim(runs, the_plan, figure, apart) -> dict:
     final, curves = _losses(runs)
     depths = np.array(sorted(next(iter(by_case.values()))))
     plots.paper_lines([
-        {"title": "sigma^2 / m_1^2 of J J^T by depth (median over draws; dashes: free probability)",
+        {"title": "sigma^2 / m_1^2 of J J^T by depth (median over draws) and free probability's",
          "xlabel": "depth L", "log": True,
          "series": {**{case: (depths, np.array([np.median(v[d]) for d in depths])) for case, v in by_case.items()},
                     **{f"{case}, theory": (depths, np.maximum(predicted[case] * depths, 1e-4)) for case in by_case}}},
@@ -188,3 +184,21 @@ def claim(runs, the_plan, figure, apart) -> dict:
                       f"above {FLAT_SLOPE}, the others beyond a factor {SLOPE_MARGIN})",
             "lost": "orthogonal tanh's spread is not below every other case's beyond draw noise, or it does not train "
                     "faster than Gaussian tanh beyond seed noise"}
+
+
+LESSON_DEPTHS = (2, 8, 32, 128)  # the paper's Figure 2
+
+
+def lesson(the_plan, path, quick: bool = False) -> None:
+    """The lesson jacobian_depth: each case's spectrum by depth at the draw (4 draws, --quick 1 and to depth 32) on
+    digits images at q*, and orthogonal tanh's on the standardized pixels as record.jacobian measures it."""
+    x = the_plan.data_for(the_plan.resolved[0]).x_train
+    depths = [d for d in LESSON_DEPTHS if d <= (32 if quick else 128)]
+    seeds = list(range(1 if quick else 4))
+    panels = {}
+    for run, config in zip(the_plan.planned, the_plan.resolved):
+        panels[f"{run.case}, inputs at q* = 1/64"] = spectra(config, probe_rows(config, x), seeds, depths)
+        if run.case == "orthogonal tanh":
+            panels[f"{run.case}, standardized pixels"] = spectra(config, x[:PROBE_ROWS], seeds, depths)
+    histogram_figure(panels, path, f"The input-output Jacobian's squared singular values by depth L at initialization "
+                                   f"({len(seeds)} draws of 64 units a layer, {PROBE_ROWS} digits images each)")

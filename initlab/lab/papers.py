@@ -360,9 +360,15 @@ def yang2022(the_plan, figure: Path) -> Measured:
 
 
 def pennington2017(the_plan, figure: Path) -> Measured:
-    """The Jacobian's spread by depth at the draw (initlab/lab/paper_pennington2017.py, `spectra` in the index: draws
-    per case and the deepest layer read, --quick its own) and the trained nets' final losses, per case."""
-    found = paper_pennington2017.claim(_runs(the_plan), the_plan, figure, _apart)
+    """The Jacobian's spread by depth at the draw (initlab/lab/paper_pennington2017.py; the index's `spectra`: draws
+    per case, the deepest layer read and the width, --quick its own, told by the sweep's name) for every case of the
+    sweep, and the trained nets' losses."""
+    note = catalog.papers()["pennington2017"]["spectra"]
+    quick = the_plan.sweep.name.endswith("_quick")
+    settings = {"draws": note["quick_draws" if quick else "draws"], "depth": note["quick_depth" if quick else "depth"],
+                "width": note["width"]}
+    full = sweep_module.plan(catalog.papers_folder() / "pennington2017.yaml", [], the_plan.sweep_dir.parent)
+    found = paper_pennington2017.claim(_runs(the_plan), full, settings, figure, _apart)
     return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
 
 
