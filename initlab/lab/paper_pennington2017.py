@@ -15,6 +15,8 @@ DEPTHS = (2, 4, 8, 16, 32, 64, 128)  # where the spectrum is read: the Jacobian 
 PROBE_ROWS = 16  # digits images a draw's spectrum is measured at
 FLAT_SLOPE = 0.02  # orthogonal tanh: the variance may grow at most this much per layer (Gaussian tanh's: about 1)
 SLOPE_MARGIN = 1.5  # the growing cases' measured slope within this factor of the free-probability one
+LOSS_TARGET = 0.5  # the training loss whose first epoch the measured text reports, beside the average loss
+LESSON_DEPTHS = (2, 8, 32, 128)  # the paper's Figure 2
 
 
 def slope_moments(activation: str, q_star: float) -> tuple[float, float]:
@@ -100,9 +102,6 @@ def histogram_figure(panels: dict[str, dict[int, np.ndarray]], path, title: str)
                             for label, found in panels.items()}, path, title)
 
 
-LOSS_TARGET = 0.5  # the training loss whose first epoch counts as "learned" (the speed the paper compares)
-
-
 def _case_spectra(the_plan, settings: dict) -> dict[str, dict[int, np.ndarray]]:
     """{case: {depth: [draws] sigma^2 / m_1^2}} for each case of the planned sweep, at the draw, deepened as
     `settings` say."""
@@ -120,13 +119,13 @@ def _case_spectra(the_plan, settings: dict) -> dict[str, dict[int, np.ndarray]]:
 def _losses(runs) -> tuple[dict, dict]:
     """({case: [mean training loss over the epochs, per seed]}, {case: (epochs, mean loss over seeds)}): the mean
     over the epochs is the area under the loss curve, lower for the net that learns faster."""
-    final, curves = {}, {}
+    average, curves = {}, {}
     for run, path in runs:
         metrics = run_folder.read_metrics(path)
-        final.setdefault(run.case, []).append(float(metrics["loss"].mean()))
+        average.setdefault(run.case, []).append(float(metrics["loss"].mean()))
         curves.setdefault(run.case, []).append(metrics["loss"].to_numpy())
     epochs = np.arange(1, len(next(iter(curves.values()))[0]) + 1)
-    return final, {case: (epochs, np.mean(c, axis=0)) for case, c in curves.items()}
+    return average, {case: (epochs, np.mean(c, axis=0)) for case, c in curves.items()}
 
 
 def _epochs_to(curve: np.ndarray, target: float) -> str:
@@ -137,8 +136,8 @@ def _epochs_to(curve: np.ndarray, target: float) -> str:
 def claim(runs, full, settings: dict, figure, apart) -> dict:
     """The claim measured: the spread sigma^2 / m_1^2 by depth per case (median over draws; each draw's slope per
     layer), against free probability and against "it grows alike for every initializer" (log sigma^2 / m_1^2 at the
-    deepest layer, orthogonal tanh against each other case, over draws); and the final training loss of orthogonal
-    against Gaussian tanh over seeds (the mean over the epochs), against "they train alike". runs: the trained
+    deepest layer, orthogonal tanh against each other case, over draws); and the training loss averaged over the
+    epochs of orthogonal against Gaussian tanh over seeds, against "they train alike". runs: the trained
     sweep's (planned run, folder); full: the whole sweep planned (its every case's spectra; --quick trains the two
     tanh cases only); settings: draws, depth, width; `apart` is papers._apart (Welch over seeds)."""
     by_case = _case_spectra(full, settings)
@@ -147,36 +146,37 @@ def claim(runs, full, settings: dict, figure, apart) -> dict:
     measured_slope = {case: float(np.median(slopes(v))) for case, v in by_case.items()}
     deepest = settings["depth"]
     spread = {case: float(np.median(v[deepest])) for case, v in by_case.items()}
-    final, curves = _losses(runs)
+    average, curves = _losses(runs)
     depths = np.array(sorted(next(iter(by_case.values()))))
     plots.paper_lines([
         {"title": "sigma^2 / m_1^2 of J J^T by depth (median over draws) and free probability's",
          "xlabel": "depth L", "log": True,
          "series": {**{case: (depths, np.array([np.median(v[d]) for d in depths])) for case, v in by_case.items()},
                     **{f"{case}, theory": (depths, np.maximum(predicted[case] * depths, 1e-4)) for case in by_case}}},
-        {"title": f"training loss (mean over {len(next(iter(final.values())))} seeds)", "xlabel": "epoch", "log": False,
-         "series": curves},
+        {"title": f"training loss (mean over {len(next(iter(average.values())))} seeds)", "xlabel": "epoch",
+         "log": False, "series": curves},
     ], figure, f"Pennington et al. 2017: digits, Jacobian at the draw (width {settings['width']}, {settings['draws']} "
                f"draws a case), training at depth {len(configs[next(iter(configs))].model.hidden)}")
     flat, tanh_gauss = "orthogonal tanh", "Gaussian tanh"
     others = [case for case in by_case if case != flat]
     logs = {case: np.log(v[deepest]) for case, v in by_case.items()}
     spectra_apart = all(spread[flat] < spread[c] and apart(logs[flat], logs[c]) for c in others)
-    train_apart = np.mean(final[flat]) < np.mean(final[tanh_gauss]) and apart(final[flat], final[tanh_gauss])
+    train_apart = np.mean(average[flat]) < np.mean(average[tanh_gauss]) and apart(average[flat], average[tanh_gauss])
     growing_within = all(1 / SLOPE_MARGIN <= measured_slope[c] / predicted[c] <= SLOPE_MARGIN for c in others)
     within = measured_slope[flat] <= FLAT_SLOPE and growing_within
     slope_text = ", ".join(f"{case} {measured_slope[case]:.3g} ({predicted[case]:.3g})" for case in by_case)
     spread_text = ", ".join(f"{case} {spread[case]:.3g}" for case in by_case)
     epochs = len(next(iter(curves.values()))[1])
-    loss_text = ", ".join(f"{case} {np.mean(v):.3f}" for case, v in final.items())
+    loss_text = ", ".join(f"{case} {np.mean(v):.3f}" for case, v in average.items())
     speed = ", ".join(f"{case} {_epochs_to(curve, LOSS_TARGET)}" for case, (_, curve) in curves.items())
-    measured = (f"growth of sigma^2 / m_1^2 per layer (depths 4 to 32), median over {settings['draws']} draws (free probability): "
-                f"{slope_text}; sigma^2 / m_1^2 at depth {deepest}: {spread_text}; training loss averaged over the {epochs} "
-                f"epochs (mean of {len(final[flat])} seeds): {loss_text}; epochs to loss {LOSS_TARGET}: {speed}")
-    seeds = len(final[flat])
-    baseline = ("the spread grows with depth alike for every initializer: at depth "
-                f"{deepest} orthogonal tanh's is " + ("below every other case's beyond draw noise" if spectra_apart else
-                                                     f"not told apart from every other case's over {settings['draws']} draws")
+    seeds = len(average[flat])
+    measured = (f"growth of sigma^2 / m_1^2 per layer (depths 4 to 32), median over {settings['draws']} draws "
+                f"(free probability): {slope_text}; sigma^2 / m_1^2 at depth {deepest}: {spread_text}; training loss "
+                f"averaged over the {epochs} epochs (mean of {seeds} seeds): {loss_text}; epochs to loss {LOSS_TARGET}: "
+                f"{speed}")
+    baseline = (f"the spread grows with depth alike for every initializer: at depth {deepest} orthogonal tanh's is "
+                + ("below every other case's beyond draw noise" if spectra_apart else
+                   f"not told apart from every other case's over {settings['draws']} draws")
                 + "; orthogonal and Gaussian tanh train alike: their average losses "
                 + ("differ beyond seed noise" if train_apart else f"not told apart over {seeds} seeds"))
     return {"within": within, "beats": spectra_apart and train_apart, "measured": measured, "baseline": baseline,
@@ -184,9 +184,6 @@ def claim(runs, full, settings: dict, figure, apart) -> dict:
                       f"above {FLAT_SLOPE}, the others beyond a factor {SLOPE_MARGIN})",
             "lost": "orthogonal tanh's spread is not below every other case's beyond draw noise, or it does not train "
                     "faster than Gaussian tanh beyond seed noise"}
-
-
-LESSON_DEPTHS = (2, 8, 32, 128)  # the paper's Figure 2
 
 
 def lesson(the_plan, path, quick: bool = False) -> None:
