@@ -83,6 +83,9 @@ def test_run_id_is_readable_and_follows_the_config():
     assert a.startswith("set0.5-relu-2-s0-") and b.startswith("set0.5-relu-2-s1-")
     assert runs.run_id(make_config(model={"kernel_initializer": {"name": "random_normal", "stddev": 0.01}})).startswith(
         "random_normal_stddev_0.01_-relu-2-s0-")
+    deep = runs.run_id(make_config(model={"hidden": [64] * 128 + [32, 32], "activation": "tanh"}))
+    assert deep.startswith("glorot_uniform-tanh-64times128x32times2-s0-") and len(deep) < 80  # a folder name's 255 bytes
+    assert runs.run_id(make_config(model={"hidden": [32] * 48})).startswith("glorot_uniform-relu-" + "x".join(["32"] * 48))
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_hanin2018, paper_lu2019, paper_yang2022, sweep as sweep_module
+from initlab.lab import paper_hanin2018, paper_lu2019, paper_pennington2017, paper_yang2022, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation
 from initlab.train.probes import PROBE_ROWS
@@ -367,8 +367,22 @@ def lu2019(the_plan, figure: Path, draws: int) -> Measured:
     return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
 
 
+def pennington2017(the_plan, figure: Path) -> Measured:
+    """The Jacobian's spread by depth at the draw (initlab/lab/paper_pennington2017.py; the index's `spectra`: draws
+    per case, the deepest layer read and the width, --quick its own, told by the sweep's name) for every case of the
+    sweep, and the trained nets' losses."""
+    note = catalog.papers()["pennington2017"]["spectra"]
+    quick = the_plan.sweep.name.endswith("_quick")
+    settings = {"draws": note["quick_draws" if quick else "draws"], "depth": note["quick_depth" if quick else "depth"],
+                "width": note["width"]}
+    full = sweep_module.plan(catalog.papers_folder() / "pennington2017.yaml", [], the_plan.sweep_dir.parent)
+    found = paper_pennington2017.claim(_runs(the_plan), full, settings, figure, _apart)
+    return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
+
+
 CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
-          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022, "lu2019": lu2019}
+          "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022, "lu2019": lu2019,
+          "pennington2017": pennington2017}
 AT_INITIALIZATION = {"hanin2018", "lu2019"}  # claims about the draw alone: their sweeps are planned, never trained
 
 

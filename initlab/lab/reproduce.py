@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_lu2019, paper_yang2022, papers, runs, sweep as sweep_module
+from initlab.lab import paper_lu2019, paper_pennington2017, paper_yang2022, papers, runs, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation as signal_module
 
@@ -79,7 +79,10 @@ COORDCHECK = ("convergence_he.yaml", {
 })
 # sweep lessons drawn, never trained (docs/lessons.md): name -> (file, picture); draws per case from the lessons' index
 BORN_DEAD = {"born_dead_grid": ("born_dead_grid.yaml", "born_dead_grid.png")}
-NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, *BORN_DEAD, "papers", "diagnose", "coordcheck"]
+JACOBIANS = {  # sweep lessons drawn at initialization as Jacobian spectra by depth (docs/lessons.md): name -> (file, picture)
+    "jacobian_depth": ("jacobian_depth.yaml", "jacobian_depth.png"),
+}
+NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, *BORN_DEAD, "papers", "diagnose", "coordcheck", *JACOBIANS]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -146,6 +149,11 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         report(f"diagnose: {diagnosed_picture(figures, quick)}")
     if not only or "coordcheck" in only:
         report(f"coordcheck: {coordinate_checks(configs, docs, out, quick)}")
+    for name, (file, picture) in JACOBIANS.items():
+        if only and name not in only:
+            continue
+        paper_pennington2017.lesson(sweep_module.plan(configs / file, [], out), figures / picture, quick)
+        report(f"{name}: {figures / picture}")
 
 
 def born_dead_grid(file: Path, docs: Path, out: Path, name: str, quick: bool = False) -> Path:

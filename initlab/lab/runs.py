@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import importlib.util
+import itertools
 import math
 import os
 import shutil
@@ -34,6 +35,7 @@ from initlab.train import (
 from initlab.train.probes import PROBE_ROWS, Probe
 from initlab.train.run_result import RunResult, histogram_epochs, keep_samples
 
+LONGEST_WIDTHS = 150  # characters of a run folder's widths label written out in full (48 layers of 32: 143)
 MODEL = "model.keras"  # written by `initlab run`; in a sweep's run folders only on demand (ensure_model)
 
 
@@ -42,6 +44,8 @@ def run_id(config: config_module.Config) -> str:
     spec = config.model
     init = f"set{spec.set_weights:g}" if spec.set_weights is not None else spec.kernel_initializer.label
     width = "x".join(map(str, spec.hidden)) or "linear"
+    if len(width) > LONGEST_WIDTHS:  # a deep net: equal neighbours as '64times128' (a folder name has 255 bytes)
+        width = "x".join(f"{units}times{len(list(run))}" for units, run in itertools.groupby(spec.hidden))
     label = f"{init}-{spec.activation}-{width}-s{config.seed}"
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in label)
     return f"{safe}-{config.digest()}"

@@ -51,10 +51,11 @@ def exact(fn, x) -> np.ndarray:
     return squared_singular_values(j.numpy(), float(np.finfo(x.dtype.as_numpy_dtype).eps))
 
 
-def layer_spectra(layers: list[tuple], x: np.ndarray) -> dict[str, np.ndarray]:
+def layer_spectra(layers: list[tuple], x: np.ndarray, at: set[str] | None = None) -> dict[str, np.ndarray]:
     """The lab's MLP, per layer (name, kernel, bias, activation): the squared singular values [rows, k] of the
     Jacobian of its pre-activation (the output layer's: the logits) with respect to the input, at each row of x;
-    chained layer by layer in float64, J_l = W_l^T D_{l-1} J_{l-1}, D the activation's own Jacobian."""
+    chained layer by layer in float64, J_l = W_l^T D_{l-1} J_{l-1}, D the activation's own Jacobian. `at`: only
+    these layers' (the chain still runs through every layer)."""
     tf, keras = _tf(), _keras()
     a = tf.constant(np.asarray(x, np.float64))
     rows, n = a.shape
@@ -64,7 +65,8 @@ def layer_spectra(layers: list[tuple], x: np.ndarray) -> dict[str, np.ndarray]:
         kernel = tf.constant(np.asarray(kernel, np.float64))
         z = a @ kernel + np.asarray(bias, np.float64)
         jacobian = tf.einsum("io,bin->bon", kernel, jacobian)
-        spectra[name] = squared_singular_values(jacobian.numpy())
+        if at is None or name in at:
+            spectra[name] = squared_singular_values(jacobian.numpy())
         if i == len(layers) - 1:
             break  # the logits: the output's activation is not part of the measured Jacobian
         with tf.GradientTape(persistent=activation in NOT_ELEMENTWISE) as tape:
