@@ -31,7 +31,8 @@ class SweepConfig(Strict):
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}  # key.path: [values]; every combination
     cases: list[dict[str, Any]] = []  # hand-picked sets of keys changed together; `label` names one
     # the seeds, or how many: `seeds: 1000` is seeds 0 to 999 (a list that long would be most of the file)
-    seeds: Annotated[list[Annotated[Int, Field(ge=0, le=2**31 - 1)]], Field(min_length=1)] | Annotated[Int, Field(ge=1, le=2**31)] = [0]
+    seeds: (Annotated[list[Annotated[Int, Field(ge=0, le=2**31 - 1)]], Field(min_length=1)]
+            | Annotated[Int, Field(ge=1, le=2**31)]) = [0]
     # where the runs' records go: a run folder each, or one table for the sweep (<sweep>/table/); auto: TABLE_ABOVE
     store: Literal["auto", "folders", "table"] = "auto"
     # with the table, the runs that also get their run folder: the first N seeds of every cell, or the runs that
