@@ -487,8 +487,10 @@ def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictu
     try:
         # without pictures a run folder is plain files (no Keras, no matplotlib): written while the next group trains
         with table, WriteBehind(threaded=not pictures) as behind:
+            # a group whose runs all go to the table alone needs none of a run folder's extras
+            extras = [not the_plan.table or any(the_plan.kept[i] for i in group) for group in work]
             for results in dispatch.run_groups([[the_plan.resolved[i] for i in group] for group in work], workers,
-                                               scheduler):
+                                               scheduler, extras):
                 behind.submit(write, results)
                 failed = next((r for r in results if r.error), None)
                 if fail_fast and failed is not None:

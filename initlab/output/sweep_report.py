@@ -463,8 +463,14 @@ def _boundary_grid(*args) -> None:
     plots.boundary_grid(*args)
 
 
+def _curve(frame: pd.DataFrame) -> pd.DataFrame:
+    """A cell's loss curves; a sweep of `train.epochs: 0` has none, drawn as an empty panel (numbers, not text)."""
+    return frame if len(frame) else pd.DataFrame(index=pd.Index([], dtype=float, name="epoch"), dtype=float)
+
+
 def _loss_curves(cells, path, title, records) -> None:
-    curves = {panel: {label: records.losses(folders) for label, folders in lines.items()} for panel, lines in cells.items()}
+    curves = {panel: {label: _curve(records.losses(folders)) for label, folders in lines.items()}
+              for panel, lines in cells.items()}
     from initlab.output import plots
 
     plots.bands(curves, path, f"{title}: training loss, mean and min-max over seeds", "loss")

@@ -265,8 +265,10 @@ def population_for(configs: list, data: Dataset) -> Population:
     return population
 
 
-def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
-    """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
+def train_population(configs: list, data: Dataset, on_epoch=None, extras: bool = True) -> list:
+    """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each. Without
+    `extras` the results leave out what only a run folder holds (signal.csv's rows, the Jacobian's spectra): a sweep
+    whose table keeps the group's records (each run's signal costs about as much as its training)."""
     started = time.perf_counter()
     population = population_for(configs, data)
     metric = population.metric_name
@@ -274,10 +276,10 @@ def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
         RunResult(c, data.task, metric, engine=c.train.engine, data_init=population.data_init[m],
                   weights_initial={f"{n}/{part}": w for n, pair in zip(population.names, population.initial[m])
                                    for part, w in zip(("kernel", "bias"), pair)},
-                  signal=propagation.rows([(n, k, b, act) for n, (k, b), act in
+                  signal=None if not extras else propagation.rows([(n, k, b, act) for n, (k, b), act in
                                       zip(population.names, population.initial[m], population.activations)],
                                      data.x_train[:PROBE_ROWS], c.seed),
-                  jacobian=jacobian.recorded(c, [(n, k, b, act) for n, (k, b), act in
+                  jacobian=None if not extras else jacobian.recorded(c, [(n, k, b, act) for n, (k, b), act in
                                                  zip(population.names, population.initial[m], population.activations)],
                                              data.x_train[:PROBE_ROWS]))
         for m, c in enumerate(configs)
