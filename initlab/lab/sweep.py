@@ -107,7 +107,7 @@ def load_sweep(path: str | Path, overrides: list[str] = (), allow_large: bool = 
     sweep = _validate(config_module.read_yaml(path), path)
     too_many = limits.over("runs in the sweep (cases x grid combinations x seeds)", size(sweep), limits.MAX_SWEEP_RUNS)
     if too_many and not allow_large:
-        raise UserError(too_many, str(path), "grid")
+        raise UserError(too_many, str(path), _largest(sweep))
     base_path = (path.parent / sweep.base).resolve()
     if not base_path.is_file():
         raise UserError(f"no such run config: {base_path}", str(path), "base")
@@ -126,13 +126,25 @@ def load_sweep(path: str | Path, overrides: list[str] = (), allow_large: bool = 
             raw_cell = _with(base, {k: v for k, v in case.items() if k != "label"}, path, f"cases.{number}")
             raw_cell = _with(raw_cell, dict(zip(sweep.grid, combo)), path, "grid")
             labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
-            for seed in sweep.seed_values:  # the seeds share the cell's copy: validating reads it, never changes it
-                raw_run = {**raw_cell, "seed": seed}
-                where = _describe(case.get("label"), labels, seed)
-                run_config = config_module.validate(raw_run, f"{path} (run {where})", list(overrides), allow_large)
-                run_config._source = base_path
-                planned.append(PlannedRun(run_config, dict(labels), case.get("label")))
+            first = None
+            for seed in sweep.seed_values:
+                if first is None:  # a cell's runs differ in their seed alone, which no check of a config reads
+                    where = _describe(case.get("label"), labels, seed)
+                    first = config_module.validate({**raw_cell, "seed": seed}, f"{path} (run {where})",
+                                                   list(overrides), allow_large)
+                    first._source = base_path
+                    run_config = first
+                else:  # validated once per cell: 10^5 runs plan in seconds, sharing their cell's sections
+                    run_config = first.model_copy(update={"seed": seed})
+                planned.append(PlannedRun(run_config, labels, case.get("label")))
     return sweep, planned
+
+
+def _largest(sweep: SweepConfig) -> str:
+    """The key that multiplies a sweep's size most: where to cut it."""
+    counts = {"cases": len(sweep.cases), "grid": math.prod(len(v) for v in sweep.grid.values()) if sweep.grid else 0,
+              "seeds": len(sweep.seed_values)}
+    return max(counts, key=counts.get)
 
 
 def uses_table(sweep: SweepConfig, runs: int) -> bool:
@@ -393,7 +405,7 @@ def current_summary(the_plan: Plan) -> list[dict] | None:
     reads with the csv module (pandas' import alone is ~0.5 s)."""
     import csv
 
-    expected = [*REPORT_FILES, *(["boundaries.png"] if _drawable(the_plan) else [])]
+    expected = [*REPORT_FILES, *(["boundaries.png"] if _draws_boundaries(the_plan) else [])]
     try:
         written = min((the_plan.sweep_dir / name).stat().st_mtime_ns for name in expected)
         newest_run = _newest_run(the_plan)
@@ -413,6 +425,13 @@ def current_summary(the_plan: Plan) -> list[dict] | None:
             if column.endswith(STATISTICS):
                 row[column] = _number(row[column])
     return summary
+
+
+def _draws_boundaries(the_plan: Plan) -> bool:
+    """Whether the report draws boundaries.png: 2-D data, and a folder for a run of the first seed (its weights)."""
+    first_seed = min((run.seed for run in the_plan.planned), default=0)
+    kept = the_plan.kept or [True] * len(the_plan.planned)
+    return _drawable(the_plan) and any(keep and run.seed == first_seed for run, keep in zip(the_plan.planned, kept))
 
 
 def _newest_run(the_plan: Plan) -> int:

@@ -10,6 +10,7 @@ import math
 import os
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +137,7 @@ class Table:
             try:
                 with np.load(path) as arrays:
                     header = json.loads(arrays["header"].tobytes())
-            except (OSError, ValueError, KeyError, EOFError):  # a damaged part: its runs train again
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # damaged: its runs train again
                 self.unreadable.append(path)
                 continue
             self.parts.append(path)
