@@ -193,7 +193,7 @@ def _validate(raw: dict, path: Path) -> SweepConfig:
     try:
         return SweepConfig.model_validate(raw)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = _seeds_branch(exc.errors(), raw)
         key = ".".join(str(p) for p in error["loc"])
         text = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
@@ -206,6 +206,18 @@ def _validate(raw: dict, path: Path) -> SweepConfig:
         else:
             message = f"{text[0].lower()}{text[1:]}, got {shown(error.get('input'))}"
         raise UserError(message, str(path), key) from None
+
+
+def _seeds_branch(errors: list[dict], raw) -> dict:
+    """The first error, where `seeds` (a list or a count) failed as what it was given as: a list's errors when it
+    is a list, else the count's; the loc without pydantic's names of the two."""
+    error = errors[0]
+    if error["loc"][:1] != ("seeds",) or len(error["loc"]) < 2 or isinstance(error["loc"][1], int):
+        return error
+    given_a_list = isinstance(raw.get("seeds") if isinstance(raw, dict) else None, list)
+    branch = [e for e in errors if e["loc"][:1] == ("seeds",) and str(e["loc"][1]).startswith("list[") == given_a_list]
+    error = (branch or [error])[0]
+    return {**error, "loc": ("seeds", *error["loc"][2:])}
 
 
 def _with(raw: dict, changes: dict, path: Path, section: str) -> dict:
