@@ -264,3 +264,29 @@ def test_a_part_keeps_the_bits_of_every_value(tmp_path):
     with np.load(sweep_table.parts(tmp_path)[0]) as part:
         assert part["metrics.loss"].dtype == np.float32 and part["layers.activation_std"].dtype == np.float64
         assert json.loads(part["header"].tobytes())["common"] == {"status": "ok"}
+
+
+def test_a_table_only_group_draws_in_batches_the_bytes_of_solo_draws(tmp_path):
+    # a big sweep's group (no run folder to write) draws each initializer's weights for all members at once: the
+    # members' weights, records and final figures are the bytes of the group drawn member by member
+    from initlab.train import population
+
+    grid = {"model.kernel_initializer": ["orthogonal", {"name": "random_uniform", "minval": 0.0, "maxval": 1.0},
+                                         "he_normal"], "model.bias_initializer": ["zeros", "random_normal"]}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(raw_config(name="base", model={"hidden": [6, 3]},
+                                                                  train={"epochs": 2})))
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "base": "base.yaml", "grid": grid, "seeds": 2}))
+    the_plan = sweep_module.plan(path, [], tmp_path / "out")
+    data = the_plan.data_for(the_plan.resolved[0])
+    population.forget_compiled()
+    solo = population.train_population(the_plan.resolved, data, extras=True)
+    population.forget_compiled()
+    batched = population.train_population(the_plan.resolved, data, extras=False)
+    assert population._kept[1].batched
+    for one, other in zip(solo, batched):
+        assert other.signal is None and one.signal
+        assert one.history == other.history and one.layer_rows == other.layer_rows and one.final == other.final
+        for name in one.weights_initial:
+            assert np.array_equal(one.weights_initial[name], other.weights_initial[name])
+            assert np.array_equal(one.weights_final[name], other.weights_final[name])
