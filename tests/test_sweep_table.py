@@ -83,6 +83,7 @@ def test_by_default_the_table_keeps_the_first_seed_of_every_cell(both):
     assert len(run_dirs(folders.sweep_dir)) == 9
 
 
+@pytest.mark.slow
 def test_keep_writes_exactly_the_asked_run_folders_with_a_folder_sweep_s_bytes(both, tmp_path):
     folders, _ = both
     keep = [{"model.kernel_initializer": "he_normal", "seed": 1}, {"seed": 2}]
@@ -134,6 +135,7 @@ def test_a_big_sweep_goes_to_the_table_unless_told(tmp_path, monkeypatch):
     assert not sweep_module.plan(write_sweep(tmp_path, "s"), [], tmp_path / "out").table
 
 
+@pytest.mark.slow
 def test_an_interrupted_table_sweep_resumes_without_training_its_complete_runs(both, tmp_path):
     # two training groups (batch sizes): interrupted once the first group is written, the second call trains only
     # the second group, and the report is the uninterrupted one's
@@ -164,6 +166,7 @@ def test_an_interrupted_table_sweep_resumes_without_training_its_complete_runs(b
     assert all(again.done) and sweep_module.current_summary(again) is not None
 
 
+@pytest.mark.slow
 def test_a_damaged_part_is_passed_over_and_its_runs_train_again(both, tmp_path):
     path = write_sweep(tmp_path, "s", store="table", keep=0)
     the_plan = sweep(path, tmp_path / "out")
@@ -176,6 +179,7 @@ def test_a_damaged_part_is_passed_over_and_its_runs_train_again(both, tmp_path):
     assert len(trained) == 9 and len(sweep_table.Table(again.sweep_dir)) == 9
 
 
+@pytest.mark.slow
 def test_epochs_0_measures_the_initialization_alone(tmp_path):
     # a run of 0 epochs: layers.csv's epoch 0 rows are those of the same run trained, metrics.csv has no row, and
     # summary.json's final figures are the initial weights' loss and accuracy
@@ -206,6 +210,7 @@ def runs_config(tmp_path, engine: str, epochs: int):
     return config_module.validate(raw)
 
 
+@pytest.mark.slow
 def test_an_epochs_0_sweep_reports_from_its_table(tmp_path):
     base = raw_config(name="base", model={"hidden": [4]}, train={"epochs": 0})
     measured = sweep(write_sweep(tmp_path, "s", base=base, file="t", store="table", keep=0), tmp_path / "out")
@@ -266,6 +271,7 @@ def test_a_part_keeps_the_bits_of_every_value(tmp_path):
         assert json.loads(part["header"].tobytes())["common"] == {"status": "ok"}
 
 
+@pytest.mark.slow
 def test_a_table_only_group_draws_in_batches_the_bytes_of_solo_draws(tmp_path):
     # a big sweep's group (no run folder to write) draws each initializer's weights for all members at once: the
     # members' weights, records and final figures are the bytes of the group drawn member by member
