@@ -296,3 +296,26 @@ def test_a_table_only_group_draws_in_batches_the_bytes_of_solo_draws(tmp_path):
         for name in one.weights_initial:
             assert np.array_equal(one.weights_initial[name], other.weights_initial[name])
             assert np.array_equal(one.weights_final[name], other.weights_final[name])
+
+
+@pytest.mark.slow
+def test_compare_on_a_user_s_model_reports_the_same_from_its_table(tmp_path):
+    import keras
+
+    from initlab.lab.compare import compare
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    found = {}
+    for store in ("folders", "table"):
+        summary, folder = compare(model, (x, y), {"kernel": ["glorot_uniform", "he_normal"]}, seeds=2,
+                                  train={"epochs": 2}, out=tmp_path / store, store=store)
+        found[store] = (summary, folder)
+    (folders_summary, by_folders), (table_summary, by_table) = found["folders"], found["table"]
+    pd.testing.assert_frame_equal(folders_summary, table_summary)
+    assert (by_table / sweep_table.TABLE).is_dir() and len(sweep_table.Table(by_table)) == 4
+    for name in ["sweep.csv", "summary.csv", "init_scale.csv", "report.md", "activation_std.png"]:
+        assert (by_folders / name).read_bytes() == (by_table / name).read_bytes(), name
