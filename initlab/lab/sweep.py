@@ -300,10 +300,17 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
 
     sweep, planned = load_sweep(path, overrides, allow_large)
     result = Plan(sweep, planned, [], [], [], rerun)
+    sections: dict = {}  # a cell's seeds share its model and train sections: resolved once, shared again
     for run in planned:
         data = result.data_for(run.config)
-        user = isinstance(run.config, UserExperiment)  # a user's model: its task is read when it trains
-        result.resolved.append(run.config if user else model_module.with_task_defaults(run.config, data.task))
+        if isinstance(run.config, UserExperiment):  # a user's model: its task is read when it trains
+            result.resolved.append(run.config)
+            continue
+        key = (id(run.config.model), id(run.config.train), data.task)
+        if key not in sections:
+            filled = model_module.with_task_defaults(run.config, data.task)
+            sections[key] = (run.config.model, run.config.train, filled.model, filled.train)  # kept alive: ids hold
+        result.resolved.append(run.config.model_copy(update={"model": sections[key][2], "train": sections[key][3]}))
     result.folders = [folder_of(config, out) for config in result.resolved]
     _refuse_twins(planned, result.folders, path)
     result.table, result.kept = uses_table(sweep, len(planned)), kept(sweep, planned, path)
