@@ -190,9 +190,9 @@ def sweep(
 
 
 def _complete_text(the_plan) -> str:
-    from initlab.output.run_folder import is_complete
+    from initlab.lab.sweep import complete_count
 
-    done = sum(is_complete(f) for f in the_plan.folders)
+    done = complete_count(the_plan)
     return f"{done} of {counted(len(the_plan.folders), 'run')} complete; run the same command to finish"
 
 
@@ -341,9 +341,13 @@ def _validate_sweep(path: Path, given: Path, overrides: list[str], allow_large: 
     checked = sweep_module.check(path, overrides, allow_large)
     sweep = checked.sweep
     sizes = [*([f"{len(sweep.cases)} cases"] if sweep.cases else []),
-             *(f"{len(values)} {key}" for key, values in sweep.grid.items()), _count(sweep.seeds, "seed")]
+             *(f"{len(values)} {key}" for key, values in sweep.grid.items()), _count(sweep.seed_values, "seed")]
     groups = sweep_module.groups(checked.resolved)
     typer.echo(yaml.safe_dump(sweep.model_dump(), sort_keys=False, default_flow_style=None), nl=False)
+    kept = sum(checked.kept)
+    typer.echo(f"# records: the sweep's table (<out>/{sweep.name}/table/), {_count(range(kept), 'run folder')} kept"
+               if checked.table else f"# records: a run folder each (a sweep of more than "
+               f"{sweep_module.TABLE_ABOVE} runs writes the sweep's table; `store:` chooses)")
     typer.echo(f"# a sweep of {len(checked.planned)} runs ({' x '.join(sizes)}), each valid with its data; "
                f"{_count(groups, 'training group')}; `initlab sweep {given} --dry-run` lists them")
 

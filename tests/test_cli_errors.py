@@ -113,7 +113,7 @@ CONFIGS = {  # YAML text, fragments the message must hold (besides the file's pa
     ),
     "learning_rate_inf": ("train: {learning_rate: .inf}\n", ["train.learning_rate", "finite number"]),
     # ranges
-    "epochs_zero": ("train: {epochs: 0}\n", ["train.epochs", "greater than or equal to 1", "got 0"]),
+    "epochs_negative": ("train: {epochs: -1}\n", ["train.epochs", "greater than or equal to 0", "got -1"]),
     "learning_rate_zero": ("train: {learning_rate: 0}\n", ["train.learning_rate", "greater than 0", "got 0"]),
     "learning_rate_negative": ("train: {learning_rate: -0.1}\n", ["train.learning_rate", "greater than 0", "got -0.1"]),
     "split_one": ("data: {dataset: ushape, validation_split: 1}\n", ["data.validation_split", "less than 1", "got 1"]),
@@ -330,7 +330,7 @@ SETS = {  # the --set text, fragments; the file's path is expected only where th
     "python_tag": ("name=!!python/object/apply:os.system ['true']", ["--set", "name", "not allowed"]),
     "under_a_number": ("train.epochs.x=3", ["--set", "train.epochs.x", "'train.epochs' is 1, not a mapping"]),
     "under_a_list": ("model.hidden.x=3", ["--set", "model.hidden.x", "'model.hidden' is [2], not a mapping"]),
-    "out_of_range": ("train.epochs=0", ["(--set train.epochs)", "train.epochs", "greater than or equal to 1"]),
+    "out_of_range": ("train.epochs=-1", ["(--set train.epochs)", "train.epochs", "greater than or equal to 0"]),
     "unknown_key": ("train.epoch=3", ["(--set train.epoch)", "did you mean 'epochs'"]),
     "bad_name": ("name=../x", ["(--set name)", "not a plain folder name"]),
     "bad_initializer": (

@@ -116,7 +116,7 @@ def test_initializer_mapping_override(tmp_path):
 def test_override_error_names_the_set_key(tmp_path):
     path = write(tmp_path, "name: c\n")
     with pytest.raises(UserError) as caught:
-        load_config(path, ["train.epochs=0"])
+        load_config(path, ["train.epochs=-1"])
     assert caught.value.key == "train.epochs"
     assert caught.value.source == f"{path} (--set train.epochs)"
 

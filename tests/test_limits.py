@@ -103,14 +103,15 @@ def test_sweep_size_is_refused_before_expanding(tmp_path):
 
 
 def test_sweep_size_both_sides(tmp_path):
-    # 10,000 runs pass the size check and go on to validate runs: the first run is bad, so it stops there
-    path = write_sweep(tmp_path, {"model.hidden": [[0]] + [[n] for n in range(1, 100)]}, list(range(100)))
+    # 100,000 runs pass the size check and go on to validate runs: the first run is bad, so it stops there
+    path = write_sweep(tmp_path, {"model.hidden": [[0]] + [[n] for n in range(1, 100)]}, list(range(1000)))
     with pytest.raises(UserError) as caught:
         sweep_module.load_sweep(path)
     assert "model.hidden.0" in str(caught.value) and "(run model.hidden=[0], seed=0)" in str(caught.value)
-    path = write_sweep(tmp_path, {"model.hidden": [[0]] + [[n] for n in range(1, 100)]}, list(range(101)))
-    with pytest.raises(UserError, match="runs in the sweep .*: 10,100, over the limit of 10,000"):
+    path = write_sweep(tmp_path, {"model.hidden": [[0]] + [[n] for n in range(1, 100)]}, list(range(1001)))
+    with pytest.raises(UserError, match="runs in the sweep .*: 100,100, over the limit of 100,000") as caught:
         sweep_module.load_sweep(path)
+    assert caught.value.key == "seeds"  # the key that multiplies the size most
     with pytest.raises(UserError) as caught:
         sweep_module.load_sweep(path, allow_large=True)
     assert "model.hidden.0" in str(caught.value)

@@ -256,7 +256,7 @@ class TrainConfig(Strict):
     optimizer: str = "adam"  # a Keras optimizer name
     learning_rate: Float = Field(0.001, gt=0, le=initializers.LARGEST)
     loss: str | None = None  # default follows the task: binary / sparse categorical cross-entropy, or mse
-    epochs: Int = Field(100, ge=1)
+    epochs: Int = Field(100, ge=0)  # 0: the initialization measured (epoch 0 of layers.csv, the initial loss), no training
     batch_size: Int = Field(32, ge=1)
     shuffle: bool = True  # reshuffle the training rows every epoch (seeded by the run seed)
     engine: Literal["fast", "keras"] = "fast"  # fast: one compiled loop; keras: model.fit, the reference

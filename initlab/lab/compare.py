@@ -11,11 +11,12 @@ from initlab.base.errors import UserError
 
 
 def compare(model, data, init: dict, seeds=3, train: dict | None = None, name: str = "compare",
-            out: str | Path = "outputs") -> tuple[pd.DataFrame, Path]:
+            out: str | Path = "outputs", store: str = "auto") -> tuple[pd.DataFrame, Path]:
     """summary.csv of a sweep over `init` (role -> list of values, e.g. {"kernel": ["glorot_uniform", "he_normal"],
     "honest_fans": [False, True]}) crossed with `seeds` (a count or a list), and the sweep's folder. `model`: a Keras
     model (its architecture, saved to the folder; weights redrawn every run), a .keras path or 'pkg.mod:function';
-    `data`: (x_train, y_train[, x_val, y_val]), a dict with those keys, or a .npz path."""
+    `data`: (x_train, y_train[, x_val, y_val]), a dict with those keys, or a .npz path; `store`: the sweep file's
+    (auto: a run folder each up to 1000 runs, the sweep's table above; folders; table)."""
     from initlab.lab import sweep as sweep_module
 
     folder = Path(out) / name / "inputs"  # the sweep file, its base config, the model and the data it reads
@@ -29,8 +30,8 @@ def compare(model, data, init: dict, seeds=3, train: dict | None = None, name: s
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     (folder / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
     sweep_file = folder / "sweep.yaml"
-    sweep_file.write_text(yaml.safe_dump({"name": name, "base": "base.yaml", "grid": grid, "seeds": seed_list},
-                                         sort_keys=False))
+    sweep_file.write_text(yaml.safe_dump({"name": name, "base": "base.yaml", "grid": grid, "seeds": seed_list,
+                                          "store": store}, sort_keys=False))
     the_plan = sweep_module.plan(sweep_file, [], Path(out))
     sweep_module.execute(the_plan, pictures=False)
     return pd.read_csv(the_plan.sweep_dir / "summary.csv"), the_plan.sweep_dir

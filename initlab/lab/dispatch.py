@@ -19,14 +19,14 @@ WORKER_DIED = ("a worker process died (killed, out of memory or crashed) before 
                "run the same command to train it again")
 
 
-def train_group(configs: list) -> list:
+def train_group(configs: list, extras: bool = True) -> list:
     """One unit of work: a population of runs trained together, or one run alone. A failure becomes a failed
     result for each run it concerns instead of an exception, so the sweep goes on. A population that fails
     (one member's bad initializer fails the whole graph) trains its members alone, so only the bad ones fail."""
     with _ONE_AT_A_TIME, interrupts.held():
         if len(configs) > 1:
             try:
-                return _population(configs)
+                return _population(configs, extras)
             except KeyboardInterrupt:
                 raise
             except Exception:  # noqa: BLE001 - retried alone below, where each run's own error is recorded
@@ -34,16 +34,16 @@ def train_group(configs: list) -> list:
         return [_alone(config) for config in configs]
 
 
-def _train_group_on_a_worker(configs: list) -> list:
+def _train_group_on_a_worker(configs: list, extras: bool = True) -> list:
     """train_group in a Dask worker: a process that trains initlab's runs computes as initlab's own processes do
     (the AVX2 cap, where TensorFlow has not started in it yet)."""
     from initlab.base import backend
 
     backend.own_process()
-    return train_group(configs)
+    return train_group(configs, extras)
 
 
-def _population(configs: list) -> list:
+def _population(configs: list, extras: bool = True) -> list:
     from initlab.lab import runs
     from initlab.train import model as model_module
     from initlab.train.population import can_join, train_population
@@ -52,7 +52,7 @@ def _population(configs: list) -> list:
     resolved = [model_module.with_task_defaults(config, data.task) for config in configs]
     if not all(can_join(config) for config in resolved):
         raise ValueError("these runs cannot share a graph")
-    return train_population(resolved, data, on_epoch=lambda epoch: interrupts.raise_if_received())
+    return train_population(resolved, data, on_epoch=lambda epoch: interrupts.raise_if_received(), extras=extras)
 
 
 def _alone(config):
@@ -126,20 +126,23 @@ def check_scheduler(scheduler: str) -> None:
     _connect(Client, scheduler).close()
 
 
-def run_groups(groups: list[list], workers: int = 1, scheduler: str | None = None) -> Iterator[list]:
-    """Yield each group's results as it finishes."""
+def run_groups(groups: list[list], workers: int = 1, scheduler: str | None = None,
+               extras: list[bool] | None = None) -> Iterator[list]:
+    """Yield each group's results as it finishes. extras[g] False: group g's results need no run folder's extras
+    (train_population's `extras`)."""
     if not groups:
         return
+    extras = extras or [True] * len(groups)
     if scheduler:
-        yield from _on_dask(groups, scheduler)
+        yield from _on_dask(groups, scheduler, extras)
     elif workers > 1 and len(groups) > 1:
-        yield from _in_processes(groups, workers)
+        yield from _in_processes(groups, workers, extras)
     else:
-        for group in groups:
-            yield train_group(group)
+        for group, extra in zip(groups, extras):
+            yield train_group(group, extra)
 
 
-def _in_processes(groups: list[list], workers: int) -> Iterator[list]:
+def _in_processes(groups: list[list], workers: int, extras: list[bool]) -> Iterator[list]:
     import multiprocessing
     from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, as_completed
 
@@ -150,7 +153,7 @@ def _in_processes(groups: list[list], workers: int) -> Iterator[list]:
     executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(threads, os.getpid()))
     try:
-        futures = {executor.submit(train_group, group): group for group in groups}
+        futures = {executor.submit(train_group, group, extra): group for group, extra in zip(groups, extras)}
         for future in as_completed(list(futures)):
             group = futures.pop(future)  # the caller keeps what it needs: results are not held here to the end
             try:
@@ -195,11 +198,12 @@ def _connect(Client, scheduler: str):
         raise UserError(f"cannot reach a Dask scheduler at {scheduler!r} ({exc})", "--scheduler") from None
 
 
-def _on_dask(groups: list[list], scheduler: str) -> Iterator[list]:
+def _on_dask(groups: list[list], scheduler: str, extras: list[bool]) -> Iterator[list]:
     Client, as_completed = _distributed()
     with _connect(Client, scheduler) as client:
         # pure=False: a task that runs twice (a worker lost and its work redone) only returns the same results again
-        futures = {client.submit(_train_group_on_a_worker, group, pure=False): group for group in groups}
+        futures = {client.submit(_train_group_on_a_worker, group, extra, pure=False): group
+                   for group, extra in zip(groups, extras)}
         try:
             for future in as_completed(list(futures)):
                 group = futures.pop(future)

@@ -9,7 +9,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -21,6 +21,7 @@ from initlab.config.user_experiment import UserExperiment
 from initlab.train import data as data_module
 
 MAX_POPULATION = 64  # runs trained together at most; bounds memory, never depends on the worker count
+TABLE_ABOVE = 1000  # `store: auto`: sweeps of up to this many runs write run folders, larger ones the sweep's table
 
 
 class SweepConfig(Strict):
@@ -29,7 +30,15 @@ class SweepConfig(Strict):
     set: dict[str, Any] = {}  # key.path: value, applied to every run
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}  # key.path: [values]; every combination
     cases: list[dict[str, Any]] = []  # hand-picked sets of keys changed together; `label` names one
-    seeds: Annotated[list[Annotated[Int, Field(ge=0, le=2**31 - 1)]], Field(min_length=1)] = [0]
+    # the seeds, or how many: `seeds: 1000` is seeds 0 to 999 (a list that long would be most of the file)
+    seeds: (Annotated[list[Annotated[Int, Field(ge=0, le=2**31 - 1)]], Field(min_length=1)]
+            | Annotated[Int, Field(ge=1, le=2**31)]) = [0]
+    # where the runs' records go: a run folder each, or one table for the sweep (<sweep>/table/); auto: TABLE_ABOVE
+    store: Literal["auto", "folders", "table"] = "auto"
+    # with the table, the runs that also get their run folder: the first N seeds of every cell, or the runs that
+    # match any of these selectors ({seed: 0}, {case: deep}, {model.kernel_initializer: he_normal, seed: 3});
+    # unset: the first seed of every cell (the report's decision boundaries are drawn from them)
+    keep: Annotated[Int, Field(ge=0)] | list[dict[str, Any]] | None = None
 
     @field_validator("cases")
     @classmethod
@@ -41,6 +50,10 @@ class SweepConfig(Strict):
             if labels.index(label) != number:
                 raise ValueError(f"every case needs a distinct `label`; {shown(label)} is given twice")
         return cases
+
+    @property
+    def seed_values(self) -> list[int] | range:
+        return range(self.seeds) if isinstance(self.seeds, int) else self.seeds
 
     @field_validator("set", "grid", "cases")
     @classmethod
@@ -84,7 +97,7 @@ def _label(value) -> str:
 
 def size(sweep: SweepConfig) -> int:
     """How many runs a sweep expands to, from the lengths of its lists (nothing is expanded)."""
-    return max(len(sweep.cases), 1) * math.prod(len(values) for values in sweep.grid.values()) * len(sweep.seeds)
+    return max(len(sweep.cases), 1) * math.prod(len(values) for values in sweep.grid.values()) * len(sweep.seed_values)
 
 
 def load_sweep(path: str | Path, overrides: list[str] = (), allow_large: bool = False) -> tuple[SweepConfig, list[PlannedRun]]:
@@ -94,7 +107,7 @@ def load_sweep(path: str | Path, overrides: list[str] = (), allow_large: bool = 
     sweep = _validate(config_module.read_yaml(path), path)
     too_many = limits.over("runs in the sweep (cases x grid combinations x seeds)", size(sweep), limits.MAX_SWEEP_RUNS)
     if too_many and not allow_large:
-        raise UserError(too_many, str(path), "grid")
+        raise UserError(too_many, str(path), _largest(sweep))
     base_path = (path.parent / sweep.base).resolve()
     if not base_path.is_file():
         raise UserError(f"no such run config: {base_path}", str(path), "base")
@@ -113,13 +126,66 @@ def load_sweep(path: str | Path, overrides: list[str] = (), allow_large: bool = 
             raw_cell = _with(base, {k: v for k, v in case.items() if k != "label"}, path, f"cases.{number}")
             raw_cell = _with(raw_cell, dict(zip(sweep.grid, combo)), path, "grid")
             labels = {k: _label(v) for k, v in zip(sweep.grid, combo)}
-            for seed in sweep.seeds:  # the seeds share the cell's copy: validating reads it, never changes it
-                raw_run = {**raw_cell, "seed": seed}
-                where = _describe(case.get("label"), labels, seed)
-                run_config = config_module.validate(raw_run, f"{path} (run {where})", list(overrides), allow_large)
-                run_config._source = base_path
-                planned.append(PlannedRun(run_config, dict(labels), case.get("label")))
+            first = None
+            for seed in sweep.seed_values:
+                if first is None:  # a cell's runs differ in their seed alone, which no check of a config reads
+                    where = _describe(case.get("label"), labels, seed)
+                    first = config_module.validate({**raw_cell, "seed": seed}, f"{path} (run {where})",
+                                                   list(overrides), allow_large)
+                    first._source = base_path
+                    run_config = first
+                else:  # validated once per cell: 10^5 runs plan in seconds, sharing their cell's sections
+                    run_config = first.model_copy(update={"seed": seed})
+                planned.append(PlannedRun(run_config, labels, case.get("label")))
     return sweep, planned
+
+
+def _largest(sweep: SweepConfig) -> str:
+    """The key that multiplies a sweep's size most: where to cut it."""
+    counts = {"cases": len(sweep.cases), "grid": math.prod(len(v) for v in sweep.grid.values()) if sweep.grid else 0,
+              "seeds": len(sweep.seed_values)}
+    return max(counts, key=counts.get)
+
+
+def uses_table(sweep: SweepConfig, runs: int) -> bool:
+    """Whether a sweep of `runs` runs records them in its table rather than in a run folder each."""
+    return sweep.store == "table" or (sweep.store == "auto" and runs > TABLE_ABOVE)
+
+
+def kept(sweep: SweepConfig, planned: list[PlannedRun], path) -> list[bool]:
+    """Which runs get their run folder: all of them without the table; with it, those `keep` asks for (unset: the
+    first seed of every cell). A selector that names a key the sweep does not vary, or matches no run, is a
+    UserError: a typo would otherwise keep nothing, silently."""
+    if not uses_table(sweep, len(planned)):
+        if sweep.keep is not None and sweep.store == "folders":
+            raise UserError("`keep` picks the runs that get a folder beside the sweep's table; with `store: folders` "
+                            "every run has one (remove `keep`, or set `store: table`)", str(path), "keep")
+        return [True] * len(planned)
+    seeds = list(sweep.seed_values[:1] if sweep.keep is None else
+                 sweep.seed_values[:sweep.keep] if isinstance(sweep.keep, int) else [])
+    if isinstance(sweep.keep, int) or sweep.keep is None:
+        chosen = set(seeds)
+        return [run.seed in chosen for run in planned]
+    allowed = [*(["case"] if sweep.cases else []), *sweep.grid, "seed"]
+    selectors = []
+    for number, selector in enumerate(sweep.keep):
+        for key in selector:
+            if key not in allowed:
+                raise UserError(f"a selector's keys are the sweep's varied keys; '{key}' is not one"
+                                f"{did_you_mean(str(key), allowed)}; allowed: {', '.join(allowed)}", str(path),
+                                f"keep.{number}.{key}")
+        selectors.append({key: value if key == "seed" else str(value) if key == "case" else _label(value)
+                          for key, value in selector.items()})
+    chosen = [[all(_value(run, key) == value for key, value in selector.items()) for selector in selectors]
+              for run in planned]
+    for number, selector in enumerate(sweep.keep):
+        if not any(matches[number] for matches in chosen):
+            raise UserError(f"{shown(selector)} matches no run of the sweep", str(path), f"keep.{number}")
+    return [any(matches) for matches in chosen]
+
+
+def _value(run: PlannedRun, key: str):
+    return run.seed if key == "seed" else run.case if key == "case" else run.grid[key]
 
 
 def _validate(raw: dict, path: Path) -> SweepConfig:
@@ -127,7 +193,7 @@ def _validate(raw: dict, path: Path) -> SweepConfig:
     try:
         return SweepConfig.model_validate(raw)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = _seeds_branch(exc.errors(), raw)
         key = ".".join(str(p) for p in error["loc"])
         text = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
@@ -140,6 +206,18 @@ def _validate(raw: dict, path: Path) -> SweepConfig:
         else:
             message = f"{text[0].lower()}{text[1:]}, got {shown(error.get('input'))}"
         raise UserError(message, str(path), key) from None
+
+
+def _seeds_branch(errors: list[dict], raw) -> dict:
+    """The first error, where `seeds` (a list or a count) failed as what it was given as: a list's errors when it
+    is a list, else the count's; the loc without pydantic's names of the two."""
+    error = errors[0]
+    if error["loc"][:1] != ("seeds",) or len(error["loc"]) < 2 or isinstance(error["loc"][1], int):
+        return error
+    given_a_list = isinstance(raw.get("seeds") if isinstance(raw, dict) else None, list)
+    branch = [e for e in errors if e["loc"][:1] == ("seeds",) and str(e["loc"][1]).startswith("list[") == given_a_list]
+    error = (branch or [error])[0]
+    return {**error, "loc": ("seeds", *error["loc"][2:])}
 
 
 def _with(raw: dict, changes: dict, path: Path, section: str) -> dict:
@@ -194,6 +272,8 @@ class Plan:
     rerun: bool = False
     damaged: dict = field(default_factory=dict)  # index -> what is wrong with its folder (it trains again)
     datasets: dict = field(default_factory=dict)
+    table: bool = False  # the runs' records go to the sweep's table (sweep_table), not a folder each
+    kept: list[bool] = field(default_factory=list)  # which runs get their run folder (all of them without the table)
 
     @property
     def sweep_dir(self) -> Path:
@@ -220,12 +300,20 @@ def plan(path: str | Path, overrides: list[str], out: Path, rerun: bool = False,
 
     sweep, planned = load_sweep(path, overrides, allow_large)
     result = Plan(sweep, planned, [], [], [], rerun)
+    sections: dict = {}  # a cell's seeds share its model and train sections: resolved once, shared again
     for run in planned:
         data = result.data_for(run.config)
-        user = isinstance(run.config, UserExperiment)  # a user's model: its task is read when it trains
-        result.resolved.append(run.config if user else model_module.with_task_defaults(run.config, data.task))
+        if isinstance(run.config, UserExperiment):  # a user's model: its task is read when it trains
+            result.resolved.append(run.config)
+            continue
+        key = (id(run.config.model), id(run.config.train), data.task)
+        if key not in sections:
+            filled = model_module.with_task_defaults(run.config, data.task)
+            sections[key] = (run.config.model, run.config.train, filled.model, filled.train)  # kept alive: ids hold
+        result.resolved.append(run.config.model_copy(update={"model": sections[key][2], "train": sections[key][3]}))
     result.folders = [folder_of(config, out) for config in result.resolved]
     _refuse_twins(planned, result.folders, path)
+    result.table, result.kept = uses_table(sweep, len(planned)), kept(sweep, planned, path)
     check_plan(result)
     return result
 
@@ -260,21 +348,49 @@ def check(path: str | Path, overrides: list[str] = (), allow_large: bool = False
         except UserError as error:  # the base config's key, in the run that has it
             raise UserError(error.detail, f"{path} (run {run.describe()})", error.key) from None
     _refuse_twins(planned, [folder_of(config, Path()) for config in result.resolved], path)
+    result.table, result.kept = uses_table(sweep, len(planned)), kept(sweep, planned, path)
     return result
 
 
 def check_plan(the_plan: Plan) -> None:
-    """Which runs are done (complete, not failed; none with rerun) and which folders are damaged."""
-    from initlab.output import run_folder
+    """Which runs are done (complete, not failed; none with rerun) and which folders are damaged. With the sweep's
+    table a run is complete once the table has it, and its folder too where it keeps one."""
+    from initlab.output import run_folder, sweep_table
 
     the_plan.done, the_plan.damaged = [], {}
+    table = sweep_table.Table(the_plan.sweep_dir) if the_plan.table else None
     for i, folder in enumerate(the_plan.folders):
+        if table is not None:
+            summary = table.summary(folder.name)
+            if summary is None or summary["status"] == "failed" or the_plan.rerun:
+                the_plan.done.append(False)
+                continue
+            if not the_plan.kept[i]:
+                the_plan.done.append(True)
+                continue
         with run_folder.writing(folder.parent):  # is_dir() too can fail: a name longer than the file system allows
             problems = run_folder.problems(folder) if folder.is_dir() else {}
         if problems:
             the_plan.damaged[i] = run_folder.problems_text(problems)
         complete = folder.is_dir() and not problems
         the_plan.done.append(not the_plan.rerun and complete and run_folder.read_summary(folder)["status"] != "failed")
+
+
+def records_of(the_plan: Plan):
+    """Where a sweep's report reads its runs' records: the table (sweep_table.Records) or the run folders (None)."""
+    from initlab.output import sweep_table
+
+    return sweep_table.Records(sweep_table.Table(the_plan.sweep_dir)) if the_plan.table else None
+
+
+def complete_count(the_plan: Plan) -> int:
+    """How many planned runs are complete now (in the table, or with a complete folder)."""
+    from initlab.output import run_folder, sweep_table
+
+    if the_plan.table:
+        table = sweep_table.Table(the_plan.sweep_dir)
+        return sum(folder.name in table for folder in the_plan.folders)
+    return sum(run_folder.is_complete(f) for f in the_plan.folders)
 
 
 def execute(the_plan: Plan, workers: int = 1, scheduler: str | None = None, fail_fast: bool = False,
@@ -308,10 +424,10 @@ def current_summary(the_plan: Plan) -> list[dict] | None:
     reads with the csv module (pandas' import alone is ~0.5 s)."""
     import csv
 
-    expected = [*REPORT_FILES, *(["boundaries.png"] if _drawable(the_plan) else [])]
+    expected = [*REPORT_FILES, *(["boundaries.png"] if _draws_boundaries(the_plan) else [])]
     try:
         written = min((the_plan.sweep_dir / name).stat().st_mtime_ns for name in expected)
-        newest_run = max((folder / "summary.json").stat().st_mtime_ns for folder in the_plan.folders)
+        newest_run = _newest_run(the_plan)
         with open(the_plan.sweep_dir / "sweep.csv", newline="") as file:
             rows = list(csv.reader(file))
     except (OSError, ValueError):
@@ -328,6 +444,24 @@ def current_summary(the_plan: Plan) -> list[dict] | None:
             if column.endswith(STATISTICS):
                 row[column] = _number(row[column])
     return summary
+
+
+def _draws_boundaries(the_plan: Plan) -> bool:
+    """Whether the report draws boundaries.png: 2-D data, and a folder for a run of the first seed (its weights)."""
+    first_seed = min((run.seed for run in the_plan.planned), default=0)
+    kept = the_plan.kept or [True] * len(the_plan.planned)
+    return _drawable(the_plan) and any(keep and run.seed == first_seed for run, keep in zip(the_plan.planned, kept))
+
+
+def _newest_run(the_plan: Plan) -> int:
+    """When the newest record of a planned run was written (OSError where a planned run folder is missing)."""
+    from initlab.output import sweep_table
+
+    folders = [f for f, kept in zip(the_plan.folders, the_plan.kept or [True] * len(the_plan.folders)) if kept]
+    newest = max([(folder / "summary.json").stat().st_mtime_ns for folder in folders], default=0)
+    if the_plan.table:
+        newest = max(newest, max(path.stat().st_mtime_ns for path in sweep_table.parts(the_plan.sweep_dir)))
+    return newest
 
 
 STATISTICS = ("_mean", "_std", "_min", "_max", "_ci95_low", "_ci95_high")  # summary.csv's numeric columns end so
@@ -365,27 +499,36 @@ def work_of(the_plan: Plan) -> list[list[int]]:
 def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictures, on_result, painters):
     """Train the groups of `work`, writing only their runs that are not done, then the report."""
     from initlab.lab import dispatch, runs, user_runs
+    from initlab.output import sweep_table
 
     pictures = len(the_plan.planned) <= 12 if pictures is None else pictures
     pending = {the_plan.folders[i] for i, done in enumerate(the_plan.done) if not done}
+    kept = {folder for folder, keep in zip(the_plan.folders, the_plan.kept or [True] * len(the_plan.folders)) if keep}
     out = the_plan.sweep_dir.parent
+    table = sweep_table.Writer(the_plan.sweep_dir) if the_plan.table else contextlib.nullcontext()
 
     def write(results: list) -> None:
         for result in results:
-            if folder_of(result.config, out) not in pending:
+            folder = folder_of(result.config, out)
+            if folder not in pending:
                 continue  # done already, trained again only as company
-            if isinstance(result.config, UserExperiment):
-                user_runs.write(result, out, pictures)
-            else:
-                runs.write_run(result, out, pictures, model_file=False, draw=painters.draw)  # model.keras: ensure_model
+            if folder in kept:
+                if isinstance(result.config, UserExperiment):
+                    user_runs.write(result, out, pictures)
+                else:  # model.keras: ensure_model
+                    runs.write_run(result, out, pictures, model_file=False, draw=painters.draw)
+            if the_plan.table:
+                table.add(folder.name, *records(result, folder.name))
             if on_result is not None:
                 on_result(result)
 
     try:
         # without pictures a run folder is plain files (no Keras, no matplotlib): written while the next group trains
-        with WriteBehind(threaded=not pictures) as behind:
+        with table, WriteBehind(threaded=not pictures) as behind:
+            # a group whose runs all go to the table alone needs none of a run folder's extras
+            extras = [not the_plan.table or any(the_plan.kept[i] for i in group) for group in work]
             for results in dispatch.run_groups([[the_plan.resolved[i] for i in group] for group in work], workers,
-                                               scheduler):
+                                               scheduler, extras):
                 behind.submit(write, results)
                 failed = next((r for r in results if r.error), None)
                 if fail_fast and failed is not None:
@@ -396,6 +539,20 @@ def _train_and_report(the_plan: Plan, work, workers, scheduler, fail_fast, pictu
             report(the_plan, figures=not isinstance(error, KeyboardInterrupt))
         raise
     return report(the_plan, painters=painters).to_dict("records")
+
+
+def records(result, run_name: str) -> tuple[dict, list[str], list[dict], list[dict]]:
+    """What the sweep's table keeps of a run: its summary.json's dict, metrics.csv's columns and rows, layers.csv's
+    rows (a user's model has none)."""
+    from initlab.lab import runs, user_runs
+
+    if isinstance(result.config, UserExperiment):
+        metric = result.metric
+        columns = ["epoch", "loss", metric, "val_loss", f"val_{metric}", "inference_loss", f"inference_{metric}"]
+        return user_runs.summary_of(result, run_name), columns, result.history, []
+    metric = result.metric
+    columns = ["epoch", "loss", metric, "val_loss", f"val_{metric}"]
+    return runs.summary_of(result, run_name), columns, result.history, result.layer_rows
 
 
 class WriteBehind:
@@ -454,7 +611,8 @@ def report(the_plan: Plan, figures: bool = True, painters=None):
 
     with run_folder.writing(the_plan.sweep_dir):
         return report_module.write_report(the_plan.sweep.name, the_plan.planned, the_plan.folders, the_plan.sweep_dir,
-                                   boundary_view if _drawable(the_plan) else None, figures, painters)
+                                   boundary_view if _drawable(the_plan) else None, figures, painters,
+                                   records_of(the_plan))
 
 
 def _drawable(the_plan: Plan) -> bool:

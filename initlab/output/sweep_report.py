@@ -26,6 +26,27 @@ def complete_summaries(folders: list[Path]) -> list[dict | None]:
     return [run_folder.read_summary(folder) if run_folder.is_complete(folder) else None for folder in folders]
 
 
+class FolderRecords:
+    """A sweep's per-run records read from its run folders (sweep_table.Records reads them from its table)."""
+
+    def summaries(self, folders: list[Path]) -> list[dict | None]:
+        return complete_summaries(folders)
+
+    def has_metrics(self, folder: Path) -> bool:
+        return run_folder.is_complete(folder) and (folder / "metrics.csv").exists()
+
+    def losses(self, folders: list[Path]) -> pd.DataFrame:
+        """The runs' training loss by epoch, one column per run."""
+        return pd.concat([run_folder.read_metrics(f).set_index("epoch")["loss"] for f in folders], axis=1)
+
+    def initial_layers(self, folders: list[Path]) -> pd.DataFrame:
+        """The epoch-0 rows of the runs' layers.csv (none for a user's model: it has no layers.csv)."""
+        if not (folders[0] / "layers.csv").exists():
+            return pd.DataFrame()
+        layers = pd.concat([run_folder.read_layers(f) for f in folders])
+        return layers[layers["epoch"] == 0]
+
+
 def collect(planned: list, folders: list[Path], summaries: list[dict | None]) -> pd.DataFrame:
     """sweep.csv: one row per complete planned run (summaries: complete_summaries(folders)), with its labels,
     status and final metrics."""
@@ -281,11 +302,13 @@ def markdown(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def write_report(sweep_name: str, planned: list, folders: list[Path], sweep_dir: Path, boundary_view=None,
-          figures: bool = True, painters: plot_workers.Painters | None = None) -> pd.DataFrame:
+          figures: bool = True, painters: plot_workers.Painters | None = None, records=None) -> pd.DataFrame:
     """sweep.csv, summary.csv, report.md and (with figures) the comparison pictures in sweep_dir, drawn by `painters`
-    if given; returns the summary. boundary_view(run, folder) -> (a frames.still view of its plane, caption)."""
+    if given; returns the summary. boundary_view(run, folder) -> (a frames.still view of its plane, caption).
+    `records`: where the runs' records are read (FolderRecords, the default, or a sweep_table.Records)."""
+    records = records or FolderRecords()
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    summaries = complete_summaries(folders)
+    summaries = records.summaries(folders)
     frame = collect(planned, folders, summaries)
     _atomic_csv(frame, sweep_dir / "sweep.csv")
     if frame.empty:
@@ -308,10 +331,10 @@ def write_report(sweep_name: str, planned: list, folders: list[Path], sweep_dir:
     if not figures:
         return summary
     painters = painters or plot_workers.Painters(0)
-    cells = _cells(planned, folders, keys)
+    cells = _cells(planned, folders, keys, records)
     if cells:  # failed runs have no records to draw
-        painters.submit(functools.partial(_loss_curves, cells, sweep_dir / "loss_curves.png", sweep_name))
-        painters.submit(functools.partial(_activation_std, cells, sweep_dir / "activation_std.png", sweep_name))
+        painters.submit(functools.partial(_loss_curves, cells, sweep_dir / "loss_curves.png", sweep_name, records))
+        painters.submit(functools.partial(_activation_std, cells, sweep_dir / "activation_std.png", sweep_name, records))
     try:
         if boundary_view is not None:  # the views are taken here, while the painters draw
             grid = _boundaries(planned, folders, keys, sweep_name, boundary_view)
@@ -359,11 +382,11 @@ def _panel_and_label(run, keys) -> tuple[str, str]:
     return "", " / ".join(values) or "all"
 
 
-def _cells(planned, folders, keys) -> dict[str, dict[str, list[Path]]]:
+def _cells(planned, folders, keys, records) -> dict[str, dict[str, list[Path]]]:
     """panel -> line label -> the run folders (one per seed)."""
     cells: dict[str, dict[str, list[Path]]] = {}
     for run, folder in zip(planned, folders):
-        if run_folder.is_complete(folder) and (folder / "metrics.csv").exists():
+        if records.has_metrics(folder):
             panel, label = _panel_and_label(run, keys)
             cells.setdefault(panel, {}).setdefault(label, []).append(folder)
     return cells
@@ -440,21 +463,26 @@ def _boundary_grid(*args) -> None:
     plots.boundary_grid(*args)
 
 
-def _loss_curves(cells, path, title) -> None:
-    curves = {panel: {label: pd.concat([run_folder.read_metrics(f).set_index("epoch")["loss"] for f in folders], axis=1)
-                      for label, folders in lines.items()} for panel, lines in cells.items()}
+def _curve(frame: pd.DataFrame) -> pd.DataFrame:
+    """A cell's loss curves; a sweep of `train.epochs: 0` has none, drawn as an empty panel (numbers, not text)."""
+    return frame if len(frame) else pd.DataFrame(index=pd.Index([], dtype=float, name="epoch"), dtype=float)
+
+
+def _loss_curves(cells, path, title, records) -> None:
+    curves = {panel: {label: _curve(records.losses(folders)) for label, folders in lines.items()}
+              for panel, lines in cells.items()}
     from initlab.output import plots
 
     plots.bands(curves, path, f"{title}: training loss, mean and min-max over seeds", "loss")
 
 
-def _activation_std(cells, path, title) -> None:
+def _activation_std(cells, path, title, records) -> None:
     def profile(folders):
-        if not (folders[0] / "layers.csv").exists():  # a user's model: the checklist's figures at initialization
-            rows = [row for folder in folders for row in at_init(run_folder.read_summary(folder))]
+        layers = records.initial_layers(folders)
+        if layers.empty:  # a user's model: the checklist's figures at initialization
+            rows = [row for summary in records.summaries(folders) for row in at_init(summary)]
             return pd.DataFrame(rows).groupby("layer", sort=False)["activation_std"].mean()
-        layers = pd.concat([run_folder.read_layers(f) for f in folders])
-        return layers[layers["epoch"] == 0].groupby("layer", sort=False)["activation_std"].mean()
+        return layers.groupby("layer", sort=False)["activation_std"].mean()
 
     profiles = {panel: {label: profile(folders) for label, folders in lines.items()} for panel, lines in cells.items()}
     from initlab.output import plots

@@ -103,7 +103,7 @@ def train_keras(
             callbacks=callbacks, verbose=0,
         )
     logs = fit.history
-    for i in range(len(logs["loss"])):
+    for i in range(len(logs.get("loss", []))):  # epochs 0: fit trains nothing and logs nothing
         row = {"epoch": i + 1, "loss": logs["loss"][i], metric: logs[metric][i]}
         row["val_loss"] = logs["val_loss"][i] if has_val else np.nan
         row[f"val_{metric}"] = logs[f"val_{metric}"][i] if has_val else np.nan

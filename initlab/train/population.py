@@ -64,11 +64,47 @@ def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) 
     return weights, None
 
 
+def batched_initial_weights(configs: list, data: Dataset) -> list | None:
+    """initial_weights of every member, each layer's kernels and biases drawn in one call per initializer over the
+    members' layer seeds (batched_draws.draw: the solo draws, byte for byte); None where a member's start is more
+    than its initializers' draw (model.set_weights, model.data_init, muP's scaled kernels)."""
+    from initlab.train import batched_draws
+
+    first = configs[0]
+    units = [layer.units for layer in first.model.hidden_layers()] + [model_module.output_units(data.task, data.n_classes)]
+    if any(c.model.set_weights is not None or c.model.data_init is not None for c in configs) or \
+            any(f.init_std != 1.0 for f in parametrization.factors(first, data.n_features, units[-1])):
+        return None
+    drawn = [[[None, None] for _ in units] for _ in configs]
+    fans = [data.n_features, *units[:-1]]
+    for role, shape_of in ((0, lambda i: (fans[i], units[i])), (1, lambda i: (units[i],))):
+        for i in range(len(units)):
+            specs = [_specs(c, role)[i] for c in configs]
+            together: dict[str, list[int]] = {}
+            for m, spec in enumerate(specs):
+                together.setdefault(repr(initializers.parse(spec)), []).append(m)
+            for members in together.values():
+                seeds = [initializers.layer_seed(configs[m].seed, i, role) for m in members]
+                values = batched_draws.draw(specs[members[0]], shape_of(i), seeds)
+                for j, m in enumerate(members):
+                    drawn[m][i][role] = np.array(values[j], np.float32)
+    return [([tuple(pair) for pair in member], None) for member in drawn]
+
+
+def _specs(config, role: int) -> list:
+    """The kernel (role 0) or bias (role 1) initializer of each Dense layer, as initial_weights reads them."""
+    layers = config.model.hidden_layers()
+    if role == 0:
+        return [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
+    return [layer.bias_initializer for layer in layers] + [config.model.bias_initializer]
+
+
 class Population:
     """K members' weights, optimizer and compiled training loop (the population twin of engine.FastLoop)."""
 
-    def __init__(self, configs: list, data: Dataset):
+    def __init__(self, configs: list, data: Dataset, batched: bool = False):
         tf, keras = _tf(), _keras()
+        self.batched = batched
         first = configs[0]
         self.k, self.task = len(configs), data.task
         self.metric_name = model_module.metric_name(data.task)
@@ -102,10 +138,11 @@ class Population:
         self.run_chunk = engine.chunk_function(self)
 
     def _draw(self, configs: list, data: Dataset) -> list:
-        """Each member's initial (kernel, bias) per layer; keeps the configs, data and draws."""
+        """Each member's initial (kernel, bias) per layer; keeps the configs, data and draws. A big sweep's group
+        (batched: set by population_for) draws each initializer's kernels for all its members in one call."""
         self.configs, self.data = configs, data
-        drawn = [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS])
-                 for c in configs]
+        drawn = (self.batched and batched_initial_weights(configs, data)) or \
+            [initial_weights(c, data.n_features, data.task, data.n_classes, data.x_train[:PROBE_ROWS]) for c in configs]
         self.initial = [weights for weights, _ in drawn]
         self.data_init = [report for _, report in drawn]
         return self.initial
@@ -251,33 +288,37 @@ def forget_compiled() -> None:
     _kept = None
 
 
-def population_for(configs: list, data: Dataset) -> Population:
+def population_for(configs: list, data: Dataset, batched: bool = False) -> Population:
     """A Population of configs: the kept one reloaded when its shape matches (tracing costs ~1 s a group), else new.
-    Only one is kept, so memory stays bounded however many groups a sweep has."""
+    Only one is kept, so memory stays bounded however many groups a sweep has. `batched`: draw the initial weights
+    per initializer for all members at once (each initializer's draw is traced once, ~0.3 s: for big sweeps)."""
     global _kept
     key = shape_key(configs, data)
     if _kept is not None and _kept[0] == key:
+        _kept[1].batched = batched
         _kept[1].reload(configs, data)
         return _kept[1]
     forget_compiled()  # before tracing the next one
-    population = Population(configs, data)
+    population = Population(configs, data, batched)
     _kept = (key, population)
     return population
 
 
-def train_population(configs: list, data: Dataset, on_epoch=None) -> list:
-    """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each."""
+def train_population(configs: list, data: Dataset, on_epoch=None, extras: bool = True) -> list:
+    """Train configs (one group: same shapes, data, optimizer and schedule) together; one RunResult each. Without
+    `extras` the results leave out what only a run folder holds (signal.csv's rows, the Jacobian's spectra): a sweep
+    whose table keeps the group's records (each run's signal costs about as much as its training)."""
     started = time.perf_counter()
-    population = population_for(configs, data)
+    population = population_for(configs, data, batched=not extras)
     metric = population.metric_name
     results = [
         RunResult(c, data.task, metric, engine=c.train.engine, data_init=population.data_init[m],
                   weights_initial={f"{n}/{part}": w for n, pair in zip(population.names, population.initial[m])
                                    for part, w in zip(("kernel", "bias"), pair)},
-                  signal=propagation.rows([(n, k, b, act) for n, (k, b), act in
+                  signal=None if not extras else propagation.rows([(n, k, b, act) for n, (k, b), act in
                                       zip(population.names, population.initial[m], population.activations)],
                                      data.x_train[:PROBE_ROWS], c.seed),
-                  jacobian=jacobian.recorded(c, [(n, k, b, act) for n, (k, b), act in
+                  jacobian=None if not extras else jacobian.recorded(c, [(n, k, b, act) for n, (k, b), act in
                                                  zip(population.names, population.initial[m], population.activations)],
                                              data.x_train[:PROBE_ROWS]))
         for m, c in enumerate(configs)
