@@ -117,8 +117,9 @@ def test_wilson_intervals_stay_inside_zero_and_one_at_both_ends():
 def test_a_depth_or_a_draw_count_past_the_limits_is_one_line():
     with pytest.raises(UserError, match=r"hidden layers: 1,001, over the limit of 1,000"):
         paper_lu2019.check(1001, 10)
-    with pytest.raises(UserError, match=r"initializations per cell: 10,001, over the limit of 10,000"):
-        paper_lu2019.check(50, 10_001)
+    over = paper_lu2019.MAX_DRAWS + 1
+    with pytest.raises(UserError, match=rf"initializations per cell: {over:,}, over the limit of {over - 1:,}"):
+        paper_lu2019.check(50, over)
     with pytest.raises(UserError, match="at least 1"):
         paper_lu2019.check(50, 0)
 
