@@ -5,6 +5,7 @@ about one a block, SkipInit's and Fixup's start every block at the identity), an
 import math
 
 import numpy as np
+import pandas as pd
 
 from initlab.base.backend import keras as _keras, tf as _tf
 from initlab.config import initializers
@@ -18,17 +19,23 @@ LINEAR = 0.98  # R^2 a line in the block index must reach for the batch-normaliz
 FLAT = 1e-6  # |log2 Var_L / Var_0| below this counts as flat
 
 
-def _normalized(h, kind: str):
+def _normalized(h, normalization: str):
     """A fresh BatchNormalization (batch statistics over the rows, as in training) or LayerNormalization (over the
     units of each row): gamma 1, beta 0."""
     tf = _tf()
-    mean, var = tf.nn.moments(h, axes=[1] if kind == "batch" else [2], keepdims=True)
+    mean, var = tf.nn.moments(h, axes=[1] if normalization == "batch" else [2], keepdims=True)
     return (h - mean) / tf.sqrt(var + EPSILON)
 
 
 def _variance(a) -> np.ndarray:
     """Each member's variance over its rows and units."""
     return _tf().math.reduce_variance(a, axis=[1, 2]).numpy()
+
+
+def _drawn(spec, shape: tuple, seeds: list[int], index: int, which: int):
+    """[K, *shape] float64: layer `index`'s kernel (which 0) or bias (1) as the runs with these seeds draw it."""
+    seeds = [initializers.layer_seed(s, index, which) for s in seeds]
+    return _tf().constant(batched_draws.draw(spec, shape, seeds), _tf().float64)
 
 
 def stream_variances(config, x: np.ndarray, seeds: list[int]) -> np.ndarray:
@@ -44,9 +51,6 @@ def stream_variances(config, x: np.ndarray, seeds: list[int]) -> np.ndarray:
     for start in range(0, len(seeds), batched_draws.CHUNK):
         part = list(seeds[start : start + batched_draws.CHUNK])
 
-        def drawn(spec_, shape, index, which):
-            return tf.constant(batched_draws.draw(spec_, shape, [initializers.layer_seed(s, index, which) for s in part]),
-                               tf.float64)
 
         a = tf.tile(tf.constant(x, tf.float64)[None], [len(part), 1, 1])
         for (kernel, bias), layer in zip(batched_draws.hidden_weights(config, x.shape[1], part), spec.hidden_layers()):
@@ -62,10 +66,10 @@ def stream_variances(config, x: np.ndarray, seeds: list[int]) -> np.ndarray:
                 if res.branch_init == "fixup" and j == m:
                     kernel = tf.zeros([len(part), width, width], tf.float64)
                 else:
-                    kernel = drawn(spec.kernel_initializer, (width, width), index, 0)
+                    kernel = _drawn(spec.kernel_initializer, (width, width), part, index, 0)
                     if res.branch_init == "fixup":  # residual.apply_fixup's float32 factor
                         kernel = kernel * float(np.float32(residual.fixup_factor(res.blocks, m)))
-                h = tf.matmul(act(h), kernel) + drawn(spec.bias_initializer, (width,), index, 1)[:, None, :]
+                h = tf.matmul(act(h), kernel) + _drawn(spec.bias_initializer, (width,), part, index, 1)[:, None, :]
             if res.branch_init != "skipinit":  # SkipInit's alpha starts at 0: the block adds nothing
                 a = a + h
             variances.append(_variance(a))
@@ -104,10 +108,17 @@ def fits(variances: np.ndarray) -> dict:
     return {"slope": slope, "growth": log2[:, -1] - log2[:, 0], "added": added, "r2": r2}
 
 
-def predicted_growth(case: str, blocks: int, stem_variance: float) -> float:
-    """The claim's log2 Var_L / Var_0: He doubles per block (L bits), batch normalization adds 1 a block
+def kind(config) -> str:
+    """What the claim predicts for a residual config: 'normalized' (a normalization in the branch), else its
+    branch_init (standard, skipinit, fixup)."""
+    res = config.model.residual
+    return "normalized" if res.normalization != "none" else res.branch_init
+
+
+def predicted_growth(kind_: str, blocks: int, stem_variance: float) -> float:
+    """The claim's log2 Var_L / Var_0: He doubles per block (L bits), a normalized branch adds 1 a block
     (log2(1 + L / Var_0)), SkipInit and Fixup keep it (0)."""
-    return {"standard": float(blocks), "batch": math.log2(1 + blocks / stem_variance)}.get(case, 0.0)
+    return {"standard": float(blocks), "normalized": math.log2(1 + blocks / stem_variance)}.get(kind_, 0.0)
 
 
 def at_initialization(configs: dict, x: np.ndarray, draws: int) -> dict:
@@ -118,8 +129,8 @@ def at_initialization(configs: dict, x: np.ndarray, draws: int) -> dict:
         variances = stream_variances(config, x, list(range(draws)))
         fitted = fits(variances)
         blocks = config.model.residual.blocks
-        rows[label] = {"blocks": blocks, "variances": variances, **fitted,
-                       "predicted": predicted_growth(label, blocks, float(variances[:, 0].mean())),
+        rows[label] = {"blocks": blocks, "kind": kind(config), "variances": variances, **fitted,
+                       "predicted": predicted_growth(kind(config), blocks, float(variances[:, 0].mean())),
                        **{f"{key}_mean": float(np.mean(fitted[key])) for key in fitted},
                        **{f"{key}_interval": _t_interval(fitted[key]) for key in ("slope", "growth", "added")},
                        "r2_interval": _percentiles(fitted["r2"])}
@@ -136,14 +147,46 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def figure(init: dict, curves: dict, path, title: str) -> None:
-    """The stream's variance by block (geometric mean over draws, log scale) and the training loss of the deep nets
-    by epoch (each run; a diverged run's line stops where it diverged)."""
-    panels = [{"title": "stream variance by block at initialization", "xlabel": "block", "log": True,
-               "series": {label: (np.arange(row["variances"].shape[1]), np.exp(np.log(row["variances"]).mean(axis=0)))
-                          for label, row in init.items()}},
-              {"title": "training loss (ln 10: learned nothing)", "xlabel": "epoch", "log": True, "series": curves}]
-    plots.paper_lines(panels, path, title)
+def variance_panel(init: dict) -> dict:
+    """The stream's variance by block at the draw, the geometric mean over the draws of each case (log scale)."""
+    return {"title": "stream variance by block at initialization (0: the stem)", "xlabel": "block", "log": True,
+            "series": {label: (np.arange(row["variances"].shape[1]), np.exp(np.log(row["variances"]).mean(axis=0)))
+                       for label, row in init.items()}}
+
+
+def added_panel(init: dict) -> dict:
+    """Var_l - Var_0 by block on a linear scale, for the cases that do not double (a line of slope about 1 for a
+    normalized branch; 0 for SkipInit and Fixup, whose lines coincide)."""
+    def added(row):
+        if row["kind"] == "standard":  # drawn as nothing, so that every case keeps its colour across the panels
+            return np.full(row["variances"].shape[1], np.nan)
+        return (row["variances"] - row["variances"][:, :1]).mean(axis=0)
+
+    return {"title": "variance added to the stem's: Var_l - Var_0 (linear scale)", "xlabel": "block", "log": False,
+            "series": {label + (": off this scale" if row["kind"] == "standard" else ""):
+                       (np.arange(row["variances"].shape[1]), added(row)) for label, row in init.items()}}
+
+
+def variance_table(init: dict) -> pd.DataFrame:
+    """One row per case: its fits' means with their intervals over the draws."""
+    def interval(pair, digits):
+        return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
+
+    return pd.DataFrame([{
+        "case": label, "draws": len(row["growth"]), "blocks": row["blocks"],
+        "Var after the stem": f"{row['variances'][:, 0].mean():.3f}",
+        "log2 variance per block": f"{row['slope_mean']:.3f} {interval(row['slope_interval'], 3)}",
+        "log2 Var_L / Var_0 (bits)": f"{row['growth_mean']:.2f} {interval(row['growth_interval'], 2)}",
+        "claimed bits": f"{row['predicted']:.2f}",
+        "variance added a block (line)": f"{row['added_mean']:.3g}",
+        "R^2 of the line": f"{row['r2_mean']:.3f} {interval(row['r2_interval'], 3)}"} for label, row in init.items()])
+
+
+def figure(init: dict, finals: dict, path, title: str) -> None:
+    """The stream's variance by block at the draw, and each trained run's final training loss by seed."""
+    plots.paper_lines([variance_panel(init), added_panel(init),
+                       {"title": "final training loss of each run (ln 10 = 2.30: learned nothing)", "xlabel": "seed",
+                        "log": True, "series": finals}], path, title)
 
 
 def trained(runs, stalled: float, trains: float) -> dict:
@@ -173,8 +216,8 @@ def claim(runs, init: dict, figure_path, apart, stalled: float, trains: float) -
     cases = trained(runs, stalled, trains)
     blocks = init["standard"]["blocks"]
     seeds = min(len(v) for v in cases.values())
-    figure(init, {f"{case}, seed {r['seed']}": (np.array([r["seed"]]), np.array([min(r["loss"], 1e30)]))
-                  for case, rs in cases.items() for r in rs},
+    figure(init, {case: (np.array([r["seed"] for r in rs]), np.array([min(r["loss"], 1e30) for r in rs]))
+                  for case, rs in cases.items()},
            figure_path, f"De and Smith 2020 with Fixup on digits: {blocks} residual blocks of "
                         f"{runs[0][0].config.model.hidden[-1]} ReLU units, He branches")
     # at the draw: the claim's growth in bits against one growth for every case (depth alone)
@@ -190,7 +233,7 @@ def claim(runs, init: dict, figure_path, apart, stalled: float, trains: float) -
     outcomes = [(case, r["outcome"]) for case, rs in cases.items() for r in rs]
     right = sum(CLAIMED[case] == outcome for case, outcome in outcomes)
     share_low, share_high = wilson(right, len(outcomes))
-    alike = max(sum(o == kind for _, o in outcomes) for kind in ("failed", "trained", "between"))
+    alike = max(sum(o == outcome for _, o in outcomes) for outcome in ("failed", "trained", "between"))
     alike_low, alike_high = wilson(alike, len(outcomes))
     accuracy = {case: [r["accuracy"] for r in rs] for case, rs in cases.items()}
     trains_apart = all(apart(accuracy["standard"], accuracy[case]) for case in ("skipinit", "fixup"))

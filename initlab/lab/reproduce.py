@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_yang2022, papers, runs, sweep as sweep_module
+from initlab.lab import paper_de2020, paper_yang2022, papers, runs, sweep as sweep_module
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation as signal_module
 
@@ -77,7 +77,10 @@ COORDCHECK = ("convergence_he.yaml", {
     "standard": ["train.optimizer=adam"],
     "mup": ["train.optimizer=adam", "model.parametrization=mup", "model.base_width=64"],
 })
-NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, "papers", "diagnose", "coordcheck"]
+# sweep lessons measured at the draw, never trained: the residual stream's variance by block (docs/depth.md):
+# name -> (file, draws per case; --quick: 20)
+RESIDUAL_VARIANCE = {"digits_resnet_variance": ("digits_resnet_variance.yaml", 200)}
+NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, *RESIDUAL_VARIANCE, "papers", "diagnose", "coordcheck"]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -134,12 +137,30 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
                                                         f"{table['seed'].nunique()} seeds")
         (tables / f"{name}.md").write_text(report_module.markdown(paper_yang2022.optima_table(table)))
         report(f"{name}: {the_plan.sweep_dir}")
+    for name, (file, draws) in RESIDUAL_VARIANCE.items():
+        if only and name not in only:
+            continue
+        report(f"{name}: {residual_variance(configs / file, figures, tables, name, out, 20 if quick else draws)}")
     if not only or "papers" in only:
         papers.reproduce_papers(docs, out, quick, report=report)
     if not only or "diagnose" in only:
         report(f"diagnose: {diagnosed_picture(figures, quick)}")
     if not only or "coordcheck" in only:
         report(f"coordcheck: {coordinate_checks(configs, docs, out, quick)}")
+
+
+def residual_variance(file: Path, figures: Path, tables: Path, name: str, out: Path, draws: int) -> Path:
+    """A residual sweep's cases drawn `draws` times each (planned, not trained): the stream's variance by block,
+    docs/figures/<name>.png and docs/tables/<name>.md."""
+    the_plan = sweep_module.plan(file, [], out)
+    configs = {run.case: config for run, config in zip(the_plan.planned, the_plan.resolved)}
+    first = the_plan.resolved[0]
+    init = paper_de2020.at_initialization(configs, the_plan.data_for(first).x_train[:256], draws)
+    plots.paper_lines([paper_de2020.variance_panel(init), paper_de2020.added_panel(init)], figures / f"{name}.png",
+                      f"{first.model.residual.blocks} residual blocks of {first.model.hidden[-1]} ReLU units on digits: "
+                      f"geometric mean of {draws} draws")
+    (tables / f"{name}.md").write_text(report_module.markdown(paper_de2020.variance_table(init)))
+    return figures / f"{name}.png"
 
 
 def coordinate_checks(configs: Path, docs: Path, out: Path, quick: bool = False) -> Path:
