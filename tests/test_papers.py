@@ -147,3 +147,17 @@ def test_yang2022_sp_optimum_moves_with_width_and_mup_stays(replayed):
     assert sp_high < 0 and abs(sp + 1) <= 0.5 and abs(mup) < 0.3 and span <= 1
     assert "apart beyond seed noise" in row["baseline"] and "not told" not in row["baseline"]
     assert row["verdict"] == "holds" and "9.77e-04 at 128, 1.22e-04 at 1024" in row["measured"]
+
+
+def test_de2020_he_doubles_batch_norm_adds_one_skipinit_and_fixup_flat_and_only_they_train(replayed):
+    row = replayed[0]["de2020"]
+    measured = row["measured"]
+    slope = float(re.search(r"log2 variance per block ([\d.]+)", measured).group(1))
+    added = float(re.search(r"batch-normalized adds ([\d.]+)", measured).group(1))
+    r2 = float(re.search(r"linear R\^2 ([\d.]+)", measured).group(1))
+    # the brief replay (16 blocks, 20 draws a case, 1 epoch): slope 1.07 [1.04, 1.11], adds 1.05, R^2 0.996
+    assert abs(slope - 1) <= 0.1 and abs(added - 1) <= 0.2 and r2 >= 0.98
+    assert "SkipInit 0 and Fixup 0 bits" in measured and measured.count("(diverged)") == 3
+    assert "9 of 9 runs fail or train as the claim says" in measured
+    assert "differ beyond draw noise" in row["baseline"] and "differ beyond seed noise" in row["baseline"]
+    assert row["verdict"] == "holds"

@@ -227,7 +227,7 @@ def claim(runs, init: dict, figure_path, apart, stalled: float, trains: float) -
     baseline_error = float(np.mean([abs(g - pooled) for g in measured_growth.values()]))
     draws_apart = all(apart(init["standard"]["growth"], init[case]["growth"]) for case in init if case != "standard")
     within_init = (abs(init["standard"]["slope_mean"] - 1) <= SLOPE_MARGIN
-                   and abs(init["batch"]["added_mean"] - 1) <= ADDED_MARGIN and init["batch"]["r2_mean"] >= LINEAR
+                   and abs(init["batch norm"]["added_mean"] - 1) <= ADDED_MARGIN and init["batch norm"]["r2_mean"] >= LINEAR
                    and all(abs(init[case]["growth_mean"]) <= FLAT for case in ("skipinit", "fixup")))
     # training at depth: the claim's outcome per case against every run alike
     outcomes = [(case, r["outcome"]) for case, rs in cases.items() for r in rs]
@@ -242,7 +242,7 @@ def claim(runs, init: dict, figure_path, apart, stalled: float, trains: float) -
     def interval(pair, digits=2):
         return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
 
-    s, b = init["standard"], init["batch"]
+    s, b = init["standard"], init["batch norm"]
     draws = len(s["growth"])
     losses = {case: ", ".join(f"{r['loss']:.3g}" + (" (diverged)" if r["diverged"] else "") for r in rs)
               for case, rs in cases.items()}

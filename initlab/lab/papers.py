@@ -366,7 +366,7 @@ def de2020(the_plan, figure: Path, draws: int) -> Measured:
     configs = {run.case: config for run, config in zip(the_plan.planned, the_plan.resolved)}
     standard = configs["standard"]
     normalized = standard.model.residual.model_copy(update={"normalization": "batch"})
-    configs["batch"] = standard.model_copy(update={"model": standard.model.model_copy(update={"residual": normalized})})
+    configs["batch norm"] = standard.model_copy(update={"model": standard.model.model_copy(update={"residual": normalized})})
     init = paper_de2020.at_initialization(configs, the_plan.data_for(standard).x_train[:PROBE_ROWS], draws)
     found = paper_de2020.claim(_runs(the_plan), init, figure, _apart, STALLED, TRAINS)
     return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
