@@ -100,3 +100,26 @@ def test_outcomes_of_trained_runs(tmp_path):
     found = paper_de2020.trained(cases, papers.STALLED, papers.TRAINS)
     assert [r["outcome"] for r in found["standard"]] == ["failed", "failed"]
     assert [r["outcome"] for r in found["skipinit"] + found["fixup"]] == ["trained", "between"]
+
+
+def test_reproduce_draws_the_residual_variance_lesson(tmp_path):
+    """`initlab reproduce --quick --only digits_resnet_variance`: 20 draws of each of the lesson's four branches, its
+    figure and table; nothing trained."""
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+
+    docs = tmp_path / "docs"
+    result = CliRunner().invoke(app, ["reproduce", "--quick", "--only", "digits_resnet_variance", "--docs", str(docs),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (docs / "figures" / "digits_resnet_variance.png").stat().st_size > 20_000
+    rows = (docs / "tables" / "digits_resnet_variance.md").read_text().splitlines()[2:]
+    cells = {row.split(" | ")[0].strip("| "): row.split(" | ") for row in rows}
+    assert list(cells) == ["standard (He)", "batch norm + He", "SkipInit", "Fixup"]
+    he_slope = float(cells["standard (He)"][4].split()[0])
+    added = float(cells["batch norm + He"][7])
+    assert abs(he_slope - 1) < 0.1 and abs(added - 1) < 0.2
+    assert all(cells[case][5].startswith("0.00 ") for case in ("SkipInit", "Fixup"))
+    assert not (tmp_path / "out" / "digits_resnet_variance").exists() or \
+        not any((tmp_path / "out" / "digits_resnet_variance").rglob("summary.json"))  # drawn, never trained
