@@ -50,8 +50,6 @@ def stream_variances(config, x: np.ndarray, seeds: list[int]) -> np.ndarray:
     found = []
     for start in range(0, len(seeds), batched_draws.CHUNK):
         part = list(seeds[start : start + batched_draws.CHUNK])
-
-
         a = tf.tile(tf.constant(x, tf.float64)[None], [len(part), 1, 1])
         for (kernel, bias), layer in zip(batched_draws.hidden_weights(config, x.shape[1], part), spec.hidden_layers()):
             a = keras.activations.get(layer.activation)(tf.matmul(a, tf.constant(kernel, tf.float64))
