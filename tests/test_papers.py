@@ -140,6 +140,8 @@ def test_hanin2018_variance_lines_up_on_beta_better_than_on_the_narrowest_layer(
     assert r2 > narrowest and "differ beyond seed noise" in row["baseline"]
     # 250 draws a profile: R^2 about 0.8, short of the 0.9 margin the full replay's 2,000 draws meet (0.96, "holds")
     assert row["verdict"].startswith("holds")
+
+
 def test_yang2022_sp_optimum_moves_with_width_and_mup_stays(replayed):
     row = replayed[0]["yang2022"]
     sp, _, sp_high, mup, _, _, span = _numbers(row["measured"].split("per doubling of width: ")[1])[:7]
@@ -158,6 +160,8 @@ def test_lu2019_narrow_deep_nets_are_born_dead_more_often_and_rai_lowers_it(repl
     assert all(rai_width[w] < he_width[w] for w in rai_width)
     assert "meets the two-ray bounds" in row["measured"] and ", apart;" in row["baseline"]
     assert row["verdict"] == "holds"  # 300 draws a case: the readings at depth 10 and the bounds are met
+
+
 def test_pennington2017_orthogonal_tanh_keeps_the_jacobian_concentrated_and_trains_faster(replayed):
     row = replayed[0]["pennington2017"]
     growth = {case: (float(measured), float(predicted)) for case, measured, predicted in re.findall(
@@ -169,4 +173,18 @@ def test_pennington2017_orthogonal_tanh_keeps_the_jacobian_concentrated_and_trai
     assert float(average["orthogonal tanh"]) < float(average["Gaussian tanh"])
     assert "below every other case's beyond draw noise" in row["baseline"] and "differ beyond seed noise" in row["baseline"]
     # the brief replay (8 draws to depth 32, two tanh cases trained 3 epochs): every growth inside its margin
+    assert row["verdict"] == "holds"
+
+
+def test_de2020_he_doubles_batch_norm_adds_one_skipinit_and_fixup_flat_and_only_they_train(replayed):
+    row = replayed[0]["de2020"]
+    measured = row["measured"]
+    slope = float(re.search(r"log2 variance per block ([\d.]+)", measured).group(1))
+    added = float(re.search(r"batch-normalized adds ([\d.]+)", measured).group(1))
+    r2 = float(re.search(r"linear R\^2 ([\d.]+)", measured).group(1))
+    # the brief replay (16 blocks, 20 draws a case, 1 epoch): slope 1.07 [1.04, 1.11], adds 1.05, R^2 0.996
+    assert abs(slope - 1) <= 0.1 and abs(added - 1) <= 0.2 and r2 >= 0.98
+    assert "SkipInit 0 and Fixup 0 bits" in measured and measured.count("(diverged)") == 3
+    assert "9 of 9 runs fail or train as the claim says" in measured
+    assert "differ beyond draw noise" in row["baseline"] and "differ beyond seed noise" in row["baseline"]
     assert row["verdict"] == "holds"

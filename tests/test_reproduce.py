@@ -69,6 +69,7 @@ def test_every_picture_the_pages_show_is_one_reproduce_entry(tmp_path):
     written |= {picture for _, picture in reproduce.LEARNING_RATES.values()}
     written |= {picture for _, picture in reproduce.BORN_DEAD.values()}
     written |= {picture for _, picture in reproduce.JACOBIANS.values()}
+    written |= {f"{name}.png" for name in reproduce.RESIDUAL_VARIANCE}
     written |= {"signal_comparison.png", reproduce.DIAGNOSED[2]} | {f"papers_{claim}.png" for claim in papers.CLAIMS}
     written |= {f"coordcheck_{label}.png" for label in reproduce.COORDCHECK[1]}
     assert {Path(name).name for name in shown} <= written

@@ -37,7 +37,9 @@ def test_defaults_and_contract():
     config = make_config(model={"hidden": [32], "residual": {"blocks": 16, "branch_layers": 1, "normalization": "none",
                                                              "branch_init": "standard"}})
     assert config.model.residual.blocks == 16 and config.model.residual.branch_width is None
-    assert not population.can_join(config)  # residual runs train alone
+    assert population.can_join(config)  # without normalization residual runs join populations (test_population)
+    normalized = config.model.residual.model_copy(update={"normalization": "batch"})
+    assert not population.can_join(config.model_copy(update={"model": config.model.model_copy(update={"residual": normalized})}))
     assert population.can_join(make_config())
 
 

@@ -10,7 +10,14 @@ import pandas as pd
 import yaml
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_hanin2018, paper_lu2019, paper_pennington2017, paper_yang2022, sweep as sweep_module
+from initlab.lab import (
+    paper_de2020,
+    paper_hanin2018,
+    paper_lu2019,
+    paper_pennington2017,
+    paper_yang2022,
+    sweep as sweep_module,
+)
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation
 from initlab.train.probes import PROBE_ROWS
@@ -380,18 +387,35 @@ def pennington2017(the_plan, figure: Path) -> Measured:
     return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
 
 
+def de2020(the_plan, figure: Path, draws: int) -> Measured:
+    """He branches double the stream's variance per block, batch-normalized ones add about 1 a block, SkipInit and
+    Fixup keep it (over `draws` initializations, batch statistics as in training); at depth the standard net fails
+    while SkipInit and Fixup train (measured in initlab/lab/paper_de2020.py)."""
+    configs = {run.case: config for run, config in zip(the_plan.planned, the_plan.resolved)}
+    standard = configs["standard"]
+    normalized = standard.model.residual.model_copy(update={"normalization": "batch"})
+    configs["batch norm"] = standard.model_copy(update={"model": standard.model.model_copy(update={"residual": normalized})})
+    init = paper_de2020.at_initialization(configs, the_plan.data_for(standard).x_train[:PROBE_ROWS], draws)
+    found = paper_de2020.claim(_runs(the_plan), init, figure, _apart, STALLED, TRAINS)
+    return _verdict(found["within"], found["beats"], found["measured"], found["baseline"], found["missed"], found["lost"])
+
+
 CLAIMS = {"glorot2010": glorot2010, "he2015": he2015, "saxe2014": saxe2014, "mishkin2016": mishkin2016,
           "schoenholz2017": schoenholz2017, "hanin2018": hanin2018, "yang2022": yang2022, "lu2019": lu2019,
-          "pennington2017": pennington2017}
+          "pennington2017": pennington2017, "de2020": de2020}
 AT_INITIALIZATION = {"hanin2018", "lu2019"}  # claims about the draw alone: their sweeps are planned, never trained
+TRAINED_AND_DRAWN = {"de2020"}  # claims measured on their trained sweep and on `draws` initializations of its cases
 
 
 def measure_claim(name: str, out: Path, figure: Path, quick: bool = False) -> Measured:
-    """One claim: its sweep trained and measured, or (AT_INITIALIZATION) planned and drawn `draws` times."""
+    """One claim: its sweep trained and measured, or (AT_INITIALIZATION) planned and drawn `draws` times, or
+    (TRAINED_AND_DRAWN) both."""
+    note = catalog.papers()[name]
+    draws = note.get("quick", {}).get("draws", note.get("draws")) if quick else note.get("draws")
+    if name in TRAINED_AND_DRAWN:
+        return CLAIMS[name](train_claim(name, out, quick), figure, draws)
     if name not in AT_INITIALIZATION:
         return CLAIMS[name](train_claim(name, out, quick), figure)
-    note = catalog.papers()[name]
-    draws = note["quick"]["draws"] if quick else note["draws"]
     return CLAIMS[name](sweep_module.plan(sweep_file(name, out, quick), [], out), figure, draws)
 
 

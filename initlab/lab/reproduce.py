@@ -8,7 +8,15 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.config import catalog, experiment as config_module
-from initlab.lab import paper_lu2019, paper_pennington2017, paper_yang2022, papers, runs, sweep as sweep_module
+from initlab.lab import (
+    paper_de2020,
+    paper_lu2019,
+    paper_pennington2017,
+    paper_yang2022,
+    papers,
+    runs,
+    sweep as sweep_module,
+)
 from initlab.output import plots, run_folder, sweep_report as report_module
 from initlab.train import propagation as signal_module
 
@@ -82,7 +90,11 @@ BORN_DEAD = {"born_dead_grid": ("born_dead_grid.yaml", "born_dead_grid.png")}
 JACOBIANS = {  # sweep lessons drawn at initialization as Jacobian spectra by depth (docs/lessons.md): name -> (file, picture)
     "jacobian_depth": ("jacobian_depth.yaml", "jacobian_depth.png"),
 }
-NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, *BORN_DEAD, "papers", "diagnose", "coordcheck", *JACOBIANS]
+# sweep lessons measured at the draw, never trained: the residual stream's variance by block (docs/depth.md):
+# name -> (file, draws per case; --quick: 20)
+RESIDUAL_VARIANCE = {"digits_resnet_variance": ("digits_resnet_variance.yaml", 200)}
+NAMES = [*RUNS, "signal", *SWEEPS, *LEARNING_RATES, *BORN_DEAD, *RESIDUAL_VARIANCE, "papers", "diagnose", "coordcheck",
+         *JACOBIANS]
 
 
 def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = None, quick: bool = False, report=print) -> None:
@@ -143,6 +155,10 @@ def reproduce(configs: Path, docs: Path, out: Path, only: list[str] | None = Non
         if only and name not in only:
             continue
         report(f"{name}: {born_dead_grid(configs / file, docs, out, name, quick)}")
+    for name, (file, draws) in RESIDUAL_VARIANCE.items():
+        if only and name not in only:
+            continue
+        report(f"{name}: {residual_variance(configs / file, figures, tables, name, out, 20 if quick else draws)}")
     if not only or "papers" in only:
         papers.reproduce_papers(docs, out, quick, report=report)
     if not only or "diagnose" in only:
@@ -174,6 +190,20 @@ def born_dead_grid(file: Path, docs: Path, out: Path, name: str, quick: bool = F
     (docs / "tables" / f"{name}.md").write_text(f"Share born dead of {draws} draws per case, with its 95% Wilson "
                                                 f"interval.\n\n" + report_module.markdown(table))
     return picture
+
+
+def residual_variance(file: Path, figures: Path, tables: Path, name: str, out: Path, draws: int) -> Path:
+    """A residual sweep's cases drawn `draws` times each (planned, not trained): the stream's variance by block,
+    docs/figures/<name>.png and docs/tables/<name>.md."""
+    the_plan = sweep_module.plan(file, [], out)
+    configs = {run.case: config for run, config in zip(the_plan.planned, the_plan.resolved)}
+    first = the_plan.resolved[0]
+    init = paper_de2020.at_initialization(configs, the_plan.data_for(first).x_train[:256], draws)
+    plots.paper_lines([paper_de2020.variance_panel(init), paper_de2020.added_panel(init)], figures / f"{name}.png",
+                      f"{first.model.residual.blocks} residual blocks of {first.model.hidden[-1]} ReLU units on digits: "
+                      f"geometric mean of {draws} draws")
+    (tables / f"{name}.md").write_text(report_module.markdown(paper_de2020.variance_table(init)))
+    return figures / f"{name}.png"
 
 
 def coordinate_checks(configs: Path, docs: Path, out: Path, quick: bool = False) -> Path:

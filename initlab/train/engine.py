@@ -202,14 +202,10 @@ class FastLoop:
         layers = self.probe.layers
         biases = [layer.bias if getattr(layer, "bias", None) is not None else tf.zeros(layer.kernel.shape[-1])
                   for layer in layers]
-        values, distinct, samples = stats.all_layer_statistics(
+        measured = stats.all_layer_statistics(
             self.activations, [o[None] for o in outputs], [layer.kernel[None] for layer in layers],
             [b[None] for b in biases], [g[None] for g in grads])
-        if not streams:
-            return values, distinct, samples
-        values = tf.concat([values, tf.stack([stats.stream_statistics(a[None]) for a in streams], axis=1)], axis=1)
-        distinct = tf.concat([distinct, tf.fill([1, len(streams)], -1)], axis=1)
-        return tf.gather(values, self.row_order, axis=1), tf.gather(distinct, self.row_order, axis=1), samples
+        return stats.with_sums(*measured, [a[None] for a in streams], self.row_order)
 
     def _restore(self):
         """Put back the weights from before the epoch; True (diverged)."""

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from initlab.base.backend import keras as _keras, numerics, tf as _tf, versions
+from initlab.base.backend import graph_optimizer_off, keras as _keras, numerics, tf as _tf, versions
 from initlab.config import cadence, initializers
 from initlab.train import (
     engine,
@@ -21,6 +21,7 @@ from initlab.train import (
     model as model_module,
     parametrization,
     propagation,
+    residual,
     stats,
 )
 from initlab.train.data import Dataset
@@ -32,13 +33,17 @@ ELEMENTWISE_OPTIMIZERS = {"sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", 
 
 def can_join(config) -> bool:
     """Whether a run may train in company: its optimizer must act on each weight alone (not Adafactor, Muon, ...),
-    and its model must be the plain chain a population stacks (residual blocks train alone)."""
-    return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS and config.model.residual is None
+    and its model must be one a population stacks: the plain chain, or residual blocks without normalization
+    (a normalized branch trains alone: its batch statistics and moving averages are the solo model's own)."""
+    res = config.model.residual
+    stacked = res is None or (res.normalization == "none" and config.model.set_weights is None)
+    return config.train.optimizer.lower() in ELEMENTWISE_OPTIMIZERS and stacked
 
 
 def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) -> tuple[list[tuple], dict | None]:
-    """((kernel, bias) per layer, drawn as model.build draws them: the same initializer call, shape and seed; what
-    model.data_init did to them on the probe batch x, as runs.prepare does it, or None)."""
+    """((kernel, bias) per Dense layer in graph order (the hidden layers, the residual blocks' if any, the output),
+    drawn as model.build draws them: the same initializer call, shape and seed; what model.data_init did to them
+    on the probe batch x, as runs.prepare does it, or None)."""
     layers = config.model.hidden_layers()
     units = [layer.units for layer in layers] + [model_module.output_units(task, n_classes)]
     kernels = [layer.kernel_initializer for layer in layers] + [config.model.kernel_initializer]
@@ -55,6 +60,8 @@ def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) 
             k = model_module.scaled_kernel(k, scale)
         weights.append((k, b))
         fan_in = width
+    if config.model.residual is not None:
+        weights[-1:-1] = residual.branch_weights(config)
     if config.model.data_init is not None:
         keras = _keras()
         activations = [keras.activations.get(layer.activation) for layer in layers]
@@ -67,12 +74,12 @@ def initial_weights(config, n_features: int, task: str, n_classes: int, x=None) 
 def batched_initial_weights(configs: list, data: Dataset) -> list | None:
     """initial_weights of every member, each layer's kernels and biases drawn in one call per initializer over the
     members' layer seeds (batched_draws.draw: the solo draws, byte for byte); None where a member's start is more
-    than its initializers' draw (model.set_weights, model.data_init, muP's scaled kernels)."""
+    than its initializers' draw (model.set_weights, model.data_init, muP's scaled kernels, residual blocks)."""
     from initlab.train import batched_draws
 
     first = configs[0]
     units = [layer.units for layer in first.model.hidden_layers()] + [model_module.output_units(data.task, data.n_classes)]
-    if any(c.model.set_weights is not None or c.model.data_init is not None for c in configs) or \
+    if any(c.model.set_weights is not None or c.model.data_init is not None or c.model.residual for c in configs) or \
             any(f.init_std != 1.0 for f in parametrization.factors(first, data.n_features, units[-1])):
         return None
     drawn = [[[None, None] for _ in units] for _ in configs]
@@ -84,8 +91,10 @@ def batched_initial_weights(configs: list, data: Dataset) -> list | None:
             for m, spec in enumerate(specs):
                 together.setdefault(repr(initializers.parse(spec)), []).append(m)
             for members in together.values():
-                seeds = [initializers.layer_seed(configs[m].seed, i, role) for m in members]
-                values = batched_draws.draw(specs[members[0]], shape_of(i), seeds)
+                # a bias's seed as initial_weights takes it (randomized_asymmetric's is its kernel's, with its fan-in)
+                seeds = [initializers.bias_seed(specs[m], configs[m].seed, i) if role else
+                         initializers.layer_seed(configs[m].seed, i, 0) for m in members]
+                values = batched_draws.draw(specs[members[0]], shape_of(i), seeds, fans[i] if role else None)
                 for j, m in enumerate(members):
                     drawn[m][i][role] = np.array(values[j], np.float32)
     return [([tuple(pair) for pair in member], None) for member in drawn]
@@ -111,13 +120,20 @@ class Population:
         self.metric = engine.metric_function(data.task)
         self.loss = keras.losses.get(first.train.loss)
         layers = first.model.hidden_layers()
-        self.names = model_module.layer_names(len(layers))
-        self.activations = [layer.activation for layer in layers] + [first.model.output_activation]
+        self.blocks = Blocks(first.model)
+        plain = model_module.layer_names(len(layers))
+        self.dense_names = plain[:-1] + self.blocks.dense_names + plain[-1:]  # every Dense layer, in graph order
+        self.names = plain[:-1] + self.blocks.recorded + plain[-1:]  # layers.csv's rows: with the blocks' sums
+        self.activations = ([layer.activation for layer in layers] + ["linear"] * len(self.blocks.dense_names)
+                            + [first.model.output_activation])
         self.activation_fns = [keras.activations.get(name) for name in self.activations]
         drawn = self._draw(configs, data)
-        self.kernels = [tf.Variable(np.stack([m[i][0] for m in drawn]), name=f"{n}_kernel") for i, n in enumerate(self.names)]
-        self.biases = [tf.Variable(np.stack([m[i][1] for m in drawn]), name=f"{n}_bias") for i, n in enumerate(self.names)]
-        self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair]
+        self.kernels = [tf.Variable(np.stack([m[i][0] for m in drawn]), name=f"{n}_kernel")
+                        for i, n in enumerate(self.dense_names)]
+        self.biases = [tf.Variable(np.stack([m[i][1] for m in drawn]), name=f"{n}_bias")
+                       for i, n in enumerate(self.dense_names)]
+        self.scales = [tf.Variable(np.zeros(self.k, np.float32), name=f"{n}_alpha") for n in self.blocks.scale_names]
+        self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair] + self.scales
         self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
         # Each member's learning rate, times muP's factor per layer, is the rate its variables' slice steps with.
         self.rates = [tf.Variable(value, trainable=False) for value in self._rates(configs, data)]
@@ -134,8 +150,12 @@ class Population:
         self.has_val = len(data.x_val) > 0
         self.batch_size, self.shuffle = first.train.batch_size, first.train.shuffle
         self.probe_rows, self.kernel_shapes = int(self.probe_x.shape[0]), [tuple(k.shape[1:]) for k in self.kernels]
-        self.sample_names, self.widths = self.names, [shape[-1] for shape in self.kernel_shapes]  # engine.train_chunks
+        self.sample_names = self.dense_names  # engine.train_chunks: raw samples of the Dense layers
+        width = {name: shape[-1] for name, shape in zip(self.dense_names, self.kernel_shapes)}
+        self.widths = [width.get(name, first.model.hidden[-1] if first.model.hidden else 0) for name in self.names]
+        self.row_order = [(self.dense_names + self.blocks.sums).index(name) for name in self.names]
         self.run_chunk = engine.chunk_function(self)
+        self._final = None  # final_scores's compiled evaluation, traced at its first call
 
     def _draw(self, configs: list, data: Dataset) -> list:
         """Each member's initial (kernel, bias) per layer; keeps the configs, data and draws. A big sweep's group
@@ -152,8 +172,10 @@ class Population:
         solo run's optimizer computes, learning rate times the layer's factor."""
         rates = np.array([c.train.learning_rate for c in configs], np.float32)
         factors = parametrization.factors(configs[0], data.n_features, model_module.output_units(data.task, data.n_classes))
-        return [rates.reshape(shape) * np.float32(factor) for f in factors
-                for factor, shape in ((f.kernel_rate, (-1, 1, 1)), (f.bias_rate, (-1, 1)))]
+        plain = [rates.reshape(shape) * np.float32(factor) for f in factors
+                 for factor, shape in ((f.kernel_rate, (-1, 1, 1)), (f.bias_rate, (-1, 1)))]
+        blocks = [rates.reshape(shape) for _ in self.blocks.dense_names for shape in ((-1, 1, 1), (-1, 1))]
+        return plain[:-2] + blocks + plain[-2:] + [rates for _ in self.blocks.scale_names]  # as self.variables
 
     def reload(self, configs: list, data: Dataset) -> None:
         """Start over with other members of the same shape (shape_key): their weights, seeds and data, the optimizer
@@ -162,6 +184,8 @@ class Population:
         for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
             kernel.assign(np.stack([m[i][0] for m in drawn]))
             bias.assign(np.stack([m[i][1] for m in drawn]))
+        for scale in self.scales:
+            scale.assign(np.zeros(self.k, np.float32))
         for variable, value in zip(self.optimizer.variables, self.optimizer_start):
             variable.assign(value)
         for variable, value in zip(self.rates, self._rates(configs, data)):
@@ -171,13 +195,32 @@ class Population:
             variable.assign(value)
 
     def forward(self, x):
-        """x [K, B, d] -> (outputs per layer [K, B, units]), the last being the predictions."""
+        """x [K, B, d] -> (outputs per Dense layer [K, B, units]), the last being the predictions."""
+        return self.forward_with_sums(x)[0]
+
+    def forward_with_sums(self, x):
+        """x [K, B, d] -> (outputs per Dense layer, outputs of each residual block's sum), each [K, B, units]."""
         tf = _tf()
-        outputs, a = [], x
-        for kernel, bias, activation in zip(self.kernels, self.biases, self.activation_fns):
+        outputs, sums, a = [], [], x
+        layers = list(zip(self.kernels, self.biases, self.activation_fns))
+        stem, branches, last = layers[: self.blocks.first], layers[self.blocks.first : -1], layers[-1:]
+        for kernel, bias, activation in stem:
             a = activation(tf.matmul(a, kernel) + bias[:, None, :])
             outputs.append(a)
-        return outputs
+        m = self.blocks.branch_layers
+        for b in range(len(self.blocks.sums)):
+            h = a
+            for kernel, bias, _ in branches[b * m : (b + 1) * m]:
+                h = tf.matmul(self.blocks.activation(h), kernel) + bias[:, None, :]  # pre-activation: act, then Dense
+                outputs.append(h)
+            if self.scales:
+                h = h * self.scales[b][:, None, None]
+            a = a + h
+            sums.append(a)
+        for kernel, bias, activation in last:
+            a = activation(tf.matmul(a, kernel) + bias[:, None, :])
+            outputs.append(a)
+        return outputs, sums
 
     def _losses(self, y, y_pred):
         """Each member's mean loss over its batch: [K]."""
@@ -221,6 +264,18 @@ class Population:
         orders = tf.tile(tf.range(tf.shape(x)[0])[None, :], [self.k, 1])
         return self._sweep(x, y, orders, train=False)
 
+    def final_scores(self, x, y):
+        """evaluate(x, y) of the final weights: compiled once for residual blocks, where running a deep net eagerly
+        costs about 0.1 s a batch (the plain chain's few layers run eagerly, as they always have)."""
+        if not self.blocks.sums:
+            return self.evaluate(x, y)
+        tf = _tf()
+        if self._final is None:
+            signature = [tf.TensorSpec([None, *x.shape[1:]], x.dtype), tf.TensorSpec([None, *y.shape[1:]], y.dtype)]
+            self._final = tf.function(self.evaluate, input_signature=signature, autograph=False)
+        with graph_optimizer_off():
+            return self._final(tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+
     def epoch(self, epoch, active):
         """Like FastLoop.epoch, per member: (rows [4, K], still finite [K]). A member whose loss or weights stop being
         finite gets the weights from before that epoch back and stays frozen (inactive); the others go on."""
@@ -254,15 +309,46 @@ class Population:
         xs = tf.tile(self.probe_x[None], [self.k, 1, 1])
         ys = tf.tile(self.probe_y[None], [self.k] + [1] * len(self.probe_y.shape))
         with tf.GradientTape() as tape:
-            outputs = self.forward(xs)
+            outputs, sums = self.forward_with_sums(xs)
             total = tf.reduce_sum(self._losses(ys, outputs[-1]))  # members share no weight: d total / d kernel_k = d loss_k
-        return stats.all_layer_statistics(self.activations, outputs, self.kernels, self.biases, tape.gradient(total, self.kernels))
+        measured = stats.all_layer_statistics(self.activations, outputs, self.kernels, self.biases,
+                                              tape.gradient(total, self.kernels))
+        return stats.with_sums(*measured, sums, self.row_order)
 
     def weights(self) -> list[dict[str, np.ndarray]]:
         """Every member's weights by name ('<layer>/kernel', '<layer>/bias'); each variable read once."""
-        named = [(f"{name}/{part}", variable.numpy()) for name, kernel, bias in zip(self.names, self.kernels, self.biases)
-                 for part, variable in (("kernel", kernel), ("bias", bias))]
+        named = [(key, variable.numpy()) for key, variable in self.named_variables()]
         return [{key: array[member].copy() for key, array in named} for member in range(self.k)]
+
+    def named_variables(self) -> list[tuple[str, object]]:
+        """('<layer>/kernel', '<layer>/bias', '<block>_scale/alpha': weights_*.npz's keys) with their variables."""
+        return ([(f"{name}/{part}", variable) for name, kernel, bias in zip(self.dense_names, self.kernels, self.biases)
+                 for part, variable in (("kernel", kernel), ("bias", bias))]
+                + [(f"{name}/alpha", scale) for name, scale in zip(self.blocks.scale_names, self.scales)])
+
+    def initial_by_name(self, member: int) -> dict[str, np.ndarray]:
+        """A member's initial weights as weights_initial.npz names them (SkipInit's scalars start at 0)."""
+        drawn = {f"{n}/{part}": w for n, pair in zip(self.dense_names, self.initial[member])
+                 for part, w in zip(("kernel", "bias"), pair)}
+        return {**drawn, **{f"{name}/alpha": np.float32(0.0) for name in self.blocks.scale_names}}
+
+
+class Blocks:
+    """A population's residual blocks (none for the plain chain): names, where they start, their activation."""
+
+    def __init__(self, spec):
+        res = spec.residual
+        count, self.branch_layers = (res.blocks, res.branch_layers) if res else (0, 1)
+        self.first = len(spec.hidden)  # Dense layers before the blocks: the stem
+        self.dense_names = residual.dense_names(count, self.branch_layers)
+        self.sums = [residual.block_name(b, "sum") for b in range(1, count + 1)]
+        self.scale_names = [residual.block_name(b, "scale") for b in range(1, count + 1)] \
+            if res and res.branch_init == "skipinit" else []
+        self.recorded = []  # layers.csv's rows of the blocks: each block's Dense layers, then its sum
+        for b in range(1, count + 1):
+            self.recorded += [residual.block_name(b, f"dense_{j}") for j in range(1, self.branch_layers + 1)]
+            self.recorded.append(self.sums[b - 1])
+        self.activation = _keras().activations.get(spec.activation) if res else None
 
 
 def _arrays(data: Dataset) -> tuple:
@@ -311,16 +397,14 @@ def train_population(configs: list, data: Dataset, on_epoch=None, extras: bool =
     started = time.perf_counter()
     population = population_for(configs, data, batched=not extras)
     metric = population.metric_name
+    chain = lambda m: [(n, k, b, act) for n, (k, b), act in  # noqa: E731
+                       zip(population.dense_names, population.initial[m], population.activations)]
     results = [
         RunResult(c, data.task, metric, engine=c.train.engine, data_init=population.data_init[m],
-                  weights_initial={f"{n}/{part}": w for n, pair in zip(population.names, population.initial[m])
-                                   for part, w in zip(("kernel", "bias"), pair)},
-                  signal=None if not extras else propagation.rows([(n, k, b, act) for n, (k, b), act in
-                                      zip(population.names, population.initial[m], population.activations)],
-                                     data.x_train[:PROBE_ROWS], c.seed),
-                  jacobian=None if not extras else jacobian.recorded(c, [(n, k, b, act) for n, (k, b), act in
-                                                 zip(population.names, population.initial[m], population.activations)],
-                                             data.x_train[:PROBE_ROWS]))
+                  weights_initial=population.initial_by_name(m),
+                  signal=None if not extras else [] if c.model.residual else  # a plain chain's theory: no signal.csv
+                  propagation.rows(chain(m), data.x_train[:PROBE_ROWS], c.seed),
+                  jacobian=None if not extras else jacobian.recorded(c, chain(m), data.x_train[:PROBE_ROWS]))
         for m, c in enumerate(configs)
     ]
     first = configs[0]
@@ -332,7 +416,7 @@ def train_population(configs: list, data: Dataset, on_epoch=None, extras: bool =
         result.history, result.diverged_at = outcome.history, outcome.diverged_at
         result.layer_rows, result.samples = outcome.layer_rows, outcome.samples
     for prefix, x, y in (("", population.x, population.y), ("val_", population.x_val, population.y_val)):
-        losses, values = population.evaluate(x, y) if x.shape[0] else (np.full(len(configs), np.nan),) * 2
+        losses, values = population.final_scores(x, y) if x.shape[0] else (np.full(len(configs), np.nan),) * 2
         for m, result in enumerate(results):
             result.final[f"{prefix}loss"], result.final[f"{prefix}{metric}"] = float(losses[m]), float(values[m])
     elapsed = (time.perf_counter() - started) / len(configs)

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-
 def gaussian_expectation(h, variance: float) -> float:
     """E[h(z)] for z ~ N(0, variance), on a grid fine against both the spread and tanh's unit scale
     (a saturated tanh's slope is a narrow spike that Gauss-Hermite nodes step over)."""

@@ -106,3 +106,29 @@ def is_block_sum(layer) -> bool:
     name = layer.name
     return type(layer).__name__ == "Add" and name.startswith("block_") and name.endswith("_sum")
 
+
+def dense_names(blocks_: int, branch_layers: int) -> list[str]:
+    """The blocks' Dense layers in graph order: block_01_dense_1, block_01_dense_2, block_02_dense_1, ..."""
+    return [block_name(b, f"dense_{j}") for b in range(1, blocks_ + 1) for j in range(1, branch_layers + 1)]
+
+
+def branch_weights(config) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kernel, bias) of each block's Dense layers in graph order, as blocks() and apply_fixup() give them: the same
+    initializer calls, shapes and layer seeds, Fixup's zero last layer and float32 factor."""
+    spec, res = config.model, config.model.residual
+    width, n_hidden, m = spec.hidden[-1], len(spec.hidden), res.branch_layers
+    factor = np.float32(fixup_factor(res.blocks, m))
+    weights = []
+    for b in range(1, res.blocks + 1):
+        for j in range(1, m + 1):
+            index = layer_index(n_hidden, b, j, m)
+            zero = res.branch_init == "fixup" and j == m
+            kernel_spec = initializers.parse("zeros") if zero else spec.kernel_initializer
+            kernel = np.asarray(initializer_factory.make(kernel_spec, initializers.layer_seed(config.seed, index, 0))(
+                (width, width), dtype="float32"), np.float32)
+            bias = np.asarray(initializer_factory.make(spec.bias_initializer, initializers.layer_seed(config.seed, index, 1))(
+                (width,), dtype="float32"), np.float32)
+            if res.branch_init == "fixup" and not zero and factor != 1.0:
+                kernel = kernel * factor
+            weights.append((kernel, bias))
+    return weights

@@ -111,6 +111,17 @@ def stream_statistics(outputs):
                     axis=1)
 
 
+def with_sums(values, distinct, samples, sums: list, row_order: list[int]):
+    """all_layer_statistics's (values, distinct, samples) with a row for each residual block's sum: the weighted
+    layers' rows and then the sums' rows, taken in `row_order` (graph order)."""
+    if not sums:
+        return values, distinct, samples
+    tf = _tf()
+    values = tf.concat([values, tf.stack([stream_statistics(a) for a in sums], axis=1)], axis=1)
+    distinct = tf.concat([distinct, tf.fill([distinct.shape[0], len(sums)], -1)], axis=1)
+    return tf.gather(values, row_order, axis=1), tf.gather(distinct, row_order, axis=1), samples
+
+
 def all_layer_statistics(activations: list[str], outputs: list, kernels: list, biases: list, gradients: list):
     """Every layer: (values [K, layers, len(STATISTICS)] float64, distinct units [K, layers] int32, raw samples: per
     layer its outputs [K, rows, units] and its kernel gradient strided as probes.gradient_sample strides it)."""
