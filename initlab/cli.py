@@ -552,6 +552,7 @@ def tensorboard_logs(
     with run_folder.writing(logdir, "--logdir"):
         written = logs_module.write(folder, logdir)
     typer.echo(f"{counted(len(written), 'run')} written to {logdir}", err=True)
+    _tabled_note(folder, "have no logs here (TensorBoard reads run folders: a sweep's `keep` gives them one)")
     typer.echo(f"tensorboard --logdir {logdir}")
 
 
@@ -573,6 +574,7 @@ def list_runs(
     listed = run_folder.listing(folder)
     if not listed:
         typer.echo(f"no runs under {folder} yet: `initlab run CONFIG` makes one")
+        _tabled_note(folder, "are not listed here: `initlab sweep FILE` prints their report")
         return
     rows = [[path.parent.name, path.name, "damaged", *["-"] * 6] if isinstance(found, str) else
             [path.parent.name, path.name, found["status"], str(found["epochs_run"]), *_final_cells(found),
@@ -584,6 +586,16 @@ def list_runs(
     for path, problem in damaged:
         out_console().print(f"damaged: {path}: {problem}; `initlab sweep` or `initlab run` trains it again",
                             highlight=False)
+    _tabled_note(folder, "are not listed here: `initlab sweep FILE` prints their report")
+
+
+def _tabled_note(folder: Path, what: str) -> None:
+    """On stderr: the runs under `folder` that a big sweep keeps in its table, not in folders of their own."""
+    from initlab.output import sweep_table
+
+    for sweep_dir, runs in sweep_table.tabled(folder):
+        typer.echo(f"{counted(runs, 'run')} of the sweep in {sweep_dir} live in its table ({sweep_dir / 'table'}), "
+                   f"not in run folders, and {what}", err=True)
 
 
 def _print_runs_data(columns: list[str], rows: list[dict], as_json: bool) -> None:

@@ -83,6 +83,22 @@ def test_by_default_the_table_keeps_the_first_seed_of_every_cell(both):
     assert len(run_dirs(folders.sweep_dir)) == 9
 
 
+def test_runs_and_tensorboard_say_how_many_runs_live_in_a_table_not_in_folders(both):
+    from initlab.cli import app
+
+    _, table = both
+    outputs = table.sweep_dir.parent
+    listed = runner.invoke(app, ["runs", str(outputs)])
+    assert listed.exit_code == 0 and "3 runs under" in listed.stdout  # the kept first seeds
+    note = f"9 runs of the sweep in {table.sweep_dir} live in its table ({table.sweep_dir / 'table'}), not in run folders"
+    assert note in " ".join(listed.stderr.split()) and "`initlab sweep FILE` prints their report" in listed.stderr
+    assert note in " ".join(runner.invoke(app, ["runs", str(table.sweep_dir)]).stderr.split())
+    assert sweep_table.tabled(table.sweep_dir.parent.parent) == []  # only a sweep's folder and the ones right below
+    logs = runner.invoke(app, ["tensorboard", str(table.sweep_dir), "--logdir", str(outputs.parent / "logs")])
+    assert logs.exit_code == 0 and "3 runs written" in logs.stderr
+    assert note in " ".join(logs.stderr.split()) and "have no logs here" in logs.stderr
+
+
 @pytest.mark.slow
 def test_keep_writes_exactly_the_asked_run_folders_with_a_folder_sweep_s_bytes(both, tmp_path):
     folders, _ = both

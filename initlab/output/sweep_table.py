@@ -32,6 +32,17 @@ def parts(sweep_dir: Path) -> list[Path]:
     return sorted(where.glob("part-*.npz")) if where.is_dir() else []
 
 
+def tabled(where: Path) -> list[tuple[Path, int]]:
+    """(sweep folder, runs in its table) for `where` if it is a sweep's folder with a table, and for the sweeps'
+    folders right below it (outputs/<sweep>/): the runs that have no folder of their own to list."""
+    found = []
+    for table_dir in sorted({*Path(where).glob(TABLE), *Path(where).glob(f"*/{TABLE}")}):
+        runs = len(Table(table_dir.parent)) if table_dir.is_dir() else 0
+        if runs:
+            found.append((table_dir.parent, runs))
+    return found
+
+
 class Writer:
     """Runs added one by one, written a part at a time; leaving the `with` block writes what is left. A run waits
     as NumPy columns (about 20 KiB for 100 epochs of a 2-layer net), not as its rows' dicts (ten times that)."""
