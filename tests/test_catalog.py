@@ -7,7 +7,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app

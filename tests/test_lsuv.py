@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from initlab.cli import app
-from initlab.lab import runs, sweep
+from initlab.lab import runs
 from initlab.train import model as model_module, population
 from initlab.train.probes import PROBE_ROWS
 

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -147,3 +148,25 @@ def test_a_model_drawn_with_rai_loads_from_its_keras_file_in_a_fresh_process(tmp
     assert found.returncode == 0, found.stderr[-2000:]
     name, total = found.stdout.split()
     assert name == "RandomizedAsymmetric" and float(total) == pytest.approx(float(np.abs(model.layers[0].kernel.numpy()).sum()))
+
+
+def test_a_rai_bias_beside_another_kernel_is_refused_in_one_line(tmp_path):
+    """RAI draws a bias as the last row of one [W; b] with its kernel: beside another kernel it would reuse that
+    kernel's seed for an unrelated draw. Refused at validation, model-wide and per layer."""
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+
+    for model, key in (({"hidden": [4], "kernel_initializer": "he_normal", "bias_initializer": "rai"}, "model.bias_initializer"),
+                       ({"layers": [{"units": 4, "bias_initializer": "rai"}], "kernel_initializer": "rai",
+                         "bias_initializer": "zeros"}, None),
+                       ({"layers": [{"units": 4, "kernel_initializer": "glorot_uniform", "bias_initializer": "rai"}],
+                         "kernel_initializer": "rai"}, "model.layers.0.bias_initializer")):
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump({"name": "c", "data": {"dataset": "ushape"}, "model": model, "train": {"epochs": 1}}))
+        result = CliRunner().invoke(app, ["validate", str(path)])
+        if key is None:
+            assert result.exit_code == 0, result.output
+            continue
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert f"{key}: 'rai' draws a bias together with its layer's kernel" in result.output

@@ -2,7 +2,6 @@
 its verdict asserted from the table the command writes, and the figures beside it."""
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml

@@ -304,6 +304,7 @@ RESIDUAL = {  # residual blocks without normalization join populations: one bran
     "standard": dict(blocks=3, branch_layers=1, bias="zeros"),
     "skipinit": dict(blocks=2, branch_layers=2, bias={"name": "random_normal", "stddev": 0.1}),
     "fixup": dict(blocks=3, branch_layers=2, bias="zeros"),
+    "rai": dict(blocks=2, branch_layers=1, bias="rai", kernel="rai", branch_init="standard"),  # [W; b] from one seed
 }
 
 
@@ -313,9 +314,10 @@ def test_residual_population_equals_solo_runs(branch_init):
     layers.csv, histograms' samples and the final weights: a member equals its solo run, as a plain chain does."""
     spec = RESIDUAL[branch_init]
     configs = [make_config(seed=seed, train={"epochs": 3, "batch_size": 16}, record={"every": 1},  # the tutorial's data
-                           model={"hidden": [6], "kernel_initializer": "he_normal", "bias_initializer": spec["bias"],
+                           model={"hidden": [6], "kernel_initializer": spec.get("kernel", "he_normal"),
+                                  "bias_initializer": spec["bias"],
                                   "residual": {"blocks": spec["blocks"], "branch_layers": spec["branch_layers"],
-                                               "branch_init": branch_init}})
+                                               "branch_init": spec.get("branch_init", branch_init)}})
                for seed in (0, 1, 2)]
     assert all(population.can_join(c) for c in configs)
     members = _population(configs)

@@ -291,7 +291,7 @@ TABLE_ONLY_GROUPS = {  # (model keys, grid): plain initializers; RAI's [W; b] fr
     "plain": ({"hidden": [6, 3]},
               {"model.kernel_initializer": ["orthogonal", {"name": "random_uniform", "minval": 0.0, "maxval": 1.0},
                                             "he_normal"], "model.bias_initializer": ["zeros", "random_normal"]}),
-    "rai": ({"hidden": [6, 3]}, {"model.kernel_initializer": ["rai", "he_normal"], "model.bias_initializer": ["rai", "zeros"]}),
+    "rai": ({"hidden": [6, 3], "kernel_initializer": "rai"}, {"model.bias_initializer": ["rai", "zeros", "random_normal"]}),
     "residual": ({"hidden": [6], "residual": {"blocks": 2, "branch_init": "fixup"}},
                  {"model.kernel_initializer": ["he_normal", "glorot_uniform"]}),
 }

@@ -202,8 +202,21 @@ class ModelConfig(Strict):
                                   f"allowed: 1 to {min(widths)}", "base_width")
         for key in ("set_weights", "data_init"):
             if getattr(self, key) is not None:
-                raise KeyedValueError(f"cannot be combined with parametrization: mup, whose initial scales it would "
-                                      f"overwrite; allowed: null", key)
+                raise KeyedValueError("cannot be combined with parametrization: mup, whose initial scales it would "
+                                      "overwrite; allowed: null", key)
+        return self
+
+    @model_validator(mode="after")
+    def _rai_bias_with_its_kernel(self):
+        """randomized_asymmetric draws a bias as the last row of one [W; b] with its kernel: only beside that kernel."""
+        pairs = [("", self.kernel_initializer, self.bias_initializer)] + [
+            (f"layers.{i}.", layer.kernel_initializer or self.kernel_initializer,
+             layer.bias_initializer or self.bias_initializer) for i, layer in enumerate(self.layers or [])]
+        for where, kernel, bias in pairs:
+            if bias.canonical in initializers.BIAS_WITH_ITS_KERNEL and kernel.canonical != bias.canonical:
+                raise KeyedValueError(f"'{bias.name}' draws a bias together with its layer's kernel (one draw of "
+                                      f"[W; b]), so the kernel must be {bias.canonical} too, not '{kernel.name}'; "
+                                      f"or pick another bias initializer", f"{where}bias_initializer")
         return self
 
     @model_validator(mode="after")

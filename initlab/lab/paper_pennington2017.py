@@ -4,6 +4,9 @@ orthogonal and Gaussian weights with tanh at the critical point (chi = 1) of a s
 critical point (sigma_w^2 = 2, no bias), beside the free-probability variance of their spread; and the training
 losses of the same nets on digits. Shared by the claim (papers.py) and the lesson jacobian_depth (reproduce.py)."""
 
+import math
+import warnings
+
 import numpy as np
 
 from initlab.config import initializers
@@ -121,11 +124,16 @@ def _losses(runs) -> tuple[dict, dict]:
     over the epochs is the area under the loss curve, lower for the net that learns faster."""
     average, curves = {}, {}
     for run, path in runs:
-        metrics = run_folder.read_metrics(path)
-        average.setdefault(run.case, []).append(float(metrics["loss"].mean()))
-        curves.setdefault(run.case, []).append(metrics["loss"].to_numpy())
+        loss = run_folder.read_metrics(path)["loss"].to_numpy(float)
+        planned = run.config.train.epochs
+        whole = len(loss) == planned and np.isfinite(loss).all()  # a diverged run stops early: no area, inf
+        average.setdefault(run.case, []).append(float(loss.mean()) if whole else math.inf)
+        curves.setdefault(run.case, []).append(np.pad(loss, (0, planned - len(loss)), constant_values=np.nan))
     epochs = np.arange(1, len(next(iter(curves.values()))[0]) + 1)
-    return average, {case: (epochs, np.mean(c, axis=0)) for case, c in curves.items()}
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed reached: NaN, left out of the curve
+        return average, {case: (epochs, np.nanmean(np.where(np.isfinite(c), c, np.nan), axis=0))
+                         for case, c in curves.items()}
 
 
 def _epochs_to(curve: np.ndarray, target: float) -> str:

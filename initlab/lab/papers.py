@@ -38,7 +38,7 @@ class Measured:
 def _apart(a, b) -> bool:
     """Two cases' values over seeds told apart beyond seed noise: Welch's test at p < 0.05, with at least
     MIN_SEEDS seeds a side (below that the seeds' spread is not measured)."""
-    least = min(len(a), len(b))
+    least = min(int(np.isfinite(np.asarray(v, float)).sum()) for v in (a, b))  # welch_p leaves out what is not finite
     return least >= report_module.MIN_SEEDS and report_module.welch_p(a, b) < report_module.ALPHA
 
 

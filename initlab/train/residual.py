@@ -126,7 +126,8 @@ def branch_weights(config) -> list[tuple[np.ndarray, np.ndarray]]:
             kernel_spec = initializers.parse("zeros") if zero else spec.kernel_initializer
             kernel = np.asarray(initializer_factory.make(kernel_spec, initializers.layer_seed(config.seed, index, 0))(
                 (width, width), dtype="float32"), np.float32)
-            bias = np.asarray(initializer_factory.make(spec.bias_initializer, initializers.layer_seed(config.seed, index, 1))(
+            bias_seed = initializers.bias_seed(spec.bias_initializer, config.seed, index)  # as blocks() takes it
+            bias = np.asarray(initializer_factory.make(spec.bias_initializer, bias_seed, width)(
                 (width,), dtype="float32"), np.float32)
             if res.branch_init == "fixup" and not zero and factor != 1.0:
                 kernel = kernel * factor
