@@ -261,8 +261,10 @@ def parameter_value(param):
 def initializer_spec(draw, role: str = "kernel"):
     """An initializer the registry accepts for `role`, in any of its three forms, by any of its names, with any
     parameters inside their ranges (and minval < maxval)."""
+    # a bias drawn with its kernel (rai) is valid only beside that kernel: a config rule, tested on its own
     canonical = draw(st.sampled_from([name for name, entry in initializers.REGISTRY.items()
-                                      if role == "kernel" or not entry.kernel_only]))
+                                      if role == "kernel" or not (entry.kernel_only or
+                                                                  name in initializers.BIAS_WITH_ITS_KERNEL)]))
     entry = initializers.REGISTRY[canonical]
     name = draw(st.sampled_from([alias for alias, c in initializers.ALIASES.items() if c == canonical]))
     params = {key: draw(parameter_value(param)) for key, param in entry.params.items() if draw(st.booleans())}
